@@ -1,0 +1,105 @@
+"""A service's own database: SQLite by default, PostgreSQL in production.
+
+Handlers run their transactions through :meth:`Database.run`, which executes the blocking
+SQLAlchemy work off the event loop. SQLite allows one writer, so a SQLite database gets a
+single worker thread and transactions queue instead of failing with "database is locked".
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import DateTime, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Session, SQLModel, create_engine, text
+
+T = TypeVar("T")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+class Database:
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            self.engine: Engine = create_engine(
+                url, echo=echo, connect_args={"check_same_thread": False}
+            )
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+            workers = 1
+        else:
+            self.engine = create_engine(url, echo=echo, pool_size=10, pool_pre_ping=True)
+            workers = 8
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="db")
+
+    def create_all(self, metadata: Any = None) -> None:
+        """Create missing tables (services without Alembic migrations yet)."""
+        (metadata or SQLModel.metadata).create_all(self.engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session whose transaction commits on success and rolls back on error."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    async def run(self, fn: Callable[[Session], T]) -> T:
+        """Run ``fn(session)`` in one transaction off the event loop; return its result."""
+
+        def work() -> T:
+            with self.session() as session:
+                return fn(session)
+
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, work)
+
+    async def ping(self) -> bool:
+        def probe(session: Session) -> bool:
+            session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+            return True
+
+        try:
+            return await self.run(probe)
+        except Exception:
+            return False
+
+    def dispose(self) -> None:
+        self._executor.shutdown(wait=True)
+        self.engine.dispose()
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC instants on every database (SQLite forgets offsets otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; pass an aware instant")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

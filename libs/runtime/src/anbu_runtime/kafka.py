@@ -1,0 +1,320 @@
+"""Kafka for anbu services: the FastStream broker, a batch producer, and dead letters.
+
+Consumers commit an offset only after the handler returned (the handler commits its
+database transaction first), so a crash redelivers rather than loses. A record that cannot
+be decoded or violates its contract goes to ``<topic>.dlq`` with the error, the original
+bytes and headers, and consumption goes on. A handler that keeps failing for another reason
+is retried with backoff, then dead-lettered too, so one poisoned record cannot stall a
+partition forever; dead letters can be replayed once the cause is fixed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.structs import TopicPartition
+from faststream import BaseMiddleware
+from faststream.kafka import KafkaBroker
+from faststream.message import StreamMessage
+from faststream.middlewares import AckPolicy
+from pydantic import BaseModel, ValidationError
+
+from anbu_contracts.topics import TOPICS_BY_NAME, Topic
+
+from .logs import bind_correlation, get_logger
+from .metrics import (
+    CONSUMER_LAG,
+    DEAD_LETTERS,
+    EVENTS_PUBLISHED,
+    HANDLER_SECONDS,
+    MESSAGES_CONSUMED,
+)
+from .outbox import OutgoingRecord, event_headers
+
+log = get_logger(__name__)
+
+
+class DeadLetter(Exception):
+    """Raised by a handler for a record that is well-formed JSON but violates the contract."""
+
+
+_CONTRACT_ERRORS = (ValidationError, DeadLetter, json.JSONDecodeError, UnicodeDecodeError)
+MAX_ATTEMPTS = 6
+_ERROR_TEXT_LIMIT = 2000
+
+
+class RecordProducer:
+    """An idempotent producer (acks=all) that sends batches in order and awaits every ack."""
+
+    def __init__(self, bootstrap: str, client_id: str, *, linger_ms: int = 5) -> None:
+        self._options: dict[str, Any] = {
+            "bootstrap_servers": bootstrap,
+            "client_id": client_id,
+            "acks": "all",
+            "enable_idempotence": True,
+            "linger_ms": linger_ms,
+            "max_batch_size": 256 * 1024,
+            "request_timeout_ms": 30_000,
+        }
+        self._producer_or_none: AIOKafkaProducer | None = None
+        self.service = client_id
+        self.started = False
+
+    @property
+    def _producer(self) -> AIOKafkaProducer:
+        if self._producer_or_none is None:
+            raise RuntimeError("the producer is not started")
+        return self._producer_or_none
+
+    async def start(self) -> None:
+        """Connect (the producer is created here because aiokafka needs a running loop)."""
+        producer = AIOKafkaProducer(**self._options)
+        try:
+            await producer.start()
+        except BaseException:
+            await producer.stop()
+            raise
+        self._producer_or_none = producer
+        self.started = True
+
+    async def stop(self) -> None:
+        if self.started:
+            await self._producer.stop()
+            self.started = False
+
+    async def send_batch(self, records: Sequence[OutgoingRecord]) -> None:
+        futures = []
+        for record in records:
+            futures.append(
+                await self._producer.send(
+                    record.topic,
+                    value=record.value,
+                    key=record.key,
+                    headers=[(k, v.encode()) for k, v in record.headers.items()],
+                )
+            )
+        await asyncio.gather(*futures)
+        for record in records:
+            EVENTS_PUBLISHED.labels(self.service, record.topic).inc()
+
+    async def publish(self, topic: Topic, event: BaseModel) -> None:
+        """Publish one event now and wait for the acknowledgement (no outbox)."""
+        await self.send_batch(
+            [
+                OutgoingRecord(
+                    topic.name,
+                    topic.key_of(event),
+                    event.model_dump_json().encode(),
+                    event_headers(event),
+                )
+            ]
+        )
+
+    async def ping(self) -> bool:
+        try:
+            await self._producer.client.fetch_all_metadata()
+            return True
+        except Exception:
+            return False
+
+
+def _header_dict(raw_headers: Sequence[tuple[str, bytes]] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in raw_headers or ():
+        try:
+            out[key] = value.decode()
+        except UnicodeDecodeError:
+            out[key] = value.hex()
+    return out
+
+
+def _correlation_from(body: bytes, headers: dict[str, str]) -> tuple[str | None, str | None]:
+    if "correlation_id" in headers or "event_id" in headers:
+        return headers.get("correlation_id") or headers.get("event_id"), headers.get("event_id")
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None, None
+    if not isinstance(doc, dict):
+        return None, None
+    event_id = doc.get("event_id")
+    return doc.get("correlation_id") or event_id, event_id
+
+
+def dead_letter_middleware(
+    service: str, producer: RecordProducer, *, max_attempts: int = MAX_ATTEMPTS
+) -> type[BaseMiddleware]:
+    """A FastStream middleware class: metrics, correlation ids, retries and dead letters."""
+
+    class DeadLetterMiddleware(BaseMiddleware):
+        async def consume_scope(
+            self, call_next: Callable[..., Any], msg: StreamMessage[Any]
+        ) -> Any:
+            record = msg.raw_message
+            topic = getattr(record, "topic", "?")
+            headers = _header_dict(getattr(record, "headers", None))
+            correlation, causation = _correlation_from(msg.body, headers)
+            bind_correlation(correlation, causation)
+            started = time.perf_counter()
+            attempt = 0
+            try:
+                while True:
+                    attempt += 1
+                    try:
+                        result = await call_next(msg)
+                        MESSAGES_CONSUMED.labels(service, topic, "ok").inc()
+                        return result
+                    except _CONTRACT_ERRORS as exc:
+                        await self._dead_letter(record, headers, "contract", exc)
+                        return None
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as exc:
+                        if attempt >= max_attempts:
+                            log.error(
+                                "handler failed; dead-lettering",
+                                topic=topic,
+                                attempts=attempt,
+                                error=repr(exc),
+                            )
+                            await self._dead_letter(record, headers, "handler_error", exc)
+                            return None
+                        MESSAGES_CONSUMED.labels(service, topic, "retried").inc()
+                        delay = min(0.2 * 2 ** (attempt - 1), 5.0)
+                        log.warning(
+                            "handler failed; retrying",
+                            topic=topic,
+                            attempt=attempt,
+                            delay_s=delay,
+                            error=repr(exc),
+                        )
+                        await asyncio.sleep(delay)
+            finally:
+                HANDLER_SECONDS.labels(service, topic).observe(time.perf_counter() - started)
+                self._record_lag(msg, record)
+                bind_correlation(None, None)
+
+        async def _dead_letter(
+            self, record: Any, headers: dict[str, str], reason: str, exc: BaseException
+        ) -> None:
+            topic = getattr(record, "topic", "unknown")
+            error = f"{type(exc).__name__}: {exc}"[:_ERROR_TEXT_LIMIT]
+            dlq_headers = {
+                **headers,
+                "dlq.reason": reason,
+                "dlq.error": error,
+                "dlq.topic": topic,
+                "dlq.partition": str(getattr(record, "partition", "")),
+                "dlq.offset": str(getattr(record, "offset", "")),
+                "dlq.service": service,
+                "dlq.at": datetime.now(UTC).isoformat(),
+            }
+            await producer.send_batch(
+                [
+                    OutgoingRecord(
+                        f"{topic}.dlq", getattr(record, "key", None), record.value, dlq_headers
+                    )
+                ]
+            )
+            DEAD_LETTERS.labels(service, topic, reason).inc()
+            MESSAGES_CONSUMED.labels(service, topic, "dead_letter").inc()
+            log.warning(
+                "record dead-lettered",
+                topic=topic,
+                partition=dlq_headers["dlq.partition"],
+                offset=dlq_headers["dlq.offset"],
+                reason=reason,
+                error=error,
+            )
+
+        @staticmethod
+        def _record_lag(msg: StreamMessage[Any], record: Any) -> None:
+            consumer = getattr(msg, "consumer", None)
+            if consumer is None or not hasattr(record, "partition"):
+                return
+            try:
+                high = consumer.highwater(TopicPartition(record.topic, record.partition))
+            except Exception:
+                return
+            if high is not None:
+                CONSUMER_LAG.labels(service, record.topic, str(record.partition)).set(
+                    max(high - record.offset - 1, 0)
+                )
+
+    return DeadLetterMiddleware
+
+
+def build_broker(bootstrap: str, service: str, producer: RecordProducer) -> KafkaBroker:
+    """The service's FastStream broker with the dead-letter middleware installed."""
+    return KafkaBroker(
+        bootstrap,
+        client_id=service,
+        acks="all",
+        enable_idempotence=True,
+        middlewares=[dead_letter_middleware(service, producer)],
+        logger=None,
+    )
+
+
+def subscriber_options(group_id: str, *, title: str, description: str) -> dict[str, Any]:
+    """Options every anbu subscriber uses.
+
+    Offsets are committed after the handler returns; a new group reads from the start;
+    records are decoded strictly per topic; the range assignor gives one consumer the same
+    partition numbers of every topic it reads, which keeps co-partitioned topics together.
+    """
+    return {
+        "group_id": group_id,
+        "auto_offset_reset": "earliest",
+        "ack_policy": AckPolicy.NACK_ON_ERROR,
+        "decoder": decode_by_topic,
+        "partition_assignment_strategy": (RangePartitionAssignor,),
+        "title": title,
+        "description": description,
+    }
+
+
+class Tombstone(BaseModel):
+    """A record with a key and no value on a compacted topic: the keyed entity is gone."""
+
+    topic: str
+    key: str
+
+
+def message_id(event: BaseModel) -> str:
+    """The id a consumer's inbox remembers for ``event``.
+
+    Signals are identified by partner and partner event id, so that a partner resending an
+    observation under a new envelope id is still applied once.
+    """
+    partner_event_id = getattr(event, "partner_event_id", None)
+    if partner_event_id is not None:
+        return f"{event.partner_id}:{partner_event_id}"  # type: ignore[attr-defined]
+    if isinstance(event, Tombstone):
+        return f"tombstone:{event.topic}:{event.key}"
+    return str(event.event_id)  # type: ignore[attr-defined]
+
+
+async def decode_by_topic(msg: StreamMessage[Any], original: Callable[..., Any]) -> Any:
+    """Decode a record strictly as its topic's contract model (a FastStream decoder).
+
+    A subscriber over several topics annotates its handler with the union of their models;
+    this decoder picks the one model each topic carries, so a record valid for another
+    topic's contract is still refused.
+    """
+    record = msg.raw_message
+    topic_name = record.topic
+    if record.value is None:
+        key = record.key.decode() if record.key else ""
+        return Tombstone(topic=topic_name, key=key)
+    topic = TOPICS_BY_NAME.get(topic_name)
+    if topic is None:
+        raise DeadLetter(f"no contract registered for topic {topic_name}")
+    return topic.model.model_validate_json(record.value)

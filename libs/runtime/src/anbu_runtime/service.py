@@ -1,0 +1,258 @@
+"""The shell every service process runs in.
+
+A :class:`ServiceRuntime` owns the service's database, producer, FastStream broker,
+outbox relay, clock and background tasks, and builds the FastAPI application that serves
+``/healthz``, ``/readyz`` and ``/metrics`` beside the service's own routes. Kafka and the
+database are connected in the background with retries, so a service started before the
+broker comes up simply reports "not ready" until it can work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import MetaData
+from sqlmodel import Session
+
+from anbu_contracts.topics import Topic
+
+from .clock import Clock, clock_from
+from .db import Database
+from .kafka import RecordProducer, build_broker
+from .logs import configure_logging, get_logger
+from .metrics import HTTP_REQUESTS, HTTP_SECONDS, MESSAGES_CONSUMED
+from .outbox import Inbox, Outbox, install
+from .problems import install_problem_handlers, problem_response
+from .settings import CommonSettings, ServiceSettings
+
+log = get_logger(__name__)
+
+Background = Callable[[asyncio.Event], Awaitable[None]]
+ReadyCheck = Callable[[], Awaitable[bool]]
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        name: str,
+        common: CommonSettings,
+        settings: ServiceSettings,
+        metadata: MetaData,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
+        self.name = name
+        self.common = common
+        self.settings = settings
+        self.metadata = metadata
+        self.tables = install(metadata)
+        self.db = Database(settings.resolved_database_url(common, name))
+        self.outbox = Outbox(self.tables, name)
+        self.producer = RecordProducer(common.kafka_bootstrap, name)
+        self.broker: KafkaBroker = build_broker(common.kafka_bootstrap, name, self.producer)
+        self.clock: Clock = clock or clock_from(*common.clock_params())
+        self._background: list[tuple[str, Background]] = [("outbox-relay", self._relay)]
+        self._ready_checks: list[tuple[str, ReadyCheck]] = []
+        self._startup: list[Callable[[], Awaitable[None]]] = []
+        self._shutdown: list[Callable[[], Awaitable[None]]] = []
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.connected = False
+
+    # -- composition -----------------------------------------------------------------
+
+    def declare_publications(self, *topics: Topic) -> None:
+        """Declare what this service publishes (through its outbox) for the AsyncAPI document."""
+        for topic in topics:
+            self.broker.publisher(
+                topic.name,
+                title=f"{self.name}:{topic.name}",
+                description=topic.description,
+                schema=topic.model,
+            )
+
+    def inbox(self, consumer: str) -> Inbox:
+        return Inbox(self.tables, consumer)
+
+    async def apply_once(
+        self, inbox: Inbox, message_id: str, change: Callable[[Session], None]
+    ) -> bool:
+        """Apply ``change`` in one transaction unless ``message_id`` was applied before.
+
+        The inbox row, the state change and any outbox rows commit together; the relay is
+        woken afterwards. Returns False for a redelivered message.
+        """
+
+        def transaction(session: Session) -> bool:
+            if not inbox.first_time(session, message_id):
+                return False
+            change(session)
+            return True
+
+        applied = await self.db.run(transaction)
+        if applied:
+            self.outbox.notify()
+        else:
+            MESSAGES_CONSUMED.labels(self.name, "*", "duplicate").inc()
+        return applied
+
+    def add_background(self, name: str, task: Background) -> None:
+        """Run ``task(stop_event)`` once Kafka is connected; it must return when stop is set."""
+        self._background.append((name, task))
+
+    def add_ready_check(self, name: str, check: ReadyCheck) -> None:
+        self._ready_checks.append((name, check))
+
+    def on_startup(self, fn: Callable[[], Awaitable[None]]) -> None:
+        """Run ``fn`` after the database is ready and before Kafka connects."""
+        self._startup.append(fn)
+
+    def on_shutdown(self, fn: Callable[[], Awaitable[None]]) -> None:
+        self._shutdown.append(fn)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def _relay(self, stop: asyncio.Event) -> None:
+        await self.outbox.relay(
+            self.db, self.producer.send_batch, owner=self.common.instance_id, stop=stop
+        )
+
+    async def _connect(self) -> None:
+        delay = 0.5
+        while not self._stop.is_set():
+            try:
+                if not self.producer.started:
+                    await self.producer.start()
+                await self.broker.start()
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("kafka not reachable yet; retrying", error=str(exc), delay_s=delay)
+                with suppress(Exception):
+                    await self.broker.stop()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        else:
+            return
+        self.connected = True
+        log.info("connected to kafka", bootstrap=self.common.kafka_bootstrap)
+        for name, task in self._background:
+            self._tasks.append(asyncio.create_task(self._supervise(name, task), name=name))
+
+    async def _supervise(self, name: str, task: Background) -> None:
+        while not self._stop.is_set():
+            try:
+                await task(self._stop)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background task crashed; restarting", task=name)
+                await asyncio.sleep(1.0)
+
+    async def start(self) -> None:
+        self.db.create_all(self.metadata)
+        for fn in self._startup:
+            await fn()
+        self._tasks.append(asyncio.create_task(self._connect(), name="connect"))
+
+    async def stop(self) -> None:
+        log.info("shutting down")
+        self._stop.set()
+        self.outbox.notify()
+        with suppress(Exception):
+            await self.broker.stop()
+        for task in self._tasks:
+            if not task.done():
+                try:
+                    await asyncio.wait_for(asyncio.shield(task), timeout=5)
+                except (TimeoutError, asyncio.CancelledError):
+                    task.cancel()
+                except Exception:
+                    log.exception("task failed during shutdown", task=task.get_name())
+        for fn in reversed(self._shutdown):
+            with suppress(Exception):
+                await fn()
+        await self.producer.stop()
+        self.db.dispose()
+
+    async def readiness(self) -> dict[str, bool]:
+        checks = {"kafka": self.connected and await self.producer.ping()}
+        checks["database"] = await self.db.ping()
+        for name, check in self._ready_checks:
+            try:
+                checks[name] = await check()
+            except Exception:
+                checks[name] = False
+        return checks
+
+    # -- HTTP --------------------------------------------------------------------------
+
+    def build_app(self, title: str, description: str = "", version: str = "0.1.0") -> FastAPI:
+        runtime = self
+
+        @asynccontextmanager
+        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            await runtime.start()
+            try:
+                yield
+            finally:
+                await runtime.stop()
+
+        app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+        app.state.service_token = runtime.common.service_token
+        install_problem_handlers(app)
+
+        @app.middleware("http")
+        async def _measure(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
+            started = time.perf_counter()
+            response = await call_next(request)
+            route = request.scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            HTTP_REQUESTS.labels(runtime.name, path, str(response.status_code)).inc()
+            HTTP_SECONDS.labels(runtime.name, path).observe(time.perf_counter() - started)
+            return response
+
+        @app.get("/healthz", tags=["operations"], summary="Liveness")
+        async def healthz() -> dict[str, str]:
+            return {"status": "ok", "service": runtime.name}
+
+        @app.get("/readyz", tags=["operations"], summary="Readiness: Kafka and database reachable")
+        async def readyz(request: Request) -> Response:
+            checks = await runtime.readiness()
+            if all(checks.values()):
+                return JSONResponse({"status": "ready", "checks": checks})
+            return problem_response(
+                request, 503, "Service unavailable", "not ready", extensions={"checks": checks}
+            )
+
+        @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+        async def metrics() -> Response:
+            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+        return app
+
+
+def serve(app: FastAPI, runtime: ServiceRuntime) -> None:
+    """Run the service until SIGINT or SIGTERM, then shut down gracefully."""
+    configure_logging(runtime.name, runtime.common.log_level, runtime.common.log_format)
+    config = uvicorn.Config(
+        app,
+        host=runtime.settings.http_host,
+        port=runtime.settings.http_port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
+    uvicorn.Server(config).run()

@@ -1,0 +1,1 @@
+"""anbu detector: from raw signals to explained alerts and running protocols."""

@@ -1,0 +1,1 @@
+"""anbu gateway."""

@@ -1,0 +1,1 @@
+"""Notifier domain: rendering messages. No I/O here."""

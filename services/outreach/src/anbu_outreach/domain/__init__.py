@@ -1,0 +1,1 @@
+"""Outreach domain: who should take a task. No I/O here."""

@@ -1,0 +1,1 @@
+"""The registry's domain: households, people, workers. No I/O here."""
