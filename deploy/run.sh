@@ -17,11 +17,11 @@ fi
 pids=()
 cleanup() {
   trap - INT TERM EXIT
-  echo
+  trap '' PIPE  # the terminal (or a pipe) may be gone: stopping must still finish
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if ((started_kafka)); then deploy/kafka.sh stop; fi
-  echo "stopped."
+  if ((started_kafka)); then deploy/kafka.sh stop 2>/dev/null || true; fi
+  echo "stopped." 2>/dev/null || true
 }
 trap cleanup INT TERM EXIT
 

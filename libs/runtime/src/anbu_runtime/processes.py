@@ -7,7 +7,9 @@ Each service is ``python -m anbu_<name>`` with its log in ``<var>/log/<name>.log
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -78,7 +80,7 @@ class Stack:
                 continue
             log = proc.log_path.open("ab")
             proc.popen = subprocess.Popen(
-                [sys.executable, "-m", f"anbu_{name}"],
+                _command(name),
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -128,6 +130,14 @@ class Stack:
                 proc.popen.wait(timeout=5)
 
 
+def _command(name: str) -> list[str]:
+    """``python -m anbu_<name>``, under ``setpriv --pdeathsig TERM`` where available, so a
+    service never outlives the supervisor that started it, even one killed outright."""
+    command = [sys.executable, "-m", f"anbu_{name}"]
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", *command] if setpriv else command
+
+
 def _tail(path: Path, lines: int = 30) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -163,8 +173,10 @@ def main(argv: list[str] | None = None) -> int:
                     stopping = True
             time.sleep(0.5)
     finally:
-        print("stopping services...", flush=True)
+        # Stop first: if the terminal is gone, printing would fail before anything stopped.
         stack.stop()
+        with contextlib.suppress(OSError):
+            print("services stopped.", flush=True)
     return 0
 
 
