@@ -183,7 +183,10 @@ async def test_a_stopped_notifier_delivers_once_when_it_comes_back(
     """Nothing is lost while a service is down, and nothing is sent twice after it returns."""
     escalations = await watch("detector.escalation.v1")
     statuses = await watch("notify.status.v1")
-    stack.stop(["notifier"])
+    stack.stop(["notifier"])  # SIGTERM: a graceful shutdown
+    log = stack.processes["notifier"].log_path.read_text(encoding="utf-8")
+    assert "Application shutdown complete" in log
+    assert "Finished server process" in log.splitlines()[-1]
     try:
         household = await new_household(api)
         kcat_produce(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
@@ -20,6 +20,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 from sqlalchemy import MetaData
 from sqlmodel import Session
 
@@ -33,6 +34,7 @@ from .metrics import HTTP_REQUESTS, HTTP_SECONDS, MESSAGES_CONSUMED
 from .outbox import Inbox, Outbox, install
 from .problems import install_problem_handlers, problem_response
 from .settings import CommonSettings, ServiceSettings
+from .snapshots import SnapshotFollower
 
 log = get_logger(__name__)
 
@@ -79,6 +81,17 @@ class ServiceRuntime:
                 description=topic.description,
                 schema=topic.model,
             )
+
+    def follow_snapshots(
+        self, topics: Sequence[Topic], apply: Callable[[list[BaseModel]], Awaitable[None]]
+    ) -> SnapshotFollower:
+        """Keep a local cache of compacted topics; the service is not ready until it is warm."""
+        follower = SnapshotFollower(
+            self.name, self.common.kafka_bootstrap, topics, apply, self.producer
+        )
+        self.add_background("snapshots", follower.run)
+        self.add_ready_check("snapshots", follower.ready)
+        return follower
 
     def inbox(self, consumer: str) -> Inbox:
         return Inbox(self.tables, consumer)

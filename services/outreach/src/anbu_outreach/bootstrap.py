@@ -11,6 +11,7 @@ from anbu_runtime.service import ServiceRuntime
 from anbu_runtime.settings import CommonSettings, ServiceSettings
 
 from .adapters.orm import metadata
+from .adapters.registry_client import RegistryClient
 from .entrypoints import consumers, http
 from .handlers import Outreach
 
@@ -31,7 +32,9 @@ def create(
     common = common or CommonSettings()
     runtime = ServiceRuntime(NAME, common, settings or OutreachSettings(), metadata, clock=clock)
     outreach = Outreach(runtime.outbox, runtime.clock, common.outreach_public_url)
-    consumers.register(runtime, outreach)
+    registry = RegistryClient(common.registry_url, common.service_token)
+    runtime.on_shutdown(registry.close)
+    consumers.register(runtime, outreach, registry)
     runtime.declare_publications(OUTREACH_TASK, OUTREACH_OUTCOME, NOTIFY_REQUEST)
     app = runtime.build_app(
         "anbu outreach",

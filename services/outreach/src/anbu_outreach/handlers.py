@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import dataclass
 from uuid import UUID, uuid4
 
+from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
 from anbu_contracts import (
@@ -71,6 +72,15 @@ class Outreach:
 
     # -- caches --------------------------------------------------------------------
 
+    def on_snapshots(self, session: Session, events: list[BaseModel]) -> None:
+        for event in events:
+            if isinstance(event, WorkerSnapshot):
+                self.on_worker(session, event)
+            elif isinstance(event, HouseholdSnapshot):
+                self.on_household(session, event)
+            # tombstones: a deleted household or worker keeps its last cached state until
+            # the registry's deletion workflow exists
+
     def on_worker(self, session: Session, worker: WorkerSnapshot) -> None:
         row = session.get(WorkerCacheRow, worker.worker_id)
         if row is not None and row.revision >= worker.revision:
@@ -98,6 +108,9 @@ class Outreach:
         row.violence_risk = household.violence_risk
         row.locale = household.locale.value
         session.add(row)
+
+    def knows_household(self, session: Session, household_id: str) -> bool:
+        return session.get(HouseholdCacheRow, household_id) is not None
 
     # -- escalations ---------------------------------------------------------------
 

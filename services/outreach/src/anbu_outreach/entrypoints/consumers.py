@@ -1,27 +1,42 @@
 """Outreach's Kafka entrypoints.
 
 Escalations are work: one consumer group shares them between instances. The roster and the
-household snapshots are a cache every instance needs whole, so that subscriber has no group
-and reads the compacted topics from the beginning at every start (snapshots apply by
-revision, so re-reading is harmless).
+household snapshots are a cache every instance needs whole: a snapshot follower reads the
+compacted topics from the beginning at every start (snapshots apply by revision, so
+re-reading is harmless), and outreach is not ready until the cache is warm.
 """
 
 from __future__ import annotations
 
-from faststream.middlewares import AckPolicy
+from pydantic import BaseModel
 
-from anbu_contracts import EscalationEvent, HouseholdSnapshot, WorkerSnapshot
+from anbu_contracts import EscalationEvent
 from anbu_contracts.topics import DETECTOR_ESCALATION, REGISTRY_HOUSEHOLD, REGISTRY_WORKER
-from anbu_runtime.kafka import Tombstone, decode_by_topic, message_id, subscriber_options
+from anbu_runtime.kafka import message_id, subscriber_options
 from anbu_runtime.service import ServiceRuntime
 
+from ..adapters.registry_client import RegistryClient
 from ..handlers import Outreach
 
 GROUP = "outreach"
 
 
-def register(runtime: ServiceRuntime, outreach: Outreach) -> None:
+def register(runtime: ServiceRuntime, outreach: Outreach, registry: RegistryClient) -> None:
     inbox = runtime.inbox(GROUP)
+
+    async def apply_snapshots(events: list[BaseModel]) -> None:
+        await runtime.db.run(lambda s: outreach.on_snapshots(s, events))
+
+    roster = runtime.follow_snapshots([REGISTRY_WORKER, REGISTRY_HOUSEHOLD], apply_snapshots)
+
+    async def ensure_household(household_id: str) -> None:
+        """Tasks need the household's dong and people: if the snapshot has not reached the
+        cache yet (the two consumers race), ask the registry directly."""
+        if await runtime.db.run(lambda s: outreach.knows_household(s, household_id)):
+            return
+        snapshot = await registry.household(household_id)
+        if snapshot is not None:
+            await runtime.db.run(lambda s: outreach.on_household(s, snapshot))
 
     @runtime.broker.subscriber(
         DETECTOR_ESCALATION.name,
@@ -30,26 +45,9 @@ def register(runtime: ServiceRuntime, outreach: Outreach) -> None:
         ),
     )
     async def on_escalation(event: EscalationEvent) -> None:
+        await roster.caught_up.wait()  # never assign from a cold roster
+        if event.change == "step_executed":
+            await ensure_household(event.household_id)
         await runtime.apply_once(
             inbox, message_id(event), lambda s: outreach.on_escalation(s, event)
         )
-
-    @runtime.broker.subscriber(
-        REGISTRY_WORKER.name,
-        REGISTRY_HOUSEHOLD.name,
-        group_id=None,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.MANUAL,
-        decoder=decode_by_topic,
-        title="outreach-cache",
-        description="Roster and household snapshots, read whole by every instance.",
-    )
-    async def on_snapshot(event: WorkerSnapshot | HouseholdSnapshot | Tombstone) -> None:
-        if isinstance(event, Tombstone):
-            return
-        if isinstance(event, WorkerSnapshot):
-            worker = event
-            await runtime.db.run(lambda s: outreach.on_worker(s, worker))
-        else:
-            household = event
-            await runtime.db.run(lambda s: outreach.on_household(s, household))
