@@ -21,6 +21,9 @@ command -v sqlite3 >/dev/null || packages+=(sqlite3)
 if [[ "$PROFILE" == test ]]; then
   compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || packages+=(postgresql)
   command -v docker-compose >/dev/null || packages+=(docker-compose)
+  # browser tests drive Debian's Chromium with Playwright (no browser downloads)
+  [[ -x /usr/bin/chromium ]] || packages+=(chromium)
+  command -v promtool >/dev/null || packages+=(prometheus)
 fi
 if ((${#packages[@]})); then
   say "apt: ${packages[*]}"

@@ -18,13 +18,15 @@ from anbu_contracts.topics import DLQ_PARTITIONS, TOPICS_BY_NAME
 from anbu_runtime.processes import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
+# Set ANBU_E2E_PORT_BASE to run two end-to-end sessions side by side.
+_BASE = int(os.environ.get("ANBU_E2E_PORT_BASE", "18700"))
 E2E_PORTS = {
-    "registry": 18701,
-    "gateway": 18702,
-    "detector": 18703,
-    "outreach": 18704,
-    "notifier": 18705,
-    "console": 18700,
+    "console": _BASE,
+    "registry": _BASE + 1,
+    "gateway": _BASE + 2,
+    "detector": _BASE + 3,
+    "outreach": _BASE + 4,
+    "notifier": _BASE + 5,
 }
 TOKEN = "e2e-service-token"
 
