@@ -13,9 +13,10 @@ install:
 topics:
 	@uv run --frozen anbu-topics create
 
-schemas:        ## regenerate contracts/schemas/ and docs/asyncapi.yaml
+schemas:        ## regenerate contracts/schemas/, docs/asyncapi.yaml and docs/openapi/
 	@uv run --frozen python -m anbu_contracts.export
 	@uv run --frozen python tools/gen_asyncapi.py
+	@uv run --frozen python tools/gen_openapi.py
 
 fmt:
 	@uv run --frozen ruff format .

@@ -9,10 +9,13 @@ import pytest
 from cryptography.exceptions import InvalidTag
 
 from anbu_contracts import RecipientKind, RecipientRef
+from anbu_registry.adapters.migrations import upgrade
 from anbu_registry.adapters.orm import metadata
 from anbu_registry.adapters.pii import PiiCipher
 from anbu_registry.domain.model import HouseholdIn
-from anbu_registry.handlers import Registry
+from anbu_registry.handlers import households, recipients
+from anbu_registry.handlers.common import Context
+from anbu_runtime.auth import SERVICE
 from anbu_runtime.clock import SystemClock
 from anbu_runtime.db import Database
 from anbu_runtime.outbox import Outbox, install
@@ -47,12 +50,12 @@ def test_the_blind_index_matches_a_number_however_it_is_written() -> None:
     ).blind_index("010-1234-5678", kind="phone")
 
 
-def test_the_database_file_holds_no_plaintext_phone_number_name_or_address(tmp_path: Path) -> None:
+def test_the_notifier_resolves_a_sealed_number_and_the_file_never_holds_it(tmp_path: Path) -> None:
     db = Database(f"sqlite:///{tmp_path / 'registry.db'}")
-    registry = Registry(
+    upgrade(db)
+    ctx = Context(
         PiiCipher([("k1", OLD)], INDEX), Outbox(install(metadata), "registry"), SystemClock()
     )
-    db.create_all(metadata)
     household = HouseholdIn.model_validate(
         {
             "district_code": "11110",
@@ -63,12 +66,13 @@ def test_the_database_file_holds_no_plaintext_phone_number_name_or_address(tmp_p
         }
     )
     with db.session() as s:
-        household_id = registry.register_household(s, household, "test")
+        household_id = households.register(ctx, s, household, SERVICE)
     with db.session() as s:
-        [address] = registry.resolve(
+        [address] = recipients.resolve(
+            ctx,
             s,
             RecipientRef(kind=RecipientKind.RESIDENT, household_id=household_id),
-            "test",
+            SERVICE,
             "unit test",
         )
     assert address.phone == "010-5555-7777" and address.name == "홍길순"

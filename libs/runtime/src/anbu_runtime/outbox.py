@@ -115,6 +115,25 @@ class Outbox:
             headers=event_headers(event),
         )
 
+    def add_many(self, session: Session, topic: Topic, events: list[BaseModel]) -> None:
+        """Stage many events in one statement (bulk imports)."""
+        if not events:
+            return
+        now = datetime.now(UTC)
+        session.execute(
+            insert(self.tables.outbox),
+            [
+                {
+                    "topic": topic.name,
+                    "key": topic.key_of(event),
+                    "value": event.model_dump_json().encode(),
+                    "headers": json.dumps(event_headers(event)),
+                    "created_at": now,
+                }
+                for event in events
+            ],
+        )
+
     def add_tombstone(self, session: Session, topic: Topic, key: str) -> None:
         self.add_raw(session, topic.name, key=key.encode(), value=None, headers={})
 

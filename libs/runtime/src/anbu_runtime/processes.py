@@ -59,8 +59,8 @@ class Stack:
         env.update(
             {
                 "ANBU_VAR_DIR": str(self.var_dir),
-                "ANBU_REGISTRY_URL": f"http://127.0.0.1:{self.ports['registry']}",
-                "ANBU_OUTREACH_PUBLIC_URL": f"http://127.0.0.1:{self.ports['outreach']}",
+                "ANBU_REGISTRY_URL": f"http://127.0.0.1:{self._port('registry')}",
+                "ANBU_OUTREACH_PUBLIC_URL": f"http://127.0.0.1:{self._port('outreach')}",
                 "PYTHONUNBUFFERED": "1",
             }
         )
@@ -68,6 +68,9 @@ class Stack:
             env[f"ANBU_{name.upper()}_HTTP_PORT"] = str(port)
         env.update(self.env)
         return env
+
+    def _port(self, name: str) -> int:
+        return self.ports.get(name, SERVICES[name])
 
     def start(self, names: Iterable[str] | None = None) -> None:
         (self.var_dir / "log").mkdir(parents=True, exist_ok=True)

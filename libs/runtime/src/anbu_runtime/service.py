@@ -51,8 +51,10 @@ class ServiceRuntime:
         metadata: MetaData,
         *,
         clock: Clock | None = None,
+        migrate: Callable[[Database], None] | None = None,
     ) -> None:
         self.name = name
+        self._migrate = migrate
         self.common = common
         self.settings = settings
         self.metadata = metadata
@@ -174,7 +176,10 @@ class ServiceRuntime:
                 await asyncio.sleep(1.0)
 
     async def start(self) -> None:
-        self.db.create_all(self.metadata)
+        if self._migrate is not None:
+            self._migrate(self.db)  # Alembic migrations of services that have them
+        else:
+            self.db.create_all(self.metadata)
         for fn in self._startup:
             await fn()
         self._tasks.append(asyncio.create_task(self._connect(), name="connect"))
@@ -223,7 +228,9 @@ class ServiceRuntime:
                 await runtime.stop()
 
         app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+        app.state.runtime = runtime
         app.state.service_token = runtime.common.service_token
+        app.state.auth_secret = runtime.common.auth_secret
         install_problem_handlers(app)
 
         @app.middleware("http")

@@ -35,6 +35,9 @@ class CommonSettings(BaseSettings):
     # Token services present to each other's internal endpoints. Set a real secret in
     # production; the default only works on loopback development setups.
     service_token: str = "dev-service-token"
+    # Signs people's login tokens (issued by the registry, verified by every service).
+    auth_secret: str = "dev-auth-secret-change-me-0123456789abcdef"
+    auth_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
 
     def clock_params(self) -> tuple[float, datetime | None, datetime | None]:
         return self.clock_speed, self.clock_start, self.clock_epoch

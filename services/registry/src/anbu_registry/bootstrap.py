@@ -1,4 +1,4 @@
-"""Wire the registry: settings, database, PII cipher, HTTP routes and the seed."""
+"""Wire the registry: settings, migrations, PII cipher, consumers, HTTP routes and the seed."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ from anbu_runtime.logs import get_logger
 from anbu_runtime.service import ServiceRuntime
 from anbu_runtime.settings import CommonSettings, ServiceSettings
 
+from .adapters.migrations import upgrade
 from .adapters.orm import metadata
 from .adapters.pii import cipher_from_settings
 from .adapters.seed import load_seed
-from .entrypoints import http
-from .handlers import Registry
+from .entrypoints import consumers, http
+from .handlers.common import Context
 
 NAME = "registry"
 log = get_logger(__name__)
@@ -40,24 +41,28 @@ def create(
 ) -> tuple[ServiceRuntime, FastAPI]:
     common = common or CommonSettings()
     settings = settings or RegistrySettings()
-    runtime = ServiceRuntime(NAME, common, settings, metadata, clock=clock)
+    runtime = ServiceRuntime(NAME, common, settings, metadata, clock=clock, migrate=upgrade)
     cipher = cipher_from_settings(settings.pii_keys, settings.blind_index_key, common.var_dir)
-    registry = Registry(cipher, runtime.outbox, runtime.clock)
+    ctx = Context(cipher, runtime.outbox, runtime.clock)
 
     if settings.seed_file is not None:
         seed_file = settings.seed_file
 
         async def seed() -> None:
-            households, workers = await runtime.db.run(lambda s: load_seed(s, registry, seed_file))
-            if households or workers:
-                log.info("seed loaded", households=households, workers=workers, file=str(seed_file))
+            counts = await runtime.db.run(lambda s: load_seed(s, ctx, seed_file))
+            if counts:
+                log.info("seed loaded", file=str(seed_file), **counts)
 
         runtime.on_startup(seed)
 
+    consumers.register(runtime, ctx)
     runtime.declare_publications(REGISTRY_HOUSEHOLD, REGISTRY_WORKER)
     app = runtime.build_app(
         "anbu registry",
-        "The system of record: households, people, consent, staff, partners, cases, audit.",
+        "The system of record: households, people, consent, tiers, staff, partners, cases, "
+        "the consultation log and the audit log. Personal data is sealed at rest and every "
+        "read of it is audited.",
     )
-    app.include_router(http.router(runtime, registry))
+    app.state.registry_context = ctx
+    app.include_router(http.router(runtime, ctx))
     return runtime, app

@@ -1,4 +1,4 @@
-"""Load a seed file (YAML: households with people, and workers) into an empty registry."""
+"""Load a seed file (YAML: users, workers, partners, households) into an empty registry."""
 
 from __future__ import annotations
 
@@ -7,20 +7,30 @@ from pathlib import Path
 import yaml
 from sqlmodel import Session, select
 
-from ..domain.model import HouseholdIn, WorkerIn
-from ..handlers import Registry
+from anbu_runtime.auth import SERVICE
+
+from ..domain.model import HouseholdIn, PartnerIn, UserIn, WorkerIn
+from ..handlers import households, partners, users, workers
+from ..handlers.common import Context
 from .orm import HouseholdRow
 
 
-def load_seed(session: Session, registry: Registry, path: Path) -> tuple[int, int]:
-    """Register the seed's workers and households unless the registry has households already."""
+def load_seed(session: Session, ctx: Context, path: Path) -> dict[str, int]:
+    """Register the seed unless the registry has households already; counts by kind."""
     if session.exec(select(HouseholdRow).limit(1)).first() is not None:
-        return 0, 0
+        return {}
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    workers = [WorkerIn.model_validate(w) for w in data.get("workers", [])]
-    households = [HouseholdIn.model_validate(h) for h in data.get("households", [])]
-    for worker in workers:
-        registry.register_worker(session, worker, "seed")
-    for household in households:
-        registry.register_household(session, household, "seed")
-    return len(households), len(workers)
+    counts = {"workers": 0, "households": 0, "users": 0, "partners": 0}
+    for item in data.get("workers", []):
+        workers.register(ctx, session, WorkerIn.model_validate(item), SERVICE)
+        counts["workers"] += 1
+    for item in data.get("households", []):
+        households.register(ctx, session, HouseholdIn.model_validate(item), SERVICE)
+        counts["households"] += 1
+    for item in data.get("users", []):
+        users.create(ctx, session, UserIn.model_validate(item), SERVICE)
+        counts["users"] += 1
+    for item in data.get("partners", []):
+        partners.create(ctx, session, PartnerIn.model_validate(item), SERVICE)
+        counts["partners"] += 1
+    return counts

@@ -1,0 +1,130 @@
+"""What the registry learns from other services' events.
+
+- outcomes (outreach.outcome): a consultation-log entry for every contact; a discovery case
+  when the worker found needs or asked for follow-up and no case is open yet;
+- protocol steps (detector.escalation): the consultation-log records the protocol asks for;
+- tasks (outreach.task): an accepted task lets its team read the household's personal
+  data until the task ends.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from anbu_contracts import (
+    EscalationChange,
+    EscalationEvent,
+    ItemState,
+    LogAction,
+    OutcomeEvent,
+    TaskEvent,
+    TaskStatus,
+)
+from anbu_runtime.auth import SERVICE
+
+from ..adapters.orm import CaseEventRow, HouseholdRow, TaskGrantRow
+from ..domain.model import CaseIn
+from . import cases, consultations
+from .common import Context
+
+ENDED = (TaskStatus.COMPLETED, TaskStatus.CANCELLED, TaskStatus.EXPIRED, TaskStatus.DECLINED)
+
+
+def on_outcome(ctx: Context, session: Session, outcome: OutcomeEvent) -> None:
+    if session.get(HouseholdRow, outcome.household_id) is None:
+        return  # not a household of this registry
+    concerns = [
+        name
+        for name, state in outcome.monitoring.model_dump().items()
+        if state == ItemState.CONCERN
+    ]
+    summary = outcome.result.value
+    if concerns:
+        summary += "; concerns: " + ", ".join(concerns)
+    if outcome.needs:
+        summary += "; needs: " + ", ".join(n.value for n in outcome.needs)
+    open_case = cases.open_case_of(session, outcome.household_id)
+    consultations.record(
+        ctx,
+        session,
+        household_id=outcome.household_id,
+        kind="visit" if outcome.contact_mode.value == "visit" else "contact",
+        channel=outcome.contact_mode.value,
+        actor=outcome.recorded_by,
+        summary=summary,
+        result=outcome.result.value,
+        at=outcome.contacted_at or outcome.occurred_at,
+        case_id=open_case.case_id if open_case else None,
+        source_key=f"outcome:{outcome.outcome_id}",
+    )
+    if open_case is not None:
+        session.add(
+            CaseEventRow(
+                case_id=open_case.case_id,
+                at=ctx.now(),
+                actor=outcome.recorded_by,
+                kind="contact",
+                detail={"outcome_id": str(outcome.outcome_id), "result": outcome.result.value},
+            )
+        )
+    elif outcome.follow_up or outcome.needs:
+        cases.open_case(
+            ctx,
+            session,
+            CaseIn(household_id=outcome.household_id, source=f"outcome:{outcome.outcome_id}"),
+            SERVICE,
+            actor=outcome.recorded_by,
+        )
+
+
+def on_escalation(ctx: Context, session: Session, event: EscalationEvent) -> None:
+    if session.get(HouseholdRow, event.household_id) is None:
+        return
+    if event.change is EscalationChange.STEP_EXECUTED and event.step is not None:
+        for action in event.step.actions:
+            if isinstance(action, LogAction):
+                consultations.record(
+                    ctx,
+                    session,
+                    household_id=event.household_id,
+                    kind="protocol_step",
+                    channel="system",
+                    actor="system",
+                    summary=f"{event.protocol_id} {event.step.step_id}: {action.entry_type}",
+                    at=event.step.executed_at,
+                    source_key=f"{event.escalation_id}:{event.step.step_id}:{action.action_id}",
+                )
+    elif event.change is EscalationChange.CLOSED:
+        consultations.record(
+            ctx,
+            session,
+            household_id=event.household_id,
+            kind="protocol_step",
+            channel="system",
+            actor="system",
+            summary=f"{event.protocol_id} closed: {event.closure.value if event.closure else '-'}",
+            at=event.occurred_at,
+            source_key=f"{event.escalation_id}:closed",
+        )
+
+
+def on_task(ctx: Context, session: Session, event: TaskEvent) -> None:
+    if event.status in (TaskStatus.ACCEPTED, TaskStatus.STARTED):
+        for worker_id in event.assignees:
+            if session.get(TaskGrantRow, (event.task_id, worker_id)) is None:
+                session.add(
+                    TaskGrantRow(
+                        task_id=event.task_id,
+                        worker_id=worker_id,
+                        household_id=event.household_id,
+                        granted_at=ctx.now(),
+                    )
+                )
+    elif event.status in ENDED:
+        for grant in session.exec(
+            select(TaskGrantRow).where(
+                TaskGrantRow.task_id == event.task_id, col(TaskGrantRow.revoked_at).is_(None)
+            )
+        ).all():
+            grant.revoked_at = ctx.now()
+            session.add(grant)

@@ -1,0 +1,113 @@
+"""Staff and volunteers: roles, areas, skills, shifts and duty rosters, load limits."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from anbu_contracts import DutySlot, Role, WeeklyShift, WorkerSnapshot
+from anbu_contracts.topics import REGISTRY_WORKER
+from anbu_runtime.auth import Principal, UserRole
+
+from ..adapters.orm import WorkerRow
+from ..domain.identifiers import new_worker_id
+from ..domain.model import WorkerChange, WorkerIn
+from .common import SOURCE, Conflict, Context, NotFound, require
+
+
+def snapshot(ctx: Context, row: WorkerRow) -> WorkerSnapshot:
+    now = ctx.now()
+    return WorkerSnapshot(
+        occurred_at=now,
+        produced_at=now,
+        source=SOURCE,
+        worker_id=row.worker_id,
+        revision=row.revision,
+        roles=[Role(r) for r in row.roles],
+        dong_codes=row.dong_codes,
+        languages=row.languages,
+        skills=row.skills,
+        shifts=[WeeklyShift.model_validate(s) for s in row.shifts],
+        duty=[DutySlot.model_validate(d) for d in row.duty],
+        max_open_tasks=row.max_open_tasks,
+        active=row.active,
+    )
+
+
+def _may_manage(principal: Principal, dongs: list[str]) -> bool:
+    return principal.has_role(UserRole.OPERATOR, UserRole.DONG_OFFICIAL) and all(
+        principal.sees_dong(d) for d in dongs
+    )
+
+
+def register(ctx: Context, session: Session, data: WorkerIn, principal: Principal) -> str:
+    require(_may_manage(principal, data.dong_codes), "you cannot register staff for these dongs")
+    worker_id = data.worker_id or new_worker_id()
+    if session.get(WorkerRow, worker_id) is not None:
+        raise Conflict(f"worker {worker_id} already exists")
+    cipher = ctx.cipher
+    row = WorkerRow(
+        worker_id=worker_id,
+        roles=[r.value for r in data.roles],
+        dong_codes=data.dong_codes,
+        languages=data.languages,
+        skills=data.skills,
+        shifts=[s.model_dump(mode="json") for s in data.shifts],
+        duty=[d.model_dump(mode="json") for d in data.duty],
+        max_open_tasks=data.max_open_tasks,
+        name_enc=cipher.seal(data.name, context="worker.name"),
+        phone_enc=cipher.seal(data.phone, context="worker.phone") if data.phone else None,
+        phone_index=cipher.blind_index(data.phone, kind="phone") if data.phone else None,
+        email_enc=cipher.seal(str(data.email), context="worker.email") if data.email else None,
+        locale=data.locale.value,
+        preferred_channel=data.preferred_channel.value,
+    )
+    session.add(row)
+    session.flush()
+    ctx.audit(session, principal, "worker.create", worker_id, "registration")
+    ctx.outbox.add(session, REGISTRY_WORKER, snapshot(ctx, row))
+    return worker_id
+
+
+def change(
+    ctx: Context, session: Session, worker_id: str, data: WorkerChange, principal: Principal
+) -> WorkerSnapshot:
+    row = session.get(WorkerRow, worker_id)
+    if row is None:
+        raise NotFound(f"worker {worker_id} not found")
+    require(_may_manage(principal, row.dong_codes), f"you cannot change worker {worker_id}")
+    changes = data.model_dump(exclude_unset=True, mode="json")
+    for name, value in changes.items():
+        setattr(row, name, value)
+    row.revision += 1
+    session.add(row)
+    ctx.audit(session, principal, "worker.change", worker_id, "roster", {"fields": sorted(changes)})
+    ctx.outbox.add(session, REGISTRY_WORKER, snapshot(ctx, row))
+    return snapshot(ctx, row)
+
+
+def listing(
+    ctx: Context,
+    session: Session,
+    principal: Principal,
+    *,
+    dong_code: str | None,
+    role: Role | None,
+    limit: int,
+    offset: int,
+) -> list[WorkerSnapshot]:
+    rows = session.exec(select(WorkerRow).order_by(col(WorkerRow.worker_id))).all()
+    found = [
+        r
+        for r in rows
+        if (principal.is_admin or any(principal.sees_dong(d) for d in r.dong_codes))
+        and (dong_code is None or dong_code in r.dong_codes)
+        and (role is None or role.value in r.roles)
+    ]
+    return [snapshot(ctx, r) for r in found[offset : offset + limit]]
+
+
+def get(ctx: Context, session: Session, worker_id: str) -> WorkerSnapshot:
+    row = session.get(WorkerRow, worker_id)
+    if row is None:
+        raise NotFound(f"worker {worker_id} not found")
+    return snapshot(ctx, row)
