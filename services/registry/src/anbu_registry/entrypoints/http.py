@@ -477,8 +477,13 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
         end: date,
         encoding: Annotated[str, Query(pattern="^(utf-8|euc-kr)$")] = "utf-8",
     ) -> Response:
-        if end < start:
-            raise Problem(400, "Bad request", "end is before start", type_="date-range")
+        if end < start or (end - start).days > 366 or start.year < 1990 or end.year > 2100:
+            raise Problem(
+                400,
+                "Bad date range",
+                "start must not be after end, within 1990-2100, and at most a year apart",
+                type_="date-range",
+            )
         begin = datetime.combine(start, time(0), SEOUL)
         finish = datetime.combine(end + timedelta(days=1), time(0), SEOUL)
         text = await run(
