@@ -38,7 +38,7 @@ from sqlmodel import Session
 
 from anbu_contracts.topics import Topic
 
-from .db import Database, UtcDateTime
+from .db import Database, UtcDateTime, bulk_insert
 from .logs import get_logger
 from .metrics import OUTBOX_PENDING
 
@@ -120,8 +120,9 @@ class Outbox:
         if not events:
             return
         now = datetime.now(UTC)
-        session.execute(
-            insert(self.tables.outbox),
+        bulk_insert(
+            session,
+            self.tables.outbox,
             [
                 {
                     "topic": topic.name,

@@ -92,8 +92,10 @@ class Stack:
             log.close()
             self.processes[name] = proc
 
-    def wait_ready(self, names: Iterable[str] | None = None, timeout: float = 90.0) -> None:
-        """Block until every named service answers ``/readyz`` with 200."""
+    def wait_ready(
+        self, names: Iterable[str] | None = None, timeout: float = 90.0, path: str = "/readyz"
+    ) -> None:
+        """Block until every named service answers ``path`` (``/readyz``) with 200."""
         pending = set(names or self.processes)
         deadline = time.monotonic() + timeout
         with httpx.Client(timeout=2.0) as client:
@@ -106,7 +108,7 @@ class Stack:
                             + _tail(proc.log_path)
                         )
                     try:
-                        if client.get(f"{proc.url}/readyz").status_code == 200:
+                        if client.get(f"{proc.url}{path}").status_code == 200:
                             pending.discard(name)
                     except httpx.HTTPError:
                         pass

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
 
-_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+# RFC 4648 base32 mapped onto Crockford's alphabet (no I, L, O, U: easy to read aloud).
+_TO_CROCKFORD = str.maketrans(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+)
 
 
 def new_id(prefix: str, length: int = 10) -> str:
-    return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(length))
+    raw = base64.b32encode(secrets.token_bytes((length * 5 + 7) // 8)).decode()
+    return prefix + raw[:length].translate(_TO_CROCKFORD)
 
 
 def new_household_id() -> str:
