@@ -45,9 +45,13 @@ async def drive(
         rng = random.Random(seed)
         while time.perf_counter() < deadline:
             started = time.perf_counter()
-            response = await client.get(make_url(rng))
+            try:
+                response = await client.get(make_url(rng))
+                ok = response.status_code == 200
+            except httpx.HTTPError:
+                ok = False
             latencies.append((time.perf_counter() - started) * 1000)
-            if response.status_code != 200:
+            if not ok:
                 errors += 1
 
     started = time.perf_counter()

@@ -30,9 +30,8 @@ def upload(registry: Registry, body: bytes, **params: object) -> dict[str, objec
 
 
 def count_in_dong(registry: Registry) -> int:
-    page = registry.client.get(
-        "/v1/households", headers=registry.service, params={"dong_code": "1111054000", "limit": 1}
-    ).json()
+    params = {"dong_code": "1111054000", "limit": 1, "with_total": "true"}
+    page = registry.client.get("/v1/households", headers=registry.service, params=params).json()
     return int(page["total"])
 
 

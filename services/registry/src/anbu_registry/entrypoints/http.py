@@ -73,7 +73,7 @@ class Created(BaseModel):
 class HouseholdPage(BaseModel):
     items: list[HouseholdSnapshot]
     next_cursor: str | None
-    total: int
+    total: int | None = Field(description="Number of matches, when with_total=true was asked.")
 
 
 class Token(BaseModel):
@@ -315,6 +315,7 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
         phone: Annotated[str | None, Query(pattern=r"^\+?[0-9][0-9 -]{6,18}[0-9]$")] = None,
         after: Annotated[str | None, Query(max_length=32)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        with_total: bool = False,
     ) -> HouseholdPage:
         page = await run(
             lambda s: households.search(
@@ -328,6 +329,7 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
                 phone=phone,
                 after=after,
                 limit=limit,
+                with_total=with_total,
             )
         )
         return HouseholdPage(items=page.items, next_cursor=page.next_cursor, total=page.total)

@@ -50,7 +50,7 @@ from .common import SOURCE, Conflict, Context, NotFound, actor_name, require
 class Page:
     items: list[HouseholdSnapshot]
     next_cursor: str | None
-    total: int
+    total: int | None
 
 
 def _row(session: Session, household_id: str) -> HouseholdRow:
@@ -213,6 +213,7 @@ def search(
     phone: str | None = None,
     after: str | None = None,
     limit: int = 50,
+    with_total: bool = False,
 ) -> Page:
     """Households in the caller's area matching the filters, by id, ``limit`` at a time."""
     query = select(HouseholdRow)
@@ -234,17 +235,30 @@ def search(
         owners = select(PersonRow.household_id).where(PersonRow.phone_index == index)
         query = query.where(col(HouseholdRow.household_id).in_(owners))
         ctx.audit(session, principal, "household.search_by_phone", "phone", "lookup")
-    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    # Counting every match is the expensive part of a search: only on request.
+    total = (
+        session.exec(select(func.count()).select_from(query.subquery())).one()
+        if with_total
+        else None
+    )
     if after:
         query = query.where(HouseholdRow.household_id > after)
     rows = session.exec(query.order_by(col(HouseholdRow.household_id)).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
     now = ctx.now()
+    relations: dict[str, set[str]] = {r.household_id: set() for r in rows}
+    if rows:  # one query for the people of the whole page, not one per household
+        for household_id, relation in session.exec(
+            select(PersonRow.household_id, PersonRow.relation).where(
+                col(PersonRow.household_id).in_(list(relations))
+            )
+        ):
+            relations[household_id].add(relation)
     return Page(
-        items=[snapshot(session, r, now) for r in rows],
+        items=[snapshot_of(r, relations[r.household_id], now) for r in rows],
         next_cursor=rows[-1].household_id if more and rows else None,
-        total=int(total),
+        total=int(total) if total is not None else None,
     )
 
 
