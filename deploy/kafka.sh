@@ -64,6 +64,10 @@ start() {
     say "already running on 127.0.0.1:$PORT (pid $(cat "$DIR/kafka.pid"))"
     return 0
   fi
+  if answers; then
+    say "port $PORT already answers, but not for the broker of $DIR: stop that one or choose ANBU_KAFKA_PORT"
+    exit 1
+  fi
   render
   local cp="$LIBS/*"
   if [[ ! -f "$DIR/data/meta.properties" ]]; then
@@ -79,7 +83,7 @@ start() {
       -cp "$cp" kafka.Kafka "$DIR/server.properties" >"$DIR/logs/stdout.log" 2>&1 &
   echo $! > "$DIR/kafka.pid"
   for _ in $(seq 1 120); do
-    if answers; then
+    if answers && pid_alive; then
       say "broker up on 127.0.0.1:$PORT (pid $(cat "$DIR/kafka.pid"), logs in $DIR/logs)"
       return 0
     fi

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,21 +33,52 @@ TOKEN = "e2e-service-token"
 
 
 @pytest.fixture(scope="session")
-def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def e2e_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A broker of the end-to-end scenarios' own: empty topics, no other test's records."""
+    port = int(os.environ.get("ANBU_E2E_KAFKA_PORT", "29192"))  # not the shared 29092
+    env = dict(
+        os.environ,
+        ANBU_KAFKA_PORT=str(port),
+        ANBU_KAFKA_DIR=str(tmp_path_factory.mktemp("e2e-kafka")),
+        ANBU_KAFKA_HEAP="512m",
+    )
+    script = str(ROOT / "deploy" / "kafka.sh")
+    subprocess.run([script, "start"], env=env, check=True)
+    bootstrap = f"127.0.0.1:{port}"
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "anbu_runtime.topic_admin", "create", "--bootstrap", bootstrap],
+            check=True,
+        )
+        yield bootstrap
+    finally:
+        subprocess.run([script, "stop"], env=env, check=False)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(e2e_kafka: str) -> str:
+    """In the end-to-end scenarios every Kafka client uses their own broker."""
+    return e2e_kafka
+
+
+@pytest.fixture(scope="session")
+def stack(e2e_kafka: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     var_dir = tmp_path_factory.mktemp("e2e-var")
     stack = Stack(
         var_dir=var_dir,
         ports=E2E_PORTS,
         env={
-            "ANBU_KAFKA_BOOTSTRAP": kafka_bootstrap,
+            "ANBU_KAFKA_BOOTSTRAP": e2e_kafka,
             "ANBU_SERVICE_TOKEN": TOKEN,
             "ANBU_REGISTRY_SEED_FILE": str(ROOT / "deploy" / "seed" / "demo.yaml"),
             "ANBU_LOG_LEVEL": "INFO",
         },
     )
-    stack.start()
+    # ANBU_E2E_SERVICES limits the stack while a service is being rebuilt (default: all).
+    names = [n for n in os.environ.get("ANBU_E2E_SERVICES", ",".join(E2E_PORTS)).split(",") if n]
+    stack.start(names)
     try:
-        stack.wait_ready(timeout=120)
+        stack.wait_ready(names, timeout=120)
         yield stack
     finally:
         stack.stop()

@@ -114,6 +114,7 @@ class TaskType(StrEnum):
     INVESTIGATION = "investigation"
     TRANSITION_CARE = "transition_care"
     ROUTINE_CONTACT = "routine_contact"
+    CASE_DECISION = "case_decision"  # after a welfare check: case, services, or no need
 
 
 class TaskAction(Contract):
@@ -145,17 +146,34 @@ class LogAction(Contract):
 Action = Annotated[TaskAction | NotifyAction | LogAction, Field(discriminator="action")]
 
 
+class ApprovalRecord(Contract):
+    """Who asked for a legally sensitive step, who approved it, and who was present."""
+
+    kind: ShortText = Field(description="e.g. door_opening, missing_person_report")
+    requested_by: ShortText
+    approved_by: ShortText
+    present: list[ShortText] = Field(default_factory=list, max_length=20)
+    recorded_at: UtcDatetime
+
+
 class StepRecord(Contract):
     step_id: ShortText
     title: ShortText
     due_at: UtcDatetime
     executed_at: UtcDatetime
     actions: list[Action] = Field(default_factory=list, max_length=50)
+    note: str | None = Field(
+        default=None, max_length=256, description="Why a step was skipped or is waiting."
+    )
+    approval: ApprovalRecord | None = None
 
 
 class EscalationChange(StrEnum):
     STARTED = "started"
     STEP_EXECUTED = "step_executed"
+    STEP_SKIPPED = "step_skipped"  # its condition did not hold (e.g. no landlord on file)
+    STEP_AWAITING_APPROVAL = "step_awaiting_approval"  # due, but needs a recorded approval
+    APPROVAL_RECORDED = "approval_recorded"
     CLOSED = "closed"
 
 
@@ -172,7 +190,8 @@ class EscalationClosure(StrEnum):
     DECEASED = "deceased"
     REFUSED = "refused"
     NO_NEED = "no_need"
-    COMPLETED = "completed"  # every step ran; the last one hands over to people
+    COMPLETED = "completed"  # the protocol's final decision was recorded
+    ACTIVITY_RESUMED = "activity_resumed"  # the silent channels showed life again
     OPERATOR = "operator"
     HOUSEHOLD_INACTIVE = "household_inactive"
 

@@ -104,6 +104,8 @@ class OutcomeEvent(Event):
     recorded_by: WorkerId
     task_id: UUID | None = None
     escalation_id: UUID | None = None
+    step_id: str | None = Field(default=None, max_length=128)
+    action_id: str | None = Field(default=None, max_length=128)
     monitoring: MonitoringItems = Field(default_factory=MonitoringItems)
     needs: list[Need] = Field(default_factory=list, max_length=11)
     follow_up: bool = False

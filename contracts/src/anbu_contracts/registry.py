@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import time
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from .envelope import (
     Contract,
@@ -48,11 +48,20 @@ class ChannelEnrolment(Contract):
     )
 
 
+def _wall_clock(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError("quiet hours are local wall-clock times: give them without an offset")
+    return value
+
+
+LocalTime = Annotated[time, AfterValidator(_wall_clock)]
+
+
 class QuietHours(Contract):
     """Local quiet hours; a window ending inside them is extended to their end."""
 
-    start: time = time(23, 0)
-    end: time = time(7, 0)
+    start: LocalTime = time(23, 0)
+    end: LocalTime = time(7, 0)
 
 
 class HouseholdSnapshot(Event):

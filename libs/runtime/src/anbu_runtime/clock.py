@@ -26,6 +26,10 @@ class Clock(Protocol):
         """Sleep until this clock reads ``instant`` (returns at once if it is past)."""
         ...
 
+    def real_instant(self, instant: datetime) -> datetime:
+        """The wall-clock instant at which this clock will read ``instant``."""
+        ...
+
 
 class SystemClock:
     """Wall-clock time."""
@@ -38,6 +42,9 @@ class SystemClock:
 
     async def sleep_until(self, instant: datetime) -> None:
         await asyncio.sleep(self.real_seconds(instant - self.now()))
+
+    def real_instant(self, instant: datetime) -> datetime:
+        return instant
 
 
 class AcceleratedClock:
@@ -67,6 +74,9 @@ class AcceleratedClock:
     async def sleep_until(self, instant: datetime) -> None:
         await asyncio.sleep(self.real_seconds(instant - self.now()))
 
+    def real_instant(self, instant: datetime) -> datetime:
+        return self.epoch + (instant.astimezone(UTC) - self.start) / self.speed
+
 
 class ManualClock:
     """A clock tests move by hand."""
@@ -89,6 +99,9 @@ class ManualClock:
     async def sleep_until(self, instant: datetime) -> None:
         while self._now < instant:  # noqa: ASYNC110 - tests move the clock from outside
             await asyncio.sleep(0.01)
+
+    def real_instant(self, instant: datetime) -> datetime:
+        return datetime.now(UTC) + (instant - self._now)
 
 
 def clock_from(speed: float, start: datetime | None, epoch: datetime | None) -> Clock:

@@ -63,6 +63,8 @@ class ServiceRuntime:
         self.outbox = Outbox(self.tables, name)
         self.producer = RecordProducer(common.kafka_bootstrap, name)
         self.broker: KafkaBroker = build_broker(common.kafka_bootstrap, name, self.producer)
+        # Never started: documents subscriptions served by batch consumers (AsyncAPI).
+        self.spec_broker = KafkaBroker(common.kafka_bootstrap, client_id=name, logger=None)
         self.clock: Clock = clock or clock_from(*common.clock_params())
         self._background: list[tuple[str, Background]] = [("outbox-relay", self._relay)]
         self._ready_checks: list[tuple[str, ReadyCheck]] = []
@@ -94,6 +96,19 @@ class ServiceRuntime:
         self.add_background("snapshots", follower.run)
         self.add_ready_check("snapshots", follower.ready)
         return follower
+
+    def declare_subscription(
+        self, topics: Sequence[Topic], payload: Any, *, title: str, description: str
+    ) -> None:
+        """Document a subscription served outside FastStream (a batch consumer) in AsyncAPI."""
+
+        async def consumes(event: Any) -> None:  # documentation only: never started
+            return None
+
+        consumes.__annotations__ = {"event": payload, "return": None}
+        self.spec_broker.subscriber(
+            *(t.name for t in topics), group_id=title, title=title, description=description
+        )(consumes)
 
     def inbox(self, consumer: str) -> Inbox:
         return Inbox(self.tables, consumer)

@@ -1,4 +1,4 @@
-"""Wire the detector: settings, database, rules, protocols, consumers and HTTP routes."""
+"""Wire the detector: settings, database, rules, protocols, timers, consumer, HTTP routes."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from anbu_runtime.clock import Clock
 from anbu_runtime.service import ServiceRuntime
 from anbu_runtime.settings import CommonSettings, ServiceSettings
 
-from .adapters.config_files import load_protocols, load_ruleset
+from .adapters.config_files import check, load_catalog, load_protocols
 from .adapters.orm import metadata
-from .entrypoints import consumers, http
+from .adapters.timers import StepTimers, timers_engine
+from .domain.monitor import Monitor
+from .entrypoints import consumer, http
 from .handlers import Detector
 
 NAME = "detector"
@@ -22,6 +24,7 @@ class DetectorSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ANBU_DETECTOR_", extra="ignore")
 
     http_port: int = 8703
+    batch_size: int = 5000
 
 
 def create(
@@ -29,15 +32,35 @@ def create(
     settings: DetectorSettings | None = None,
     clock: Clock | None = None,
 ) -> tuple[ServiceRuntime, FastAPI]:
-    runtime = ServiceRuntime(
-        NAME, common or CommonSettings(), settings or DetectorSettings(), metadata, clock=clock
+    common = common or CommonSettings()
+    settings = settings or DetectorSettings()
+    runtime = ServiceRuntime(NAME, common, settings, metadata, clock=clock)
+    catalog, protocols = load_catalog(), load_protocols()
+    check(catalog, protocols)
+    detector = Detector(
+        catalog=catalog,
+        protocols=protocols,
+        db=runtime.db,
+        outbox=runtime.outbox,
+        inbox=runtime.inbox(consumer.GROUP),
+        clock=runtime.clock,
+        monitor=Monitor(),
+        instance=common.instance_id,
     )
-    detector = Detector(load_ruleset(), load_protocols(), runtime.outbox, runtime.clock)
-    consumers.register(runtime, detector)
+    batch = consumer.register(runtime, detector, max_records=settings.batch_size)
+
+    async def fire(escalation_id: str) -> None:
+        async with batch.lock:  # one writer of the detector's state at a time
+            await detector.fire(escalation_id)
+
+    detector.timers = StepTimers(timers_engine(runtime.db.url), runtime.clock, fire)
     runtime.declare_publications(DETECTOR_ALERT, DETECTOR_ESCALATION)
     app = runtime.build_app(
         "anbu detector",
-        "Turns partner signals into explained alerts and runs escalation protocols.",
+        "Turns partner signals into explained alerts and runs escalation protocols on a real "
+        "(or shared accelerated) clock with durable timers.",
     )
-    app.include_router(http.router(runtime))
+    app.state.detector = detector
+    app.state.consumer = batch
+    app.include_router(http.router(runtime, detector, batch))
     return runtime, app

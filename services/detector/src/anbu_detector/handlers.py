@@ -1,125 +1,584 @@
 """The detector's service layer: load state, let the domain decide, save, stage events.
 
-Each handler runs inside one database transaction (the caller opens it) and stages its
-events in the outbox in that same transaction, so state and events never disagree.
+Work arrives three ways — a batch of records from the consumer, a sweep of inactivity
+deadlines, a protocol timer — and all of it runs under the consumer's lock (one writer of
+the in-memory index) and in one database transaction per unit, with its events staged in
+the outbox in that same transaction. Timers are set only after the commit.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-from uuid import uuid4
+import asyncio
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
 
-from sqlmodel import Session
+from prometheus_client import Counter as MetricCounter
+from prometheus_client import Gauge, Histogram
+from sqlalchemy import func
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, delete, select
 
 from anbu_contracts import (
     AlertChange,
     AlertEvent,
+    AlertReason,
     AlertResolution,
+    AlertStatus,
+    ApprovalRecord,
+    ArrearsSignal,
+    BlindSpotSignal,
+    DisconnectionSignal,
     EscalationChange,
+    EscalationClosure,
     EscalationEvent,
     EscalationStatus,
+    EvidenceRef,
+    HeartbeatSignal,
+    HospitalDischargeSignal,
     HouseholdSnapshot,
     HouseholdStatus,
+    MailUncollectedSignal,
+    MonitoringChannel,
     OutcomeEvent,
     OutcomeResult,
+    ReportCategory,
+    ReportSignal,
+    RuleRef,
     SafetyCallSignal,
     Signal,
+    SignalKind,
+    SosSignal,
     StepRecord,
+    UsageDropSignal,
 )
 from anbu_contracts.topics import DETECTOR_ALERT, DETECTOR_ESCALATION
+from anbu_runtime.batch import Received
 from anbu_runtime.clock import Clock
+from anbu_runtime.db import Database
+from anbu_runtime.kafka import Tombstone, message_id
 from anbu_runtime.logs import get_logger
-from anbu_runtime.outbox import Outbox
+from anbu_runtime.outbox import Inbox, Outbox
 
-from .adapters.orm import Repository
-from .domain import alerts, protocols, safety_calls
+from .adapters.orm import (
+    AlertRow,
+    ChannelStateRow,
+    EscalationRow,
+    HouseholdRow,
+    Repository,
+    protocol_context,
+    watch_config,
+)
+from .adapters.timers import StepTimers
+from .domain import alerts, protocols, safety_calls, signal_rules
+from .domain.absence import fuse
 from .domain.alerts import Alert, Finding
-from .domain.protocols import Escalation, ProtocolSpec
-from .domain.rules import RuleSet
+from .domain.monitor import Monitor, Recovery
+from .domain.protocols import Escalation, ProtocolSpec, StepResult, StepState
+from .domain.rules import RuleCatalog, RuleSet
+from .domain.signal_rules import ArrearsMemory
 
 log = get_logger(__name__)
 SOURCE = "detector"
+ABSENCE_REASONS = (AlertReason.SAFETY_NOT_CONFIRMED, AlertReason.CHANNEL_SILENT)
+# Humans asking for help are heard even while a household is suspended (away, hospital).
+HEARD_WHEN_SUSPENDED = (SignalKind.SOS, SignalKind.REPORT)
+
+SIGNALS = MetricCounter(
+    "anbu_detector_signals_total", "Signals handled, by kind and partner.", ["kind", "partner"]
+)
+UNKNOWN = MetricCounter(
+    "anbu_detector_unknown_household_signals_total",
+    "Signals naming a household the registry never announced, by kind.",
+    ["kind"],
+)
+LATENCY = Histogram(
+    "anbu_detector_signal_latency_seconds",
+    "From a signal's arrival on the broker to the commit of its effect.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+OPEN_ALERTS = Gauge("anbu_detector_open_alerts", "Open alerts, by severity.", ["severity"])
+RUNNING = Gauge(
+    "anbu_detector_running_escalations", "Running escalations, by protocol.", ["protocol"]
+)
+WATCHED = Gauge("anbu_detector_watched_households", "Households in this instance's index.")
+DEADLINES = Gauge("anbu_detector_pending_deadlines", "Inactivity deadlines in the index.")
+
+
+@dataclass
+class Effects:
+    """What to do after the transaction committed: timers to set or clear."""
+
+    timers: dict[UUID, tuple[int, datetime | None]] = field(default_factory=dict)
 
 
 @dataclass
 class Detector:
-    ruleset: RuleSet
+    catalog: RuleCatalog
     protocols: dict[str, ProtocolSpec]
+    db: Database
     outbox: Outbox
+    inbox: Inbox
     clock: Clock
+    monitor: Monitor
+    instance: str
+    timers: StepTimers | None = None
 
-    # -- registry --------------------------------------------------------------------
+    # -- rules -----------------------------------------------------------------------------
 
-    def on_household(self, session: Session, snapshot: HouseholdSnapshot) -> None:
-        repo = Repository(session)
-        if not repo.save_household(snapshot):
-            return
-        if snapshot.status in (HouseholdStatus.MOVED, HouseholdStatus.CLOSED):
-            self._stand_down(repo, snapshot.household_id, snapshot.correlation_id)
+    def rules_for(self, household: HouseholdRow | None) -> RuleSet:
+        if household is None:
+            return self.catalog.default
+        return self.catalog.for_household(household.programme, household.rule_overrides)
 
-    # -- signals ---------------------------------------------------------------------
+    # == the consumer's batches ===============================================================
 
-    def is_monitored(self, repo: Repository, household_id: str, at: datetime) -> bool:
-        """False while a household is suspended, moved or closed: its signals do nothing."""
-        household = repo.household(household_id)
-        if household is None or household.status is HouseholdStatus.ACTIVE:
-            return True
-        if household.status is HouseholdStatus.SUSPENDED:
-            return household.suspended_until is not None and household.suspended_until <= at
-        return False
-
-    def on_safety_call(self, session: Session, signal: SafetyCallSignal) -> None:
-        repo = Repository(session)
-        if not self.is_monitored(repo, signal.household_id, signal.occurred_at):
-            log.info("signal for an inactive household ignored", household_id=signal.household_id)
-            return
-        state = repo.safety_calls(signal.household_id)
-        new_state, finding = safety_calls.apply_safety_call(
-            state, signal, self.ruleset.safety_call, self.ruleset.version
-        )
-        repo.save_safety_calls(signal.household_id, new_state)
-        if finding is not None:
-            self._conclude(repo, signal, finding)
-
-    def _conclude(self, repo: Repository, signal: Signal, finding: Finding) -> None:
+    async def handle(self, batch: list[Received]) -> None:
         now = self.clock.now()
+        recoveries: list[Recovery] = []
+        unknown: dict[str, Counter[str]] = defaultdict(Counter)
+        others: list[Received] = []
+        for item in batch:
+            event = item.event
+            if isinstance(event, HeartbeatSignal):
+                SIGNALS.labels(event.kind, event.partner_id).inc()
+                watch = self.monitor.households.get(event.household_id)
+                if watch is None or watch.config is None:
+                    unknown[event.household_id][event.kind] += 1
+                recovery = self.monitor.heartbeat(
+                    event.household_id,
+                    item.partition,
+                    event.channel,
+                    event.last_active_at,
+                    event.event_id,
+                    event.partner_id,
+                )
+                if recovery is not None:
+                    recoveries.append(recovery)
+            else:
+                others.append(item)
+        effects = Effects()
+
+        def transaction(session: Session) -> None:
+            repo = Repository(session)
+            for item in others:
+                event = item.event
+                if isinstance(event, Tombstone):
+                    continue
+                if not self.inbox.first_time(session, message_id(event)):
+                    continue
+                self._apply(repo, item, now, unknown, effects)
+            for recovery in recoveries:
+                self._recover(repo, recovery, now, effects)
+            self._flush_channels(session)
+            repo.note_unknown({h: dict(k) for h, k in unknown.items()}, now)
+
+        await self.db.run(transaction)
+        self.outbox.notify()
+        await self._after_commit(effects)
+        arrived = [i.timestamp_ms for i in batch]
+        done = time.time() * 1000
+        for ms in arrived:
+            LATENCY.observe(max(done - ms, 0) / 1000)
+        for kinds in unknown.values():
+            for kind, n in kinds.items():
+                UNKNOWN.labels(kind).inc(n)
+        WATCHED.set(len(self.monitor.households))
+        DEADLINES.set(self.monitor.pending())
+
+    def _apply(
+        self,
+        repo: Repository,
+        item: Received,
+        now: datetime,
+        unknown: dict[str, Counter[str]],
+        effects: Effects,
+    ) -> None:
+        event = item.event
+        if isinstance(event, HouseholdSnapshot):
+            self._on_household(repo, event, item.partition, now, effects)
+        elif isinstance(event, OutcomeEvent):
+            self._on_outcome(repo, event, now, effects)
+        elif isinstance(event, Signal):
+            SIGNALS.labels(event.kind, event.partner_id).inc()  # type: ignore[attr-defined]
+            household = repo.household(event.household_id)
+            if household is None:
+                unknown[event.household_id][event.kind] += 1  # type: ignore[attr-defined]
+            elif not self._processing(household, event, event.occurred_at):
+                return
+            self._on_signal(repo, event, household, item.partition, now, effects)
+
+    @staticmethod
+    def _processing(household: HouseholdRow, signal: Signal, at: datetime) -> bool:
+        """Moved or closed households, and suspended ones (but for SOS and reports), rest."""
+        if household.status in (HouseholdStatus.MOVED.value, HouseholdStatus.CLOSED.value):
+            return False
+        if household.status == HouseholdStatus.SUSPENDED.value:
+            kind = SignalKind(signal.kind)  # type: ignore[attr-defined]
+            ended = household.suspended_until is not None and household.suspended_until <= at
+            return ended or kind in HEARD_WHEN_SUSPENDED
+        return True
+
+    # -- registry --------------------------------------------------------------------------
+
+    def _on_household(
+        self,
+        repo: Repository,
+        snapshot: HouseholdSnapshot,
+        partition: int,
+        now: datetime,
+        effects: Effects,
+    ) -> None:
+        row = repo.save_household(snapshot, partition)
+        if row is None:
+            return  # an older revision
+        rules = self.rules_for(row)
+        dropped = self.monitor.configure(
+            row.household_id, partition, watch_config(row, rules.absence.windows_hours), now
+        )
+        for channel in dropped:  # consent withdrawn or channel removed: stop at once
+            repo.session.exec(
+                delete(ChannelStateRow).where(  # type: ignore[call-overload]
+                    ChannelStateRow.household_id == row.household_id,
+                    ChannelStateRow.channel == channel.value,
+                )
+            )
+        if snapshot.status in (HouseholdStatus.MOVED, HouseholdStatus.CLOSED):
+            self._stand_down(repo, row.household_id, snapshot.correlation_id, now, effects)
+        elif dropped:
+            watch = self.monitor.households.get(row.household_id)
+            still = {c for c, k in (watch.channels.items() if watch else ()) if k.silent}
+            if not still:
+                self._resolve_absence(
+                    repo,
+                    row.household_id,
+                    AlertResolution.HOUSEHOLD_INACTIVE,
+                    now,
+                    effects,
+                    only_recoverable=False,
+                )
+
+    # -- signals ---------------------------------------------------------------------------
+
+    def _on_signal(
+        self,
+        repo: Repository,
+        signal: Signal,
+        household: HouseholdRow | None,
+        partition: int,
+        now: datetime,
+        effects: Effects,
+    ) -> None:
+        rules = self.rules_for(household)
+        findings: list[Finding] = []
+        facts: dict[str, Any] = {}
+        if isinstance(signal, SafetyCallSignal):
+            state = repo.safety_calls(signal.household_id)
+            new_state, streak = safety_calls.apply_safety_call(
+                state, signal, rules.safety_call, rules.version
+            )
+            repo.save_safety_calls(signal.household_id, new_state)
+            findings += [f for f in (streak, signal_rules.safety_call_concern(signal, rules)) if f]
+        elif isinstance(signal, ArrearsSignal):
+            memory = _arrears_memory(repo.rule_state(signal.household_id, "arrears"))
+            memory, finding = signal_rules.arrears(memory, signal, rules)
+            repo.save_rule_state(signal.household_id, "arrears", _arrears_state(memory))
+            findings += [finding] if finding else []
+        elif isinstance(signal, DisconnectionSignal):
+            tz = ZoneInfo(household.timezone) if household else ZoneInfo("Asia/Seoul")
+            findings.append(
+                signal_rules.disconnection(signal, rules, signal.occurred_at.astimezone(tz).month)
+            )
+        elif isinstance(signal, UsageDropSignal):
+            finding = signal_rules.usage_drop(signal, rules)
+            findings += [finding] if finding else []
+        elif isinstance(signal, ReportSignal):
+            findings.append(signal_rules.report(signal, rules))
+            facts["abuse"] = signal.category is ReportCategory.ABUSE
+        elif isinstance(signal, SosSignal):
+            findings.append(signal_rules.sos(signal, rules))
+        elif isinstance(signal, BlindSpotSignal):
+            findings.append(signal_rules.blind_spot(signal, rules))
+        elif isinstance(signal, HospitalDischargeSignal):
+            findings.append(signal_rules.hospital_discharge(signal, rules))
+        elif isinstance(signal, MailUncollectedSignal):
+            finding = signal_rules.mail_uncollected(signal, rules)
+            findings += [finding] if finding else []
+        due = signal_rules.due_by(signal)
+        if due is not None:
+            facts["signal_date"] = due.isoformat()
         correlation = signal.correlation_id or str(signal.event_id)
-        causation = str(signal.event_id)
-        existing = repo.open_alert(signal.household_id, finding.reason)
+        for finding in findings:
+            self._conclude(
+                repo,
+                signal.household_id,
+                partition,
+                finding,
+                rules,
+                now,
+                correlation,
+                str(signal.event_id),
+                facts,
+                effects,
+            )
+
+    # -- absence ---------------------------------------------------------------------------
+
+    async def sweep(self) -> int:
+        """Expire the inactivity windows that ended; returns how many channels fell silent."""
+        now = self.clock.now()
+        expired = []
+        for household_id, channel in self.monitor.due(now):
+            expiry = self.monitor.expire(household_id, channel, now)
+            if expiry is not None:
+                expired.append(expiry)
+        if not expired and not self.monitor.dirty:
+            return 0
+        latest = {e.household_id: e for e in expired}  # the last expiry has every silent channel
+        effects = Effects()
+
+        def transaction(session: Session) -> None:
+            repo = Repository(session)
+            for household_id, expiry in latest.items():
+                household = repo.household(household_id)
+                if household is None:
+                    continue
+                rules = self.rules_for(household)
+                fused = fuse(set(expiry.silent), set(expiry.enrolled), rules.absence)
+                if fused is None:
+                    continue
+                finding = Finding(
+                    reason=fused.reason,
+                    severity=fused.severity,
+                    rule=self._absence_rule(rules, household_id, fused.silent),
+                    evidence=self._absence_evidence(household_id, fused.silent),
+                )
+                self._conclude(
+                    repo,
+                    household_id,
+                    household.partition,
+                    finding,
+                    rules,
+                    now,
+                    str(uuid4()),
+                    f"absence:{household_id}",
+                    {},
+                    effects,
+                )
+            self._flush_channels(session)
+
+        try:
+            await self.db.run(transaction)
+        except Exception:
+            for expiry in expired:  # not durable: they will expire again next sweep
+                self.monitor.unsilence(expiry.household_id, expiry.channel)
+            raise
+        self.outbox.notify()
+        await self._after_commit(effects)
+        DEADLINES.set(self.monitor.pending())
+        return len(expired)
+
+    def _absence_rule(
+        self, rules: RuleSet, household_id: str, silent: tuple[MonitoringChannel, ...]
+    ) -> RuleRef:
+        watch = self.monitor.households[household_id]
+        windows = watch.config.windows if watch.config else {}
+        thresholds: dict[str, float | int | str | bool] = {
+            f"{c.value}_window_hours": round(windows[c].total_seconds() / 3600, 2) for c in windows
+        }
+        thresholds["silent_channels"] = ",".join(c.value for c in silent)
+        thresholds["enrolled_channels"] = ",".join(sorted(c.value for c in windows))
+        if watch.config:
+            thresholds["quiet_hours"] = (
+                f"{watch.config.quiet.start:%H:%M}-{watch.config.quiet.end:%H:%M}"
+            )
+        return RuleRef(
+            rule_id=rules.absence.rule_id, rule_version=rules.version, thresholds=thresholds
+        )
+
+    def _absence_evidence(
+        self, household_id: str, silent: tuple[MonitoringChannel, ...]
+    ) -> tuple[EvidenceRef, ...]:
+        """The last heartbeat of each silent channel (a channel never heard from has none)."""
+        watch = self.monitor.households[household_id]
+        refs = []
+        for channel in silent:
+            clock = watch.channels.get(channel)
+            if clock is not None and clock.last_event is not None and clock.last_partner:
+                refs.append(
+                    EvidenceRef(
+                        event_id=clock.last_event,
+                        kind=SignalKind.HEARTBEAT,
+                        partner_id=clock.last_partner,
+                        occurred_at=datetime.fromtimestamp(clock.last_active, tz=now_tz()),
+                    )
+                )
+        return tuple(refs)
+
+    def _recover(
+        self, repo: Repository, recovery: Recovery, now: datetime, effects: Effects
+    ) -> None:
+        """A silent channel is active again: the person is not silent everywhere any more."""
+        household = repo.household(recovery.household_id)
+        rules = self.rules_for(household)
+        if not rules.absence.recovery_resolves:
+            return
+        if recovery.still_silent:
+            self._resolve_absence(
+                repo,
+                recovery.household_id,
+                AlertResolution.RECOVERY,
+                now,
+                effects,
+                reasons=(AlertReason.SAFETY_NOT_CONFIRMED,),
+            )
+        else:
+            self._resolve_absence(
+                repo, recovery.household_id, AlertResolution.RECOVERY, now, effects
+            )
+
+    def _resolve_absence(
+        self,
+        repo: Repository,
+        household_id: str,
+        resolution: AlertResolution,
+        now: datetime,
+        effects: Effects,
+        *,
+        reasons: tuple[AlertReason, ...] = ABSENCE_REASONS,
+        only_recoverable: bool = True,
+    ) -> None:
+        for alert in repo.open_alerts_of(household_id):
+            if alert.reason not in reasons:
+                continue
+            if only_recoverable and not alert.rule.rule_id.startswith("absence."):
+                continue  # e.g. a safety-call streak: only a person can settle it
+            closure = (
+                EscalationClosure.ACTIVITY_RESUMED
+                if resolution is AlertResolution.RECOVERY
+                else EscalationClosure.HOUSEHOLD_INACTIVE
+            )
+            escalation = repo.escalation_for_alert(alert.alert_id)
+            correlation = repo.alert_correlation(alert.alert_id) or str(alert.alert_id)
+            if escalation is not None and escalation.status is EscalationStatus.RUNNING:
+                self._close(
+                    repo, escalation, closure, now, correlation, str(alert.alert_id), effects
+                )
+            else:
+                self._resolve_alert(repo, alert, resolution, now, correlation, str(alert.alert_id))
+
+    def _flush_channels(self, session: Session) -> None:
+        rows = [
+            {
+                "household_id": household_id,
+                "channel": channel.value,
+                "partition": self.monitor.households[household_id].partition,
+                "last_active_at": datetime.fromtimestamp(clock.last_active, tz=now_tz()),
+                "silent": clock.silent,
+            }
+            for household_id, channel, clock in self.monitor.take_dirty()
+        ]
+        if not rows:
+            return
+        table = ChannelStateRow.__table__  # type: ignore[attr-defined]
+        dialect = postgresql if self.db.engine.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(table)
+        statement = statement.on_conflict_do_update(
+            index_elements=["household_id", "channel"],
+            set_={
+                "last_active_at": statement.excluded.last_active_at,
+                "silent": statement.excluded.silent,
+                "partition": statement.excluded.partition,
+            },
+        )
+        session.execute(statement, rows)
+
+    # -- alerts and protocols --------------------------------------------------------------
+
+    def _conclude(
+        self,
+        repo: Repository,
+        household_id: str,
+        partition: int,
+        finding: Finding,
+        rules: RuleSet,
+        now: datetime,
+        correlation: str,
+        causation: str,
+        facts: dict[str, Any],
+        effects: Effects,
+    ) -> None:
+        existing = repo.open_alert(household_id, finding.reason)
         if existing is not None:
             updated, change = alerts.absorb(existing, finding)
-            if change is not None:
-                repo.save_alert(updated)
-                self._emit_alert(repo, updated, change, now, correlation, causation)
+            if change is None:
+                return
+            repo.save_alert(updated)
+            self._emit_alert(
+                repo,
+                updated,
+                change,
+                now,
+                repo.alert_correlation(updated.alert_id) or correlation,
+                causation,
+            )
+            protocol_id = rules.protocol_for(updated.reason, updated.severity)
+            running = repo.escalation_for_alert(updated.alert_id)
+            if protocol_id and (running is None or running.status is not EscalationStatus.RUNNING):
+                self._start(
+                    repo,
+                    self.protocols[protocol_id],
+                    updated,
+                    partition,
+                    now,
+                    correlation,
+                    facts,
+                    effects,
+                )
             return
-        protocol_id = self.ruleset.protocol_for(finding.reason)
-        alert = alerts.open_alert(uuid4(), signal.household_id, finding, now, protocol_id)
+        protocol_id = rules.protocol_for(finding.reason, finding.severity)
+        alert = alerts.open_alert(uuid4(), household_id, finding, now, protocol_id)
         repo.save_alert(alert, correlation)
         self._emit_alert(repo, alert, AlertChange.OPENED, now, correlation, causation)
         log.info(
             "alert opened",
             alert_id=str(alert.alert_id),
-            household_id=alert.household_id,
+            household_id=household_id,
             reason=alert.reason.value,
             severity=alert.severity.value,
             rule=alert.rule.rule_id,
         )
         if protocol_id is not None:
-            self._start_protocol(repo, self.protocols[protocol_id], alert, now, correlation)
+            self._start(
+                repo,
+                self.protocols[protocol_id],
+                alert,
+                partition,
+                now,
+                correlation,
+                facts,
+                effects,
+            )
 
-    # -- protocols -------------------------------------------------------------------
-
-    def _start_protocol(
+    def _start(
         self,
         repo: Repository,
         protocol: ProtocolSpec,
         alert: Alert,
+        partition: int,
         now: datetime,
         correlation: str,
+        facts: dict[str, Any],
+        effects: Effects,
     ) -> None:
         escalation = protocols.start(protocol, uuid4(), alert.alert_id, alert.household_id, now)
-        repo.save_escalation(escalation, correlation)
+        repo.save_escalation(
+            escalation, partition=partition, facts=facts, correlation_id=correlation
+        )
         self._emit_escalation(
             repo,
             protocol,
@@ -130,116 +589,343 @@ class Detector:
             correlation,
             str(alert.alert_id),
         )
-        self.run_due_steps(repo, protocol, escalation, now, correlation)
+        self._advance(repo, escalation, now, effects)
 
-    def run_due_steps(
-        self,
-        repo: Repository,
-        protocol: ProtocolSpec,
-        escalation: Escalation,
-        now: datetime,
-        correlation: str,
+    def _context(self, repo: Repository, escalation: Escalation) -> protocols.Context:
+        row = repo.escalation_row(escalation.escalation_id)
+        return protocol_context(
+            repo.household(escalation.household_id), row.trigger_facts if row else {}
+        )
+
+    def _advance(
+        self, repo: Repository, escalation: Escalation, now: datetime, effects: Effects
     ) -> Escalation:
-        for step in protocols.due_steps(protocol, escalation, now):
-            escalation, record = protocols.execute(escalation, step, now)
-            repo.save_escalation(escalation)
+        """Run what is due, record each step once, and set the timer for the next."""
+        protocol = self.protocols[escalation.protocol_id]
+        ctx = self._context(repo, escalation)
+        escalation, results = protocols.run_due(protocol, escalation, ctx, now)
+        row = repo.escalation_row(escalation.escalation_id)
+        correlation = (row.correlation_id if row else None) or str(escalation.escalation_id)
+        for result in results:
+            if result.state is StepState.AWAITING_APPROVAL:
+                continue  # recorded when it finally runs
+            repo.record_step(
+                escalation.escalation_id,
+                result.record.step_id,
+                result.state.value,
+                result.record.due_at,
+                now,
+                self.instance,
+                [a.model_dump(mode="json") for a in result.record.actions],
+            )
+        upcoming = protocols.next_due(protocol, escalation, ctx)
+        repo.save_escalation(escalation, next_due_at=upcoming[1] if upcoming else None)
+        for result in results:
             self._emit_escalation(
                 repo,
                 protocol,
                 escalation,
-                EscalationChange.STEP_EXECUTED,
-                record,
+                _change(result),
+                result.record,
                 now,
                 correlation,
                 str(escalation.escalation_id),
             )
             log.info(
-                "protocol step executed",
+                "protocol step",
                 escalation_id=str(escalation.escalation_id),
                 protocol_id=protocol.id,
-                step_id=step.id,
+                step_id=result.record.step_id,
+                state=result.state.value,
             )
+        partition = row.partition if row else 0
+        effects.timers[escalation.escalation_id] = (partition, upcoming[1] if upcoming else None)
         return escalation
 
-    # -- outcomes --------------------------------------------------------------------
+    async def fire(self, escalation_id: str) -> None:
+        """A protocol timer went off: run the steps that are due now."""
+        effects = Effects()
 
-    def on_outcome(self, session: Session, outcome: OutcomeEvent) -> None:
-        repo = Repository(session)
-        now = self.clock.now()
+        def transaction(session: Session) -> None:
+            repo = Repository(session)
+            escalation = repo.escalation(UUID(escalation_id))
+            if escalation is None or escalation.status is not EscalationStatus.RUNNING:
+                return
+            self._advance(repo, escalation, self.clock.now(), effects)
+
+        await self.db.run(transaction)
+        self.outbox.notify()
+        await self._after_commit(effects)
+
+    def _on_outcome(
+        self, repo: Repository, outcome: OutcomeEvent, now: datetime, effects: Effects
+    ) -> None:
         if outcome.escalation_id is not None:
-            escalation = repo.escalation(outcome.escalation_id)
-            targets = [escalation] if escalation is not None else []
+            found = repo.escalation(outcome.escalation_id)
+            targets = [found] if found is not None else []
         else:
             targets = repo.running_escalations(outcome.household_id)
         for escalation in targets:
             if escalation.status is not EscalationStatus.RUNNING:
                 continue  # a late or replayed outcome does not reopen anything
             protocol = self.protocols[escalation.protocol_id]
-            closure = protocols.closure_for(protocol, outcome.result)
-            if closure is None:
-                continue
-            closed = protocols.close(escalation, closure, now)
-            repo.save_escalation(closed)
-            correlation = repo.escalation_correlation(closed.escalation_id) or str(outcome.event_id)
-            self._emit_escalation(
-                repo,
-                protocol,
-                closed,
-                EscalationChange.CLOSED,
-                None,
-                now,
-                correlation,
-                str(outcome.event_id),
+            step_id = outcome.step_id if outcome.escalation_id == escalation.escalation_id else None
+            updated, closure = protocols.apply_outcome(
+                protocol, escalation, outcome.result, step_id
             )
-            self._resolve_alert(repo, closed, AlertResolution.OUTCOME, now, correlation, outcome)
-            log.info(
-                "escalation closed",
-                escalation_id=str(closed.escalation_id),
-                closure=closure.value,
-            )
+            row = repo.escalation_row(escalation.escalation_id)
+            correlation = (row.correlation_id if row else None) or str(outcome.event_id)
+            if closure is not None:
+                self._close(
+                    repo, updated, closure, now, correlation, str(outcome.event_id), effects
+                )
+            elif updated is not escalation:
+                repo.save_escalation(updated)
+                self._advance(repo, updated, now, effects)
         if outcome.result is OutcomeResult.CONTACT_CONFIRMED:
             state = repo.safety_calls(outcome.household_id)
             repo.save_safety_calls(outcome.household_id, safety_calls.reset(state))
 
-    def _resolve_alert(
+    def _close(
         self,
         repo: Repository,
         escalation: Escalation,
+        closure: EscalationClosure,
+        now: datetime,
+        correlation: str,
+        causation: str,
+        effects: Effects,
+    ) -> None:
+        protocol = self.protocols[escalation.protocol_id]
+        closed = protocols.close(escalation, closure, now)
+        row = repo.save_escalation(closed, next_due_at=None)
+        self._emit_escalation(
+            repo, protocol, closed, EscalationChange.CLOSED, None, now, correlation, causation
+        )
+        effects.timers[closed.escalation_id] = (row.partition, None)
+        alert = repo.alert(closed.alert_id)
+        if alert is not None:
+            resolution = {
+                EscalationClosure.OPERATOR: AlertResolution.OPERATOR,
+                EscalationClosure.ACTIVITY_RESUMED: AlertResolution.RECOVERY,
+                EscalationClosure.HOUSEHOLD_INACTIVE: AlertResolution.HOUSEHOLD_INACTIVE,
+            }.get(closure, AlertResolution.OUTCOME)
+            self._resolve_alert(repo, alert, resolution, now, correlation, causation)
+        log.info(
+            "escalation closed", escalation_id=str(closed.escalation_id), closure=closure.value
+        )
+
+    def _resolve_alert(
+        self,
+        repo: Repository,
+        alert: Alert,
         resolution: AlertResolution,
         now: datetime,
         correlation: str,
-        cause: OutcomeEvent | None,
+        causation: str,
     ) -> None:
-        alert = repo.alert(escalation.alert_id)
-        if alert is None or alert.status.value != "open":
+        if alert.status is not AlertStatus.OPEN:
             return
         resolved = alerts.resolve(alert, resolution, now)
         repo.save_alert(resolved)
-        self._emit_alert(
-            repo,
-            resolved,
-            AlertChange.RESOLVED,
-            now,
-            correlation,
-            str(cause.event_id) if cause else str(escalation.escalation_id),
+        self._emit_alert(repo, resolved, AlertChange.RESOLVED, now, correlation, causation)
+
+    def _stand_down(
+        self,
+        repo: Repository,
+        household_id: str,
+        correlation: str | None,
+        now: datetime,
+        effects: Effects,
+    ) -> None:
+        """A household moved or closed: its protocols close and its alerts resolve."""
+        for escalation in repo.running_escalations(household_id):
+            corr = repo.alert_correlation(escalation.alert_id) or correlation or household_id
+            self._close(
+                repo,
+                escalation,
+                EscalationClosure.HOUSEHOLD_INACTIVE,
+                now,
+                corr,
+                household_id,
+                effects,
+            )
+        for alert in repo.open_alerts_of(household_id):
+            corr = repo.alert_correlation(alert.alert_id) or correlation or household_id
+            self._resolve_alert(
+                repo, alert, AlertResolution.HOUSEHOLD_INACTIVE, now, corr, household_id
+            )
+
+    # -- people acting on the detector (HTTP) ------------------------------------------------
+
+    async def resolve_by_operator(self, alert_id: UUID, actor: str) -> bool:
+        effects = Effects()
+
+        def transaction(session: Session) -> bool:
+            repo = Repository(session)
+            alert = repo.alert(alert_id)
+            if alert is None:
+                raise LookupError(f"alert {alert_id} not found")
+            if alert.status is not AlertStatus.OPEN:
+                return False
+            now = self.clock.now()
+            correlation = repo.alert_correlation(alert_id) or str(alert_id)
+            escalation = repo.escalation_for_alert(alert_id)
+            if escalation is not None and escalation.status is EscalationStatus.RUNNING:
+                self._close(
+                    repo, escalation, EscalationClosure.OPERATOR, now, correlation, actor, effects
+                )
+            else:
+                self._resolve_alert(repo, alert, AlertResolution.OPERATOR, now, correlation, actor)
+            return True
+
+        changed = await self.db.run(transaction)
+        self.outbox.notify()
+        await self._after_commit(effects)
+        return changed
+
+    async def record_approval(self, escalation_id: UUID, approval: ApprovalRecord) -> Escalation:
+        """Record who asked, who approved, who was present; a waiting step runs at once."""
+        effects = Effects()
+
+        def transaction(session: Session) -> Escalation:
+            repo = Repository(session)
+            escalation = repo.escalation(escalation_id)
+            if escalation is None:
+                raise LookupError(f"escalation {escalation_id} not found")
+            if escalation.status is not EscalationStatus.RUNNING:
+                raise ValueError(f"escalation {escalation_id} is closed")
+            protocol = self.protocols[escalation.protocol_id]
+            waiting = [s for s, st in escalation.steps.items() if st is StepState.AWAITING_APPROVAL]
+            updated = protocols.record_approval(escalation, approval)
+            repo.save_escalation(updated)
+            row = repo.escalation_row(escalation_id)
+            correlation = (row.correlation_id if row else None) or str(escalation_id)
+            now = self.clock.now()
+            step = protocol.step(waiting[0]) if waiting else None
+            record = StepRecord(
+                step_id=step.id if step else "approval",
+                title=step.title.ko if step else approval.kind,
+                due_at=now,
+                executed_at=now,
+                approval=approval,
+            )
+            self._emit_escalation(
+                repo,
+                protocol,
+                updated,
+                EscalationChange.APPROVAL_RECORDED,
+                record,
+                now,
+                correlation,
+                approval.approved_by,
+            )
+            return self._advance(repo, updated, now, effects)
+
+        escalation = await self.db.run(transaction)
+        self.outbox.notify()
+        await self._after_commit(effects)
+        return escalation
+
+    # -- partitions ------------------------------------------------------------------------
+
+    async def load_partitions(self, partitions: set[int]) -> None:
+        """Rebuild the in-memory index for newly assigned partitions from durable state."""
+        started = time.perf_counter()
+        defaults = self.catalog.default.absence.windows_hours
+
+        def read(session: Session) -> tuple[list[HouseholdRow], list[ChannelStateRow]]:
+            households = list(
+                session.exec(
+                    select(HouseholdRow).where(col(HouseholdRow.partition).in_(partitions))
+                )
+            )
+            channels = list(
+                session.exec(
+                    select(ChannelStateRow).where(col(ChannelStateRow.partition).in_(partitions))
+                )
+            )
+            return households, channels
+
+        households, channels = await self.db.run(read)
+        for row in households:
+            watch = self.monitor.watch(row.household_id, row.partition)
+            watch.config = watch_config(row, self.rules_for(row).absence.windows_hours or defaults)
+        for state in channels:
+            self.monitor.restore(
+                state.household_id,
+                state.partition,
+                MonitoringChannel(state.channel),
+                state.last_active_at,
+                state.silent,
+            )
+        now = self.clock.now()
+        for row in households:  # channels enrolled but never persisted start now
+            watch = self.monitor.households[row.household_id]
+            if watch.config and any(c not in watch.channels for c in watch.config.windows):
+                self.monitor.configure(row.household_id, row.partition, watch.config, now)
+        if self.timers is not None:
+            self.timers.add_partitions(partitions)
+            await self._reconcile_timers(partitions)
+        WATCHED.set(len(self.monitor.households))
+        DEADLINES.set(self.monitor.pending())
+        log.info(
+            "partitions loaded",
+            partitions=sorted(partitions),
+            households=len(households),
+            channels=len(channels),
+            seconds=round(time.perf_counter() - started, 2),
         )
 
-    def _stand_down(self, repo: Repository, household_id: str, correlation: str | None) -> None:
-        """A household moved or closed: close its running protocols and open alerts."""
-        now = self.clock.now()
-        for escalation in repo.running_escalations(household_id):
-            protocol = self.protocols[escalation.protocol_id]
-            closed = protocols.close(
-                escalation, protocols.EscalationClosure.HOUSEHOLD_INACTIVE, now
-            )
-            repo.save_escalation(closed)
-            corr = repo.escalation_correlation(closed.escalation_id) or correlation or ""
-            self._emit_escalation(
-                repo, protocol, closed, EscalationChange.CLOSED, None, now, corr, household_id
-            )
-            self._resolve_alert(repo, closed, AlertResolution.HOUSEHOLD_INACTIVE, now, corr, None)
+    async def _reconcile_timers(self, partitions: set[int]) -> None:
+        """Every running escalation of these partitions has its timer (a crash may lose one)."""
+        assert self.timers is not None
+        timers = self.timers
 
-    # -- events ----------------------------------------------------------------------
+        def read(session: Session) -> list[tuple[UUID, int, datetime | None]]:
+            rows = session.exec(
+                select(
+                    EscalationRow.escalation_id, EscalationRow.partition, EscalationRow.next_due_at
+                ).where(
+                    col(EscalationRow.partition).in_(partitions),
+                    EscalationRow.status == EscalationStatus.RUNNING.value,
+                )
+            )
+            return [(r[0], r[1], r[2]) for r in rows]
+
+        running = await self.db.run(read)
+        scheduled: dict[int, set[str]] = {p: timers.scheduled(p) for p in partitions}
+        restored = 0
+        for escalation_id, partition, due in running:
+            if due is not None and str(escalation_id) not in scheduled[partition]:
+                timers.set(escalation_id, partition, due)
+                restored += 1
+        if restored:
+            log.warning("protocol timers restored", count=restored)
+
+    async def drop_partitions(self, partitions: set[int]) -> None:
+        def flush(session: Session) -> None:
+            self._flush_channels(session)
+
+        await self.db.run(flush)
+        self.monitor.forget_partitions(partitions)
+        if self.timers is not None:
+            self.timers.remove_partitions(partitions)
+        WATCHED.set(len(self.monitor.households))
+
+    # -- events ----------------------------------------------------------------------------
+
+    async def _after_commit(self, effects: Effects) -> None:
+        """Set the timers the transaction asked for (their job store writes block: a thread)."""
+        if self.timers is None or not effects.timers:
+            return
+        timers = self.timers
+
+        def apply() -> None:
+            for escalation_id, (partition, due) in effects.timers.items():
+                timers.set(escalation_id, partition, due)
+
+        await asyncio.to_thread(apply)
 
     def _emit_alert(
         self,
@@ -250,26 +936,29 @@ class Detector:
         correlation: str,
         causation: str,
     ) -> None:
-        event = AlertEvent(
-            occurred_at=now,
-            produced_at=now,
-            source=SOURCE,
-            correlation_id=correlation,
-            causation_id=causation,
-            alert_id=alert.alert_id,
-            household_id=alert.household_id,
-            reason=alert.reason,
-            change=change,
-            severity=alert.severity,
-            status=alert.status,
-            opened_at=alert.opened_at,
-            resolved_at=alert.resolved_at,
-            resolution=alert.resolution,
-            rule=alert.rule,
-            evidence=list(alert.evidence),
-            protocol_id=alert.protocol_id,
+        self.outbox.add(
+            repo.session,
+            DETECTOR_ALERT,
+            AlertEvent(
+                occurred_at=now,
+                produced_at=now,
+                source=SOURCE,
+                correlation_id=correlation,
+                causation_id=causation,
+                alert_id=alert.alert_id,
+                household_id=alert.household_id,
+                reason=alert.reason,
+                change=change,
+                severity=alert.severity,
+                status=alert.status,
+                opened_at=alert.opened_at,
+                resolved_at=alert.resolved_at,
+                resolution=alert.resolution,
+                rule=alert.rule,
+                evidence=list(alert.evidence),
+                protocol_id=alert.protocol_id,
+            ),
         )
-        self.outbox.add(repo.session, DETECTOR_ALERT, event)
 
     def _emit_escalation(
         self,
@@ -282,27 +971,83 @@ class Detector:
         correlation: str,
         causation: str,
     ) -> None:
-        upcoming = protocols.next_step(protocol, escalation)
-        running = escalation.status is EscalationStatus.RUNNING
-        event = EscalationEvent(
-            occurred_at=now,
-            produced_at=now,
-            source=SOURCE,
-            correlation_id=correlation,
-            causation_id=causation,
-            escalation_id=escalation.escalation_id,
-            alert_id=escalation.alert_id,
-            household_id=escalation.household_id,
-            protocol_id=escalation.protocol_id,
-            protocol_version=escalation.protocol_version,
-            change=change,
-            status=escalation.status,
-            triggered_at=escalation.triggered_at,
-            step=step,
-            next_step_id=upcoming.id if upcoming and running else None,
-            next_step_due_at=protocols.due_at(escalation, upcoming)
-            if upcoming and running
-            else None,
-            closure=escalation.closure,
+        upcoming = protocols.next_due(protocol, escalation, self._context(repo, escalation))
+        self.outbox.add(
+            repo.session,
+            DETECTOR_ESCALATION,
+            EscalationEvent(
+                occurred_at=now,
+                produced_at=now,
+                source=SOURCE,
+                correlation_id=correlation,
+                causation_id=causation,
+                escalation_id=escalation.escalation_id,
+                alert_id=escalation.alert_id,
+                household_id=escalation.household_id,
+                protocol_id=escalation.protocol_id,
+                protocol_version=escalation.protocol_version,
+                change=change,
+                status=escalation.status,
+                triggered_at=escalation.triggered_at,
+                step=step,
+                next_step_id=upcoming[0].id if upcoming else None,
+                next_step_due_at=upcoming[1] if upcoming else None,
+                closure=escalation.closure,
+            ),
         )
-        self.outbox.add(repo.session, DETECTOR_ESCALATION, event)
+
+    # -- figures ---------------------------------------------------------------------------
+
+    async def refresh_gauges(self) -> None:
+        def read(session: Session) -> tuple[list[Any], list[Any]]:
+            by_severity = list(
+                session.exec(
+                    select(AlertRow.severity, func.count())
+                    .where(AlertRow.status == AlertStatus.OPEN.value)
+                    .group_by(AlertRow.severity)
+                )
+            )
+            by_protocol = list(
+                session.exec(
+                    select(EscalationRow.protocol_id, func.count())
+                    .where(EscalationRow.status == EscalationStatus.RUNNING.value)
+                    .group_by(EscalationRow.protocol_id)
+                )
+            )
+            return by_severity, by_protocol
+
+        by_severity, by_protocol = await self.db.run(read)
+        for severity in ("watch", "caution", "alert", "critical"):
+            OPEN_ALERTS.labels(severity).set(dict(by_severity).get(severity, 0))
+        for protocol_id in self.protocols:
+            RUNNING.labels(protocol_id).set(dict(by_protocol).get(protocol_id, 0))
+
+
+def _change(result: StepResult) -> EscalationChange:
+    return {
+        StepState.EXECUTED: EscalationChange.STEP_EXECUTED,
+        StepState.SKIPPED: EscalationChange.STEP_SKIPPED,
+        StepState.AWAITING_APPROVAL: EscalationChange.STEP_AWAITING_APPROVAL,
+    }[result.state]
+
+
+def now_tz() -> Any:
+    return UTC
+
+
+def _arrears_memory(state: dict[str, Any]) -> ArrearsMemory:
+    return ArrearsMemory(
+        recent=tuple(
+            (r["type"], date.fromisoformat(r["as_of"]), EvidenceRef.model_validate(r["evidence"]))
+            for r in state.get("recent", [])
+        )
+    )
+
+
+def _arrears_state(memory: ArrearsMemory) -> dict[str, Any]:
+    return {
+        "recent": [
+            {"type": t, "as_of": d.isoformat(), "evidence": e.model_dump(mode="json")}
+            for t, d, e in memory.recent
+        ]
+    }

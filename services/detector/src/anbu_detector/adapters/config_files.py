@@ -7,14 +7,22 @@ from pathlib import Path
 import yaml
 
 from ..domain.protocols import ProtocolSpec
-from ..domain.rules import RuleSet
+from ..domain.rules import RuleCatalog, RuleSet
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 
 
-def load_ruleset(path: Path | None = None) -> RuleSet:
+def load_catalog(path: Path | None = None) -> RuleCatalog:
     data = yaml.safe_load((path or CONFIG_DIR / "rules.yaml").read_text(encoding="utf-8"))
-    return RuleSet.model_validate(data)
+    catalog = RuleCatalog.model_validate(data)
+    for programme in catalog.programmes:  # every programme's overrides must be valid
+        catalog.for_household(programme, {})
+    return catalog
+
+
+def load_ruleset(path: Path | None = None) -> RuleSet:
+    """The default programme's rules."""
+    return load_catalog(path).default
 
 
 def load_protocols(directory: Path | None = None) -> dict[str, ProtocolSpec]:
@@ -25,3 +33,11 @@ def load_protocols(directory: Path | None = None) -> dict[str, ProtocolSpec]:
             raise ValueError(f"protocol {spec.id} is defined twice")
         protocols[spec.id] = spec
     return protocols
+
+
+def check(catalog: RuleCatalog, protocols: dict[str, ProtocolSpec]) -> None:
+    """Every protocol the rules name exists."""
+    named = {t.protocol_id for t in catalog.default.protocols}
+    missing = named - set(protocols)
+    if missing:
+        raise ValueError(f"rules.yaml names protocols that do not exist: {sorted(missing)}")

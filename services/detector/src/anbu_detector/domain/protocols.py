@@ -1,21 +1,26 @@
 """Escalation protocols as data, and the pure state machine that runs them.
 
-A protocol is a list of steps, each due at an offset from the trigger, and each producing
-actions (tasks for people, notifications, consultation-log records). Outcomes end the
-protocol. Timers and I/O live at the edge; here a step is executed by turning its
-definition into a :class:`StepRecord` for a given trigger time.
+A protocol is a list of steps. A step is due at an offset from the trigger, or at a local
+wall-clock time on a given day ("day 2, 09:00" in the household's time zone); it may hold
+only under a condition (a medical-aid beneficiary, a landlord on file), may wait for a
+recorded approval (opening a door), and produces actions: tasks for people, notifications,
+consultation-log records. Outcomes close the protocol or bring steps forward. Timers and
+I/O live at the edge: here a step is turned into a :class:`StepRecord` for a given instant.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 from typing import Annotated, Literal
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from anbu_contracts import (
+    ApprovalRecord,
     EscalationClosure,
     EscalationStatus,
     LogAction,
@@ -30,6 +35,8 @@ from anbu_contracts import (
     Urgency,
 )
 
+from .calendar import add_working_days
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -40,12 +47,40 @@ class Text(_Strict):
     en: str
 
 
+class Condition(StrEnum):
+    """What must hold for a step or an action (all listed must hold)."""
+
+    MEDICAL_AID = "medical_aid"
+    LANDLORD_ON_FILE = "landlord_on_file"
+    GUARDIANS_ON_FILE = "guardians_on_file"
+    TRIGGERED_BY_VISIT = "triggered_by_visit"
+    ABUSE = "abuse"  # the trigger was a report of abuse: police (112), not only 119
+    NOT_ABUSE = "not_abuse"
+
+
+class Deadline(_Strict):
+    """When a task is due: after a duration, after working days, or by the signal's date."""
+
+    after: timedelta | None = None
+    working_days: int | None = Field(default=None, ge=1, le=60)
+    by_signal_date: bool = False
+
+    @model_validator(mode="after")
+    def _one(self) -> Deadline:
+        if (self.after is None) == (self.working_days is None):
+            raise ValueError("a deadline needs exactly one of `after` or `working_days`")
+        return self
+
+
 class TaskSpec(_Strict):
     kind: Literal["task"] = "task"
     id: str
     task_type: TaskType
     team: list[Role] = Field(min_length=1)
-    deadline: timedelta = Field(description="Time allowed after the step runs.")
+    deadline: Deadline
+    when: list[Condition] = Field(default_factory=list)
+    preconditions: list[str] = Field(default_factory=list)
+    title: Text | None = None
 
 
 class NotifySpec(_Strict):
@@ -54,12 +89,14 @@ class NotifySpec(_Strict):
     recipient: RecipientKind
     template: str
     urgency: Urgency = Urgency.HIGH
+    when: list[Condition] = Field(default_factory=list)
 
 
 class LogSpec(_Strict):
     kind: Literal["log"] = "log"
     id: str
     entry_type: str
+    when: list[Condition] = Field(default_factory=list)
 
 
 ActionSpec = Annotated[TaskSpec | NotifySpec | LogSpec, Field(discriminator="kind")]
@@ -68,32 +105,79 @@ ActionSpec = Annotated[TaskSpec | NotifySpec | LogSpec, Field(discriminator="kin
 class StepSpec(_Strict):
     id: str
     title: Text
-    offset: timedelta = Field(default=timedelta(0), description="Due this long after trigger.")
+    offset: timedelta | None = Field(default=None, description="Due this long after the trigger.")
+    day: int | None = Field(default=None, ge=1, le=60, description="Day N, day 1 = trigger day.")
+    at: time | None = Field(default=None, description="Local wall-clock time on `day`.")
+    when: list[Condition] = Field(default_factory=list)
+    requires_approval: str | None = Field(
+        default=None, description="An approval of this kind must be recorded first."
+    )
+    advance_on_not_found: bool = Field(
+        default=False, description="A 'not found' outcome brings this step forward."
+    )
+    completes_protocol: bool = Field(
+        default=False, description="An outcome for this step's task ends the protocol."
+    )
     actions: list[ActionSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _timing(self) -> StepSpec:
+        local = self.day is not None and self.at is not None
+        if (self.offset is not None) == local or (self.day is None) != (self.at is None):
+            raise ValueError(f"step {self.id}: give either `offset`, or both `day` and `at`")
+        return self
 
 
 class ProtocolSpec(_Strict):
     id: str
     version: str
     title: Text
+    description: Text
     steps: list[StepSpec] = Field(min_length=1)
-    closes_on: dict[OutcomeResult, EscalationClosure] = Field(
-        default_factory=lambda: {
-            OutcomeResult.CONTACT_CONFIRMED: EscalationClosure.CONTACT_CONFIRMED,
-            OutcomeResult.HOSPITALISED: EscalationClosure.HOSPITALISED,
-            OutcomeResult.EMERGENCY_SERVICES: EscalationClosure.EMERGENCY_SERVICES,
-            OutcomeResult.MOVED: EscalationClosure.MOVED,
-            OutcomeResult.DECEASED: EscalationClosure.DECEASED,
-            OutcomeResult.REFUSED: EscalationClosure.REFUSED,
-            OutcomeResult.NO_NEED: EscalationClosure.NO_NEED,
-        }
-    )
+    closes_on: dict[OutcomeResult, EscalationClosure] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _unique_steps(self) -> ProtocolSpec:
+        ids = [s.id for s in self.steps]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"protocol {self.id} repeats a step id")
+        return self
 
     def step(self, step_id: str) -> StepSpec:
         for step in self.steps:
             if step.id == step_id:
                 return step
         raise KeyError(f"protocol {self.id} has no step {step_id}")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a protocol's conditions and deadlines may look at (no personal data)."""
+
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Seoul"))
+    medical_aid: bool = False
+    landlord_on_file: bool = False
+    guardians_on_file: bool = False
+    triggered_by_visit: bool = False
+    abuse: bool = False
+    signal_date: date | None = None
+
+    def holds(self, conditions: list[Condition]) -> bool:
+        facts = {
+            Condition.MEDICAL_AID: self.medical_aid,
+            Condition.LANDLORD_ON_FILE: self.landlord_on_file,
+            Condition.GUARDIANS_ON_FILE: self.guardians_on_file,
+            Condition.TRIGGERED_BY_VISIT: self.triggered_by_visit,
+            Condition.ABUSE: self.abuse,
+            Condition.NOT_ABUSE: not self.abuse,
+        }
+        return all(facts[c] for c in conditions)
+
+
+class StepState(StrEnum):
+    EXECUTED = "executed"
+    SKIPPED = "skipped"
+    AWAITING_APPROVAL = "awaiting_approval"
 
 
 @dataclass(frozen=True)
@@ -105,17 +189,25 @@ class Escalation:
     protocol_version: str
     status: EscalationStatus
     triggered_at: datetime
-    executed_steps: tuple[str, ...] = ()
+    steps: dict[str, StepState] = field(default_factory=dict)
+    approvals: tuple[ApprovalRecord, ...] = ()
+    advanced: frozenset[str] = frozenset()  # steps brought forward by an outcome
     closure: EscalationClosure | None = None
     closed_at: datetime | None = None
 
+    @property
+    def done(self) -> frozenset[str]:
+        return frozenset(s for s, st in self.steps.items() if st is not StepState.AWAITING_APPROVAL)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    state: StepState
+    record: StepRecord
+
 
 def start(
-    protocol: ProtocolSpec,
-    escalation_id: UUID,
-    alert_id: UUID,
-    household_id: str,
-    triggered_at: datetime,
+    protocol: ProtocolSpec, escalation_id: UUID, alert_id: UUID, household_id: str, now: datetime
 ) -> Escalation:
     return Escalation(
         escalation_id=escalation_id,
@@ -124,41 +216,132 @@ def start(
         protocol_id=protocol.id,
         protocol_version=protocol.version,
         status=EscalationStatus.RUNNING,
-        triggered_at=triggered_at,
+        triggered_at=now,
     )
 
 
-def due_at(escalation: Escalation, step: StepSpec) -> datetime:
-    return escalation.triggered_at + step.offset
+def due_at(escalation: Escalation, step: StepSpec, ctx: Context) -> datetime:
+    """When ``step`` is due; a local time already past on its day is due at once."""
+    if step.id in escalation.advanced:
+        return escalation.triggered_at
+    if step.offset is not None:
+        return escalation.triggered_at + step.offset
+    assert step.day is not None and step.at is not None
+    trigger_local = escalation.triggered_at.astimezone(ctx.tz)
+    day = trigger_local.date() + timedelta(days=step.day - 1)
+    local = datetime.combine(day, step.at, ctx.tz)
+    return max(local.astimezone(escalation.triggered_at.tzinfo), escalation.triggered_at)
 
 
-def due_steps(protocol: ProtocolSpec, escalation: Escalation, now: datetime) -> list[StepSpec]:
-    """Steps of a running escalation that are due at ``now`` and have not run yet, in order."""
+def pending(protocol: ProtocolSpec, escalation: Escalation) -> list[StepSpec]:
+    return [s for s in protocol.steps if s.id not in escalation.done]
+
+
+def next_due(
+    protocol: ProtocolSpec, escalation: Escalation, ctx: Context
+) -> tuple[StepSpec, datetime] | None:
+    """The next pending step that a timer should wake (not one waiting for approval)."""
     if escalation.status is not EscalationStatus.RUNNING:
-        return []
-    return [
-        step
-        for step in protocol.steps
-        if step.id not in escalation.executed_steps and due_at(escalation, step) <= now
+        return None
+    waiting = [
+        (s, due_at(escalation, s, ctx))
+        for s in pending(protocol, escalation)
+        if escalation.steps.get(s.id) is not StepState.AWAITING_APPROVAL
     ]
+    return min(waiting, key=lambda x: x[1]) if waiting else None
 
 
-def next_step(protocol: ProtocolSpec, escalation: Escalation) -> StepSpec | None:
-    pending = [s for s in protocol.steps if s.id not in escalation.executed_steps]
-    return min(pending, key=lambda s: due_at(escalation, s)) if pending else None
+def run_due(
+    protocol: ProtocolSpec, escalation: Escalation, ctx: Context, now: datetime
+) -> tuple[Escalation, list[StepResult]]:
+    """Run every step due at ``now`` (in order); each becomes executed, skipped or waiting."""
+    if escalation.status is not EscalationStatus.RUNNING:
+        return escalation, []
+    results: list[StepResult] = []
+    for step in sorted(pending(protocol, escalation), key=lambda s: due_at(escalation, s, ctx)):
+        due = due_at(escalation, step, ctx)
+        if due > now:
+            continue
+        if not ctx.holds(step.when):
+            state, record = (
+                StepState.SKIPPED,
+                _record(
+                    step,
+                    due,
+                    now,
+                    [],
+                    "condition not met: " + ", ".join(c.value for c in step.when),
+                ),
+            )
+        elif step.requires_approval and not _approval(escalation, step.requires_approval):
+            if escalation.steps.get(step.id) is StepState.AWAITING_APPROVAL:
+                continue
+            state = StepState.AWAITING_APPROVAL
+            record = _record(
+                step, due, now, [], f"waiting for a recorded {step.requires_approval} approval"
+            )
+        else:
+            approval = (
+                _approval(escalation, step.requires_approval) if step.requires_approval else None
+            )
+            record = _record(step, due, now, _actions(step, escalation, ctx, now), None)
+            record = record.model_copy(update={"approval": approval})
+            state = StepState.EXECUTED
+        escalation = replace(escalation, steps={**escalation.steps, step.id: state})
+        results.append(StepResult(state, record))
+    return escalation, results
 
 
-def execute(escalation: Escalation, step: StepSpec, now: datetime) -> tuple[Escalation, StepRecord]:
-    """Run ``step``: the escalation remembers it, and the record lists what it produces."""
+def _approval(escalation: Escalation, kind: str | None) -> ApprovalRecord | None:
+    for approval in escalation.approvals:
+        if approval.kind == kind:
+            return approval
+    return None
+
+
+def _record(
+    step: StepSpec,
+    due: datetime,
+    now: datetime,
+    actions: list[TaskAction | NotifyAction | LogAction],
+    note: str | None,
+) -> StepRecord:
+    return StepRecord(
+        step_id=step.id,
+        title=step.title.ko,
+        due_at=due,
+        executed_at=now,
+        actions=actions,
+        note=note,
+    )
+
+
+def _deadline(spec: Deadline, now: datetime, ctx: Context) -> datetime:
+    if spec.by_signal_date and ctx.signal_date is not None:
+        by = datetime.combine(ctx.signal_date, time(18, 0), ctx.tz).astimezone(now.tzinfo)
+        if by > now:
+            return by
+    if spec.working_days is not None:
+        return add_working_days(now, spec.working_days, ctx.tz)
+    assert spec.after is not None
+    return now + spec.after
+
+
+def _actions(
+    step: StepSpec, escalation: Escalation, ctx: Context, now: datetime
+) -> list[TaskAction | NotifyAction | LogAction]:
     actions: list[TaskAction | NotifyAction | LogAction] = []
     for spec in step.actions:
+        if not ctx.holds(spec.when):
+            continue
         if isinstance(spec, TaskSpec):
             actions.append(
                 TaskAction(
                     action_id=spec.id,
                     task_type=spec.task_type,
                     team=spec.team,
-                    deadline=now + spec.deadline,
+                    deadline=_deadline(spec.deadline, now, ctx),
+                    preconditions=spec.preconditions,
                 )
             )
         elif isinstance(spec, NotifySpec):
@@ -170,23 +353,59 @@ def execute(escalation: Escalation, step: StepSpec, now: datetime) -> tuple[Esca
                     ),
                     template=spec.template,
                     urgency=spec.urgency,
+                    variables={"step": step.title.ko, "protocol": escalation.protocol_id},
                 )
             )
         else:
             actions.append(LogAction(action_id=spec.id, entry_type=spec.entry_type))
-    record = StepRecord(
-        step_id=step.id,
-        title=step.title.ko,
-        due_at=due_at(escalation, step),
-        executed_at=now,
-        actions=actions,
+    return actions
+
+
+def record_approval(escalation: Escalation, approval: ApprovalRecord) -> Escalation:
+    """Record an approval; a step waiting for it becomes due again at once."""
+    steps: dict[str, StepState] = {
+        step_id: state
+        for step_id, state in escalation.steps.items()
+        if state is not StepState.AWAITING_APPROVAL
+    }
+    return replace(
+        escalation,
+        approvals=(*escalation.approvals, approval),
+        steps=steps,
+        advanced=escalation.advanced
+        | {s for s, st in escalation.steps.items() if st is StepState.AWAITING_APPROVAL},
     )
-    return replace(escalation, executed_steps=(*escalation.executed_steps, step.id)), record
 
 
-def closure_for(protocol: ProtocolSpec, result: OutcomeResult) -> EscalationClosure | None:
-    """How an outcome ends the protocol, or None when it does not (for example not found)."""
-    return protocol.closes_on.get(result)
+def apply_outcome(
+    protocol: ProtocolSpec,
+    escalation: Escalation,
+    result: OutcomeResult,
+    step_id: str | None,
+) -> tuple[Escalation, EscalationClosure | None]:
+    """How an outcome changes the protocol: it closes it, completes it, or brings steps
+    forward (``not found``). A closed protocol is not changed by late outcomes."""
+    if escalation.status is not EscalationStatus.RUNNING:
+        return escalation, None
+    closure = protocol.closes_on.get(result)
+    if closure is not None:
+        return escalation, closure
+    if step_id is not None and result is not OutcomeResult.NOT_FOUND:
+        try:
+            step = protocol.step(step_id)
+        except KeyError:
+            step = None
+        if step is not None and step.completes_protocol:
+            return escalation, EscalationClosure.COMPLETED
+    if result is OutcomeResult.NOT_FOUND:
+        forward = {
+            s.id
+            for s in pending(protocol, escalation)
+            if s.advance_on_not_found and escalation.steps.get(s.id) is None
+        }
+        if forward:
+            return replace(escalation, advanced=escalation.advanced | forward), None
+    return escalation, None
 
 
 def close(escalation: Escalation, closure: EscalationClosure, now: datetime) -> Escalation:

@@ -1,14 +1,56 @@
-"""Versioned rule configuration, validated on load (the YAML lives in ``config/rules.yaml``)."""
+"""Versioned rule configuration (``config/rules.yaml``), validated on load.
+
+One rule set per programme: the ``default`` rules, and per programme a map of overrides by
+dotted path (``absence.windows_hours.phone: 12``). A household's ``rule_overrides`` (from the
+registry) apply on top of its programme. Every alert records the rule id, the rule set
+version and the thresholds that decided it.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from datetime import time
+from typing import Any
 
-from anbu_contracts import AlertReason, RuleRef, Severity
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from anbu_contracts import (
+    AlertReason,
+    ArrearsType,
+    Concern,
+    MonitoringChannel,
+    ReportCategory,
+    ReportUrgency,
+    RuleRef,
+    Severity,
+    Utility,
+)
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AbsenceRule(_Strict):
+    """Inactivity windows per channel; quiet hours extend a window, never shorten it."""
+
+    rule_id: str = "absence.channel-windows"
+    windows_hours: dict[MonitoringChannel, float] = Field(
+        default_factory=lambda: {
+            MonitoringChannel.PHONE: 24.0,
+            MonitoringChannel.SMART_PLUG: 36.0,
+            MonitoringChannel.MOTION_SENSOR: 24.0,
+            MonitoringChannel.WEARABLE: 24.0,
+            MonitoringChannel.APPLIANCE: 36.0,
+        }
+    )
+    quiet_start: time = time(23, 0)
+    quiet_end: time = time(7, 0)
+    one_silent_severity: Severity = Severity.WATCH
+    all_silent_severity: Severity = Severity.ALERT
+    recovery_resolves: bool = True
+
+    def window_hours(self, channel: MonitoringChannel) -> float:
+        return self.windows_hours.get(channel, 24.0)
 
 
 class SafetyCallRule(_Strict):
@@ -17,6 +59,16 @@ class SafetyCallRule(_Strict):
     rule_id: str = "safety-call.unanswered-streak"
     unanswered_threshold: int = Field(default=3, ge=1, le=20)
     severity: Severity = Severity.ALERT
+    concern_rule_id: str = "safety-call.concern"
+    concern_severity: dict[Concern, Severity] = Field(
+        default_factory=lambda: {
+            Concern.ASKS_FOR_HELP: Severity.CRITICAL,
+            Concern.ILL: Severity.ALERT,
+            Concern.NO_FOOD: Severity.ALERT,
+            Concern.LONELY: Severity.WATCH,
+            Concern.OTHER: Severity.CAUTION,
+        }
+    )
 
     def ref(self, version: str) -> RuleRef:
         return RuleRef(
@@ -26,9 +78,73 @@ class SafetyCallRule(_Strict):
         )
 
 
+class ArrearsRule(_Strict):
+    rule_id: str = "arrears.months-overdue"
+    min_months_overdue: int = Field(default=3, ge=1, le=24)
+    severity: Severity = Severity.CAUTION
+    double_check_window_days: int = Field(default=60, ge=1, le=365)
+    double_check_min_types: int = Field(default=2, ge=2, le=9)
+    double_check_severity: Severity = Severity.ALERT
+    types: list[ArrearsType] = Field(default_factory=lambda: list(ArrearsType))
+
+
+class DisconnectionRule(_Strict):
+    rule_id: str = "disconnection.cut"
+    high_utilities: list[Utility] = Field(
+        default_factory=lambda: [Utility.POWER, Utility.GAS, Utility.HEATING]
+    )
+    cut_severity: Severity = Severity.ALERT
+    cut_severity_winter: Severity = Severity.CRITICAL
+    winter_months: list[int] = Field(default_factory=lambda: [11, 12, 1, 2, 3])
+    other_cut_severity: Severity = Severity.CAUTION
+    pending_severity: Severity = Severity.CAUTION
+
+
+class UsageDropRule(_Strict):
+    rule_id: str = "usage-drop.baseline"
+    min_drop_ratio: float = Field(default=0.8, gt=0, le=1)
+    baseline_days: int = Field(default=28, ge=7, le=365)
+    window_days: int = Field(default=7, ge=1, le=60)
+    severity: Severity = Severity.CAUTION
+
+
+class ReportRule(_Strict):
+    rule_id: str = "report.category"
+    critical_categories: list[ReportCategory] = Field(
+        default_factory=lambda: [
+            ReportCategory.SUICIDE_RISK,
+            ReportCategory.ABUSE,
+            ReportCategory.EMERGENCY,
+        ]
+    )
+    severity: Severity = Severity.ALERT
+    urgency_severity: dict[ReportUrgency, Severity] = Field(
+        default_factory=lambda: {ReportUrgency.EMERGENCY: Severity.CRITICAL}
+    )
+
+
+class SimpleRule(_Strict):
+    rule_id: str
+    severity: Severity
+
+
+class MailRule(_Strict):
+    rule_id: str = "mail.uncollected"
+    min_days: int = Field(default=7, ge=1, le=365)
+    severity: Severity = Severity.CAUTION
+
+
 class ProtocolTrigger(_Strict):
+    """Which alert starts which protocol; the first matching trigger wins."""
+
     reason: AlertReason
     protocol_id: str
+    min_severity: Severity | None = None
+
+    def matches(self, reason: AlertReason, severity: Severity) -> bool:
+        if reason is not self.reason:
+            return False
+        return self.min_severity is None or severity.rank >= self.min_severity.rank
 
 
 class RuleSet(_Strict):
@@ -36,11 +152,63 @@ class RuleSet(_Strict):
 
     version: str = Field(min_length=1, max_length=64)
     programme: str = "default"
+    absence: AbsenceRule = AbsenceRule()
     safety_call: SafetyCallRule = SafetyCallRule()
+    arrears: ArrearsRule = ArrearsRule()
+    disconnection: DisconnectionRule = DisconnectionRule()
+    usage_drop: UsageDropRule = UsageDropRule()
+    report: ReportRule = ReportRule()
+    sos: SimpleRule = SimpleRule(rule_id="sos.button", severity=Severity.CRITICAL)
+    blind_spot: SimpleRule = SimpleRule(rule_id="blind-spot.round", severity=Severity.CAUTION)
+    hospital_discharge: SimpleRule = SimpleRule(
+        rule_id="hospital.discharge", severity=Severity.CAUTION
+    )
+    mail_uncollected: MailRule = MailRule()
     protocols: list[ProtocolTrigger] = Field(default_factory=list)
 
-    def protocol_for(self, reason: AlertReason) -> str | None:
+    def protocol_for(self, reason: AlertReason, severity: Severity = Severity.WATCH) -> str | None:
         for trigger in self.protocols:
-            if trigger.reason is reason:
+            if trigger.matches(reason, severity):
                 return trigger.protocol_id
         return None
+
+    def with_overrides(self, overrides: dict[str, Any]) -> RuleSet:
+        """A copy with dotted-path overrides applied (validated like the file)."""
+        if not overrides:
+            return self
+        data = self.model_dump(mode="json")
+        for path, value in overrides.items():
+            target = data
+            *parents, leaf = path.split(".")
+            for key in parents:
+                if not isinstance(target.get(key), dict):
+                    raise ValueError(f"unknown rule override {path!r}")
+                target = target[key]
+            if leaf not in target:
+                raise ValueError(f"unknown rule override {path!r}")
+            target[leaf] = value
+        return RuleSet.model_validate(data)
+
+
+class RuleCatalog(_Strict):
+    """The file: the default rule set and per-programme overrides."""
+
+    default: RuleSet
+    programmes: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    _resolved: dict[tuple[str, tuple[tuple[str, float], ...]], RuleSet] = PrivateAttr(
+        default_factory=dict
+    )
+
+    def for_household(self, programme: str, overrides: dict[str, float]) -> RuleSet:
+        """The rules for a household of ``programme`` with its own overrides (cached)."""
+        key = (programme, tuple(sorted(overrides.items())))
+        found = self._resolved.get(key)
+        if found is None:
+            base = self.default
+            if programme in self.programmes:
+                base = base.with_overrides(self.programmes[programme]).model_copy(
+                    update={"programme": programme}
+                )
+            found = base.with_overrides(dict(overrides)) if overrides else base
+            self._resolved[key] = found
+        return found

@@ -32,6 +32,7 @@ from anbu_contracts import (
     WeeklyShift,
 )
 from anbu_contracts.notify import Channel
+from anbu_contracts.registry import LocalTime
 from anbu_runtime.auth import UserRole
 
 from .cases import AssessmentDomain, CaseLevel, CaseState, ServiceType
@@ -105,8 +106,8 @@ class HouseholdIn(_In):
     tier_reason: str | None = Field(default=None, max_length=256)
     channels: list[ChannelEnrolment] = Field(default_factory=list, max_length=16)
     consent_form: str | None = Field(default=None, max_length=128)
-    quiet_start: time = time(23, 0)
-    quiet_end: time = time(7, 0)
+    quiet_start: LocalTime = time(23, 0)
+    quiet_end: LocalTime = time(7, 0)
     programme: str = Field(default="default", max_length=64)
     medical_aid: bool = False
     violence_risk: bool = False
@@ -142,8 +143,8 @@ class HouseholdChange(_In):
     dong_code: str | None = Field(default=None, pattern=DONG, description="The household moved.")
     timezone: TimeZone | None = None
     programme: str | None = Field(default=None, min_length=1, max_length=64)
-    quiet_start: time | None = None
-    quiet_end: time | None = None
+    quiet_start: LocalTime | None = None
+    quiet_end: LocalTime | None = None
     rule_overrides: dict[str, float] | None = None
     channel_windows: list[ChannelWindow] | None = None
     medical_aid: bool | None = None
@@ -288,8 +289,8 @@ class Address(BaseModel):
     email: str | None = None
     locale: Locale = Locale.KO
     preferred_channel: Channel = Channel.SMS
-    quiet_start: time | None = None
-    quiet_end: time | None = None
+    quiet_start: LocalTime | None = None
+    quiet_end: LocalTime | None = None
     timezone: str = "Asia/Seoul"
 
 

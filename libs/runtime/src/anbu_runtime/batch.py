@@ -1,0 +1,277 @@
+"""A batch consumer for high-volume streams (the detector's signals): aiokafka, directly.
+
+FastStream's per-record subscriber commits after every record, which caps a consumer at a
+few thousand records per second. This consumer reads batches, decodes each record strictly
+as its topic's contract (a bad record goes to ``<topic>.dlq``, the rest of the batch goes
+on), hands the batch to one handler call, and commits the batch's offsets only after the
+handler returned — the handler makes its effects durable first.
+
+Partition assignment matters to stateful consumers: ``on_assigned`` runs before any record
+of a newly assigned partition is handled (load state, rebuild indexes), ``on_revoked`` runs
+after the in-flight batch finished and its offsets were committed (flush, drop state).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import json
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.errors import CommitFailedError
+from pydantic import BaseModel, ValidationError
+
+from anbu_contracts.topics import TOPICS_BY_NAME
+
+from .kafka import RecordProducer, Tombstone
+from .logs import get_logger
+from .metrics import CONSUMER_LAG, DEAD_LETTERS, HANDLER_SECONDS, MESSAGES_CONSUMED
+from .outbox import OutgoingRecord
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Received:
+    """One decoded record with where it came from."""
+
+    topic: str
+    partition: int
+    offset: int
+    event: BaseModel
+    timestamp_ms: int
+
+
+Handler = Callable[[list[Received]], Awaitable[None]]
+BATCH_ATTEMPTS = 3
+PartitionHook = Callable[[set[int]], Awaitable[None]]
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, owner: BatchConsumer) -> None:
+        self.owner = owner
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self.owner._revoked({tp.partition for tp in revoked})
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self.owner._assigned({tp.partition for tp in assigned})
+
+
+class BatchConsumer:
+    def __init__(
+        self,
+        *,
+        service: str,
+        bootstrap: str,
+        group_id: str,
+        topics: Sequence[str],
+        handler: Handler,
+        producer: RecordProducer,
+        on_assigned: PartitionHook | None = None,
+        on_revoked: PartitionHook | None = None,
+        max_records: int = 5000,
+        instance_id: str | None = None,
+    ) -> None:
+        self.service = service
+        self.bootstrap = bootstrap
+        self.group_id = group_id
+        self.topics = list(topics)
+        self.handler = handler
+        self.producer = producer
+        self.on_assigned = on_assigned
+        self.on_revoked = on_revoked
+        self.max_records = max_records
+        self.instance_id = instance_id
+        self.partitions: set[int] = set()
+        self._lock = asyncio.Lock()
+        self._consumer: AIOKafkaConsumer | None = None
+        self.handled = 0
+        self.running = False
+
+    # -- rebalancing -------------------------------------------------------------------
+
+    async def _revoked(self, partitions: set[int]) -> None:
+        async with self._lock:  # wait for the in-flight batch and its commit
+            self.partitions -= partitions
+            if self.on_revoked and partitions:
+                await self.on_revoked(partitions)
+        log.info("partitions revoked", partitions=sorted(partitions))
+
+    async def _assigned(self, partitions: set[int]) -> None:
+        async with self._lock:
+            if self.on_assigned and partitions:
+                await self.on_assigned(partitions)
+            self.partitions |= partitions
+        log.info("partitions assigned", partitions=sorted(partitions))
+
+    # -- the loop ----------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=self.group_id,
+            client_id=f"{self.service}-{self.instance_id or 'consumer'}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            partition_assignment_strategy=(RangePartitionAssignor,),
+            max_poll_records=self.max_records,
+            fetch_max_bytes=64 * 1024 * 1024,
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=2_000,
+        )
+        consumer.subscribe(self.topics, listener=_Listener(self))
+        await consumer.start()
+        self._consumer = consumer
+        self.running = True
+        try:
+            while not stop.is_set():
+                batches = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
+                if not batches:
+                    continue
+                async with self._lock:
+                    await self._handle(consumer, batches)
+        finally:
+            self.running = False
+            async with self._lock:
+                if self.on_revoked and self.partitions:
+                    await self.on_revoked(set(self.partitions))
+                self.partitions = set()
+            await consumer.stop()
+            self._consumer = None
+
+    async def _handle(self, consumer: AIOKafkaConsumer, batches: dict[Any, list[Any]]) -> None:
+        started = time.perf_counter()
+        streams: list[list[Received]] = []
+        offsets: dict[TopicPartition, int] = {}
+        for tp, records in batches.items():
+            if tp.partition not in self.partitions:
+                continue  # revoked while the batch was being fetched
+            stream = []
+            for record in records:
+                event = await self._decode(record)
+                if event is not None:
+                    stream.append(
+                        Received(
+                            record.topic, record.partition, record.offset, event, record.timestamp
+                        )
+                    )
+            streams.append(stream)
+            offsets[tp] = records[-1].offset + 1
+        if not offsets:
+            return
+        # Interleave the topics by record time; each partition keeps its own order.
+        received = list(heapq.merge(*streams, key=lambda r: r.timestamp_ms))
+        if received:
+            await self._handle_safely(received, batches)
+        try:
+            await consumer.commit(offsets)
+        except CommitFailedError as exc:
+            # The group rebalanced under us: another instance re-reads from the last
+            # commit; handlers are idempotent, so that costs time, not correctness.
+            log.warning("commit failed after a rebalance", error=str(exc))
+        self.handled += len(received)
+        elapsed = time.perf_counter() - started
+        for tp, next_offset in offsets.items():
+            HANDLER_SECONDS.labels(self.service, tp.topic).observe(elapsed)
+            high = consumer.highwater(tp)
+            if high is not None:
+                CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(
+                    max(high - next_offset, 0)
+                )
+        for record in received:
+            MESSAGES_CONSUMED.labels(self.service, record.topic, "ok").inc()
+
+    async def _handle_safely(self, received: list[Received], batches: dict[Any, list[Any]]) -> None:
+        """Hand the batch over; if it keeps failing, find and dead-letter the poisoned records.
+
+        Handlers are idempotent, so retrying a batch (or its records one by one) is safe. A
+        record that fails on its own goes to the dead-letter topic with the error, so one bad
+        record cannot stop a partition.
+        """
+        for attempt in range(BATCH_ATTEMPTS):
+            try:
+                await self.handler(received)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "batch failed; retrying",
+                    attempt=attempt + 1,
+                    size=len(received),
+                    error=repr(exc)[:500],
+                )
+                await asyncio.sleep(0.2 * 2**attempt)
+        originals = {(r.topic, r.partition, r.offset): r for rs in batches.values() for r in rs}
+        for item in received:
+            try:
+                await self.handler([item])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                record = originals[(item.topic, item.partition, item.offset)]
+                log.error(
+                    "record keeps failing; dead-lettering",
+                    topic=item.topic,
+                    partition=item.partition,
+                    offset=item.offset,
+                    error=repr(exc)[:500],
+                )
+                await self._dead_letter(record, exc, reason="handler_error")
+
+    async def _decode(self, record: Any) -> BaseModel | None:
+        if record.value is None:
+            return Tombstone(topic=record.topic, key=(record.key or b"").decode(errors="replace"))
+        topic = TOPICS_BY_NAME.get(record.topic)
+        try:
+            if topic is None:
+                raise ValueError(f"no contract registered for topic {record.topic}")
+            return topic.model.model_validate_json(record.value)
+        except (ValidationError, ValueError) as exc:
+            await self._dead_letter(record, exc)
+            return None
+
+    async def _dead_letter(self, record: Any, exc: Exception, reason: str = "contract") -> None:
+        headers: dict[str, str] = {}
+        for key, value in record.headers or ():
+            headers[key] = value.decode(errors="replace")
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        headers.update(
+            {
+                "dlq.reason": "contract",
+                "dlq.error": error,
+                "dlq.topic": record.topic,
+                "dlq.partition": str(record.partition),
+                "dlq.offset": str(record.offset),
+                "dlq.service": self.service,
+                "dlq.at": datetime.now(UTC).isoformat(),
+            }
+        )
+        await self.producer.send_batch(
+            [OutgoingRecord(f"{record.topic}.dlq", record.key, record.value, headers)]
+        )
+        DEAD_LETTERS.labels(self.service, record.topic, reason).inc()
+        MESSAGES_CONSUMED.labels(self.service, record.topic, "dead_letter").inc()
+        log.warning(
+            "record dead-lettered",
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            error=json.dumps(error[:300], ensure_ascii=False),
+        )
+
+    @property
+    def lock(self) -> asyncio.Lock:
+        """Held while a batch is handled: other work on the same state takes it too."""
+        return self._lock
+
+    async def ready(self) -> bool:
+        return self.running

@@ -1,0 +1,123 @@
+"""Durable protocol timers: APScheduler with one persistent job store per partition.
+
+Each running escalation has one job: "wake me when the next step is due". Jobs live in the
+detector's database (a job-store table per household partition), so a restart loses none;
+an instance runs only the job stores of the partitions it owns, so two instances never fire
+the same step (and the step-execution table's primary key refuses a second firing anyway).
+Due times are in the shared (possibly accelerated) clock's time; APScheduler runs on the
+wall clock, so each is mapped with ``Clock.real_instant``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+from sqlalchemy import create_engine, event, inspect, text
+from sqlalchemy.engine import Engine
+
+from anbu_runtime.clock import Clock
+from anbu_runtime.logs import get_logger
+
+log = get_logger(__name__)
+
+Fire = Callable[[str], Awaitable[None]]
+_FIRE: Fire | None = None
+
+
+async def fire_step(escalation_id: str) -> None:
+    """The job function (a module-level reference, so jobs survive restarts)."""
+    if _FIRE is None:
+        raise RuntimeError("the detector's timers are not started")
+    await _FIRE(escalation_id)
+
+
+def timers_engine(database_url: str) -> Engine:
+    """The main database on PostgreSQL; a sibling file on SQLite (one writer at a time)."""
+    if database_url.startswith("sqlite:///"):
+        path = database_url.removeprefix("sqlite:///")
+        engine = create_engine(
+            f"sqlite:///{path.removesuffix('.db')}-timers.db",
+            connect_args={"check_same_thread": False, "timeout": 30},
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(database_url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(connection: Any, _: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _alias(partition: int) -> str:
+    return f"p{partition:02d}"
+
+
+class StepTimers:
+    def __init__(self, engine: Engine, clock: Clock, fire: Fire) -> None:
+        global _FIRE
+        _FIRE = fire
+        self.engine = engine
+        self.clock = clock
+        self.scheduler = AsyncIOScheduler(
+            timezone=UTC,
+            job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
+        )
+        self.partitions: set[int] = set()
+
+    def start(self) -> None:
+        if not self.scheduler.running:
+            self.scheduler.start()
+
+    def shutdown(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    def add_partitions(self, partitions: set[int]) -> None:
+        for partition in sorted(partitions - self.partitions):
+            self.scheduler.add_jobstore(
+                SQLAlchemyJobStore(engine=self.engine, tablename=f"timers_{_alias(partition)}"),
+                alias=_alias(partition),
+            )
+            self.partitions.add(partition)
+
+    def remove_partitions(self, partitions: set[int]) -> None:
+        for partition in sorted(partitions & self.partitions):
+            self.scheduler.remove_jobstore(_alias(partition), shutdown=True)
+            self.partitions.discard(partition)
+
+    def scheduled(self, partition: int) -> set[str]:
+        """Ids of the escalations with a job in ``partition``'s store (read without unpickling)."""
+        table = f"timers_{_alias(partition)}"
+        if not inspect(self.engine).has_table(table):
+            return set()
+        with self.engine.connect() as conn:
+            return {row[0] for row in conn.execute(text(f"SELECT id FROM {table}"))}  # noqa: S608
+
+    def set(self, escalation_id: UUID, partition: int, due: datetime | None) -> None:
+        """Wake the escalation at ``due`` (shared-clock time); None removes its timer."""
+        if partition not in self.partitions:
+            return  # another instance owns it and reconciles it on assignment
+        job_id = str(escalation_id)
+        if due is None:
+            with contextlib.suppress(JobLookupError):
+                self.scheduler.remove_job(job_id, jobstore=_alias(partition))
+            return
+        self.scheduler.add_job(
+            fire_step,
+            trigger=DateTrigger(run_date=self.clock.real_instant(due)),
+            args=[job_id],
+            id=job_id,
+            jobstore=_alias(partition),
+            replace_existing=True,
+        )

@@ -1,0 +1,276 @@
+"""The in-memory index of every watched household's channels and deadlines.
+
+Millions of inactivity deadlines do not belong in a job scheduler. This index keeps, per
+household and channel, the last activity and the instant the channel falls silent, and a
+bucketed deadline map (one bucket per second) so that each heartbeat costs O(1) and each
+second's expiries are found without scanning. It is rebuilt from durable state when
+partitions are assigned; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from anbu_contracts import MonitoringChannel
+
+from .absence import QuietHours, window_end
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _seconds(instant: datetime) -> float:
+    return (instant - EPOCH).total_seconds()
+
+
+def _instant(seconds: float) -> datetime:
+    return EPOCH + timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    """What the detector needs of a household to watch it (from its registry snapshot)."""
+
+    windows: dict[MonitoringChannel, timedelta]  # consented channels only
+    quiet: QuietHours
+    tz: ZoneInfo
+    active: bool = True  # False while moved or closed
+    suspended_until: datetime | None = None
+
+    def watching(self, at: datetime) -> bool:
+        if not self.active:
+            return False
+        return self.suspended_until is None or self.suspended_until <= at
+
+
+class ChannelClock:
+    __slots__ = ("deadline", "last_active", "last_event", "last_partner", "silent")
+
+    def __init__(self, last_active: float, deadline: float) -> None:
+        self.last_active = last_active
+        self.deadline = deadline
+        self.silent = False
+        self.last_event: UUID | None = None
+        self.last_partner: str | None = None
+
+
+class HouseholdWatch:
+    __slots__ = ("channels", "config", "household_id", "partition")
+
+    def __init__(self, household_id: str, partition: int) -> None:
+        self.household_id = household_id
+        self.partition = partition
+        self.config: WatchConfig | None = None
+        self.channels: dict[MonitoringChannel, ChannelClock] = {}
+
+
+@dataclass(frozen=True)
+class Expiry:
+    """A channel fell silent: which channels of the household are silent now."""
+
+    household_id: str
+    channel: MonitoringChannel
+    silent: frozenset[MonitoringChannel]
+    enrolled: frozenset[MonitoringChannel]
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """A silent channel showed life again."""
+
+    household_id: str
+    channel: MonitoringChannel
+    still_silent: frozenset[MonitoringChannel]
+
+
+@dataclass
+class Monitor:
+    households: dict[str, HouseholdWatch] = field(default_factory=dict)
+    _buckets: dict[int, set[tuple[str, MonitoringChannel]]] = field(
+        default_factory=lambda: defaultdict(set)
+    )
+    _seconds_heap: list[int] = field(default_factory=list)
+    dirty: set[tuple[str, MonitoringChannel]] = field(default_factory=set)
+
+    # -- configuration -----------------------------------------------------------------
+
+    def watch(self, household_id: str, partition: int) -> HouseholdWatch:
+        found = self.households.get(household_id)
+        if found is None:
+            found = self.households[household_id] = HouseholdWatch(household_id, partition)
+        return found
+
+    def configure(
+        self, household_id: str, partition: int, config: WatchConfig, now: datetime
+    ) -> list[MonitoringChannel]:
+        """Apply a household's configuration; returns the channels no longer watched.
+
+        A newly enrolled channel with no activity yet starts its window now; a channel whose
+        consent was withdrawn stops at once.
+        """
+        watch = self.watch(household_id, partition)
+        watch.config = config
+        dropped = [c for c in watch.channels if c not in config.windows]
+        for channel in dropped:
+            removed = watch.channels.pop(channel)
+            self._unschedule(household_id, channel, removed.deadline)
+        for channel in config.windows:
+            found = watch.channels.get(channel)
+            if found is None:
+                start = _seconds(now)
+                found = watch.channels[channel] = ChannelClock(start, start)
+                self.dirty.add((household_id, channel))
+            self._reschedule(watch, channel, found)
+        return dropped
+
+    def forget_partitions(self, partitions: set[int]) -> None:
+        gone = [h for h, w in self.households.items() if w.partition in partitions]
+        for household_id in gone:
+            watch = self.households.pop(household_id)
+            for channel, clock in watch.channels.items():
+                self._unschedule(household_id, channel, clock.deadline)
+                self.dirty.discard((household_id, channel))
+
+    # -- activity ------------------------------------------------------------------------
+
+    def heartbeat(
+        self,
+        household_id: str,
+        partition: int,
+        channel: MonitoringChannel,
+        last_active: datetime,
+        event_id: UUID | None = None,
+        partner_id: str | None = None,
+    ) -> Recovery | None:
+        """Record activity; a heartbeat older than the newest one seen changes nothing."""
+        watch = self.watch(household_id, partition)
+        config = watch.config
+        if config is not None and channel not in config.windows:
+            return None  # not enrolled, or consent withdrawn: not processed
+        seen = _seconds(last_active)
+        clock = watch.channels.get(channel)
+        if clock is None:
+            clock = watch.channels[channel] = ChannelClock(seen, seen)
+        elif seen <= clock.last_active:
+            return None
+        clock.last_active = seen
+        clock.last_event, clock.last_partner = event_id, partner_id
+        self.dirty.add((household_id, channel))
+        was_silent = clock.silent
+        clock.silent = False
+        self._reschedule(watch, channel, clock)
+        if not was_silent:
+            return None
+        still = frozenset(c for c, k in watch.channels.items() if k.silent)
+        return Recovery(household_id, channel, still)
+
+    # -- deadlines -----------------------------------------------------------------------
+
+    def _reschedule(
+        self, watch: HouseholdWatch, channel: MonitoringChannel, clock: ChannelClock
+    ) -> None:
+        self._unschedule(watch.household_id, channel, clock.deadline)
+        config = watch.config
+        if config is None or channel not in config.windows or clock.silent:
+            return
+        end = window_end(
+            _instant(clock.last_active), config.windows[channel], config.quiet, config.tz
+        )
+        clock.deadline = _seconds(end)
+        second = int(clock.deadline)
+        bucket = self._buckets.get(second)
+        if bucket is None:
+            bucket = self._buckets[second] = set()
+            heapq.heappush(self._seconds_heap, second)
+        bucket.add((watch.household_id, channel))
+
+    def _unschedule(self, household_id: str, channel: MonitoringChannel, deadline: float) -> None:
+        bucket = self._buckets.get(int(deadline))
+        if bucket is not None:
+            bucket.discard((household_id, channel))  # an empty bucket is popped by due()
+
+    def due(self, now: datetime) -> list[tuple[str, MonitoringChannel]]:
+        """Take the channels whose window ended by ``now`` out of the index, oldest first.
+
+        Each must then go through ``expire`` (which confirms it, or reschedules it).
+        """
+        limit = int(_seconds(now))
+        taken: list[tuple[str, MonitoringChannel]] = []
+        while self._seconds_heap and self._seconds_heap[0] <= limit:
+            second = heapq.heappop(self._seconds_heap)
+            taken.extend(self._buckets.pop(second, ()))
+        return taken
+
+    def expire(self, household_id: str, channel: MonitoringChannel, now: datetime) -> Expiry | None:
+        """Mark a due channel silent; None if it is no longer due or not watched now."""
+        watch = self.households.get(household_id)
+        clock = watch.channels.get(channel) if watch else None
+        if watch is None or clock is None or clock.silent:
+            return None
+        if clock.deadline > _seconds(now):  # activity arrived meanwhile: keep watching
+            self._reschedule(watch, channel, clock)
+            return None
+        config = watch.config
+        if config is None:
+            return None
+        if not config.watching(now):
+            if config.active and config.suspended_until is not None:
+                # suspended (hospital, away): the window restarts when the suspension ends
+                clock.last_active = _seconds(config.suspended_until)
+                self._reschedule(watch, channel, clock)
+            return None
+        clock.silent = True
+        self.dirty.add((household_id, channel))
+        return Expiry(
+            household_id,
+            channel,
+            frozenset(c for c, k in watch.channels.items() if k.silent),
+            frozenset(config.windows),
+        )
+
+    def unsilence(self, household_id: str, channel: MonitoringChannel) -> None:
+        """Undo ``expire`` (its effect could not be made durable)."""
+        watch = self.households.get(household_id)
+        clock = watch.channels.get(channel) if watch else None
+        if watch is not None and clock is not None and clock.silent:
+            clock.silent = False
+            self._reschedule(watch, channel, clock)
+
+    def take_dirty(self) -> list[tuple[str, MonitoringChannel, ChannelClock]]:
+        rows = []
+        for household_id, channel in self.dirty:
+            watch = self.households.get(household_id)
+            clock = watch.channels.get(channel) if watch else None
+            if clock is not None:
+                rows.append((household_id, channel, clock))
+        self.dirty = set()
+        return rows
+
+    def restore(
+        self,
+        household_id: str,
+        partition: int,
+        channel: MonitoringChannel,
+        last_active: datetime,
+        silent: bool,
+    ) -> None:
+        """Load one channel's durable state (on partition assignment)."""
+        watch = self.watch(household_id, partition)
+        seen = _seconds(last_active)
+        clock = watch.channels[channel] = ChannelClock(seen, seen)
+        clock.silent = silent
+        self._reschedule(watch, channel, clock)
+
+    def deadline_of(self, household_id: str, channel: MonitoringChannel) -> datetime | None:
+        watch = self.households.get(household_id)
+        clock = watch.channels.get(channel) if watch else None
+        if clock is None or clock.silent:
+            return None
+        return _instant(clock.deadline)
+
+    def pending(self) -> int:
+        return sum(len(b) for b in self._buckets.values())

@@ -1,0 +1,313 @@
+"""The detector's service layer against a real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from sqlalchemy import select
+
+from anbu_contracts import (
+    TOPICS_BY_NAME,
+    AlertEvent,
+    ApprovalRecord,
+    ChannelEnrolment,
+    EscalationEvent,
+    HeartbeatSignal,
+    HouseholdSnapshot,
+    OutcomeEvent,
+    SafetyCallSignal,
+    SosSignal,
+)
+from anbu_contracts.topics import OUTREACH_OUTCOME, REGISTRY_HOUSEHOLD
+from anbu_detector.adapters.config_files import load_catalog, load_protocols
+from anbu_detector.adapters.orm import UnknownHouseholdRow, metadata
+from anbu_detector.domain.monitor import Monitor
+from anbu_detector.handlers import Detector
+from anbu_runtime.batch import Received
+from anbu_runtime.clock import ManualClock
+from anbu_runtime.db import Database
+from anbu_runtime.outbox import Inbox, Outbox, install
+
+T0 = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)  # 10:00 in Seoul
+HH = "HH-SERVICE01"
+
+
+class World:
+    def __init__(self, url: str) -> None:
+        tables = install(metadata)
+        self.db = Database(url)
+        self.db.create_all(metadata)
+        self.clock = ManualClock(T0)
+        self.outbox = Outbox(tables, "detector")
+        self.detector = Detector(
+            catalog=load_catalog(),
+            protocols=load_protocols(),
+            db=self.db,
+            outbox=self.outbox,
+            inbox=Inbox(tables, "detector"),
+            clock=self.clock,
+            monitor=Monitor(),
+            instance="test",
+        )
+        self.tables = tables
+        self.seen = 0
+        self.offset = 0
+
+    async def send(self, *events: Any, partition: int = 3) -> None:
+        items = []
+        for event in events:
+            self.offset += 1
+            topic = (
+                REGISTRY_HOUSEHOLD.name
+                if isinstance(event, HouseholdSnapshot)
+                else OUTREACH_OUTCOME.name
+                if isinstance(event, OutcomeEvent)
+                else "signals"
+            )
+            items.append(
+                Received(
+                    topic, partition, self.offset, event, int(self.clock.now().timestamp() * 1000)
+                )
+            )
+        await self.detector.handle(items)
+
+    def events(self) -> list[Any]:
+        """Events staged in the outbox since the last call."""
+        with self.db.session() as s:
+            rows = s.execute(
+                select(self.tables.outbox.c.topic, self.tables.outbox.c.value).order_by(
+                    self.tables.outbox.c.id
+                )
+            ).all()
+        fresh, self.seen = rows[self.seen :], len(rows)
+        return [TOPICS_BY_NAME[t].model.model_validate_json(v) for t, v in fresh]
+
+
+@pytest.fixture
+def world(database_url: str) -> Iterator[World]:
+    w = World(database_url)
+    yield w
+    w.db.dispose()
+
+
+def household(
+    revision: int = 1, channels: tuple[str, ...] = ("phone",), **extra: Any
+) -> HouseholdSnapshot:
+    return HouseholdSnapshot(
+        occurred_at=T0,
+        source="registry",
+        household_id=HH,
+        revision=revision,
+        district_code="11110",
+        dong_code="1111051500",
+        tier="high_risk",  # type: ignore[arg-type]
+        channels=[ChannelEnrolment(channel=c, consent=True) for c in channels],  # type: ignore[arg-type]
+        quiet_hours={"start": "00:00", "end": "00:00"},  # type: ignore[arg-type]
+        **extra,
+    )
+
+
+def call(hours: float, outcome: str = "unanswered") -> SafetyCallSignal:
+    return SafetyCallSignal(
+        occurred_at=T0 + timedelta(hours=hours),
+        source="ai",
+        household_id=HH,
+        partner_id="ai",
+        partner_event_id=str(uuid4()),
+        outcome=outcome,
+    )  # type: ignore[arg-type]
+
+
+def beat(hours: float, channel: str = "phone") -> HeartbeatSignal:
+    at = T0 + timedelta(hours=hours)
+    return HeartbeatSignal(
+        occurred_at=at,
+        source="telco",
+        household_id=HH,
+        partner_id="telco",
+        partner_event_id=str(uuid4()),
+        channel=channel,
+        device_id="d-1",  # type: ignore[arg-type]
+        last_active_at=at,
+    )
+
+
+def of(events: list[Any], kind: type, **match: Any) -> list[Any]:
+    return [
+        e
+        for e in events
+        if isinstance(e, kind) and all(getattr(e, k) == v for k, v in match.items())
+    ]
+
+
+async def test_three_unanswered_calls_open_an_alert_and_run_day1(world: World) -> None:
+    await world.send(household())
+    calls = [call(h) for h in (-3, -2, -1)]
+    await world.send(*calls)
+    events = world.events()
+    [opened] = of(events, AlertEvent, change="opened")
+    assert opened.reason == "safety_not_confirmed"
+    assert [e.event_id for e in opened.evidence] == [c.event_id for c in calls]
+    [step] = of(events, EscalationEvent, change="step_executed")
+    assert step.step.step_id == "day1.contact"
+    assert step.next_step_id == "day2.visit"
+    assert step.next_step_due_at == datetime(2026, 11, 26, 0, 0, tzinfo=UTC)  # 09:00 KST
+
+
+async def test_a_redelivered_signal_is_applied_once(world: World) -> None:
+    await world.send(household())
+    calls = [call(h) for h in (-3, -2, -1)]
+    await world.send(*calls)
+    world.events()
+    await world.send(*calls)  # the whole batch again (a consumer restart)
+    assert world.events() == []
+
+
+async def test_an_sos_starts_the_emergency_protocol_at_once(world: World) -> None:
+    await world.send(household())
+    sos = SosSignal(
+        occurred_at=T0,
+        source="button",
+        household_id=HH,
+        partner_id="button-co",
+        partner_event_id="b-1",
+        device_id="btn-7",
+    )
+    await world.send(sos)
+    events = world.events()
+    [opened] = of(events, AlertEvent, change="opened")
+    assert opened.severity == "critical" and opened.protocol_id == "emergency"
+    [step] = of(events, EscalationEvent, change="step_executed")
+    kinds = {a.recipient.kind.value for a in step.step.actions if a.action == "notify"}
+    assert "fire_liaison" in kinds and "duty_officer" in kinds
+
+
+async def test_the_day2_steps_run_when_their_timer_fires_and_a_confirmation_closes_all(
+    world: World,
+) -> None:
+    await world.send(household(landlord_on_file=True))
+    await world.send(*(call(h) for h in (-3, -2, -1)))
+    [started] = of(world.events(), EscalationEvent, change="started")
+    world.clock.set(datetime(2026, 11, 26, 0, 0, tzinfo=UTC))
+    await world.detector.fire(str(started.escalation_id))
+    steps = {
+        e.step.step_id: e.change
+        for e in world.events()
+        if isinstance(e, EscalationEvent) and e.step
+    }
+    assert steps["day2.visit"] == "step_executed"
+    assert steps["day2.landlord"] == "step_executed"
+    assert steps["day2.hospital"] == "step_skipped"
+    assert steps["day2.door"] == "step_awaiting_approval"
+    approval = ApprovalRecord(
+        kind="door_opening",
+        requested_by="U-1",
+        approved_by="U-2",
+        present=["W-DEMO001"],
+        recorded_at=world.clock.now(),
+    )
+    await world.detector.record_approval(started.escalation_id, approval)
+    door = [
+        e
+        for e in world.events()
+        if isinstance(e, EscalationEvent) and e.step and e.step.step_id == "day2.door"
+    ]
+    assert [e.change for e in door] == ["approval_recorded", "step_executed"]
+    assert door[-1].step.approval == approval
+    outcome = OutcomeEvent(
+        occurred_at=world.clock.now(),
+        source="outreach",
+        outcome_id=uuid4(),
+        household_id=HH,
+        result="contact_confirmed",
+        contact_mode="visit",  # type: ignore[arg-type]
+        recorded_by="W-DEMO001",
+        escalation_id=started.escalation_id,
+        step_id="day2.visit",
+    )
+    await world.send(outcome)
+    events = world.events()
+    [closed] = of(events, EscalationEvent, change="closed")
+    assert closed.closure == "contact_confirmed"
+    assert of(events, AlertEvent, change="resolved")
+    world.clock.set(datetime(2026, 11, 26, 5, 0, tzinfo=UTC))  # 14:00 KST: nothing fires
+    await world.detector.fire(str(started.escalation_id))
+    assert world.events() == []
+
+
+async def test_absence_one_silent_channel_is_watch_all_silent_is_safety_not_confirmed(
+    world: World,
+) -> None:
+    await world.send(household(channels=("phone", "smart_plug")))
+    world.clock.set(T0 + timedelta(hours=24))
+    await world.detector.sweep()
+    [watch] = of(world.events(), AlertEvent, change="opened")
+    assert watch.reason == "channel_silent" and watch.severity == "watch"
+    assert watch.rule.thresholds["silent_channels"] == "phone"
+    world.clock.set(T0 + timedelta(hours=36))
+    await world.detector.sweep()
+    events = world.events()
+    [safety] = of(events, AlertEvent, change="opened")
+    assert safety.reason == "safety_not_confirmed" and safety.protocol_id == "safety-not-confirmed"
+    assert of(events, EscalationEvent, change="step_executed")
+
+
+async def test_activity_again_resolves_the_absence_alerts_and_closes_the_protocol(
+    world: World,
+) -> None:
+    await world.send(household())
+    await world.send(beat(1))
+    world.clock.set(T0 + timedelta(hours=26))
+    await world.detector.sweep()
+    [opened] = of(world.events(), AlertEvent, change="opened")
+    assert [e.kind for e in opened.evidence] == ["heartbeat"]
+    await world.send(beat(27))
+    events = world.events()
+    [closed] = of(events, EscalationEvent, change="closed")
+    assert closed.closure == "activity_resumed"
+    [resolved] = of(events, AlertEvent, change="resolved")
+    assert resolved.resolution == "recovery"
+
+
+async def test_withdrawn_consent_stops_absence_detection_at_once(world: World) -> None:
+    await world.send(household(channels=("phone", "smart_plug")))
+    await world.send(household(revision=2, channels=("smart_plug",)))
+    world.clock.set(T0 + timedelta(hours=30))
+    await world.detector.sweep()
+    assert world.events() == []  # the phone would have fallen silent at 24 h
+    await world.send(beat(31, "phone"))  # heartbeats of a withdrawn channel are not processed
+    world.clock.set(T0 + timedelta(hours=36))
+    await world.detector.sweep()
+    [opened] = of(world.events(), AlertEvent, change="opened")
+    assert opened.rule.thresholds["enrolled_channels"] == "smart_plug"
+
+
+async def test_a_moved_household_stands_down_and_its_signals_rest(world: World) -> None:
+    await world.send(household())
+    await world.send(*(call(h) for h in (-3, -2, -1)))
+    world.events()
+    await world.send(household(revision=2, status="moved"))
+    events = world.events()
+    assert of(events, EscalationEvent, change="closed")[0].closure == "household_inactive"
+    await world.send(*(call(h) for h in (1, 2, 3)))
+    assert world.events() == []
+
+
+async def test_signals_for_an_unknown_household_are_counted_not_dropped(world: World) -> None:
+    sos = SosSignal(
+        occurred_at=T0,
+        source="button",
+        household_id="HH-NOBODY1",
+        partner_id="button-co",
+        partner_event_id="b-2",
+        device_id="btn-8",
+    )
+    await world.send(sos)
+    assert of(world.events(), AlertEvent, change="opened")  # an SOS is never ignored
+    with world.db.session() as s:
+        row = s.get(UnknownHouseholdRow, "HH-NOBODY1")
+    assert row is not None and row.signals == 1 and row.kinds == {"sos": 1}
