@@ -1,9 +1,13 @@
-"""Resolve recipient references to addresses through the registry, at send time."""
+"""Resolve recipient references to addresses through the registry, at send time.
+
+Every call is audited by the registry (who asked, for which purpose). Addresses come back
+as :class:`Recipient` objects, live for one send and are never stored or logged here.
+"""
 
 from __future__ import annotations
 
 from datetime import time
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from pydantic import BaseModel
@@ -11,8 +15,24 @@ from pydantic import BaseModel
 from anbu_contracts import Locale, RecipientRef
 from anbu_contracts.notify import Channel
 
+from ..domain.model import DEFAULT_TIMEZONE, Recipient
 
-class Address(BaseModel):
+
+class RecipientNotFound(LookupError):
+    """The registry does not know the household or person (final)."""
+
+
+class DirectoryUnavailable(ConnectionError):
+    """The registry could not answer now (worth trying again later)."""
+
+
+class Directory(Protocol):
+    async def resolve(self, recipient: RecipientRef, purpose: str) -> list[Recipient]: ...
+
+    async def close(self) -> None: ...
+
+
+class _Address(BaseModel):
     person_ref: str
     name: str
     phone: str | None = None
@@ -21,28 +41,47 @@ class Address(BaseModel):
     preferred_channel: Channel = Channel.SMS
     quiet_start: time | None = None
     quiet_end: time | None = None
-    timezone: str = "Asia/Seoul"
+    timezone: str = DEFAULT_TIMEZONE
 
-
-class RecipientNotFound(LookupError):
-    pass
+    def recipient(self) -> Recipient:
+        return Recipient(**self.model_dump())
 
 
 class RegistryClient:
-    def __init__(self, base_url: str, token: str) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout_s: float = 5.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self._client = httpx.AsyncClient(
             base_url=base_url,
             headers={"Authorization": f"Bearer {token}"},
-            timeout=httpx.Timeout(5.0),
+            timeout=httpx.Timeout(timeout_s),
+            transport=transport,
         )
 
-    async def resolve(self, recipient: RecipientRef, purpose: str) -> list[Address]:
+    async def resolve(self, recipient: RecipientRef, purpose: str) -> list[Recipient]:
         body: dict[str, Any] = {"recipient": recipient.model_dump(mode="json"), "purpose": purpose}
-        response = await self._client.post("/internal/v1/recipients/resolve", json=body)
+        try:
+            response = await self._client.post("/internal/v1/recipients/resolve", json=body)
+        except httpx.HTTPError as exc:
+            raise DirectoryUnavailable(f"registry unreachable ({type(exc).__name__})") from exc
         if response.status_code == 404:
-            raise RecipientNotFound(response.json().get("detail", "recipient not found"))
-        response.raise_for_status()
-        return [Address.model_validate(a) for a in response.json()["recipients"]]
+            raise RecipientNotFound(_detail(response) or "recipient not found")
+        if response.status_code != 200:
+            raise DirectoryUnavailable(f"registry answered {response.status_code}")
+        return [_Address.model_validate(a).recipient() for a in response.json()["recipients"]]
 
     async def close(self) -> None:
         await self._client.aclose()
+
+
+def _detail(response: httpx.Response) -> str | None:
+    try:
+        detail = response.json().get("detail")
+    except ValueError:
+        return None
+    return str(detail)[:200] if detail else None

@@ -1,17 +1,20 @@
 """Render notification templates (Korean and English) from a request's variables.
 
-A missing variable is an error, never a blank: templates use Jinja2's StrictUndefined.
+A missing variable is an error, never a blank: templates use Jinja2's StrictUndefined. A
+variable a filter cannot read (a deadline that is not an ISO 8601 instant) is an error too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, UndefinedError
 
 from anbu_contracts import Locale
+
+from .quiet_hours import zone
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "templates"
 
@@ -32,17 +35,24 @@ TASK_LABELS = {
 
 
 class TemplateError(ValueError):
-    """The template is unknown or a variable it needs is missing."""
+    """The template is unknown or a variable it needs is missing or unreadable."""
 
 
-def _task_label(value: str, locale: str) -> str:
-    ko, en = TASK_LABELS.get(value, (value, value))
+def _task_label(value: object, locale: str) -> str:
+    text = str(value)  # a missing variable (StrictUndefined) raises here, by name
+    ko, en = TASK_LABELS.get(text, (text, text))
     return ko if locale == "ko" else en
 
 
-def _local_time(value: str, timezone: str = "Asia/Seoul") -> str:
-    instant = datetime.fromisoformat(value)
-    return instant.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
+def _local_time(value: object, timezone: str = "Asia/Seoul") -> str:
+    text = str(value)  # a missing variable (StrictUndefined) raises here, by name
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise TemplateError(f"{value!r} is not an ISO 8601 instant") from exc
+    if instant.tzinfo is None:
+        raise TemplateError(f"{value!r} has no UTC offset")
+    return instant.astimezone(zone(timezone)).strftime("%Y-%m-%d %H:%M")
 
 
 class Renderer:
@@ -56,7 +66,8 @@ class Renderer:
         self._env.filters["task_label"] = _task_label
         self._env.filters["local_time"] = _local_time
 
-    def render(self, template: str, locale: Locale, variables: dict[str, str]) -> str:
+    def render(self, template: str, locale: Locale, variables: Mapping[str, str]) -> str:
+        """The message text; raises :class:`TemplateError` rather than leave a blank."""
         try:
             return (
                 self._env.get_template(f"{locale.value}/{template}.txt").render(**variables).strip()
@@ -65,8 +76,14 @@ class Renderer:
             raise TemplateError(f"no template {template!r} for locale {locale.value}") from exc
         except UndefinedError as exc:
             raise TemplateError(f"template {template!r}: {exc.message}") from exc
+        except TemplateError as exc:
+            raise TemplateError(f"template {template!r}: {exc}") from exc
 
     def templates(self) -> list[str]:
         return sorted(
-            {name.split("/", 1)[1].removesuffix(".txt") for name in self._env.list_templates()}
+            {
+                name.split("/", 1)[1].removesuffix(".txt")
+                for name in self._env.list_templates()
+                if "/" in name
+            }
         )

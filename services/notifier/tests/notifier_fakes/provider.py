@@ -1,0 +1,342 @@
+"""A local HTTP server that behaves like an SMS / alert-message (알림톡) gateway.
+
+It speaks the provider protocol of docs/notifier.md: ``POST /v1/messages`` with a bearer
+key and an ``Idempotency-Key``; 202 ``{"message_id"}``; a key it has seen is answered
+with the same id and not sent again (a *replay*). It can be told to fail: scripted
+responses (500, 429 with Retry-After, 400), slow answers that time the client out after
+the message was accepted, an outage window, a random failure rate. It counts what a
+handset would notice: *duplicates* are accepted messages whose recipient and text were
+already accepted under another key, i.e. the same message sent twice.
+
+Delivery receipts are signed (HMAC-SHA256 over ``"<ts>." + body``) and either posted to
+``receipt_url`` (retried while the notifier is down, as real gateways do) or kept in
+``pending_receipts`` for a test to post itself. ``POST /hooks/{name}`` plays a liaison
+system receiving signed webhooks.
+
+Run it on its own for benchmarks: ``python provider.py --port 19790 --failure-rate 0.01``;
+``GET /_stats`` reports the counts and ``POST /_config`` changes behaviour.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hmac
+import json
+import random
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    return "v1=" + hmac.new(secret.encode(), f"{timestamp}.".encode() + body, "sha256").hexdigest()
+
+
+@dataclass
+class Fault:
+    """One scripted answer: an HTTP status (with headers), or a slow accept."""
+
+    status: int = 500
+    headers: dict[str, str] = field(default_factory=dict)
+    code: str = "internal_error"
+    slow_s: float = 0.0  # > 0: accept the message, then answer only after this long
+
+
+@dataclass
+class Accepted:
+    message_id: str
+    key: str
+    to: str
+    text: str
+    kind: str
+    template_code: str | None
+    at: float
+
+
+class ProviderState:
+    """Everything the gateway saw; safe to read from the test's thread."""
+
+    def __init__(self, api_key: str) -> None:
+        self.api_key = api_key
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.messages: dict[str, Accepted] = {}
+            self.calls: list[tuple[float, str, int]] = []  # (when, key, status answered)
+            self.replays = 0
+            self.duplicates = 0
+            self.faults: deque[Fault] = deque()
+            self.failure_rate = 0.0
+            self.injected = 0
+            self.down_until = 0.0
+            self.invalid_numbers: set[str] = set()
+            self.undeliverable: set[str] = set()  # receipts for these numbers say "failed"
+            self.receipt_url: str | None = None
+            self.receipt_secret = "receipt-secret"
+            self.receipt_delay_s = 0.0
+            self.pending_receipts: list[tuple[bytes, dict[str, str]]] = []
+            self.receipts_posted = 0
+            self.hooks: list[dict[str, Any]] = []
+            self.hook_secrets: dict[str, str] = {}
+            self._seen_texts: set[tuple[str, str]] = set()
+            self._rng = random.Random(7)
+
+    # -- what tests read -----------------------------------------------------------------
+
+    def accepted(self) -> list[Accepted]:
+        with self.lock:
+            return list(self.messages.values())
+
+    def stats(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "accepted": len(self.messages),
+                "calls": len(self.calls),
+                "replays": self.replays,
+                "duplicates": self.duplicates,
+                "injected_failures": self.injected,
+                "receipts_posted": self.receipts_posted,
+            }
+
+    # -- behaviour -------------------------------------------------------------------------
+
+    def answer(self, body: dict[str, Any], key: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """Decide the answer to one POST /v1/messages (under the lock)."""
+        now = time.monotonic()
+        with self.lock:
+            if key in self.messages:
+                self.replays += 1
+                self.calls.append((now, key, 202))
+                return (
+                    202,
+                    {"message_id": self.messages[key].message_id},
+                    {"Idempotent-Replayed": "true"},
+                )
+            fault = self.faults.popleft() if self.faults else None
+            if fault is None and now < self.down_until:
+                fault = Fault(503, code="maintenance")
+            if fault is None and self.failure_rate and self._rng.random() < self.failure_rate:
+                self.injected += 1
+                fault = Fault(500, code="injected")
+            if fault is None and body.get("to") in self.invalid_numbers:
+                fault = Fault(400, code="invalid_number")
+            if fault is not None and not fault.slow_s:
+                self.calls.append((now, key, fault.status))
+                return fault.status, {"code": fault.code}, fault.headers
+            message = Accepted(
+                message_id=f"m-{len(self.messages) + 1:06d}",
+                key=key,
+                to=str(body.get("to")),
+                text=str(body.get("text")),
+                kind=str(body.get("type")),
+                template_code=body.get("template_code"),
+                at=now,
+            )
+            self.messages[key] = message
+            if (message.to, message.text) in self._seen_texts:
+                self.duplicates += 1
+            self._seen_texts.add((message.to, message.text))
+            self.calls.append((now, key, 202))
+            extra = {"slow_s": fault.slow_s} if fault else {}
+            return 202, {"message_id": message.message_id, **extra}, {}
+
+    def receipt(self, message: Accepted) -> tuple[bytes, dict[str, str]]:
+        failed = message.to in self.undeliverable
+        body = json.dumps(
+            {
+                "message_id": message.message_id,
+                "status": "failed" if failed else "delivered",
+                "reason": "handset unreachable" if failed else None,
+            }
+        ).encode()
+        ts = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            "X-Anbu-Timestamp": str(ts),
+            "X-Anbu-Signature": signature(self.receipt_secret, ts, body),
+        }
+        return body, headers
+
+
+def build_app(state: ProviderState) -> Starlette:
+    tasks: set[asyncio.Task[None]] = set()
+    clients: list[httpx.AsyncClient] = []  # one pooled client for receipts, made in the loop
+
+    def receipt_client() -> httpx.AsyncClient:
+        if not clients:
+            clients.append(httpx.AsyncClient(timeout=5.0))
+        return clients[0]
+
+    async def messages(request: Request) -> Response:
+        if request.headers.get("authorization") != f"Bearer {state.api_key}":
+            return JSONResponse({"code": "unauthorized"}, status_code=401)
+        key = request.headers.get("idempotency-key")
+        if not key:
+            return JSONResponse({"code": "idempotency_key_required"}, status_code=400)
+        body = await request.json()
+        status, payload, headers = state.answer(body, key)
+        slow = payload.pop("slow_s", 0.0)
+        if slow:
+            await asyncio.sleep(slow)
+        if status == 202:
+            message = state.messages.get(key)
+            if message is not None and not headers.get("Idempotent-Replayed"):
+                _schedule_receipt(message)
+        return JSONResponse(payload, status_code=status, headers=headers)
+
+    def _schedule_receipt(message: Accepted) -> None:
+        with state.lock:
+            receipt = state.receipt(message)
+            if state.receipt_url is None:
+                state.pending_receipts.append(receipt)
+                return
+            url, delay = state.receipt_url, state.receipt_delay_s
+        task = asyncio.create_task(_post_receipt(url, receipt, delay))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    async def _post_receipt(url: str, receipt: tuple[bytes, dict[str, str]], delay: float) -> None:
+        await asyncio.sleep(delay)
+        body, _ = receipt
+        client = receipt_client()
+        for attempt in range(60):  # keep trying while the notifier is down
+            ts = int(time.time())  # re-signed: the notifier refuses stale timestamps
+            headers = {
+                "Content-Type": "application/json",
+                "X-Anbu-Timestamp": str(ts),
+                "X-Anbu-Signature": signature(state.receipt_secret, ts, body),
+            }
+            try:
+                response = await client.post(url, content=body, headers=headers)
+                if response.status_code < 500:
+                    with state.lock:
+                        state.receipts_posted += 1
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(min(0.2 * 2**attempt, 2.0))
+
+    async def hooks(request: Request) -> Response:
+        name = request.path_params["name"]
+        body = await request.body()
+        secret = state.hook_secrets.get(name, "")
+        ts = request.headers.get("x-anbu-timestamp", "0")
+        valid = ts.isdigit() and hmac.compare_digest(
+            signature(secret, int(ts), body), request.headers.get("x-anbu-signature", "")
+        )
+        with state.lock:
+            fault = state.faults.popleft() if state.faults else None
+            if valid and fault is None:
+                state.hooks.append(
+                    {
+                        "name": name,
+                        "key": request.headers.get("idempotency-key"),
+                        "body": json.loads(body),
+                    }
+                )
+        if not valid:
+            return JSONResponse({"code": "bad_signature"}, status_code=401)
+        if fault is not None:
+            return JSONResponse(
+                {"code": fault.code}, status_code=fault.status, headers=fault.headers
+            )
+        return JSONResponse({"id": f"case-{len(state.hooks)}"}, status_code=200)
+
+    async def stats(_: Request) -> Response:
+        return JSONResponse(state.stats())
+
+    async def configure(request: Request) -> Response:
+        config = await request.json()
+        with state.lock:
+            for name in ("failure_rate", "receipt_url", "receipt_secret", "receipt_delay_s"):
+                if name in config:
+                    setattr(state, name, config[name])
+            if "down_for_s" in config:
+                state.down_until = time.monotonic() + float(config["down_for_s"])
+        return JSONResponse(state.stats())
+
+    return Starlette(
+        routes=[
+            Route("/v1/messages", messages, methods=["POST"]),
+            Route("/hooks/{name}", hooks, methods=["POST"]),
+            Route("/_stats", stats, methods=["GET"]),
+            Route("/_config", configure, methods=["POST"]),
+        ]
+    )
+
+
+class FakeProvider:
+    """The gateway, served by uvicorn on a thread of the test process."""
+
+    def __init__(self, api_key: str = "test-key", port: int | None = None) -> None:
+        self.state = ProviderState(api_key)
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            build_app(self.state),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="fake-provider", daemon=True)
+
+    def start(self) -> FakeProvider:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the fake provider did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="A local SMS / alert-message gateway.")
+    parser.add_argument("--port", type=int, default=19790)
+    parser.add_argument("--api-key", default="bench-key")
+    parser.add_argument("--failure-rate", type=float, default=0.0)
+    parser.add_argument("--receipt-url")
+    parser.add_argument("--receipt-secret", default="receipt-secret")
+    args = parser.parse_args()
+    state = ProviderState(args.api_key)
+    state.failure_rate = args.failure_rate
+    state.receipt_url = args.receipt_url
+    state.receipt_secret = args.receipt_secret
+    uvicorn.run(
+        build_app(state),
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        lifespan="off",
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()
