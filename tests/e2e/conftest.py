@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,15 +33,11 @@ E2E_PORTS = {
 TOKEN = "e2e-service-token"
 
 
-@pytest.fixture(scope="session")
-def e2e_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A broker of the end-to-end scenarios' own: empty topics, no other test's records."""
-    port = int(os.environ.get("ANBU_E2E_KAFKA_PORT", "29192"))  # not the shared 29092
+@contextmanager
+def own_broker(port: int, directory: Path) -> Iterator[str]:
+    """A broker of its own (empty topics, no other test's records), stopped afterwards."""
     env = dict(
-        os.environ,
-        ANBU_KAFKA_PORT=str(port),
-        ANBU_KAFKA_DIR=str(tmp_path_factory.mktemp("e2e-kafka")),
-        ANBU_KAFKA_HEAP="512m",
+        os.environ, ANBU_KAFKA_PORT=str(port), ANBU_KAFKA_DIR=str(directory), ANBU_KAFKA_HEAP="512m"
     )
     script = str(ROOT / "deploy" / "kafka.sh")
     subprocess.run([script, "start"], env=env, check=True)
@@ -55,6 +52,26 @@ def e2e_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         subprocess.run([script, "stop"], env=env, check=False)
 
 
+def started_stack(var_dir: Path, ports: dict[str, int], env: dict[str, str]) -> Stack:
+    """Every service (or ANBU_E2E_SERVICES) as processes, ready."""
+    stack = Stack(var_dir=var_dir, ports=ports, env={"ANBU_SERVICE_TOKEN": TOKEN, **env})
+    names = [n for n in os.environ.get("ANBU_E2E_SERVICES", ",".join(ports)).split(",") if n]
+    stack.start(names)
+    try:
+        stack.wait_ready(names, timeout=120)
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+@pytest.fixture(scope="session")
+def e2e_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = int(os.environ.get("ANBU_E2E_KAFKA_PORT", "29192"))  # not the shared 29092
+    with own_broker(port, tmp_path_factory.mktemp("e2e-kafka")) as bootstrap:
+        yield bootstrap
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap(e2e_kafka: str) -> str:
     """In the end-to-end scenarios every Kafka client uses their own broker."""
@@ -63,22 +80,15 @@ def kafka_bootstrap(e2e_kafka: str) -> str:
 
 @pytest.fixture(scope="session")
 def stack(e2e_kafka: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    var_dir = tmp_path_factory.mktemp("e2e-var")
-    stack = Stack(
-        var_dir=var_dir,
-        ports=E2E_PORTS,
-        env={
+    stack = started_stack(
+        tmp_path_factory.mktemp("e2e-var"),
+        E2E_PORTS,
+        {
             "ANBU_KAFKA_BOOTSTRAP": e2e_kafka,
-            "ANBU_SERVICE_TOKEN": TOKEN,
             "ANBU_REGISTRY_SEED_FILE": str(ROOT / "deploy" / "seed" / "demo.yaml"),
-            "ANBU_LOG_LEVEL": "INFO",
         },
     )
-    # ANBU_E2E_SERVICES limits the stack while a service is being rebuilt (default: all).
-    names = [n for n in os.environ.get("ANBU_E2E_SERVICES", ",".join(E2E_PORTS)).split(",") if n]
-    stack.start(names)
     try:
-        stack.wait_ready(names, timeout=120)
         yield stack
     finally:
         stack.stop()

@@ -94,6 +94,7 @@ class BatchConsumer:
         self._consumer: AIOKafkaConsumer | None = None
         self.handled = 0
         self.running = False
+        self.caught_up = False  # the last poll found nothing more to read
 
     # -- rebalancing -------------------------------------------------------------------
 
@@ -105,6 +106,7 @@ class BatchConsumer:
         log.info("partitions revoked", partitions=sorted(partitions))
 
     async def _assigned(self, partitions: set[int]) -> None:
+        self.caught_up = False  # a new partition may come with a backlog
         async with self._lock:
             if self.on_assigned and partitions:
                 await self.on_assigned(partitions)
@@ -135,7 +137,9 @@ class BatchConsumer:
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
                 if not batches:
+                    self.caught_up = bool(self.partitions)
                     continue
+                self.caught_up = False
                 async with self._lock:
                     await self._handle(consumer, batches)
         finally:

@@ -50,6 +50,11 @@ def create(
     batch = consumer.register(runtime, detector, max_records=settings.batch_size)
 
     async def fire(escalation_id: str) -> None:
+        if not batch.caught_up:
+            # After a restart, apply the backlog (an outcome may have closed the protocol
+            # while the detector was down) before overdue steps run: try again shortly.
+            await detector.defer(escalation_id)
+            return
         async with batch.lock:  # one writer of the detector's state at a time
             await detector.fire(escalation_id)
 

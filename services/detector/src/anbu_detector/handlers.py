@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
@@ -656,6 +656,23 @@ class Detector:
         await self.db.run(transaction)
         self.outbox.notify()
         await self._after_commit(effects)
+
+    async def defer(self, escalation_id: str, seconds: float = 1.0) -> None:
+        """Fire this escalation's timer again in ``seconds`` of real time."""
+        timers = self.timers
+        if timers is None:
+            return
+
+        def read(session: Session) -> tuple[int, datetime | None] | None:
+            row = Repository(session).escalation_row(UUID(escalation_id))
+            return (row.partition, row.next_due_at) if row else None
+
+        found = await self.db.run(read)
+        if found is None or found[1] is None:
+            return
+        speed = float(getattr(self.clock, "speed", 1.0))
+        soon = self.clock.now() + timedelta(seconds=seconds * speed)
+        await asyncio.to_thread(timers.set, UUID(escalation_id), found[0], soon)
 
     def _on_outcome(
         self, repo: Repository, outcome: OutcomeEvent, now: datetime, effects: Effects
