@@ -53,6 +53,10 @@ class Stack:
     env: Mapping[str, str] = field(default_factory=dict)
     ports: Mapping[str, int] = field(default_factory=lambda: dict(SERVICES))
     processes: dict[str, ServiceProcess] = field(default_factory=dict)
+    # Several instances of one service: name → service ("detector-2" → "detector").
+    instances: Mapping[str, str] = field(default_factory=dict)
+    # Extra environment per process name (an instance's own id, for example).
+    env_for: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def environment(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -65,12 +69,13 @@ class Stack:
             }
         )
         for name, port in self.ports.items():
-            env[f"ANBU_{name.upper()}_HTTP_PORT"] = str(port)
+            if name not in self.instances:
+                env[f"ANBU_{name.upper()}_HTTP_PORT"] = str(port)
         env.update(self.env)
         return env
 
     def _port(self, name: str) -> int:
-        return self.ports.get(name, SERVICES[name])
+        return self.ports.get(name, SERVICES.get(name, 0))
 
     def start(self, names: Iterable[str] | None = None) -> None:
         (self.var_dir / "log").mkdir(parents=True, exist_ok=True)
@@ -82,9 +87,12 @@ class Stack:
             if proc.alive():
                 continue
             log = proc.log_path.open("ab")
+            service = self.instances.get(name, name)
+            own = dict(env, **self.env_for.get(name, {}))
+            own[f"ANBU_{service.upper()}_HTTP_PORT"] = str(self.ports[name])
             proc.popen = subprocess.Popen(
-                _command(name),
-                env=env,
+                _command(service),
+                env=own,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
