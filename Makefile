@@ -17,6 +17,7 @@ schemas:        ## regenerate contracts/schemas/, docs/asyncapi.yaml and docs/op
 	@uv run --frozen python -m anbu_contracts.export
 	@uv run --frozen python tools/gen_asyncapi.py
 	@uv run --frozen python tools/gen_openapi.py
+	@uv run --frozen python tools/gen_protocols_doc.py
 
 fmt:
 	@uv run --frozen ruff format .

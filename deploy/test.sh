@@ -37,6 +37,7 @@ step "contracts: exported JSON Schemas, AsyncAPI and OpenAPI documents are curre
 uv run --frozen python -m anbu_contracts.export --check
 uv run --frozen python tools/gen_asyncapi.py --check
 uv run --frozen python tools/gen_openapi.py --check
+uv run --frozen python tools/gen_protocols_doc.py --check
 step "docker-compose.yml is valid"
 docker-compose --env-file deploy/compose.env.example -f docker-compose.yml config --quiet
 step "tests (unit, integration on the real broker and PostgreSQL, end-to-end)"

@@ -27,7 +27,7 @@ def render() -> str:
         brokers = []
         for name in SERVICES:
             runtime, _ = importlib.import_module(f"anbu_{name}.bootstrap").create()
-            brokers.append(runtime.broker)
+            brokers.extend([runtime.broker, runtime.spec_broker])
         spec = AsyncAPI(
             *brokers,
             title="anbu event API",
