@@ -35,7 +35,12 @@ TOKEN = "e2e-service-token"
 
 @contextmanager
 def own_broker(port: int, directory: Path) -> Iterator[str]:
-    """A broker of its own (empty topics, no other test's records), stopped afterwards."""
+    """A broker of its own (empty topics, no other test's records), stopped afterwards.
+
+    The broker listens on ``port`` and its KRaft controller on ``port + 1``. Ports in use by
+    the suite: 29092 shared, 29192 e2e, 29196 protocols, 29292 field app, 29492 detector
+    cluster.
+    """
     env = dict(
         os.environ, ANBU_KAFKA_PORT=str(port), ANBU_KAFKA_DIR=str(directory), ANBU_KAFKA_HEAP="512m"
     )

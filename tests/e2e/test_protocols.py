@@ -52,7 +52,7 @@ DONG = "1111051500"
 
 @pytest.fixture(scope="module")
 def protocol_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with own_broker(29193, tmp_path_factory.mktemp("protocol-kafka")) as bootstrap:
+    with own_broker(29196, tmp_path_factory.mktemp("protocol-kafka")) as bootstrap:
         yield bootstrap
 
 

@@ -6,9 +6,12 @@ from datetime import UTC, datetime, time, timedelta
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from anbu_contracts import AlertReason, MonitoringChannel, Severity
 from anbu_detector.domain.absence import QuietHours, fuse, window_end
-from anbu_detector.domain.monitor import Monitor, WatchConfig
+from anbu_detector.domain.monitor import Monitor, WatchConfig, window_end_seconds
 from anbu_detector.domain.rules import AbsenceRule
 
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -127,3 +130,22 @@ def test_partitions_are_forgotten_whole() -> None:
     monitor.forget_partitions({0})
     assert set(monitor.households) == {"HH-B"}
     assert [h for h, _ in monitor.due(T0 + timedelta(days=2))] == ["HH-B"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    minutes=st.integers(min_value=0, max_value=60 * 24 * 400),
+    window_hours=st.floats(min_value=0.1, max_value=80),
+    quiet_start=st.integers(min_value=0, max_value=23),
+    quiet_end=st.integers(min_value=0, max_value=23),
+)
+def test_the_heartbeat_path_computes_the_same_deadline_as_the_rule(
+    minutes: int, window_hours: float, quiet_start: int, quiet_end: int
+) -> None:
+    quiet = QuietHours(time(quiet_start), time(quiet_end))
+    last = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes)
+    window = timedelta(hours=window_hours)
+    config = WatchConfig(windows={PHONE: window}, quiet=quiet, tz=SEOUL)
+    expected = window_end(last, window, quiet, SEOUL)
+    fast = window_end_seconds(last.timestamp(), window.total_seconds(), config)
+    assert abs(fast - expected.timestamp()) < 1e-3

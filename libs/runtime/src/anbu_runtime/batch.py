@@ -14,9 +14,11 @@ after the in-flight batch finished and its offsets were committed (flush, drop s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import json
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,7 +39,7 @@ from .outbox import OutgoingRecord
 log = get_logger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Received:
     """One decoded record with where it came from."""
 
@@ -78,6 +80,8 @@ class BatchConsumer:
         on_revoked: PartitionHook | None = None,
         max_records: int = 5000,
         instance_id: str | None = None,
+        flusher: Callable[[], Awaitable[None]] | None = None,
+        commit_interval: float = 1.0,
     ) -> None:
         self.service = service
         self.bootstrap = bootstrap
@@ -95,11 +99,19 @@ class BatchConsumer:
         self.handled = 0
         self.running = False
         self.caught_up = False  # the last poll found nothing more to read
+        # With a flusher, handlers may keep state in memory: offsets are committed only
+        # after the flusher made everything handled before them durable, in the background.
+        self.flusher = flusher
+        self.commit_interval = commit_interval
+        self._pending: dict[TopicPartition, int] = {}
+        self._flushing: asyncio.Task[None] | None = None
+        self._last_flush = time.monotonic()
 
     # -- rebalancing -------------------------------------------------------------------
 
     async def _revoked(self, partitions: set[int]) -> None:
         async with self._lock:  # wait for the in-flight batch and its commit
+            await self._settle()
             self.partitions -= partitions
             if self.on_revoked and partitions:
                 await self.on_revoked(partitions)
@@ -145,6 +157,8 @@ class BatchConsumer:
         finally:
             self.running = False
             async with self._lock:
+                with contextlib.suppress(Exception):
+                    await self._settle()
                 if self.on_revoked and self.partitions:
                     await self.on_revoked(set(self.partitions))
                 self.partitions = set()
@@ -160,8 +174,10 @@ class BatchConsumer:
                 continue  # revoked while the batch was being fetched
             stream = []
             for record in records:
-                event = await self._decode(record)
-                if event is not None:
+                event = self._decode(record)
+                if isinstance(event, Exception):
+                    await self._dead_letter(record, event)
+                else:
                     stream.append(
                         Received(
                             record.topic, record.partition, record.offset, event, record.timestamp
@@ -171,16 +187,15 @@ class BatchConsumer:
             offsets[tp] = records[-1].offset + 1
         if not offsets:
             return
-        # Interleave the topics by record time; each partition keeps its own order.
-        received = list(heapq.merge(*streams, key=lambda r: r.timestamp_ms))
+        if len({tp.topic for tp in offsets}) == 1:  # one topic: partitions are independent
+            received = [r for stream in streams for r in stream]
+        else:  # interleave the topics by record time; each partition keeps its own order
+            received = list(heapq.merge(*streams, key=lambda r: r.timestamp_ms))
         if received:
             await self._handle_safely(received, batches)
-        try:
-            await consumer.commit(offsets)
-        except CommitFailedError as exc:
-            # The group rebalanced under us: another instance re-reads from the last
-            # commit; handlers are idempotent, so that costs time, not correctness.
-            log.warning("commit failed after a rebalance", error=str(exc))
+        for tp, next_offset in offsets.items():
+            self._pending[tp] = max(next_offset, self._pending.get(tp, 0))
+        await self._commit_when_durable(consumer)
         self.handled += len(received)
         elapsed = time.perf_counter() - started
         for tp, next_offset in offsets.items():
@@ -190,8 +205,52 @@ class BatchConsumer:
                 CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(
                     max(high - next_offset, 0)
                 )
-        for record in received:
-            MESSAGES_CONSUMED.labels(self.service, record.topic, "ok").inc()
+        for topic, n in Counter(r.topic for r in received).items():
+            MESSAGES_CONSUMED.labels(self.service, topic, "ok").inc(n)
+
+    async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+        if not offsets:
+            return
+        try:
+            await consumer.commit(offsets)
+        except CommitFailedError as exc:
+            # The group rebalanced under us: another instance re-reads from the last
+            # commit; handlers are idempotent, so that costs time, not correctness.
+            log.warning("commit failed after a rebalance", error=str(exc))
+
+    async def _commit_when_durable(self, consumer: AIOKafkaConsumer) -> None:
+        if self.flusher is None:  # the handler made its effects durable already
+            offsets, self._pending = self._pending, {}
+            await self._commit(consumer, offsets)
+            return
+        if self._flushing is not None:
+            if not self._flushing.done():
+                return
+            self._flushing.result()  # a failed flush stops the consumer: it restarts clean
+            self._flushing = None
+        if time.monotonic() - self._last_flush < self.commit_interval:
+            return
+        offsets, self._pending = self._pending, {}
+        self._last_flush = time.monotonic()
+        flusher = self.flusher
+
+        async def flush_then_commit() -> None:
+            await flusher()
+            await self._commit(consumer, offsets)
+
+        self._flushing = asyncio.create_task(flush_then_commit())
+
+    async def _settle(self) -> None:
+        """Make everything handled durable and commit it (before a revocation or a stop)."""
+        if self._flushing is not None:
+            with contextlib.suppress(Exception):
+                await self._flushing
+            self._flushing = None
+        if self.flusher is not None:
+            await self.flusher()
+        if self._consumer is not None:
+            offsets, self._pending = self._pending, {}
+            await self._commit(self._consumer, offsets)
 
     async def _handle_safely(self, received: list[Received], batches: dict[Any, list[Any]]) -> None:
         """Hand the batch over; if it keeps failing, find and dead-letter the poisoned records.
@@ -231,17 +290,18 @@ class BatchConsumer:
                 )
                 await self._dead_letter(record, exc, reason="handler_error")
 
-    async def _decode(self, record: Any) -> BaseModel | None:
+    @staticmethod
+    def _decode(record: Any) -> BaseModel | Exception:
+        """The record as its topic's contract model, or the reason it is not one."""
         if record.value is None:
             return Tombstone(topic=record.topic, key=(record.key or b"").decode(errors="replace"))
         topic = TOPICS_BY_NAME.get(record.topic)
+        if topic is None:
+            return ValueError(f"no contract registered for topic {record.topic}")
         try:
-            if topic is None:
-                raise ValueError(f"no contract registered for topic {record.topic}")
             return topic.model.model_validate_json(record.value)
         except (ValidationError, ValueError) as exc:
-            await self._dead_letter(record, exc)
-            return None
+            return exc
 
     async def _dead_letter(self, record: Any, exc: Exception, reason: str = "contract") -> None:
         headers: dict[str, str] = {}

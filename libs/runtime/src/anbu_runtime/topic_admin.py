@@ -50,9 +50,14 @@ async def create(bootstrap: str, wait_s: float) -> int:
                     for t in missing
                 ]
             )
-        described = await admin.describe_topics([t.name for t in wanted])
-        partitions = {d["topic"]: len(d["partitions"]) for d in described}
-        wrong = [t.name for t in wanted if partitions.get(t.name) != t.partitions]
+        # New topics take a moment to show their partitions in the metadata.
+        for _ in range(40):
+            described = await admin.describe_topics([t.name for t in wanted])
+            partitions = {d["topic"]: len(d["partitions"]) for d in described}
+            wrong = [t.name for t in wanted if partitions.get(t.name) != t.partitions]
+            if not wrong or not missing:
+                break
+            await asyncio.sleep(0.25)
         print(f"topics: {len(wanted)} in registry, {len(missing)} created, {len(wrong)} mismatched")
         for name in wrong:
             want = next(t.partitions for t in wanted if t.name == name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -75,11 +76,14 @@ class HouseholdRow(Table, table=True):
 
 
 class ChannelStateRow(Table, table=True):
-    __tablename__ = "channel_state"
+    """A channel's last activity, as epoch seconds: written for every heartbeat flush, so it
+    is kept in the cheapest form to write and to load back."""
+
+    __tablename__ = "channel_clock"
     household_id: str = Field(primary_key=True, max_length=32)
     channel: str = Field(primary_key=True, max_length=32)
     partition: int = Field(index=True)
-    last_active_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    last_active: float
     silent: bool = False
 
 
@@ -194,18 +198,34 @@ def household_values(snapshot: HouseholdSnapshot, partition: int) -> dict[str, A
 
 
 def watch_config(row: HouseholdRow, default_hours: dict[MonitoringChannel, float]) -> WatchConfig:
-    windows: dict[MonitoringChannel, timedelta] = {}
-    for channel, hours in row.windows.items():
-        kind = MonitoringChannel(channel)
-        windows[kind] = timedelta(hours=hours if hours else default_hours.get(kind, 24.0))
+    """The household's watch configuration; identical ones are shared (a million households
+    have a handful of distinct configurations)."""
+    hours = tuple(
+        sorted(
+            (channel, float(h) if h else default_hours.get(MonitoringChannel(channel), 24.0))
+            for channel, h in row.windows.items()
+        )
+    )
+    suspended = row.suspended_until if row.status == HouseholdStatus.SUSPENDED.value else None
+    active = row.status not in (HouseholdStatus.MOVED.value, HouseholdStatus.CLOSED.value)
+    return _shared_config(hours, row.quiet_start, row.quiet_end, row.timezone, active, suspended)
+
+
+@lru_cache(maxsize=65536)
+def _shared_config(
+    hours: tuple[tuple[str, float], ...],
+    quiet_start: time,
+    quiet_end: time,
+    timezone: str,
+    active: bool,
+    suspended_until: datetime | None,
+) -> WatchConfig:
     return WatchConfig(
-        windows=windows,
-        quiet=QuietHours(row.quiet_start, row.quiet_end),
-        tz=ZoneInfo(row.timezone),
-        active=row.status not in (HouseholdStatus.MOVED.value, HouseholdStatus.CLOSED.value),
-        suspended_until=row.suspended_until
-        if row.status == HouseholdStatus.SUSPENDED.value
-        else None,
+        windows={MonitoringChannel(c): timedelta(hours=h) for c, h in hours},
+        quiet=QuietHours(quiet_start, quiet_end),
+        tz=ZoneInfo(timezone),
+        active=active,
+        suspended_until=suspended_until,
     )
 
 

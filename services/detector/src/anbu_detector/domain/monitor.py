@@ -18,9 +18,37 @@ from zoneinfo import ZoneInfo
 
 from anbu_contracts import MonitoringChannel
 
-from .absence import QuietHours, window_end
+from .absence import QuietHours
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+_OFFSETS: dict[tuple[str, int], float] = {}
+
+
+def _utc_offset(tz: ZoneInfo, seconds: float) -> float:
+    """The zone's UTC offset at an instant, cached per hour (zone rules change on the hour)."""
+    key = (tz.key, int(seconds // 3600))
+    offset = _OFFSETS.get(key)
+    if offset is None:
+        delta = _instant(seconds).astimezone(tz).utcoffset()
+        offset = _OFFSETS[key] = delta.total_seconds() if delta else 0.0
+        if len(_OFFSETS) > 200_000:
+            _OFFSETS.clear()
+    return offset
+
+
+def window_end_seconds(last_active: float, window: float, config: WatchConfig) -> float:
+    """``absence.window_end`` in epoch seconds: the heartbeat path's arithmetic."""
+    end = last_active + window
+    start, stop = config.quiet_seconds
+    if start == stop:
+        return end
+    local = (end + _utc_offset(config.tz, end)) % 86400
+    inside = (start <= local < stop) if start < stop else (local >= start or local < stop)
+    if not inside:
+        return end
+    return end + ((stop - local) % 86400 or 86400)
 
 
 def _seconds(instant: datetime) -> float:
@@ -40,6 +68,19 @@ class WatchConfig:
     tz: ZoneInfo
     active: bool = True  # False while moved or closed
     suspended_until: datetime | None = None
+    # The same in seconds, for the heartbeat path (computed once per configuration).
+    window_seconds: dict[MonitoringChannel, float] = field(init=False, repr=False, compare=False)
+    quiet_seconds: tuple[int, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        seconds = {c: w.total_seconds() for c, w in self.windows.items()}
+        object.__setattr__(self, "window_seconds", seconds)
+        start, end = self.quiet.start, self.quiet.end
+        object.__setattr__(
+            self,
+            "quiet_seconds",
+            (start.hour * 3600 + start.minute * 60, end.hour * 3600 + end.minute * 60),
+        )
 
     def watching(self, at: datetime) -> bool:
         if not self.active:
@@ -177,10 +218,9 @@ class Monitor:
         config = watch.config
         if config is None or channel not in config.windows or clock.silent:
             return
-        end = window_end(
-            _instant(clock.last_active), config.windows[channel], config.quiet, config.tz
+        clock.deadline = window_end_seconds(
+            clock.last_active, config.window_seconds[channel], config
         )
-        clock.deadline = _seconds(end)
         second = int(clock.deadline)
         bucket = self._buckets.get(second)
         if bucket is None:

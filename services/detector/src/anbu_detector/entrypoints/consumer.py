@@ -41,6 +41,8 @@ def register(
         on_revoked=detector.drop_partitions,
         max_records=max_records,
         instance_id=runtime.common.instance_id,
+        flusher=detector.flush,
+        commit_interval=1.0,
     )
     runtime.declare_subscription(
         TOPICS,

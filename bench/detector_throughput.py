@@ -1,0 +1,439 @@
+"""The detector at metropolitan scale, side by side with a raw consumer and Quix Streams.
+
+    uv run python bench/detector_throughput.py [--households 1000000] [--heartbeats 1000000]
+
+On a broker of its own (started here), with N enrolled households already in the detector's
+durable state (each with a consented phone channel):
+
+1. produce H heartbeats (a backlog) onto signals.heartbeat.v1;
+2. drain it with (a) a raw aiokafka consumer that does nothing — the ceiling —, (b) the
+   detector process, (c) the same inactivity rule in Quix Streams; records per second each;
+3. the detector's peak memory (RSS) with N households; its recovery time (start until its
+   partitions are loaded and it is ready) on a first start and after a restart;
+4. latency from producing a threshold-crossing signal (an SOS) to the alert being produced,
+   p50/p99, under a background load of 10,000 heartbeats per second.
+
+Prints a table and writes bench/results/detector_throughput.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import httpx
+import psutil
+from _support import BENCH_VAR, ROOT, percentile, write_result
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.partitioner import murmur2
+from sqlalchemy import create_engine, insert
+
+sys.path.insert(0, str(ROOT))
+from anbu_contracts.signals import SignalKind
+from anbu_contracts.topics import DETECTOR_ALERT, HOUSEHOLD_PARTITIONS, SIGNAL_TOPICS
+from anbu_detector.adapters.orm import ChannelStateRow, HouseholdRow, metadata
+from anbu_runtime.outbox import install
+from anbu_runtime.processes import Stack
+from tests.e2e.conftest import own_broker
+
+HEARTBEATS = SIGNAL_TOPICS[SignalKind.HEARTBEAT].name
+SOS = SIGNAL_TOPICS[SignalKind.SOS].name
+PORT = 18960
+KAFKA_PORT = 29592
+
+
+def household_id(n: int) -> str:
+    return f"HH-B{n:09d}"
+
+
+def partition_of(key: str) -> int:
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % HOUSEHOLD_PARTITIONS
+
+
+def seed_state(database: Path, households: int) -> float:
+    """The detector's durable state after enrolment: households and their phone channels."""
+    started = time.perf_counter()
+    install(metadata)
+    engine = create_engine(f"sqlite:///{database}")
+    metadata.create_all(engine)
+    now = datetime.now(UTC)
+    active = now - timedelta(hours=1)
+    base = {
+        "revision": 1,
+        "status": "active",
+        "suspended_until": None,
+        "timezone": "Asia/Seoul",
+        "quiet_start": dtime(23, 0),
+        "quiet_end": dtime(7, 0),
+        "programme": "default",
+        "windows": {"phone": None},
+        "rule_overrides": {},
+        "medical_aid": False,
+        "landlord_on_file": False,
+        "guardians_on_file": False,
+        "dong_code": "1111051500",
+    }
+    chunk = 50_000
+    with engine.begin() as conn:
+        for start in range(0, households, chunk):
+            ids = [household_id(n) for n in range(start, min(start + chunk, households))]
+            conn.execute(
+                insert(HouseholdRow.__table__),  # type: ignore[attr-defined]
+                [{"household_id": h, "partition": partition_of(h), **base} for h in ids],
+            )
+            conn.execute(
+                insert(ChannelStateRow.__table__),  # type: ignore[attr-defined]
+                [
+                    {
+                        "household_id": h,
+                        "channel": "phone",
+                        "partition": partition_of(h),
+                        "last_active": active.timestamp(),
+                        "silent": False,
+                    }
+                    for h in ids
+                ],
+            )
+    engine.dispose()
+    return time.perf_counter() - started
+
+
+def heartbeat_bytes(household: str, at: datetime) -> bytes:
+    stamp = at.isoformat().replace("+00:00", "Z")
+    return (
+        f'{{"event_id":"{uuid4()}","schema_version":1,"occurred_at":"{stamp}",'
+        f'"produced_at":"{stamp}","source":"telco-bench","correlation_id":null,'
+        f'"causation_id":null,"household_id":"{household}","partner_id":"telco-bench",'
+        f'"partner_event_id":"{uuid4().hex}","kind":"heartbeat","channel":"phone",'
+        f'"device_id":"phone-1","last_active_at":"{stamp}","activity":"unlock"}}'
+    ).encode()
+
+
+async def produce_backlog(bootstrap: str, households: int, count: int) -> float:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks=1, linger_ms=20, max_batch_size=1024 * 1024
+    )
+    await producer.start()
+    started = time.perf_counter()
+    base = datetime.now(UTC)
+    pending = []
+    for n in range(count):
+        household = household_id(n % households)
+        at = base + timedelta(milliseconds=n // households)
+        pending.append(
+            await producer.send(HEARTBEATS, heartbeat_bytes(household, at), key=household.encode())
+        )
+        if len(pending) >= 20_000:
+            await asyncio.gather(*pending)
+            pending = []
+    await asyncio.gather(*pending)
+    await producer.stop()
+    return count / (time.perf_counter() - started)
+
+
+async def raw_drain(bootstrap: str, count: int) -> float:
+    consumer = AIOKafkaConsumer(
+        HEARTBEATS,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-raw-{uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_poll_records=5000,
+        fetch_max_bytes=64 * 1024 * 1024,
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+    )
+    await consumer.start()
+    seen, first = 0, 0.0
+    while seen < count:
+        batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+        if batches and not first:
+            first = time.perf_counter()
+        seen += sum(len(records) for records in batches.values())
+    elapsed = time.perf_counter() - first
+    await consumer.commit()
+    await consumer.stop()
+    return count / elapsed
+
+
+async def group_lag(admin: AIOKafkaAdminClient, bootstrap: str, group: str) -> int:
+    committed = await admin.list_consumer_group_offsets(group)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    tps = [TopicPartition(HEARTBEATS, p) for p in range(HOUSEHOLD_PARTITIONS)]
+    ends = await consumer.end_offsets(tps)
+    await consumer.stop()
+    return sum(ends[tp] - (committed[tp].offset if tp in committed else 0) for tp in tps)
+
+
+class MemoryWatch(threading.Thread):
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.process = psutil.Process(pid)
+        self.peak = 0
+        self.running = True
+
+    def run(self) -> None:
+        while self.running:
+            try:
+                self.peak = max(self.peak, self.process.memory_info().rss)
+            except psutil.Error:
+                return
+            time.sleep(0.2)
+
+
+PORTS: list[int] = [PORT]  # one port per detector instance
+
+
+def wait_ready(timeout: float = 600) -> float:
+    started = time.perf_counter()
+    with httpx.Client(timeout=2) as client:
+        while time.perf_counter() - started < timeout:
+            try:
+                codes = [client.get(f"http://127.0.0.1:{p}/readyz").status_code for p in PORTS]
+                if all(code == 200 for code in codes):
+                    return time.perf_counter() - started
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+    raise TimeoutError("the detector did not become ready")
+
+
+def handled(client: httpx.Client) -> int:
+    """Heartbeats the detectors handled so far (their own counters, updated per batch)."""
+    total = 0
+    for port in PORTS:
+        try:
+            text = client.get(f"http://127.0.0.1:{port}/metrics").text
+        except httpx.HTTPError:
+            continue
+        for line in text.splitlines():
+            if (
+                line.startswith("anbu_messages_consumed_total")
+                and HEARTBEATS in line
+                and 'result="ok"' in line
+            ):
+                total += int(float(line.rsplit(" ", 1)[1]))
+    return total
+
+
+def detector_drain(count: int, timeout: float = 1800) -> float:
+    """Records per second between 10 % and 90 % of the backlog, from the detector's own
+    counter, polled from the moment the process starts."""
+    timeline: list[tuple[float, int]] = []
+    started = time.perf_counter()
+    with httpx.Client(timeout=2) as client:
+        while time.perf_counter() - started < timeout:
+            done = handled(client)
+            timeline.append((time.perf_counter(), done))
+            if done >= count:
+                break
+            time.sleep(0.1)
+
+    def at(fraction: float) -> float:
+        return next(t for t, done in timeline if done >= fraction * count)
+
+    return 0.8 * count / (at(0.9) - at(0.1))
+
+
+async def latency_probes(
+    bootstrap: str, households: int, probes: int, background_rate: int
+) -> list[float]:
+    """SOS signals under a steady heartbeat load; ms from produce to the alert's produce."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
+    await producer.start()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    tps = [TopicPartition(DETECTOR_ALERT.name, p) for p in range(DETECTOR_ALERT.partitions)]
+    consumer.assign(tps)
+    await consumer.seek_to_end(*tps)
+    for tp in tps:
+        await consumer.position(tp)
+    stop = asyncio.Event()
+
+    async def background() -> None:
+        n = 0
+        tick = time.perf_counter()
+        while not stop.is_set():
+            for _ in range(background_rate // 20):
+                household = household_id(n % households)
+                await producer.send(
+                    HEARTBEATS,
+                    heartbeat_bytes(household, datetime.now(UTC)),
+                    key=household.encode(),
+                )
+                n += 1
+            tick += 0.05
+            await asyncio.sleep(max(tick - time.perf_counter(), 0))
+
+    load = asyncio.create_task(background())
+    await asyncio.sleep(3)
+    sent: dict[str, float] = {}
+    for n in range(probes):
+        household = household_id(households - 1 - n)
+        body = json.dumps(
+            {
+                "event_id": str(uuid4()),
+                "occurred_at": datetime.now(UTC).isoformat(),
+                "source": "sos-bench",
+                "household_id": household,
+                "partner_id": "sos-bench",
+                "partner_event_id": str(uuid4()),
+                "kind": "sos",
+                "device_id": "button",
+            }
+        ).encode()
+        sent[household] = time.time() * 1000
+        await producer.send_and_wait(SOS, body, key=household.encode())
+        await asyncio.sleep(0.2)
+    latencies: dict[str, float] = {}
+    deadline = time.perf_counter() + 30
+    while len(latencies) < len(sent) and time.perf_counter() < deadline:
+        for records in (await consumer.getmany(timeout_ms=500)).values():
+            for record in records:
+                alert = json.loads(record.value)
+                if alert["household_id"] in sent and alert["change"] == "opened":
+                    latencies[alert["household_id"]] = (
+                        record.timestamp - sent[alert["household_id"]]
+                    )
+    stop.set()
+    await load
+    await producer.stop()
+    await consumer.stop()
+    return list(latencies.values())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--households", type=int, default=1_000_000)
+    parser.add_argument("--heartbeats", type=int, default=1_000_000)
+    parser.add_argument("--probes", type=int, default=200)
+    parser.add_argument("--background-rate", type=int, default=10_000)
+    parser.add_argument("--skip-quix", action="store_true")
+    parser.add_argument("--instances", type=int, default=1, help="detector instances (group)")
+    args = parser.parse_args()
+    work = BENCH_VAR / "detector"
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "data").mkdir(parents=True)
+    result: dict[str, Any] = {
+        "households": args.households,
+        "heartbeats": args.heartbeats,
+        "instances": args.instances,
+    }
+
+    print(f"seeding {args.households:,} households into the detector's state ...", flush=True)
+    result["seed_seconds"] = round(seed_state(work / "data" / "detector.db", args.households), 1)
+    with own_broker(KAFKA_PORT, work / "kafka") as bootstrap:
+        print(f"producing {args.heartbeats:,} heartbeats ...", flush=True)
+        result["produce_per_second"] = round(
+            asyncio.run(produce_backlog(bootstrap, args.households, args.heartbeats))
+        )
+        print("raw aiokafka consumer ...", flush=True)
+        result["raw_per_second"] = round(asyncio.run(raw_drain(bootstrap, args.heartbeats)))
+        print(f"  {result['raw_per_second']:,}/s", flush=True)
+
+        names = [f"detector-{n + 1}" for n in range(args.instances)]
+        PORTS[:] = [PORT + n for n in range(args.instances)]
+        stack = Stack(
+            var_dir=work,
+            ports=dict(zip(names, PORTS, strict=True)),
+            instances=dict.fromkeys(names, "detector"),
+            env_for={name: {"ANBU_INSTANCE_ID": name} for name in names},
+            env={
+                "ANBU_KAFKA_BOOTSTRAP": bootstrap,
+                "ANBU_DETECTOR_DATABASE_URL": f"sqlite:///{work / 'data' / 'detector.db'}",
+                "ANBU_LOG_LEVEL": "WARNING",
+                "ANBU_DETECTOR_BATCH_SIZE": "10000",
+            },
+        )
+        print("detector: first start (loads every household), then drains ...", flush=True)
+        stack.start()
+        watches = [MemoryWatch(stack.processes[n].popen.pid) for n in names]  # type: ignore[union-attr]
+        for watch in watches:
+            watch.start()
+        ready: list[float] = []
+        readiness = threading.Thread(target=lambda: ready.append(wait_ready()), daemon=True)
+        readiness.start()  # the drain is measured from the start, readiness beside it
+        result["detector_per_second"] = round(detector_drain(args.heartbeats))
+        readiness.join()
+        result["detector_first_ready_seconds"] = round(ready[0], 1)
+        print(f"  ready after {result['detector_first_ready_seconds']} s", flush=True)
+        print(f"  {result['detector_per_second']:,}/s", flush=True)
+        print("latency under background load ...", flush=True)
+        latencies = asyncio.run(
+            latency_probes(bootstrap, args.households, args.probes, args.background_rate)
+        )
+        result["latency_ms"] = {
+            "probes": len(latencies),
+            "p50": round(percentile(latencies, 50), 1),
+            "p99": round(percentile(latencies, 99), 1),
+            "max": round(max(latencies), 1),
+        }
+        for watch in watches:
+            watch.running = False
+        result["detector_peak_rss_mb"] = round(max(w.peak for w in watches) / 1024 / 1024)
+        print("detector: restart ...", flush=True)
+        stack.stop()
+        stack.start()
+        result["detector_restart_ready_seconds"] = round(wait_ready(), 1)
+        stack.stop()
+
+        if not args.skip_quix:
+            print("Quix Streams, the same rule ...", flush=True)
+            quix = subprocess.run(
+                [
+                    sys.executable,
+                    str(ROOT / "bench" / "detector_quix.py"),
+                    bootstrap,
+                    str(args.heartbeats),
+                    str(work / "quix-state"),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+                env=dict(os.environ),
+            )
+            result["quix_per_second"] = round(
+                json.loads(quix.stdout.strip().splitlines()[-1])["records_per_second"]
+            )
+
+    raw, det = result["raw_per_second"], result["detector_per_second"]
+    print()
+    print(f"{'':<42}{'records/s':>12}{'vs raw':>9}")
+    print(f"{'raw aiokafka consumer (the ceiling)':<42}{raw:>12,}{1:>9.2f}")
+    print(f"{'anbu detector':<42}{det:>12,}{det / raw:>9.2f}")
+    if "quix_per_second" in result:
+        quix_rate = result["quix_per_second"]
+        print(f"{'Quix Streams, same rule':<42}{quix_rate:>12,}{quix_rate / raw:>9.2f}")
+    print(
+        f"detector peak memory: {result['detector_peak_rss_mb']:,} MB"
+        f" with {args.households:,} households"
+    )
+    print(
+        f"recovery: first start {result['detector_first_ready_seconds']} s, "
+        f"restart {result['detector_restart_ready_seconds']} s"
+    )
+    lat = result["latency_ms"]
+    print(
+        f"SOS → alert under {args.background_rate:,}/s: p50 {lat['p50']} ms, p99 {lat['p99']} ms "
+        f"({lat['probes']} probes)"
+    )
+    name = "detector_throughput" + (f"_{args.instances}x" if args.instances > 1 else "")
+    print(f"results: {write_result(name, result)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
