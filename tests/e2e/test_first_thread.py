@@ -31,6 +31,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 REGISTRY = f"http://127.0.0.1:{E2E_PORTS['registry']}"
 OUTREACH = f"http://127.0.0.1:{E2E_PORTS['outreach']}"
+GATEWAY = f"http://127.0.0.1:{E2E_PORTS['gateway']}"
 CONSOLE = f"http://127.0.0.1:{E2E_PORTS['console']}"
 DONG = "1111051500"  # 청운효자동: the seed has an official, a life-support worker, volunteers
 OFFICIAL = "W-DEMO001"
@@ -208,3 +209,51 @@ async def test_a_stopped_notifier_delivers_once_when_it_comes_back(
     )
     sink = (stack.var_dir / "notifier" / "sink.jsonl").read_text(encoding="utf-8")
     assert sum(text_key in line for line in sink.splitlines()) == 1
+
+
+async def test_a_partner_key_from_the_registry_carries_a_report_through_the_gateway_to_an_alert(
+    stack: Stack, api: httpx.AsyncClient, watch: Any
+) -> None:
+    """The partner edge for real: the registry registers a partner and issues its key, the
+    gateway checks the key against the registry, publishes the report, and the detector's
+    report rule opens an alert; a second post of the same report is a duplicate."""
+    alerts = await watch("detector.alert.v1")
+    household = await new_household(api)
+    partner_id = f"e2e-post-{uuid4().hex[:8]}"
+    created = await api.post(
+        f"{REGISTRY}/v1/partners",
+        json={
+            "partner_id": partner_id,
+            "organisation": "우체국 종로지점 (e2e)",
+            "allowed_kinds": ["report"],
+            "rate_limit_per_minute": 600,
+        },
+    )
+    assert created.status_code == 201, created.text
+    issued = await api.post(f"{REGISTRY}/v1/partners/{partner_id}/keys", json={"label": "e2e"})
+    assert issued.status_code == 201, issued.text
+    key = issued.json()["api_key"]
+    report = {
+        "kind": "report",
+        "household_id": household,
+        "partner_event_id": f"round-{uuid4()}",
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "reporter_role": "postal_carrier",
+        "reporter_id": "carrier-07",
+        "category": "mail_piling_up",
+        "urgency": "high",
+    }
+    async with httpx.AsyncClient(base_url=GATEWAY, timeout=10.0) as partner:
+        refused = await partner.post("/v1/signals", json=report, headers={"X-Api-Key": "anbu_x"})
+        assert refused.status_code == 401
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        accepted = await partner.post("/v1/signals", json=report, headers={"X-Api-Key": key})
+        assert accepted.status_code == 202, accepted.text
+        assert accepted.json()["outcome"] == "accepted"
+        again = await partner.post("/v1/signals", json=report, headers={"X-Api-Key": key})
+        assert again.status_code == 200 and again.json()["outcome"] == "duplicate"
+    opened = await alerts.wait_for(
+        lambda e: e.household_id == household and e.change == "opened", what="report alert"
+    )
+    assert opened.reason == "human_report"
+    assert [e.partner_id for e in opened.evidence] == [partner_id]

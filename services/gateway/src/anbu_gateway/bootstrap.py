@@ -1,27 +1,63 @@
-"""Wire the gateway: settings, the partner keys, and the ingest API."""
+"""Wire the gateway: settings, the registry client, the submission log, files and the form."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
+from datetime import timedelta
+from functools import partial
+
 from fastapi import FastAPI
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
-from sqlalchemy import MetaData
 
 from anbu_contracts.topics import SIGNAL_TOPICS
 from anbu_runtime.clock import Clock
+from anbu_runtime.logs import get_logger
 from anbu_runtime.service import ServiceRuntime
 from anbu_runtime.settings import CommonSettings, ServiceSettings
 
-from .entrypoints import http
+from .adapters import submission_log as log_repo
+from .adapters.orm import metadata
+from .adapters.registry_client import RegistryClient
+from .domain.rate_limit import RateLimiter
+from .domain.rewards import RewardPolicy
+from .entrypoints import http, operators, reporter
+from .entrypoints.partners import PartnerGate
+from .handlers.files import FileIntake, FileSettings, FileWorker, release_claims
+from .handlers.publishing import Publisher, real_now
+from .handlers.reports import ReportSettings, SafetyNet
 
 NAME = "gateway"
+log = get_logger(__name__)
 
 
 class GatewaySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ANBU_GATEWAY_", extra="ignore")
 
     http_port: int = 8702
-    # "partner_id:key,..." — development keys; the registry manages partner keys later.
-    api_keys: str = "demo-partner:demo-key"
+    # Where reporters' invitation links point (the gateway as the public sees it).
+    public_url: str = "http://127.0.0.1:8702"
+    # Partner keys: how long a verified key is trusted, and an unknown one remembered.
+    key_cache_seconds: float = Field(default=60.0, ge=0)
+    key_failure_cache_seconds: float = Field(default=5.0, ge=0)
+    batch_max_lines: int = Field(default=10_000, ge=1)
+    batch_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    file_max_bytes: int = Field(default=2 * 1024**3, ge=1024)
+    file_chunk_rows: int = Field(default=2000, ge=1, le=50_000)
+    file_workers: int = Field(default=2, ge=1, le=16)
+    max_reported_errors: int = Field(default=1000, ge=1)
+    # A pending record whose send attempt is older than this is taken over and reconciled.
+    pending_lease_seconds: float = Field(default=60.0, gt=0)
+    # How long the gateway itself remembers published partner event ids (downstream
+    # consumers deduplicate by partner:partner_event_id beyond this).
+    dedupe_days: int = Field(default=30, ge=1)
+    report_partner_id: str = Field(default="safety-net", pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
+    reports_per_hour: int = Field(default=20, ge=1)
+    reward_per_report_krw: int = Field(default=50_000, ge=0)
+    reward_yearly_cap_krw: int = Field(default=300_000, ge=0)
+    reward_repeat_window_days: int = Field(default=7, ge=0)
 
 
 def create(
@@ -29,12 +65,105 @@ def create(
     settings: GatewaySettings | None = None,
     clock: Clock | None = None,
 ) -> tuple[ServiceRuntime, FastAPI]:
+    common = common or CommonSettings()
     settings = settings or GatewaySettings()
-    runtime = ServiceRuntime(NAME, common or CommonSettings(), settings, MetaData(), clock=clock)
+    runtime = ServiceRuntime(NAME, common, settings, metadata, clock=clock)
     runtime.declare_publications(*SIGNAL_TOPICS.values())
+
+    registry = RegistryClient(
+        common.registry_url,
+        common.service_token,
+        key_ttl=settings.key_cache_seconds,
+        failure_ttl=settings.key_failure_cache_seconds,
+    )
+    limiter = RateLimiter()
+    lease = timedelta(seconds=settings.pending_lease_seconds)
+    publisher = Publisher(runtime, lease=lease)
+    file_settings = FileSettings(
+        upload_dir=common.var_dir / NAME / "uploads",
+        chunk_rows=settings.file_chunk_rows,
+        max_reported_errors=settings.max_reported_errors,
+        lease=lease,
+    )
+    intake = FileIntake(runtime, file_settings)
+    worker = FileWorker(runtime, publisher, limiter, file_settings)
+    net = SafetyNet(
+        runtime,
+        publisher,
+        ReportSettings(
+            partner_id=settings.report_partner_id,
+            public_url=settings.public_url,
+            reports_per_hour=settings.reports_per_hour,
+        ),
+        RewardPolicy(
+            per_report_krw=settings.reward_per_report_krw,
+            yearly_cap_krw=settings.reward_yearly_cap_krw,
+            repeat_window_days=settings.reward_repeat_window_days,
+        ),
+    )
+
+    for index in range(settings.file_workers):
+        runtime.add_background(f"files-{index}", partial(worker.run, worker=index))
+    runtime.add_background("submission-gauges", worker.refresh_gauges)
+
+    async def sweep(stop: asyncio.Event) -> None:
+        """Settle records a crashed request left pending; forget old published ids."""
+        last_prune = 0.0
+        while not stop.is_set():
+            try:
+                while await publisher.sweep():
+                    pass
+                if time.monotonic() - last_prune > 3600:
+                    pruned = await runtime.db.run(
+                        partial(
+                            log_repo.prune,
+                            published_before=real_now() - timedelta(days=settings.dedupe_days),
+                        )
+                    )
+                    last_prune = time.monotonic()
+                    if pruned:
+                        log.info("forgot published partner event ids", rows=pruned)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("sweep failed; will retry", error=f"{type(exc).__name__}: {exc}"[:300])
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=10.0)
+
+    runtime.add_background("sweeper", sweep)
+
+    async def recover() -> None:
+        # Parts of uploads interrupted by a crash have no submission: remove them.
+        directory = file_settings.upload_dir
+        directory.mkdir(parents=True, exist_ok=True)
+        for part in directory.glob("incoming-*.part"):
+            part.unlink(missing_ok=True)
+        # With a stable ANBU_INSTANCE_ID a restarted instance resumes its own files at once
+        # (otherwise another instance, or this one, takes them over when the lease expires).
+        released = await runtime.db.run(partial(release_claims, instance=common.instance_id))
+        if released:
+            log.info("resuming files of this instance's previous run", submissions=released)
+
+    runtime.on_startup(recover)
+    runtime.on_shutdown(registry.close)
+
     app = runtime.build_app(
         "anbu gateway",
-        "The partners' edge: authenticated signal ingest. Errors are RFC 9457 problems.",
+        "The partners' edge: authenticated signal ingest (one signal, NDJSON batches, CSV "
+        "files) and the human safety net's reporter form. Errors are RFC 9457 problems.",
     )
-    app.include_router(http.router(runtime, http.PartnerKeys(settings.api_keys)))
+    app.include_router(
+        http.router(
+            runtime,
+            PartnerGate(registry, limiter),
+            publisher,
+            intake,
+            worker,
+            batch_max_lines=settings.batch_max_lines,
+            batch_max_bytes=settings.batch_max_bytes,
+            file_max_bytes=settings.file_max_bytes,
+        )
+    )
+    app.include_router(operators.router(net, registry))
+    app.include_router(reporter.router(net, registry))
     return runtime, app

@@ -1,0 +1,79 @@
+"""Turn a partner's submission into a contract signal.
+
+Partners send the signal's own fields; the gateway fills in the envelope: the partner id
+from the authenticated key, the source, the produced-at time and an event id derived from
+the partner and its event id, so that a resent signal keeps the same identity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any, cast
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from pydantic import TypeAdapter
+
+from anbu_contracts import SIGNAL_MODELS, AnySignal, Signal, SignalKind, any_signal_adapter
+
+SIGNAL_NAMESPACE = uuid5(NAMESPACE_URL, "https://anbu.example/signals")
+ENVELOPE_FIELDS = ("event_id", "produced_at", "source", "schema_version")
+# Fields that do not change what was observed: a resend may differ in them.
+_NOT_CONTENT = {"event_id", "produced_at", "correlation_id", "causation_id"}
+
+_ADAPTERS: dict[SignalKind, TypeAdapter[Any]] = {
+    kind: TypeAdapter(model) for kind, model in SIGNAL_MODELS.items()
+}
+
+
+class WrongPartner(ValueError):
+    """A body claims a partner id other than the authenticated key's."""
+
+
+def signal_event_id(partner_id: str, partner_event_id: str) -> UUID:
+    """The envelope id of a partner's observation: the same for every resend."""
+    return uuid5(SIGNAL_NAMESPACE, f"{partner_id}:{partner_event_id}")
+
+
+def _envelope(body: dict[str, Any], partner_id: str, now: datetime) -> dict[str, Any]:
+    claimed = body.get("partner_id")
+    if claimed is not None and claimed != partner_id:
+        raise WrongPartner(f"this key belongs to {partner_id}, not {claimed}")
+    data = {k: v for k, v in body.items() if k not in ENVELOPE_FIELDS}
+    data["partner_id"] = partner_id
+    data["source"] = partner_id
+    data["produced_at"] = now
+    partner_event_id = data.get("partner_event_id")
+    if isinstance(partner_event_id, str) and partner_event_id:
+        data["event_id"] = signal_event_id(partner_id, partner_event_id)
+    return data
+
+
+def to_signal(body: dict[str, Any], partner_id: str, now: datetime) -> AnySignal:
+    """Validate ``body`` as the signal of its ``kind``; raises pydantic's ValidationError."""
+    return any_signal_adapter.validate_python(_envelope(body, partner_id, now))
+
+
+def to_signal_of_kind(
+    kind: SignalKind, body: dict[str, Any], partner_id: str, now: datetime
+) -> Signal:
+    """Validate ``body`` as a signal of ``kind`` (file rows: the kind is the file's)."""
+    data = _envelope(body, partner_id, now)
+    data["kind"] = kind.value
+    signal: Signal = _ADAPTERS[kind].validate_python(data)
+    return signal
+
+
+def kind_of(signal: Signal) -> SignalKind:
+    """The kind of a validated signal (every concrete signal model has one)."""
+    kind: str = cast(Any, signal).kind
+    return SignalKind(kind)
+
+
+def content_digest(signal: Signal) -> str:
+    """A short digest of what was observed, to tell a resend from a reused partner event id.
+
+    Field order is the model's, so the same observation always serialises the same way.
+    """
+    canonical = signal.model_dump_json(exclude=_NOT_CONTENT)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]

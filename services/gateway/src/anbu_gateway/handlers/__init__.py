@@ -1,0 +1,1 @@
+"""The gateway's service layer: publishing with the submission log, files, reports."""

@@ -1,0 +1,133 @@
+"""Single signals and NDJSON batches: validate, check scope and mode, publish, report."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from sqlmodel import Session
+
+from ..adapters import submission_log as log_repo
+from ..domain.batches import Parsed
+from ..domain.envelope import kind_of
+from ..domain.records import (
+    BatchReport,
+    Candidate,
+    Mode,
+    Outcome,
+    RecordError,
+    RecordResult,
+    kinds_outside,
+    reused_id,
+    split_duplicates_within,
+)
+from ..metrics import SIGNALS
+from .publishing import Publisher, prepare
+
+
+class OutsideScope(Exception):
+    def __init__(self, kinds: list[str], lines: list[int]) -> None:
+        super().__init__(f"this key may not send {', '.join(kinds)}")
+        self.kinds = kinds
+        self.lines = lines
+
+
+class BatchRefused(Exception):
+    """all_or_nothing with at least one invalid record: nothing was published."""
+
+    def __init__(self, records: int, errors: list[RecordError]) -> None:
+        super().__init__(f"{len(errors)} of {records} records are invalid")
+        self.records = records
+        self.errors = sorted(errors, key=lambda e: e.line)
+
+
+def check_scope(parsed: Parsed, allowed: frozenset[str]) -> None:
+    """Refuse the whole request when it holds a kind the key may not send."""
+    outside = kinds_outside(allowed, parsed.kinds)
+    if outside:
+        lines = sorted(line for kind in outside for line in parsed.kinds[kind])
+        raise OutsideScope(outside, lines)
+
+
+async def ingest(
+    publisher: Publisher,
+    partner_id: str,
+    allowed: frozenset[str],
+    parsed: Parsed,
+    mode: Mode,
+    channel: str,
+) -> BatchReport:
+    """Publish the valid records of ``parsed`` once each and report every record's outcome.
+
+    Raises :class:`OutsideScope` (nothing published) and, in ``all_or_nothing`` mode,
+    :class:`BatchRefused` when any record is invalid (nothing published).
+    """
+    check_scope(parsed, allowed)
+    errors = list(parsed.errors)
+    if mode is Mode.ALL_OR_NOTHING:
+        errors.extend(await _reused_ids(publisher, partner_id, parsed.candidates))
+        if errors:
+            _count(parsed.candidates, partner_id, channel, Outcome.REJECTED)
+            raise BatchRefused(parsed.records, errors)
+    result = await publisher.publish(
+        partner_id,
+        publisher.new_owner(),
+        [prepare(c) for c in parsed.candidates],
+        keep_payload=True,
+    )
+    report = BatchReport()
+    rows: list[tuple[int, RecordResult | RecordError]] = []
+    for c in result.accepted:
+        rows.append(
+            (
+                c.line,
+                RecordResult(c.line, Outcome.ACCEPTED, c.partner_event_id, str(c.signal.event_id)),
+            )
+        )
+    for c, why in result.duplicates:
+        rows.append(
+            (
+                c.line,
+                RecordResult(
+                    c.line, Outcome.DUPLICATE, c.partner_event_id, str(c.signal.event_id), why
+                ),
+            )
+        )
+    for error in errors + result.rejected:
+        rows.append((error.line, error))
+    for _, item in sorted(rows, key=lambda r: r[0]):
+        if isinstance(item, RecordError):
+            report.reject(item)
+        else:
+            report.add(item)
+    _count(result.accepted, partner_id, channel, Outcome.ACCEPTED)
+    _count([c for c, _ in result.duplicates], partner_id, channel, Outcome.DUPLICATE)
+    SIGNALS.labels("unknown", partner_id, channel, Outcome.REJECTED.value).inc(
+        len(errors) + len(result.rejected)
+    )
+    return report
+
+
+async def _reused_ids(
+    publisher: Publisher, partner_id: str, candidates: list[Candidate]
+) -> list[RecordError]:
+    """Records reusing a partner event id for other content (refused before publishing)."""
+    kept, repeats = split_duplicates_within(candidates)
+    errors = [
+        reused_id(later, first.line) for later, first in repeats if later.digest != first.digest
+    ]
+
+    def read(session: Session) -> dict[str, log_repo.LogEntry]:
+        return log_repo.existing(session, partner_id, [c.partner_event_id for c in kept])
+
+    known = await publisher.runtime.db.run(read)
+    errors.extend(
+        reused_id(c)
+        for c in kept
+        if (e := known.get(c.partner_event_id)) is not None and e.digest != c.digest
+    )
+    return errors
+
+
+def _count(candidates: list[Candidate], partner_id: str, channel: str, outcome: Outcome) -> None:
+    for kind, n in Counter(kind_of(c.signal).value for c in candidates).items():
+        SIGNALS.labels(kind, partner_id, channel, outcome.value).inc(n)

@@ -1,0 +1,276 @@
+"""The human safety net's form: invitations, lookups that show nothing personal, reports that
+become ``report`` signals carrying only a reference, operators' review and reward records."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from anbu_contracts import ReportSignal, SignalKind
+
+from .conftest import GATEWAY, TOKEN, Registry
+
+pytestmark = pytest.mark.integration
+
+DONG = "1111051500"  # 청운효자동: the seed's official-515 serves it
+SERVICE = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def phone() -> str:
+    """A number no seed household and no earlier test uses (the seed uses 010-0000-xxxx)."""
+    digits = f"{uuid.uuid4().int % 10**8:08d}"
+    return f"010-{digits[:4]}-{digits[4:]}"
+
+
+async def invite(
+    gateway: httpx.AsyncClient, headers: dict[str, str], **body: Any
+) -> dict[str, Any]:
+    response = await gateway.post(
+        "/v1/invitations", json={"reporter_role": "meter_reader", **body}, headers=headers
+    )
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def path_of(link: str) -> str:
+    return link.removeprefix(GATEWAY)
+
+
+async def report(
+    gateway: httpx.AsyncClient, link: str, **fields: str
+) -> tuple[httpx.Response, str | None]:
+    form = {
+        "action": "submit",
+        "lookup_kind": "household_id",
+        "urgency": "normal",
+        "note": "",
+        **fields,
+    }
+    response = await gateway.post(path_of(link), data=form)
+    if response.status_code != 303:
+        return response, None
+    reference = response.headers["location"].split("/done/")[1].split("?")[0]
+    return response, reference
+
+
+async def test_only_operators_and_dong_officials_invite_and_only_for_their_area(
+    gateway: httpx.AsyncClient, registry: Registry
+) -> None:
+    official = registry.login("official-515")
+    issued = await invite(gateway, official)
+    assert issued["dong_codes"] == [DONG]
+    assert issued["link"].startswith(f"{GATEWAY}/r/")
+    elsewhere = await gateway.post(
+        "/v1/invitations",
+        json={"reporter_role": "landlord", "dong_codes": ["1111053000"]},
+        headers=official,
+    )
+    assert elsewhere.status_code == 403
+    volunteer = registry.login("volunteer-515")
+    assert (
+        await gateway.post("/v1/invitations", json={"reporter_role": "shop"}, headers=volunteer)
+    ).status_code == 403
+    assert (
+        await gateway.post("/v1/invitations", json={"reporter_role": "shop"})
+    ).status_code == 401
+    listed = await gateway.get("/v1/invitations", headers=official)
+    assert issued["invitation_id"] in [i["invitation_id"] for i in listed.json()]
+    assert all("link" not in i for i in listed.json())  # the link is shown once
+
+
+async def test_the_form_is_korean_by_default_and_english_on_request(
+    gateway: httpx.AsyncClient,
+) -> None:
+    link = (await invite(gateway, SERVICE, dong_codes=[DONG]))["link"]
+    korean = await gateway.get(path_of(link))
+    assert korean.status_code == 200
+    assert '<html lang="ko">' in korean.text and "위기가구 제보" in korean.text
+    assert "우편물·고지서 쌓임" in korean.text
+    assert korean.headers["referrer-policy"] == "no-referrer"
+    assert "default-src 'none'" in korean.headers["content-security-policy"]
+    assert not re.search(r'(src|href)="https?://', korean.text)  # no external assets
+    english = await gateway.get(path_of(link), params={"lang": "en"})
+    assert '<html lang="en">' in english.text and "Report a household in crisis" in english.text
+    unknown = await gateway.get("/r/not-a-real-token")
+    assert unknown.status_code == 404 and "유효하지 않은 초대 링크" in unknown.text
+
+
+async def test_a_lookup_says_found_and_the_dong_and_never_anything_personal(
+    gateway: httpx.AsyncClient, registry: Registry
+) -> None:
+    number = phone()
+    household = registry.household(phone=number)
+    link = (await invite(gateway, SERVICE, dong_codes=[DONG]))["link"]
+    by_id = await gateway.post(
+        path_of(link),
+        data={"action": "check", "lookup_kind": "household_id", "lookup_value": household},
+    )
+    assert "가구를 찾았습니다" in by_id.text and DONG in by_id.text
+    by_phone = await gateway.post(
+        path_of(link), data={"action": "check", "lookup_kind": "phone", "lookup_value": number}
+    )
+    assert "가구를 찾았습니다" in by_phone.text
+    assert "시험 거주자" not in by_phone.text and household not in by_phone.text
+    unknown = await gateway.post(
+        path_of(link),
+        data={"action": "check", "lookup_kind": "phone", "lookup_value": "010-0000-0000x"},
+    )
+    assert unknown.status_code == 422
+    nobody = await gateway.post(
+        path_of(link),
+        data={"action": "check", "lookup_kind": "household_id", "lookup_value": "HH-NOBODY0000"},
+    )
+    assert "등록된 가구를 찾지 못했습니다" in nobody.text
+
+
+async def test_a_report_becomes_a_report_signal_that_carries_only_a_reference(
+    gateway: httpx.AsyncClient, registry: Registry, tail: Any
+) -> None:
+    reports = await tail(SignalKind.REPORT)
+    household = registry.household(phone=phone())
+    issued = await invite(gateway, SERVICE, dong_codes=[DONG], reporter_role="postal_carrier")
+    note = "우편함에 고지서가 2주째 쌓여 있고 인기척이 없습니다"
+    response, reference = await report(
+        gateway,
+        issued["link"],
+        lookup_value=household,
+        category="mail_piling_up",
+        urgency="high",
+        note=note,
+    )
+    assert reference is not None, response.text
+    done = await gateway.get(response.headers["location"])
+    assert reference in done.text and "제보가 접수되었습니다" in done.text
+    [signal] = await reports.signals(household_id=household)
+    assert isinstance(signal, ReportSignal)
+    assert (signal.partner_id, signal.partner_event_id, signal.note_ref) == (
+        "safety-net",
+        reference,
+        reference,
+    )
+    assert (signal.reporter_role, signal.reporter_id) == ("postal_carrier", issued["reporter_id"])
+    assert (signal.category, signal.urgency) == ("mail_piling_up", "high")
+    raw = b"".join(r.value for r in await reports.read())
+    assert note.encode() not in raw  # the free text never travels
+
+    official = registry.login("official-515")
+    listed = (await gateway.get("/v1/reports", headers=official, params={"dong_code": DONG})).json()
+    assert {"reference": reference, "state": "published"}.items() <= next(
+        r for r in listed if r["reference"] == reference
+    ).items()
+    detail = await gateway.get(f"/v1/reports/{reference}", headers=official)
+    assert detail.json()["note"] == note
+    other_dong = registry.login("official-530")
+    assert (await gateway.get(f"/v1/reports/{reference}", headers=other_dong)).status_code == 404
+
+
+async def test_an_invalid_form_is_shown_again_with_the_reasons_and_nothing_is_sent(
+    gateway: httpx.AsyncClient, tail: Any
+) -> None:
+    reports = await tail(SignalKind.REPORT)
+    link = (await invite(gateway, SERVICE, dong_codes=[DONG]))["link"]
+    response, reference = await report(gateway, link, lookup_value="not an id", category="")
+    assert reference is None and response.status_code == 422
+    assert "걱정되는 점을 골라 주세요" in response.text
+    assert await reports.signals(partner_id="safety-net", reporter_id="none") == []
+
+
+async def test_a_report_by_address_waits_for_an_operator_to_match_it(
+    gateway: httpx.AsyncClient, registry: Registry, tail: Any
+) -> None:
+    reports = await tail(SignalKind.REPORT)
+    household = registry.household()
+    issued = await invite(gateway, SERVICE, dong_codes=[DONG], reporter_role="shop")
+    response, reference = await report(
+        gateway,
+        issued["link"],
+        lookup_kind="address",
+        lookup_value="종로구 자하문로 1길 3, 2층",
+        category="odour",
+    )
+    assert reference is not None
+    done = await gateway.get(response.headers["location"])
+    assert "주소를 확인해" in done.text
+    official = registry.login("official-515")
+    unmatched = (
+        await gateway.get("/v1/reports", headers=official, params={"state": "unmatched"})
+    ).json()
+    assert reference in [r["reference"] for r in unmatched]
+    assert await reports.signals(partner_event_id=reference) == []
+    matched = await gateway.post(
+        f"/v1/reports/{reference}/match", json={"household_id": household}, headers=official
+    )
+    assert matched.status_code == 200 and matched.json()["state"] == "published"
+    [signal] = await reports.signals(partner_event_id=reference)
+    assert signal.household_id == household and signal.reporter_role == "shop"
+    again = await gateway.post(
+        f"/v1/reports/{reference}/match", json={"household_id": household}, headers=official
+    )
+    assert again.status_code == 409
+
+
+async def test_valid_reports_count_toward_a_yearly_reward_capped_and_operators_can_void_one(
+    gateway: httpx.AsyncClient, registry: Registry
+) -> None:
+    issued = await invite(gateway, SERVICE, dong_codes=[DONG], reporter_role="volunteer")
+    references = []
+    for _ in range(7):
+        household = registry.household()
+        _, reference = await report(
+            gateway, issued["link"], lookup_value=household, category="no_response"
+        )
+        assert reference is not None
+        references.append(reference)
+    _, repeat = await report(gateway, issued["link"], lookup_value=household, category="odour")
+    assert repeat is not None  # accepted, but the same household within 7 days counts once
+
+    official = registry.login("official-515")
+    year = int(
+        (await gateway.get(f"/v1/reports/{references[0]}", headers=official)).json()[
+            "submitted_at"
+        ][:4]
+    )
+
+    async def record() -> dict[str, Any]:
+        body = (await gateway.get("/v1/rewards", params={"year": year}, headers=official)).json()
+        assert (body["per_report_krw"], body["yearly_cap_krw"]) == (50_000, 300_000)
+        return dict(next(r for r in body["reporters"] if r["reporter_id"] == issued["reporter_id"]))
+
+    capped = await record()
+    assert (capped["reports"], capped["valid_reports"], capped["amount_krw"], capped["capped"]) == (
+        8,
+        7,
+        300_000,
+        True,
+    )
+    for reference in references[:2]:
+        voided = await gateway.post(
+            f"/v1/reports/{reference}/review",
+            json={"valid": False, "reason": "중복 제보"},
+            headers=official,
+        )
+        assert voided.status_code == 200 and voided.json()["marked_invalid"]
+    reviewed = await record()
+    assert (reviewed["valid_reports"], reviewed["amount_krw"], reviewed["capped"]) == (
+        5,
+        250_000,
+        False,
+    )
+    volunteer = registry.login("volunteer-515")
+    assert (
+        await gateway.get("/v1/rewards", params={"year": year}, headers=volunteer)
+    ).status_code == 403
+
+
+async def test_a_withdrawn_invitation_link_stops_working_at_once(
+    gateway: httpx.AsyncClient,
+) -> None:
+    issued = await invite(gateway, SERVICE, dong_codes=[DONG])
+    assert (await gateway.get(path_of(issued["link"]))).status_code == 200
+    revoked = await gateway.delete(f"/v1/invitations/{issued['invitation_id']}", headers=SERVICE)
+    assert revoked.status_code == 204
+    assert (await gateway.get(path_of(issued["link"]))).status_code == 404
