@@ -11,7 +11,10 @@ durable state (each with a consented phone channel):
 3. the detector's peak memory (RSS) with N households; its recovery time (start until its
    partitions are loaded and it is ready) on a first start and after a restart;
 4. latency from producing a threshold-crossing signal (an SOS) to the alert being produced,
-   p50/p99, under a background load of 10,000 heartbeats per second.
+   p50/p99, under a background load of 10,000 heartbeats per second;
+5. an alert storm: S arrears signals at once, each opening an alert and a protocol with a
+   durable timer; alerts opened per second, and how the HTTP API answers meanwhile (the
+   latency of ``GET /v1/alerts`` polled four times a second).
 
 Prints a table and writes bench/results/detector_throughput.json.
 """
@@ -50,6 +53,7 @@ from anbu_runtime.processes import Stack
 from tests.e2e.conftest import own_broker
 
 HEARTBEATS = SIGNAL_TOPICS[SignalKind.HEARTBEAT].name
+ARREARS = SIGNAL_TOPICS[SignalKind.ARREARS].name
 SOS = SIGNAL_TOPICS[SignalKind.SOS].name
 PORT = 18960
 KAFKA_PORT = 29592
@@ -211,8 +215,8 @@ def wait_ready(timeout: float = 600) -> float:
     raise TimeoutError("the detector did not become ready")
 
 
-def handled(client: httpx.Client) -> int:
-    """Heartbeats the detectors handled so far (their own counters, updated per batch)."""
+def handled(client: httpx.Client, topic: str = HEARTBEATS) -> int:
+    """Records of ``topic`` the detectors handled so far (their own counters, per batch)."""
     total = 0
     for port in PORTS:
         try:
@@ -222,7 +226,7 @@ def handled(client: httpx.Client) -> int:
         for line in text.splitlines():
             if (
                 line.startswith("anbu_messages_consumed_total")
-                and HEARTBEATS in line
+                and f'topic="{topic}"' in line
                 and 'result="ok"' in line
             ):
                 total += int(float(line.rsplit(" ", 1)[1]))
@@ -315,12 +319,78 @@ async def latency_probes(
     return list(latencies.values())
 
 
+def arrears_bytes(household: str) -> bytes:
+    now = datetime.now(UTC).isoformat()
+    return json.dumps(
+        {
+            "event_id": str(uuid4()),
+            "occurred_at": now,
+            "source": "kepco-bench",
+            "household_id": household,
+            "partner_id": "kepco-bench",
+            "partner_event_id": str(uuid4()),
+            "kind": "arrears",
+            "arrears_type": "electricity",
+            "months_overdue": 3,
+            "amount_krw": 182_000,
+            "as_of": datetime.now(UTC).date().isoformat(),
+        }
+    ).encode()
+
+
+async def produce_storm(bootstrap: str, count: int) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=20)
+    await producer.start()
+    sent = [
+        await producer.send(ARREARS, arrears_bytes(household_id(n)), key=household_id(n).encode())
+        for n in range(count)
+    ]
+    await asyncio.gather(*sent)
+    await producer.stop()
+
+
+def alert_storm(bootstrap: str, count: int, timeout: float = 1800) -> dict[str, Any]:
+    """Open ``count`` alerts at once; alerts per second and the API's latency meanwhile."""
+    asyncio.run(produce_storm(bootstrap, count))
+    api: list[float] = []
+    failures = 0
+    timeline: list[tuple[float, int]] = []
+    started = time.perf_counter()
+    with httpx.Client(timeout=10) as client:
+        while time.perf_counter() - started < timeout:
+            done = handled(client, ARREARS)
+            timeline.append((time.perf_counter(), done))
+            if done >= count:
+                break
+            asked = time.perf_counter()
+            try:
+                client.get(f"http://127.0.0.1:{PORTS[0]}/v1/alerts", params={"limit": 1})
+                api.append((time.perf_counter() - asked) * 1000)
+            except httpx.HTTPError:
+                failures += 1
+            time.sleep(0.25)
+    first = next(t for t, done in timeline if done > 0)
+    last = timeline[-1][0]
+    return {
+        "alerts": count,
+        "alerts_per_second": round(count / max(last - first, 1e-3)),
+        "api_ms": {
+            "polls": len(api),
+            "p50": round(percentile(api, 50), 1) if api else None,
+            "p99": round(percentile(api, 99), 1) if api else None,
+            "max": round(max(api), 1) if api else None,
+            "failed": failures,
+        },
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--households", type=int, default=1_000_000)
     parser.add_argument("--heartbeats", type=int, default=1_000_000)
     parser.add_argument("--probes", type=int, default=200)
     parser.add_argument("--background-rate", type=int, default=10_000)
+    parser.add_argument("--storm", type=int, default=20_000, help="alerts opened at once")
     parser.add_argument("--skip-quix", action="store_true")
     parser.add_argument("--instances", type=int, default=1, help="detector instances (group)")
     args = parser.parse_args()
@@ -381,6 +451,9 @@ def main() -> int:
             "p99": round(percentile(latencies, 99), 1),
             "max": round(max(latencies), 1),
         }
+        print(f"alert storm: {args.storm:,} arrears signals at once ...", flush=True)
+        result["storm"] = alert_storm(bootstrap, min(args.storm, args.households))
+        print(f"  {result['storm']}", flush=True)
         for watch in watches:
             watch.running = False
         result["detector_peak_rss_mb"] = round(max(w.peak for w in watches) / 1024 / 1024)
@@ -429,6 +502,12 @@ def main() -> int:
     print(
         f"SOS → alert under {args.background_rate:,}/s: p50 {lat['p50']} ms, p99 {lat['p99']} ms "
         f"({lat['probes']} probes)"
+    )
+    storm = result["storm"]
+    print(
+        f"alert storm: {storm['alerts']:,} alerts at {storm['alerts_per_second']:,}/s; "
+        f"GET /v1/alerts meanwhile p50 {storm['api_ms']['p50']} ms, "
+        f"max {storm['api_ms']['max']} ms, {storm['api_ms']['failed']} failed"
     )
     name = "detector_throughput" + (f"_{args.instances}x" if args.instances > 1 else "")
     print(f"results: {write_result(name, result)}")

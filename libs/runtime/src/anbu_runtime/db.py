@@ -35,6 +35,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
     cursor.close()
 
 
+def sibling_engine(database_url: str, suffix: str) -> Engine:
+    """An engine for a scheduler's job store next to the service database.
+
+    On PostgreSQL it is the main database; on SQLite a sibling file (``<name>-<suffix>.db``),
+    so the job store's writes never wait behind the service's writer.
+    """
+    if database_url.startswith("sqlite:///"):
+        path = database_url.removeprefix("sqlite:///")
+        engine = create_engine(
+            f"sqlite:///{path.removesuffix('.db')}-{suffix}.db",
+            connect_args={"check_same_thread": False, "timeout": 30},
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(database_url, pool_pre_ping=True)
+
+
 class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
@@ -49,6 +66,13 @@ class Database:
             self.engine = create_engine(url, echo=echo, pool_size=10, pool_pre_ping=True)
             workers = 8
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="db")
+        # Reads on SQLite do not queue behind the single writer: WAL gives each reader a
+        # consistent snapshot while a long write transaction (a consumer batch) runs.
+        self._readers = (
+            ThreadPoolExecutor(max_workers=2, thread_name_prefix="db-read")
+            if self.is_sqlite
+            else self._executor
+        )
 
     def create_all(self, metadata: Any = None) -> None:
         """Create missing tables (services without Alembic migrations yet)."""
@@ -75,6 +99,19 @@ class Database:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, work)
 
+    async def read(self, fn: Callable[[Session], T]) -> T:
+        """Run the read-only ``fn(session)`` on a snapshot; on SQLite beside the writer."""
+
+        def work() -> T:
+            with Session(self.engine, expire_on_commit=False) as session:
+                try:
+                    return fn(session)
+                finally:
+                    session.rollback()
+
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, work)
+
     async def ping(self) -> bool:
         def probe(session: Session) -> bool:
             session.exec(text("SELECT 1"))  # type: ignore[call-overload]
@@ -87,6 +124,8 @@ class Database:
 
     def dispose(self) -> None:
         self._executor.shutdown(wait=True)
+        if self._readers is not self._executor:
+            self._readers.shutdown(wait=True)
         self.engine.dispose()
 
 

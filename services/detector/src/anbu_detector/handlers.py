@@ -920,12 +920,18 @@ class Detector:
             return [(r[0], r[1], r[2]) for r in rows]
 
         running = await self.db.run(read)
-        scheduled: dict[int, set[str]] = {p: timers.scheduled(p) for p in partitions}
-        restored = 0
-        for escalation_id, partition, due in running:
-            if due is not None and str(escalation_id) not in scheduled[partition]:
-                timers.set(escalation_id, partition, due)
-                restored += 1
+
+        def restore() -> int:
+            scheduled = {p: timers.scheduled(p) for p in partitions}
+            missing = [
+                (escalation_id, partition, due)
+                for escalation_id, partition, due in running
+                if due is not None and str(escalation_id) not in scheduled[partition]
+            ]
+            timers.set_many(missing)
+            return len(missing)
+
+        restored = await asyncio.to_thread(restore)
         if restored:
             log.warning("protocol timers restored", count=restored)
 
@@ -947,11 +953,13 @@ class Detector:
             return
         timers = self.timers
 
-        def apply() -> None:
-            for escalation_id, (partition, due) in effects.timers.items():
-                timers.set(escalation_id, partition, due)
-
-        await asyncio.to_thread(apply)
+        await asyncio.to_thread(
+            timers.set_many,
+            [
+                (escalation_id, partition, due)
+                for escalation_id, (partition, due) in effects.timers.items()
+            ],
+        )
 
     def _emit_alert(
         self,

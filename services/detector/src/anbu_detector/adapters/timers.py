@@ -11,19 +11,20 @@ wall clock, so each is mapped with ``Clock.real_instant``.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
-from sqlalchemy import create_engine, event, inspect, text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
 from anbu_runtime.clock import Clock
+from anbu_runtime.db import sibling_engine
 from anbu_runtime.logs import get_logger
 
 log = get_logger(__name__)
@@ -41,22 +42,7 @@ async def fire_step(escalation_id: str) -> None:
 
 def timers_engine(database_url: str) -> Engine:
     """The main database on PostgreSQL; a sibling file on SQLite (one writer at a time)."""
-    if database_url.startswith("sqlite:///"):
-        path = database_url.removeprefix("sqlite:///")
-        engine = create_engine(
-            f"sqlite:///{path.removesuffix('.db')}-timers.db",
-            connect_args={"check_same_thread": False, "timeout": 30},
-        )
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(database_url, pool_pre_ping=True)
-
-
-def _sqlite_pragmas(connection: Any, _: Any) -> None:
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+    return sibling_engine(database_url, "timers")
 
 
 def _alias(partition: int) -> str:
@@ -74,6 +60,8 @@ class StepTimers:
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
         )
         self.partitions: set[int] = set()
+        self._writers = 0
+        self._writers_lock = threading.Lock()
 
     def start(self) -> None:
         if not self.scheduler.running:
@@ -103,6 +91,34 @@ class StepTimers:
             return set()
         with self.engine.connect() as conn:
             return {row[0] for row in conn.execute(text(f"SELECT id FROM {table}"))}  # noqa: S608
+
+    def set_many(self, timers: Iterable[tuple[UUID, int, datetime | None]]) -> None:
+        """Set many timers (blocking: call it from a thread), waking the scheduler once.
+
+        APScheduler wakes its scheduler after every added job, and on asyncio that wake-up
+        scans every job store on the event loop; for a batch that opens thousands of
+        escalations that would stall the loop (heartbeats to Kafka, HTTP). The scheduler is
+        paused while the batch is written and resumed (one scan) when the last writer is done.
+        """
+        items = list(timers)
+        if not items:
+            return
+        if len(items) == 1 or not self.scheduler.running:
+            for escalation_id, partition, due in items:
+                self.set(escalation_id, partition, due)
+            return
+        with self._writers_lock:
+            self._writers += 1
+            if self._writers == 1:
+                self.scheduler.pause()
+        try:
+            for escalation_id, partition, due in items:
+                self.set(escalation_id, partition, due)
+        finally:
+            with self._writers_lock:
+                self._writers -= 1
+                if self._writers == 0 and self.scheduler.running:
+                    self.scheduler.resume()
 
     def set(self, escalation_id: UUID, partition: int, due: datetime | None) -> None:
         """Wake the escalation at ``due`` (shared-clock time); None removes its timer."""

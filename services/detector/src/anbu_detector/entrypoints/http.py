@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from anbu_contracts import AlertStatus, ApprovalRecord, MonitoringChannel
+from anbu_contracts.envelope import ShortText
 from anbu_runtime.auth import Caller, UserRole
 from anbu_runtime.batch import BatchConsumer
 from anbu_runtime.problems import Problem
@@ -80,9 +81,9 @@ class EscalationView(BaseModel):
 
 class ApprovalIn(BaseModel):
     kind: str = Field(pattern=r"^(door_opening|missing_person_report)$")
-    requested_by: str = Field(min_length=1, max_length=128)
-    approved_by: str = Field(min_length=1, max_length=128)
-    present: list[str] = Field(default_factory=list, max_length=20)
+    requested_by: ShortText
+    approved_by: ShortText
+    present: list[ShortText] = Field(default_factory=list, max_length=20)
 
 
 class ChannelView(BaseModel):
@@ -117,12 +118,12 @@ def router(runtime: ServiceRuntime, detector: Detector, consumer: BatchConsumer)
         household_id: Annotated[str | None, Query(max_length=32)] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     ) -> list[AlertView]:
-        found = await runtime.db.run(lambda s: Repository(s).alerts(status, household_id, limit))
+        found = await runtime.db.read(lambda s: Repository(s).alerts(status, household_id, limit))
         return [AlertView.of(a) for a in found]
 
     @api.get("/alerts/{alert_id}", response_model=AlertView)
     async def get_alert(alert_id: UUID) -> AlertView:
-        alert = await runtime.db.run(lambda s: Repository(s).alert(alert_id))
+        alert = await runtime.db.read(lambda s: Repository(s).alert(alert_id))
         if alert is None:
             raise Problem(404, "Not found", f"alert {alert_id} not found")
         return AlertView.of(alert)
@@ -153,7 +154,7 @@ def router(runtime: ServiceRuntime, detector: Detector, consumer: BatchConsumer)
             rows = session.exec(query.order_by(col(EscalationRow.triggered_at).desc()).limit(limit))
             return [_escalation_view(r, []) for r in rows]
 
-        return await runtime.db.run(read)
+        return await runtime.db.read(read)
 
     @api.get(
         "/escalations/{escalation_id}",
@@ -172,7 +173,7 @@ def router(runtime: ServiceRuntime, detector: Detector, consumer: BatchConsumer)
             )
             return _escalation_view(row, list(history))
 
-        view = await runtime.db.run(read)
+        view = await runtime.db.read(read)
         if view is None:
             raise Problem(404, "Not found", f"escalation {escalation_id} not found")
         return view
@@ -233,7 +234,7 @@ def router(runtime: ServiceRuntime, detector: Detector, consumer: BatchConsumer)
             )
             return [UnknownView.model_validate(r, from_attributes=True) for r in rows]
 
-        return await runtime.db.run(read)
+        return await runtime.db.read(read)
 
     return api
 
