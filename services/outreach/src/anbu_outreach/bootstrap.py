@@ -1,44 +1,227 @@
-"""Wire outreach: settings, database, consumers and HTTP routes."""
+"""Wire outreach: settings, database, roster, consumers, the offer sweep, the daily
+routine-contact run, the REST API and the field app."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from datetime import time, timedelta
+from typing import Any
+
 from fastapi import FastAPI
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
 
 from anbu_contracts.topics import NOTIFY_REQUEST, OUTREACH_OUTCOME, OUTREACH_TASK
 from anbu_runtime.clock import Clock
+from anbu_runtime.logs import get_logger
 from anbu_runtime.service import ServiceRuntime
 from anbu_runtime.settings import CommonSettings, ServiceSettings
 
+from . import metrics
 from .adapters.orm import metadata
 from .adapters.registry_client import RegistryClient
-from .entrypoints import consumers, http
-from .handlers import Outreach
+from .adapters.roster import Roster
+from .adapters.scheduler import DailyRun, jobs_engine
+from .domain.availability import AvailabilityRules
+from .entrypoints import consumers, field_app, http
+from .entrypoints.service import TaskService
+from .handlers import caches, contacts, tasks
+from .handlers.context import Context, Policy
 
 NAME = "outreach"
+log = get_logger(__name__)
 
 
 class OutreachSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="ANBU_OUTREACH_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="ANBU_OUTREACH_", extra="ignore", populate_by_name=True
+    )
 
     http_port: int = 8704
+    # How long a person has to answer an offer (service clock), and a floor in real
+    # seconds so that people can answer under an accelerated clock.
+    offer_window_urgent: timedelta = timedelta(minutes=15)
+    offer_window_routine: timedelta = timedelta(hours=2)
+    offer_min_real_seconds: float = Field(default=30.0, ge=0)
+    # A task nobody accepted expires this long after its deadline.
+    task_expiry_grace: timedelta = timedelta(hours=24)
+    # How often an unassigned task tries its vacant slots again.
+    vacancy_retry: timedelta = timedelta(minutes=15)
+    # Night hours (local): only duty-rostered staff are reachable.
+    night_start: time = time(22, 0)
+    night_end: time = time(7, 0)
+    # Staff with no shifts and no duty slots on record count as reachable (transition).
+    unrostered_available: bool = True
+    # The daily routine-contact run (local time of the deployment's timezone).
+    routine_run_at: time = time(9, 0)
+    timezone: str = "Asia/Seoul"
+    sweep_interval_s: float = Field(default=1.0, gt=0)
+    figures_interval_s: float = Field(default=30.0, gt=0)
+    console_public_url: str = Field(
+        default="http://127.0.0.1:8700",
+        validation_alias=AliasChoices(
+            "ANBU_CONSOLE_PUBLIC_URL", "ANBU_OUTREACH_CONSOLE_PUBLIC_URL"
+        ),
+    )
+
+
+def policy_of(common: CommonSettings, settings: OutreachSettings) -> Policy:
+    return Policy(
+        offer_window_urgent=settings.offer_window_urgent,
+        offer_window_routine=settings.offer_window_routine,
+        offer_min_real_seconds=settings.offer_min_real_seconds,
+        task_expiry_grace=settings.task_expiry_grace,
+        vacancy_retry=settings.vacancy_retry,
+        rules=AvailabilityRules(
+            night_start=settings.night_start,
+            night_end=settings.night_end,
+            unrostered_available=settings.unrostered_available,
+        ),
+        public_url=common.outreach_public_url,
+        console_url=settings.console_public_url,
+        timezone=settings.timezone,
+    )
 
 
 def create(
     common: CommonSettings | None = None,
     settings: OutreachSettings | None = None,
     clock: Clock | None = None,
+    registry: RegistryClient | None = None,
 ) -> tuple[ServiceRuntime, FastAPI]:
     common = common or CommonSettings()
-    runtime = ServiceRuntime(NAME, common, settings or OutreachSettings(), metadata, clock=clock)
-    outreach = Outreach(runtime.outbox, runtime.clock, common.outreach_public_url)
-    registry = RegistryClient(common.registry_url, common.service_token)
+    settings = settings or OutreachSettings()
+    runtime = ServiceRuntime(NAME, common, settings, metadata, clock=clock)
+    ctx = Context(runtime.outbox, runtime.clock, Roster(), policy_of(common, settings))
+    registry = registry or RegistryClient(common.registry_url, common.service_token)
     runtime.on_shutdown(registry.close)
-    consumers.register(runtime, outreach, registry)
+
+    async def warm_roster() -> None:
+        count = await runtime.db.run(lambda s: caches.load_roster(ctx, s))
+        log.info("roster loaded from the cache", workers=count)
+
+    runtime.on_startup(warm_roster)
+    follower = consumers.register(runtime, ctx, registry)
     runtime.declare_publications(OUTREACH_TASK, OUTREACH_OUTCOME, NOTIFY_REQUEST)
+
+    async def sweep(stop: asyncio.Event) -> None:
+        """Offer windows and stale tasks, on the service clock, every sweep interval."""
+        await follower.caught_up.wait()
+        while not stop.is_set():
+            handled = await runtime.db.run(lambda s: tasks.sweep_offers(ctx, s))
+            handled += await runtime.db.run(lambda s: tasks.expire_stale(ctx, s))
+            handled += await runtime.db.run(lambda s: tasks.retry_vacancies(ctx, s))
+            if handled:
+                runtime.outbox.notify()
+                continue  # more may be waiting
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=settings.sweep_interval_s)
+
+    async def refresh_figures() -> None:
+        now = ctx.now()
+
+        def read(
+            session: Session,
+        ) -> tuple[dict[str, int], dict[str, Any], dict[tuple[str, str], int]]:
+            return (
+                tasks.task_counts(session),
+                contacts.figures(session, now),
+                metrics.open_task_counts(session),
+            )
+
+        counts, by_tier, open_tasks = await runtime.db.run(read)
+        metrics.publish_open_tasks(open_tasks)
+        for status in (
+            "offered",
+            "accepted",
+            "started",
+            "unassigned",
+            "completed",
+            "cancelled",
+            "expired",
+        ):
+            metrics.TASKS.labels(status).set(counts.get(status, 0))
+        metrics.UNASSIGNED_TASKS.set(counts.get("unassigned", 0))
+        for tier, figures in by_tier.items():
+            for cycle in ("contact", "visit"):
+                for state in ("due", "overdue"):
+                    metrics.CONTACTS.labels(tier, cycle, state).set(figures[cycle][state])
+
+    async def figures_loop(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await refresh_figures()
+            except Exception:
+                log.exception("figures refresh failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=settings.figures_interval_s)
+
+    async def routine_run() -> None:
+        """Once a day: routine-contact tasks for households due (on working days)."""
+        await follower.caught_up.wait()
+        created = 0
+        if tasks.is_routine_day(ctx):
+            after: str | None = None
+            while True:
+
+                def page(session: Session, cursor: str | None = after) -> tuple[int, str | None]:
+                    return tasks.schedule_routine_contacts(ctx, session, cursor)
+
+                for attempt in range(3):
+                    try:
+                        made, after = await runtime.db.run(page)
+                        break
+                    except IntegrityError:
+                        # another instance created some of this page's tasks at the same
+                        # moment: the next attempt finds them and skips them
+                        log.info("routine page raced another instance", attempt=attempt + 1)
+                else:
+                    raise RuntimeError("routine contact page kept conflicting")
+                created += made
+                runtime.outbox.notify()
+                if after is None:
+                    break
+        await refresh_figures()
+        log.info("routine contact run", tasks_created=created)
+
+    daily = DailyRun(
+        jobs_engine(runtime.db.url),
+        runtime.clock,
+        settings.routine_run_at,
+        settings.timezone,
+        routine_run,
+    )
+
+    async def start_scheduler() -> None:
+        daily.start()
+
+    async def stop_scheduler() -> None:
+        daily.shutdown()
+        daily.engine.dispose()
+
+    runtime.on_startup(start_scheduler)
+    runtime.on_shutdown(stop_scheduler)
+    runtime.add_background("offer-sweep", sweep)
+    runtime.add_background("figures", figures_loop)
+
+    service = TaskService(runtime, ctx)
     app = runtime.build_app(
         "anbu outreach",
-        "Turns protocol steps into tasks for people, assigns them and records outcomes.",
+        "Turns protocol steps and due contacts into tasks for people, assigns and offers "
+        "them fairly and safely, and records what people found. The field app for staff "
+        "is served under /app.",
     )
-    app.include_router(http.router(runtime, outreach))
+    app.state.outreach = ctx
+    app.state.daily_run = daily
+    app.include_router(http.router(service))
+    app.include_router(
+        field_app.router(
+            field_app.FieldApp(
+                service, registry, common.auth_secret, runtime.clock, settings.timezone
+            )
+        )
+    )
     return runtime, app

@@ -1,4 +1,9 @@
-"""Outreach's tables: its roster and household caches, tasks and outcomes."""
+"""Outreach's tables: the roster and household caches, tasks, offers and outcomes.
+
+The table names are new with issue 6 (``outreach_task``, ``task_offer``, ...): outreach has
+no migrations yet, and a development database created by the first version keeps its old
+tables (unused) instead of failing on changed columns.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -20,61 +25,112 @@ class Table(SQLModel, registry=registry()):
 metadata = Table.metadata
 
 
-def _tz(nullable: bool = True) -> Any:
-    return Column(UtcDateTime(), nullable=nullable)
+def _tz(nullable: bool = True, index: bool = False) -> Any:
+    return Column(UtcDateTime(), nullable=nullable, index=index)
 
 
-class WorkerCacheRow(Table, table=True):
+def _json() -> Any:
+    return Column(JSON, nullable=False)
+
+
+class WorkerRow(Table, table=True):
     """The roster as the registry last published it (registry.worker)."""
 
-    __tablename__ = "worker_cache"
+    __tablename__ = "roster_worker"
     worker_id: str = Field(primary_key=True, max_length=32)
     revision: int
-    snapshot: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    snapshot: dict[str, Any] = Field(sa_column=_json())
 
 
-class HouseholdCacheRow(Table, table=True):
-    __tablename__ = "household_cache"
+class HouseholdRow(Table, table=True):
+    """What outreach knows of a household: the registry's snapshot (no personal data) and
+    the household's contact history and routine cycles."""
+
+    __tablename__ = "household_state"
     household_id: str = Field(primary_key=True, max_length=32)
     revision: int
-    dong_code: str = Field(max_length=10)
-    responsible_worker_id: str | None = None
-    matched_volunteer_id: str | None = None
+    dong_code: str = Field(max_length=10, index=True)
+    tier: str = Field(default="watch", max_length=16)
+    status: str = Field(default="active", max_length=16)
+    timezone: str = Field(default="Asia/Seoul", max_length=64)
+    responsible_worker_id: str | None = Field(default=None, max_length=32)
+    matched_volunteer_id: str | None = Field(default=None, max_length=32)
     violence_risk: bool = False
     locale: str = "ko"
+    enrolled_at: datetime = Field(sa_column=_tz(False))
+    last_contact_at: datetime | None = Field(default=None, sa_column=_tz())
+    last_visit_at: datetime | None = Field(default=None, sa_column=_tz())
+    contact_opens_at: datetime | None = Field(default=None, sa_column=_tz(index=True))
+    contact_due_at: datetime | None = Field(default=None, sa_column=_tz())
+    visit_opens_at: datetime | None = Field(default=None, sa_column=_tz(index=True))
+    visit_due_at: datetime | None = Field(default=None, sa_column=_tz())
 
 
 class TaskRow(Table, table=True):
-    __tablename__ = "task"
+    __tablename__ = "outreach_task"
     __table_args__ = (
-        # One task per escalation, step and action, however often the step is delivered.
-        UniqueConstraint("origin_key", name="uq_task_origin"),
+        # One task per escalation, step and action (or per household, routine cycle and
+        # period), however often its cause is delivered.
+        UniqueConstraint("origin_key", name="uq_outreach_task_origin"),
     )
     task_id: UUID = Field(primary_key=True)
     origin_key: str = Field(max_length=200)
     household_id: str = Field(index=True, max_length=32)
-    dong_code: str | None = Field(default=None, max_length=10)
+    dong_code: str | None = Field(default=None, max_length=10, index=True)
     task_type: str = Field(max_length=40)
-    team: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    team: list[str] = Field(sa_column=_json())  # one role per slot
+    urgency: str = Field(max_length=16)
+    in_person: bool = False
     deadline: datetime = Field(sa_column=_tz(False))
     status: str = Field(max_length=16, index=True)
-    assignees: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    accepted_by: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     escalation_id: UUID | None = Field(default=None, index=True)
-    step_id: str | None = None
-    action_id: str | None = None
-    reason: str | None = None
-    correlation_id: str | None = None
+    protocol_id: str | None = Field(default=None, max_length=64)
+    step_id: str | None = Field(default=None, max_length=128)
+    action_id: str | None = Field(default=None, max_length=128)
+    preconditions: list[str] = Field(default_factory=list, sa_column=_json())
+    cycle_kind: str | None = Field(default=None, max_length=16)
+    reason: str | None = Field(default=None, max_length=256)
+    correlation_id: str | None = Field(default=None, max_length=128)
+    vacancies_reported: int = 0
     created_at: datetime = Field(sa_column=_tz(False))
     updated_at: datetime = Field(sa_column=_tz(False))
+    accepted_at: datetime | None = Field(default=None, sa_column=_tz())
+    ended_at: datetime | None = Field(default=None, sa_column=_tz())
+
+
+class OfferRow(Table, table=True):
+    """Every offer of a task's slot to a person, and how it ended."""
+
+    __tablename__ = "task_offer"
+    __table_args__ = (
+        Index("ix_task_offer_worker_state", "worker_id", "state"),
+        Index("ix_task_offer_state_expiry", "state", "expires_at"),
+    )
+    offer_id: int | None = Field(default=None, primary_key=True)
+    task_id: UUID = Field(index=True)
+    slot: int
+    role: str = Field(max_length=32)
+    worker_id: str = Field(max_length=32)
+    state: str = Field(max_length=16)
+    offered_at: datetime = Field(sa_column=_tz(False))
+    expires_at: datetime = Field(sa_column=_tz(False))
+    decided_at: datetime | None = Field(default=None, sa_column=_tz())
+    decline_reason: str | None = Field(default=None, max_length=32)
+    # Free text a person typed when declining: stays here, never in events or logs.
+    decline_note: str | None = Field(default=None, max_length=1000)
 
 
 class OutcomeRow(Table, table=True):
-    __tablename__ = "outcome"
+    __tablename__ = "task_outcome"
     outcome_id: UUID = Field(primary_key=True)
-    task_id: UUID | None = Field(default=None, index=True)
+    task_id: UUID = Field(index=True)
     household_id: str = Field(index=True, max_length=32)
     result: str = Field(max_length=32)
+    contact_mode: str = Field(max_length=16)
     recorded_by: str = Field(max_length=32)
+    monitoring: dict[str, str] = Field(default_factory=dict, sa_column=_json())
+    needs: list[str] = Field(default_factory=list, sa_column=_json())
+    follow_up: bool = False
+    # The field worker's note: stays here (OutcomeEvent.note_ref names it), never published.
     note: str | None = Field(default=None, max_length=4000)
     recorded_at: datetime = Field(sa_column=_tz(False))

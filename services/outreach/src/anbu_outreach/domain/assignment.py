@@ -1,17 +1,35 @@
-"""Who should take a task: a pure scoring function over the roster.
+"""Who should take a task: pure scoring over the roster.
 
-A candidate must be active, hold the role and serve the household's dong, and have room
-under their maximum of open tasks. Among candidates, the household's own responsible
-official (or matched volunteer) comes first, then whoever has the lowest load relative to
-their maximum; ties break on worker id so that the choice is deterministic.
+A candidate for a team slot must
+
+- be active and hold the slot's role,
+- serve the household's dong (a critical task with nobody local may go to staff on a duty
+  slot anywhere in the same district),
+- be reachable now (:mod:`.availability`: shifts, duty rosters, nights, public holidays),
+- have room under their maximum of open tasks,
+- not already be on the team, and not have declined or let an offer of this task lapse.
+
+Candidates are ranked: the household's own people first (its responsible official, its
+matched volunteer: continuity), then staff whose roster puts them at work now before
+unrostered staff, then the lowest load relative to the person's maximum, then worker id
+(so that the choice is deterministic).
+
+Team composition (:func:`team_slots`) adds the field-safety rules: an in-person task is
+never given to one person alone when the household has a violence or threat history, and
+volunteers visit in pairs (2인 1조).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 
-from anbu_contracts import Role, WorkerSnapshot
+from anbu_contracts import Role, Urgency, WorkerSnapshot
+
+from .availability import Availability, AvailabilityRules, HolidayCheck, availability
+
+MAX_TEAM = 6
 
 
 @dataclass(frozen=True)
@@ -22,11 +40,53 @@ class HouseholdContext:
     matched_volunteer_id: str | None = None
     violence_risk: bool = False
 
+    @property
+    def district_code(self) -> str | None:
+        return self.dong_code[:5] if self.dong_code else None
+
+    def knows(self, worker_id: str) -> bool:
+        """Whether ``worker_id`` is one of the household's own people (continuity)."""
+        return worker_id in (self.responsible_worker_id, self.matched_volunteer_id)
+
 
 @dataclass(frozen=True)
 class Candidate:
     worker_id: str
-    score: float
+    continuity: bool
+    availability: Availability
+    load: int
+    max_open_tasks: int
+    local: bool = True
+
+    @property
+    def load_ratio(self) -> float:
+        return self.load / max(self.max_open_tasks, 1)
+
+    def sort_key(self) -> tuple[bool, int, float, str]:
+        return (not self.continuity, self.availability.rank, self.load_ratio, self.worker_id)
+
+
+@dataclass(frozen=True)
+class Circumstances:
+    """When, how urgently, and under which calendar and rules a task is assigned."""
+
+    now: datetime
+    urgency: Urgency
+    is_holiday: HolidayCheck
+    rules: AvailabilityRules = field(default_factory=AvailabilityRules)
+
+
+def team_slots(team: Sequence[Role], household: HouseholdContext, *, in_person: bool) -> list[Role]:
+    """The slots to fill for a task's team, with the field-safety rules applied.
+
+    An in-person task for one person gets a partner of the same role when the household has
+    a violence or threat history (never alone), or when that person is a volunteer
+    (volunteers visit in pairs).
+    """
+    slots = list(team)[:MAX_TEAM]
+    if in_person and len(slots) == 1 and (household.violence_risk or slots[0] is Role.VOLUNTEER):
+        slots.append(slots[0])
+    return slots
 
 
 def candidates(
@@ -34,47 +94,66 @@ def candidates(
     household: HouseholdContext,
     roster: Iterable[WorkerSnapshot],
     open_tasks: Mapping[str, int],
+    when: Circumstances,
     exclude: frozenset[str] = frozenset(),
 ) -> list[Candidate]:
-    """Workers who can take a task of ``role`` for ``household``, best first."""
-    ranked: list[Candidate] = []
+    """Workers who can take a ``role`` slot of a task for ``household``, best first."""
+    if household.dong_code is None:
+        return []  # an unknown household has no area: the duty officer decides
+    local: list[Candidate] = []
+    on_duty_nearby: list[Candidate] = []
     for worker in roster:
         if worker.worker_id in exclude or not worker.active or role not in worker.roles:
-            continue
-        if household.dong_code is not None and household.dong_code not in worker.dong_codes:
             continue
         load = open_tasks.get(worker.worker_id, 0)
         if load >= worker.max_open_tasks:
             continue
-        score = 1.0 - load / max(worker.max_open_tasks, 1)
-        if worker.worker_id in (household.responsible_worker_id, household.matched_volunteer_id):
-            score += 10.0  # continuity: the person who knows the household
-        ranked.append(Candidate(worker.worker_id, score))
-    ranked.sort(key=lambda c: (-c.score, c.worker_id))
+        reach = availability(worker, when.now, when.is_holiday, when.rules)
+        if not reach.reachable:
+            continue
+        if household.dong_code in worker.dong_codes:
+            local.append(
+                Candidate(
+                    worker.worker_id,
+                    household.knows(worker.worker_id),
+                    reach,
+                    load,
+                    worker.max_open_tasks,
+                )
+            )
+        elif (
+            when.urgency is Urgency.CRITICAL
+            and reach is Availability.ON_DUTY
+            and any(d[:5] == household.district_code for d in worker.dong_codes)
+        ):
+            on_duty_nearby.append(
+                Candidate(
+                    worker.worker_id,
+                    False,
+                    reach,
+                    load,
+                    worker.max_open_tasks,
+                    local=False,
+                )
+            )
+    ranked = local or on_duty_nearby
+    ranked.sort(key=Candidate.sort_key)
     return ranked
 
 
 def assign_team(
-    team: list[Role],
+    slots: Sequence[Role],
     household: HouseholdContext,
     roster: Iterable[WorkerSnapshot],
     open_tasks: Mapping[str, int],
-    *,
-    visit: bool,
-) -> list[str] | None:
-    """One worker per team role, all different; None when any role cannot be filled.
-
-    A household with a violence or threat history never gets a lone visitor: a one-person
-    visit team is doubled with a second worker of the same role.
-    """
-    roles = list(team)
-    if visit and household.violence_risk and len(roles) == 1:
-        roles.append(roles[0])
-    chosen: list[str] = []
-    roster = list(roster)
-    for role in roles:
-        options = candidates(role, household, roster, open_tasks, frozenset(chosen))
-        if not options:
-            return None
-        chosen.append(options[0].worker_id)
+    when: Circumstances,
+    exclude: frozenset[str] = frozenset(),
+) -> list[str | None]:
+    """One different worker per slot, best first; None where nobody can take the slot."""
+    workers = list(roster)
+    chosen: list[str | None] = []
+    for role in slots:
+        taken = exclude | {w for w in chosen if w is not None}
+        options = candidates(role, household, workers, open_tasks, when, frozenset(taken))
+        chosen.append(options[0].worker_id if options else None)
     return chosen

@@ -1,53 +1,109 @@
 """Outreach's Kafka entrypoints.
 
-Escalations are work: one consumer group shares them between instances. The roster and the
-household snapshots are a cache every instance needs whole: a snapshot follower reads the
-compacted topics from the beginning at every start (snapshots apply by revision, so
-re-reading is harmless), and outreach is not ready until the cache is warm.
+Escalations are work: one consumer group shares them between instances. They are read in
+batches (a national list round lands thousands of steps at once) and applied in
+transactions of up to ``CHUNK`` records, each record once (the inbox), and the batch's
+offsets are committed only after its transactions committed.
+
+The roster and the household snapshots are a cache every instance needs whole: a snapshot
+follower reads the compacted topics from the beginning at every start (snapshots apply by
+revision, so re-reading is harmless), and outreach is not ready until the cache is warm.
 """
 
 from __future__ import annotations
 
+import asyncio
+
 from pydantic import BaseModel
+from sqlmodel import Session, col, select
 
-from anbu_contracts import EscalationEvent
+from anbu_contracts import EscalationChange, EscalationEvent
 from anbu_contracts.topics import DETECTOR_ESCALATION, REGISTRY_HOUSEHOLD, REGISTRY_WORKER
-from anbu_runtime.kafka import message_id, subscriber_options
+from anbu_runtime.batch import BatchConsumer, Received
+from anbu_runtime.kafka import message_id
+from anbu_runtime.logs import get_logger
 from anbu_runtime.service import ServiceRuntime
+from anbu_runtime.snapshots import SnapshotFollower
 
-from ..adapters.registry_client import RegistryClient
-from ..handlers import Outreach
+from ..adapters.orm import HouseholdRow
+from ..adapters.registry_client import RegistryClient, RegistryUnavailable
+from ..handlers import caches, tasks
+from ..handlers.context import Context
 
 GROUP = "outreach"
+log = get_logger(__name__)
+# Small transactions let the outbox relay (same database) publish while a burst is applied.
+CHUNK = 50
 
 
-def register(runtime: ServiceRuntime, outreach: Outreach, registry: RegistryClient) -> None:
+def register(runtime: ServiceRuntime, ctx: Context, registry: RegistryClient) -> SnapshotFollower:
     inbox = runtime.inbox(GROUP)
 
     async def apply_snapshots(events: list[BaseModel]) -> None:
-        await runtime.db.run(lambda s: outreach.on_snapshots(s, events))
+        await runtime.db.run(lambda s: caches.on_snapshots(ctx, s, events))
 
     roster = runtime.follow_snapshots([REGISTRY_WORKER, REGISTRY_HOUSEHOLD], apply_snapshots)
 
-    async def ensure_household(household_id: str) -> None:
-        """Tasks need the household's dong and people: if the snapshot has not reached the
-        cache yet (the two consumers race), ask the registry directly."""
-        if await runtime.db.run(lambda s: outreach.knows_household(s, household_id)):
-            return
-        snapshot = await registry.household(household_id)
-        if snapshot is not None:
-            await runtime.db.run(lambda s: outreach.on_household(s, snapshot))
+    async def ensure_households(household_ids: set[str]) -> None:
+        """Tasks need the household's dong and people: if a snapshot has not reached the
+        cache yet (the consumers race), ask the registry directly."""
 
-    @runtime.broker.subscriber(
-        DETECTOR_ESCALATION.name,
-        **subscriber_options(
-            GROUP, title="outreach", description="Protocol steps become tasks and messages."
-        ),
-    )
-    async def on_escalation(event: EscalationEvent) -> None:
+        def known(session: Session) -> set[str]:
+            rows = session.exec(
+                select(HouseholdRow.household_id).where(
+                    col(HouseholdRow.household_id).in_(sorted(household_ids))
+                )
+            ).all()
+            return set(rows)
+
+        for household_id in sorted(household_ids - await runtime.db.run(known)):
+            try:
+                snapshot = await registry.household(household_id)
+            except RegistryUnavailable:
+                # Go on without it: the task is created without an area, goes to the duty
+                # officer, and is offered again once the snapshot arrives.
+                log.warning("registry unreachable; household not cached", household_id=household_id)
+                continue
+            if snapshot is not None:
+                await runtime.db.run(lambda s, h=snapshot: caches.on_household(ctx, s, h))
+
+    async def handle(received: list[Received]) -> None:
         await roster.caught_up.wait()  # never assign from a cold roster
-        if event.change == "step_executed":
-            await ensure_household(event.household_id)
-        await runtime.apply_once(
-            inbox, message_id(event), lambda s: outreach.on_escalation(s, event)
+        events = [r.event for r in received if isinstance(r.event, EscalationEvent)]
+        await ensure_households(
+            {e.household_id for e in events if e.change is EscalationChange.STEP_EXECUTED}
         )
+        for start in range(0, len(events), CHUNK):
+            chunk = events[start : start + CHUNK]
+
+            def apply(session: Session, chunk: list[EscalationEvent] = chunk) -> None:
+                for event in chunk:
+                    if inbox.first_time(session, message_id(event)):
+                        tasks.on_escalation(ctx, session, event)
+
+            await runtime.db.run(apply)
+            runtime.outbox.notify()
+            await asyncio.sleep(0)  # let the relay queue its turn on the database
+
+    consumer = BatchConsumer(
+        service=runtime.name,
+        bootstrap=runtime.common.kafka_bootstrap,
+        group_id=GROUP,
+        topics=[DETECTOR_ESCALATION.name],
+        handler=handle,
+        producer=runtime.producer,
+        max_records=2000,
+        instance_id=runtime.common.instance_id,
+    )
+    runtime.declare_subscription(
+        [DETECTOR_ESCALATION],
+        EscalationEvent,
+        title=GROUP,
+        description="Protocol steps become tasks and messages; closed protocols cancel them.",
+    )
+
+    async def consume(stop: asyncio.Event) -> None:
+        await consumer.run(stop)
+
+    runtime.add_background("escalations", consume)
+    return roster

@@ -1,0 +1,445 @@
+"""The field app: mobile-first pages for field staff, served by outreach (Jinja2, no
+external assets, no build step). Korean by default, English with ``?lang=en``.
+
+A person logs in with their registry account (outreach posts the credentials to the
+registry and keeps the returned token in an HttpOnly, SameSite=Strict cookie, Secure off
+localhost); every form carries a CSRF token derived from the session. The address of a
+task's household is fetched from the registry with the worker's own token, and only after
+they accepted the task; outreach never stores or logs it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.datastructures import FormData
+
+from anbu_contracts import ContactMode, ItemState, MonitoringItems, Need, OutcomeResult
+from anbu_runtime.auth import Principal, verify_token
+from anbu_runtime.clock import Clock
+from anbu_runtime.logs import get_logger
+from anbu_runtime.problems import Problem
+
+from ..adapters.registry_client import AddressRefused, RegistryClient, RegistryUnavailable
+from ..domain.availability import zone
+from ..domain.offers import OPEN, DeclineReason, OfferState
+from ..handlers import TaskNotFound, TaskStateError
+from ..handlers.tasks import Loaded
+from .i18n import labeller, pick_language, translator
+from .service import TaskService, may_view
+
+log = get_logger(__name__)
+
+SESSION_COOKIE = "anbu_session"
+LANG_COOKIE = "anbu_lang"
+LOGIN_CSRF_COOKIE = "anbu_login_csrf"
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+NOTICES = frozenset(
+    {"done_accepted", "done_declined", "done_started", "done_outcome", "conflict", "csrf"}
+)
+ITEMS = tuple(MonitoringItems.model_fields)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+class FieldApp:
+    def __init__(
+        self,
+        service: TaskService,
+        registry: RegistryClient,
+        auth_secret: str,
+        clock: Clock,
+        timezone: str,
+    ) -> None:
+        self.service = service
+        self.registry = registry
+        self.secret = auth_secret.encode()
+        self.clock = clock
+        self.timezone = timezone
+        self.env = Environment(
+            loader=PackageLoader("anbu_outreach", "templates"),
+            autoescape=select_autoescape(default=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+
+    # -- pieces ----------------------------------------------------------------------
+
+    def lang(self, request: Request) -> str:
+        return pick_language(request.query_params.get("lang"), request.cookies.get(LANG_COOKIE))
+
+    def session(self, request: Request) -> tuple[str, Principal] | None:
+        token = request.cookies.get(SESSION_COOKIE)
+        if not token:
+            return None
+        try:
+            return token, verify_token(self.secret.decode(), token)
+        except Problem:
+            return None
+
+    def csrf_for(self, token: str) -> str:
+        return hmac.new(self.secret, b"csrf:" + token.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def csrf_ok(self, token: str, sent: object) -> bool:
+        return isinstance(sent, str) and hmac.compare_digest(self.csrf_for(token), sent)
+
+    def local(self, instant: datetime) -> str:
+        return instant.astimezone(zone(self.timezone)).strftime("%m-%d %H:%M")
+
+    def render(
+        self,
+        request: Request,
+        template: str,
+        *,
+        status: int = 200,
+        **values: Any,
+    ) -> HTMLResponse:
+        lang = self.lang(request)
+        html = self.env.get_template(template).render(
+            lang=lang,
+            t=translator(lang),
+            label=labeller(lang),
+            local=self.local,
+            now=self.clock.now(),
+            path=request.url.path,
+            **values,
+        )
+        response = HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+        if request.query_params.get("lang") in ("ko", "en"):
+            response.set_cookie(
+                LANG_COOKIE,
+                lang,
+                max_age=365 * 86400,
+                httponly=True,
+                samesite="strict",
+                secure=_secure(request),
+            )
+        return response
+
+    def to_login(self, request: Request) -> RedirectResponse:
+        return RedirectResponse(f"/app/login?next={quote(request.url.path)}", status_code=303)
+
+    def notice(self, request: Request) -> str | None:
+        value = request.query_params.get("notice")
+        return value if value in NOTICES else None
+
+    # -- pages -----------------------------------------------------------------------
+
+    async def login_page(self, request: Request, error: str | None = None) -> HTMLResponse:
+        nonce = secrets.token_urlsafe(24)
+        response = self.render(
+            request,
+            "login.html",
+            status=401 if error == "login_failed" else 503 if error else 200,
+            error=error,
+            csrf=nonce,
+            next=_safe_next(request.query_params.get("next")),
+        )
+        response.set_cookie(
+            LOGIN_CSRF_COOKIE,
+            nonce,
+            max_age=1800,
+            httponly=True,
+            samesite="strict",
+            secure=_secure(request),
+            path="/app/login",
+        )
+        return response
+
+    async def login(self, request: Request) -> Response:
+        form = await request.form()
+        nonce = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+        sent = form.get("csrf")
+        if not nonce or not isinstance(sent, str) or not hmac.compare_digest(nonce, sent):
+            return await self.login_page(request, "csrf")
+        username, password = form.get("username"), form.get("password")
+        if not isinstance(username, str) or not isinstance(password, str):
+            return await self.login_page(request, "login_failed")
+        try:
+            login = await self.registry.login(username[:64], password[:200])
+        except RegistryUnavailable:
+            return await self.login_page(request, "registry_down")
+        if login is None:
+            log.info("field app login refused")
+            return await self.login_page(request, "login_failed")
+        sent_next = form.get("next")
+        target = _safe_next(sent_next if isinstance(sent_next, str) else None)
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            login.token,
+            max_age=max(login.expires_in, 60),
+            httponly=True,
+            samesite="strict",
+            secure=_secure(request),
+            path="/app",
+        )
+        response.delete_cookie(LOGIN_CSRF_COOKIE, path="/app/login")
+        log.info("field app login", worker_id=login.worker_id)
+        return response
+
+    async def logout(self, request: Request) -> Response:
+        found = self.session(request)
+        form = await request.form()
+        response = RedirectResponse("/app/login", status_code=303)
+        if found is not None and self.csrf_ok(found[0], form.get("csrf")):
+            response.delete_cookie(SESSION_COOKIE, path="/app")
+        return response
+
+    async def inbox(self, request: Request) -> Response:
+        found = self.session(request)
+        if found is None:
+            return self.to_login(request)
+        token, who = found
+        if who.worker_id is None:
+            return self.render(
+                request, "message.html", status=403, message="no_worker", csrf=self.csrf_for(token)
+            )
+        tasks = await self.service.inbox(who.worker_id)
+        return self.render(
+            request,
+            "inbox.html",
+            tasks=[_card(t, who.worker_id) for t in tasks],
+            worker_id=who.worker_id,
+            csrf=self.csrf_for(token),
+            notice=self.notice(request),
+        )
+
+    async def visible(self, who: Principal, task_id: UUID) -> Loaded | None:
+        """The task if it exists and ``who`` may see it, else None (shown as not found)."""
+        try:
+            loaded = await self.service.view(task_id)
+        except TaskNotFound:
+            return None
+        return loaded if may_view(who, loaded) else None
+
+    async def task_page(self, request: Request, task_id: UUID) -> Response:
+        found = self.session(request)
+        if found is None:
+            return self.to_login(request)
+        token, who = found
+        loaded = await self.visible(who, task_id)
+        if loaded is None:
+            return self.render(
+                request, "message.html", status=404, message="not_found", csrf=self.csrf_for(token)
+            )
+        card = _card(loaded, who.worker_id)
+        address, address_note = None, None
+        if card["mine"] == OfferState.ACCEPTED.value and loaded.assignment.is_open:
+            try:
+                address = await self.registry.address(
+                    loaded.task.household_id,
+                    token,
+                    purpose=f"outreach task {task_id}: {loaded.task.task_type}",
+                )
+                address_note = None if address else "address_none"
+            except AddressRefused:
+                address_note = "address_after_team"
+            except RegistryUnavailable:
+                address_note = "address_unavailable"
+        elif loaded.assignment.is_open:
+            address_note = "address_after_accept"
+        return self.render(
+            request,
+            "task.html",
+            task=card,
+            address=address,
+            address_note=address_note,
+            csrf=self.csrf_for(token),
+            notice=self.notice(request),
+            reasons=list(DeclineReason),
+        )
+
+    async def outcome_page(self, request: Request, task_id: UUID) -> Response:
+        found = self.session(request)
+        if found is None:
+            return self.to_login(request)
+        token, who = found
+        loaded = await self.visible(who, task_id)
+        if loaded is None:
+            return self.render(
+                request, "message.html", status=404, message="not_found", csrf=self.csrf_for(token)
+            )
+        return self.render(
+            request,
+            "outcome.html",
+            task=_card(loaded, who.worker_id),
+            csrf=self.csrf_for(token),
+            results=list(OutcomeResult),
+            modes=list(ContactMode),
+            items=ITEMS,
+            item_states=list(ItemState),
+            needs=list(Need),
+            error=request.query_params.get("error") == "bad_form",
+        )
+
+    async def act(self, request: Request, task_id: UUID, action: str) -> Response:
+        """A form post on a task: accept, decline, start or outcome."""
+        found = self.session(request)
+        if found is None:
+            return self.to_login(request)
+        token, who = found
+        form = await request.form()
+        here = f"/app/tasks/{task_id}"
+        if not self.csrf_ok(token, form.get("csrf")):
+            return RedirectResponse(f"{here}?notice=csrf", status_code=303)
+        if who.worker_id is None:
+            return RedirectResponse(f"{here}?notice=conflict", status_code=303)
+        worker = who.worker_id
+        try:
+            if action == "accept":
+                await self.service.accept(task_id, worker)
+                done = "done_accepted"
+            elif action == "decline":
+                reason = DeclineReason(str(form.get("reason") or "other"))
+                note = form.get("note")
+                await self.service.decline(
+                    task_id, worker, reason, note[:1000] if isinstance(note, str) and note else None
+                )
+                return RedirectResponse("/app/tasks?notice=done_declined", status_code=303)
+            elif action == "start":
+                confirmed = [v for v in form.getlist("confirmed") if isinstance(v, str)]
+                await self.service.start(task_id, worker, confirmed)
+                done = "done_started"
+            else:
+                parsed = _outcome_form(form)
+                if parsed is None:
+                    return RedirectResponse(f"{here}/outcome?error=bad_form", status_code=303)
+                await self.service.outcome(task_id, worker, **parsed)
+                return RedirectResponse("/app/tasks?notice=done_outcome", status_code=303)
+        except (TaskStateError, ValueError) as exc:
+            log.info(
+                "field app action refused",
+                task_id=str(task_id),
+                action=action,
+                error=type(exc).__name__,
+            )
+            return RedirectResponse(f"{here}?notice=conflict", status_code=303)
+        except TaskNotFound:
+            return RedirectResponse("/app/tasks", status_code=303)
+        return RedirectResponse(f"{here}?notice={done}", status_code=303)
+
+
+def _secure(request: Request) -> bool:
+    return (request.url.hostname or "") not in LOCAL_HOSTS
+
+
+def _safe_next(value: str | None) -> str:
+    """Only paths of the field app itself (no open redirect)."""
+    if value and value.startswith("/app/") and "//" not in value and "\\" not in value:
+        return value
+    return "/app/tasks"
+
+
+def _card(loaded: Loaded, me: str | None) -> dict[str, Any]:
+    """What a page shows of a task: ids, codes, times and the team (no personal data)."""
+    task, assignment = loaded.task, loaded.assignment
+    team = []
+    mine = None
+    for i, role in enumerate(assignment.slots):
+        holder = assignment.holder(i)
+        state = holder.state.value if holder else "vacant"
+        team.append(
+            {
+                "role": role.value,
+                "worker_id": holder.worker_id if holder else None,
+                "state": state,
+                "me": bool(holder and holder.worker_id == me),
+            }
+        )
+        if holder and holder.worker_id == me:
+            mine = state
+    return {
+        "task_id": str(task.task_id),
+        "task_type": task.task_type,
+        "household_id": task.household_id,
+        "dong_code": task.dong_code,
+        "urgency": task.urgency,
+        "status": task.status,
+        "deadline": task.deadline,
+        "step_id": task.step_id,
+        "preconditions": task.preconditions,
+        "team": team,
+        "mine": mine,
+        "open": assignment.status in OPEN,
+        "team_complete": assignment.team_complete(),
+    }
+
+
+def _outcome_form(form: FormData) -> dict[str, Any] | None:
+    try:
+        result = OutcomeResult(str(form.get("result")))
+        mode = ContactMode(str(form.get("contact_mode") or "visit"))
+        monitoring = MonitoringItems(
+            **{item: ItemState(str(form.get(f"item_{item}") or "not_checked")) for item in ITEMS}
+        )
+        needs = [Need(str(v)) for v in form.getlist("needs")]
+    except ValueError:
+        return None
+    note = form.get("note")
+    note = note.strip()[:4000] if isinstance(note, str) and note.strip() else None
+    return {
+        "result": result,
+        "contact_mode": mode,
+        "monitoring": monitoring,
+        "needs": list(dict.fromkeys(needs)),
+        "follow_up": form.get("follow_up") in ("1", "on", "yes", "true"),
+        "note": note,
+    }
+
+
+def router(app: FieldApp) -> APIRouter:
+    pages = APIRouter(prefix="/app", include_in_schema=False)
+
+    @pages.get("")
+    @pages.get("/")
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/app/tasks", status_code=303)
+
+    @pages.get("/login")
+    async def login_page(request: Request) -> Response:
+        return await app.login_page(request)
+
+    @pages.post("/login")
+    async def login(request: Request) -> Response:
+        return await app.login(request)
+
+    @pages.post("/logout")
+    async def logout(request: Request) -> Response:
+        return await app.logout(request)
+
+    @pages.get("/tasks")
+    async def inbox(request: Request) -> Response:
+        return await app.inbox(request)
+
+    @pages.get("/tasks/{task_id}")
+    async def task_page(request: Request, task_id: UUID) -> Response:
+        return await app.task_page(request, task_id)
+
+    @pages.get("/tasks/{task_id}/outcome")
+    async def outcome_page(request: Request, task_id: UUID) -> Response:
+        return await app.outcome_page(request, task_id)
+
+    @pages.post("/tasks/{task_id}/{action}")
+    async def act(request: Request, task_id: UUID, action: str) -> Response:
+        if action not in ("accept", "decline", "start", "outcome"):
+            return RedirectResponse(f"/app/tasks/{task_id}", status_code=303)
+        return await app.act(request, task_id, action)
+
+    return pages

@@ -1,0 +1,195 @@
+"""What the REST API and the field app both do: run one service-layer call in one
+transaction, wake the outbox relay, and answer with a view of the task."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from pydantic import BaseModel
+from sqlmodel import Session
+
+from anbu_contracts import ContactMode, MonitoringItems, Need, OutcomeEvent, OutcomeResult
+from anbu_runtime.auth import Principal, UserRole
+from anbu_runtime.service import ServiceRuntime
+
+from ..domain.offers import OPEN, DeclineReason
+from ..handlers import tasks
+from ..handlers.contacts import figures
+from ..handlers.context import Context
+
+T = TypeVar("T")
+OFFICE_ROLES = (UserRole.OPERATOR, UserRole.DONG_OFFICIAL)
+
+
+class SlotView(BaseModel):
+    slot: int
+    role: str
+    worker_id: str | None
+    state: str  # offered, accepted or vacant
+    offered_at: datetime | None = None
+    expires_at: datetime | None = None
+
+
+class TaskView(BaseModel):
+    task_id: UUID
+    household_id: str
+    dong_code: str | None
+    task_type: str
+    team: list[str]
+    urgency: str
+    in_person: bool
+    deadline: datetime
+    status: str
+    assignees: list[str]
+    accepted_by: list[str]
+    slots: list[SlotView]
+    escalation_id: UUID | None
+    protocol_id: str | None
+    step_id: str | None
+    action_id: str | None
+    preconditions: list[str]
+    cycle_kind: str | None
+    reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, loaded: tasks.Loaded) -> TaskView:
+        task, assignment = loaded.task, loaded.assignment
+        slots = []
+        for i, role in enumerate(assignment.slots):
+            holder = assignment.holder(i)
+            slots.append(
+                SlotView(
+                    slot=i,
+                    role=role.value,
+                    worker_id=holder.worker_id if holder else None,
+                    state=holder.state.value if holder else "vacant",
+                    offered_at=holder.offered_at if holder else None,
+                    expires_at=holder.expires_at if holder else None,
+                )
+            )
+        return cls(
+            task_id=task.task_id,
+            household_id=task.household_id,
+            dong_code=task.dong_code,
+            task_type=task.task_type,
+            team=task.team,
+            urgency=task.urgency,
+            in_person=task.in_person,
+            deadline=task.deadline,
+            status=task.status,
+            assignees=assignment.assignees(),
+            accepted_by=assignment.accepted_by(),
+            slots=slots,
+            escalation_id=task.escalation_id,
+            protocol_id=task.protocol_id,
+            step_id=task.step_id,
+            action_id=task.action_id,
+            preconditions=task.preconditions,
+            cycle_kind=task.cycle_kind,
+            reason=task.reason,
+            created_at=task.created_at,
+            updated_at=task.updated_at,
+        )
+
+
+def may_view(who: Principal, loaded: tasks.Loaded) -> bool:
+    """Admins and services; anyone ever offered the task; office staff of its area."""
+    if who.is_admin:
+        return True
+    if who.worker_id and any(o.worker_id == who.worker_id for o in loaded.assignment.offers):
+        return True
+    dong = loaded.task.dong_code
+    return bool(dong) and who.has_role(*OFFICE_ROLES) and who.sees_dong(dong or "")
+
+
+class TaskService:
+    def __init__(self, runtime: ServiceRuntime, ctx: Context) -> None:
+        self.runtime = runtime
+        self.ctx = ctx
+
+    async def run(self, fn: Callable[[Session], T]) -> T:
+        result = await self.runtime.db.run(fn)
+        self.runtime.outbox.notify()
+        return result
+
+    async def view(self, task_id: UUID) -> tasks.Loaded:
+        return await self.runtime.db.run(lambda s: tasks.load(s, task_id, lock=False))
+
+    async def inbox(self, worker_id: str) -> list[tasks.Loaded]:
+        def read(session: Session) -> list[tasks.Loaded]:
+            rows = tasks.tasks_for_worker(session, worker_id)
+            return [tasks.load(session, r.task_id, lock=False) for r in rows]
+
+        return await self.runtime.db.run(read)
+
+    async def in_area(
+        self, dong_codes: Iterable[str] | None, statuses: Sequence[str], limit: int
+    ) -> list[tasks.Loaded]:
+        def read(session: Session) -> list[tasks.Loaded]:
+            rows = tasks.tasks_in_area(session, dong_codes, statuses, limit)
+            return [tasks.load(session, r.task_id, lock=False) for r in rows]
+
+        return await self.runtime.db.run(read)
+
+    async def accept(self, task_id: UUID, worker_id: str) -> tasks.Loaded:
+        return await self.run(lambda s: tasks.accept(self.ctx, s, task_id, worker_id))
+
+    async def decline(
+        self, task_id: UUID, worker_id: str, reason: DeclineReason, note: str | None
+    ) -> tasks.Loaded:
+        return await self.run(
+            lambda s: tasks.decline(self.ctx, s, task_id, worker_id, reason, note)
+        )
+
+    async def start(self, task_id: UUID, worker_id: str, confirmed: Iterable[str]) -> tasks.Loaded:
+        return await self.run(lambda s: tasks.start(self.ctx, s, task_id, worker_id, confirmed))
+
+    async def offer(self, task_id: UUID, worker_id: str) -> tasks.Loaded:
+        return await self.run(lambda s: tasks.offer_by_hand(self.ctx, s, task_id, worker_id))
+
+    async def outcome(
+        self,
+        task_id: UUID,
+        worker_id: str,
+        result: OutcomeResult,
+        contact_mode: ContactMode,
+        monitoring: MonitoringItems,
+        needs: Sequence[Need],
+        follow_up: bool,
+        note: str | None,
+    ) -> OutcomeEvent:
+        return await self.run(
+            lambda s: tasks.record_outcome(
+                self.ctx,
+                s,
+                task_id,
+                worker_id,
+                result,
+                contact_mode,
+                monitoring,
+                needs,
+                follow_up,
+                note,
+            )
+        )
+
+    async def figures(self) -> dict[str, Any]:
+        now = self.ctx.now()
+
+        def read(session: Session) -> dict[str, Any]:
+            counts = tasks.task_counts(session)
+            return {
+                "at": now.isoformat(),
+                "tasks": {
+                    "by_status": counts,
+                    "open": sum(v for k, v in counts.items() if k in {s.value for s in OPEN}),
+                },
+                "contacts": figures(session, now),
+            }
+
+        return await self.runtime.db.run(read)

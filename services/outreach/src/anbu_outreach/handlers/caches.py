@@ -1,0 +1,86 @@
+"""The registry's snapshots in outreach: the roster (durable table + in-memory index) and
+what outreach needs of each household (area, people, risk flag, tier and cycles)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+from sqlmodel import Session, select
+
+from anbu_contracts import HouseholdSnapshot, WorkerSnapshot
+
+from ..adapters.orm import HouseholdRow, WorkerRow
+from ..domain.assignment import HouseholdContext
+from .contacts import refresh_cycles
+from .context import Context
+
+
+def on_snapshots(ctx: Context, session: Session, events: list[BaseModel]) -> None:
+    for event in events:
+        if isinstance(event, WorkerSnapshot):
+            on_worker(ctx, session, event)
+        elif isinstance(event, HouseholdSnapshot):
+            on_household(ctx, session, event)
+        # Tombstones: a deleted household or worker keeps its last cached state until the
+        # registry's deletion workflow exists.
+
+
+def on_worker(ctx: Context, session: Session, worker: WorkerSnapshot) -> None:
+    row = session.get(WorkerRow, worker.worker_id)
+    if row is not None and row.revision >= worker.revision:
+        return
+    data = worker.model_dump(mode="json")
+    if row is None:
+        row = WorkerRow(worker_id=worker.worker_id, revision=worker.revision, snapshot=data)
+    else:
+        row.revision, row.snapshot = worker.revision, data
+    session.add(row)
+    ctx.roster.put(worker)
+
+
+def on_household(ctx: Context, session: Session, household: HouseholdSnapshot) -> None:
+    row = session.get(HouseholdRow, household.household_id)
+    if row is not None and row.revision >= household.revision:
+        return
+    if row is None:
+        row = HouseholdRow(
+            household_id=household.household_id,
+            revision=household.revision,
+            dong_code=household.dong_code,
+            enrolled_at=household.occurred_at,
+        )
+    row.revision = household.revision
+    row.dong_code = household.dong_code
+    row.tier = household.tier.value
+    row.status = household.status.value
+    row.timezone = household.timezone
+    row.responsible_worker_id = household.responsible_worker_id
+    row.matched_volunteer_id = household.matched_volunteer_id
+    row.violence_risk = household.violence_risk
+    row.locale = household.locale.value
+    row.enrolled_at = min(row.enrolled_at, household.occurred_at)
+    refresh_cycles(row)
+    session.add(row)
+
+
+def knows_household(session: Session, household_id: str) -> bool:
+    return session.get(HouseholdRow, household_id) is not None
+
+
+def household_context(session: Session, household_id: str) -> HouseholdContext:
+    row = session.get(HouseholdRow, household_id)
+    if row is None:
+        return HouseholdContext(household_id=household_id, dong_code=None)
+    return HouseholdContext(
+        household_id=household_id,
+        dong_code=row.dong_code,
+        responsible_worker_id=row.responsible_worker_id,
+        matched_volunteer_id=row.matched_volunteer_id,
+        violence_risk=row.violence_risk,
+    )
+
+
+def load_roster(ctx: Context, session: Session) -> int:
+    """Rebuild the in-memory roster from the durable cache (at start)."""
+    rows = session.exec(select(WorkerRow)).all()
+    ctx.roster.put_all(WorkerSnapshot.model_validate(r.snapshot) for r in rows)
+    return len(rows)

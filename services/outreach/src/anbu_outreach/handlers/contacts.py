@@ -1,0 +1,80 @@
+"""Routine contact cycles in the database: each household's due dates, kept current as
+snapshots and outcomes arrive, and the figures operators watch (due and overdue by tier)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from anbu_contracts import HouseholdStatus, Tier
+
+from ..adapters.orm import HouseholdRow
+from ..domain.cycles import ContactHistory, CycleKind, CycleState, Due, cycles_due
+
+
+def history_of(row: HouseholdRow) -> ContactHistory:
+    return ContactHistory(row.enrolled_at, row.last_contact_at, row.last_visit_at)
+
+
+def due_of(row: HouseholdRow) -> dict[CycleKind, Due]:
+    return cycles_due(Tier(row.tier), HouseholdStatus(row.status), history_of(row), row.timezone)
+
+
+def refresh_cycles(row: HouseholdRow) -> None:
+    """Recompute when the household's cycles open and fall due (after any change)."""
+    due = due_of(row)
+    contact, visit = due.get(CycleKind.CONTACT), due.get(CycleKind.VISIT)
+    row.contact_opens_at = contact.opens_at if contact else None
+    row.contact_due_at = contact.due_at if contact else None
+    row.visit_opens_at = visit.opens_at if visit else None
+    row.visit_due_at = visit.due_at if visit else None
+
+
+def households_due(
+    session: Session, now: datetime, after: str | None, limit: int
+) -> list[HouseholdRow]:
+    """Active households with a cycle whose routine window is open, by id after ``after``."""
+    query = select(HouseholdRow).where(
+        (col(HouseholdRow.contact_opens_at) <= now) | (col(HouseholdRow.visit_opens_at) <= now)
+    )
+    if after is not None:
+        query = query.where(col(HouseholdRow.household_id) > after)
+    return list(session.exec(query.order_by(col(HouseholdRow.household_id)).limit(limit)).all())
+
+
+def figures(session: Session, now: datetime) -> dict[str, Any]:
+    """Households due and overdue per tier and cycle, and how many are monitored."""
+    out: dict[str, Any] = {
+        tier.value: {
+            "households": 0,
+            **{
+                kind.value: {s.value: 0 for s in (CycleState.DUE, CycleState.OVERDUE)}
+                for kind in CycleKind
+            },
+        }
+        for tier in Tier
+    }
+    for tier, count in session.exec(
+        select(HouseholdRow.tier, func.count())
+        .where(HouseholdRow.status == HouseholdStatus.ACTIVE.value)
+        .group_by(HouseholdRow.tier)
+    ).all():
+        if tier in out:
+            out[tier]["households"] = count
+    columns = (
+        (CycleKind.CONTACT, HouseholdRow.contact_opens_at, HouseholdRow.contact_due_at),
+        (CycleKind.VISIT, HouseholdRow.visit_opens_at, HouseholdRow.visit_due_at),
+    )
+    for kind, opens, due in columns:
+        due_now = (col(opens) <= now) & (col(due) > now)
+        overdue = col(due) <= now
+        for state, condition in ((CycleState.DUE, due_now), (CycleState.OVERDUE, overdue)):
+            for tier, count in session.exec(
+                select(HouseholdRow.tier, func.count()).where(condition).group_by(HouseholdRow.tier)
+            ).all():
+                if tier in out:
+                    out[tier][kind.value][state.value] = count
+    return out
