@@ -39,7 +39,8 @@ def own_broker(port: int, directory: Path) -> Iterator[str]:
 
     The broker listens on ``port`` and its KRaft controller on ``port + 1``. Ports in use by
     the suite: 29092 shared, 29192 e2e, 29196 protocols, 29292 field app, 29492 detector
-    cluster.
+    cluster, 29692 console browser, 29892 Prometheus scrape, 29992 API fuzzing (29592 and
+    29792 are the benchmarks' and the simulator's).
     """
     env = dict(
         os.environ, ANBU_KAFKA_PORT=str(port), ANBU_KAFKA_DIR=str(directory), ANBU_KAFKA_HEAP="512m"

@@ -49,14 +49,24 @@ def create(
     )
     batch = consumer.register(runtime, detector, max_records=settings.batch_size)
 
+    due: list[str] = []
+
     async def fire(escalation_id: str) -> None:
         if not batch.caught_up:
             # After a restart, apply the backlog (an outcome may have closed the protocol
             # while the detector was down) before overdue steps run: try again shortly.
             await detector.defer(escalation_id)
             return
+        # Timers that go off while another firing holds the lock wait in ``due``; whoever
+        # gets the lock next runs them all in one transaction (a burst of due steps costs
+        # one commit, not one per escalation).
+        due.append(escalation_id)
         async with batch.lock:  # one writer of the detector's state at a time
-            await detector.fire(escalation_id)
+            if not due:
+                return  # an earlier caller ran this one
+            ids = list(dict.fromkeys(due))
+            due.clear()
+            await detector.fire_many(ids)
 
     detector.timers = StepTimers(timers_engine(runtime.db.url), runtime.clock, fire)
     runtime.declare_publications(DETECTOR_ALERT, DETECTOR_ESCALATION)

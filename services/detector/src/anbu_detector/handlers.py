@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -653,14 +654,20 @@ class Detector:
 
     async def fire(self, escalation_id: str) -> None:
         """A protocol timer went off: run the steps that are due now."""
+        await self.fire_many([escalation_id])
+
+    async def fire_many(self, escalation_ids: Sequence[str]) -> None:
+        """Timers that went off together: their due steps run in one transaction."""
         effects = Effects()
 
         def transaction(session: Session) -> None:
             repo = Repository(session)
-            escalation = repo.escalation(UUID(escalation_id))
-            if escalation is None or escalation.status is not EscalationStatus.RUNNING:
-                return
-            self._advance(repo, escalation, self.clock.now(), effects)
+            now = self.clock.now()
+            for escalation_id in escalation_ids:
+                escalation = repo.escalation(UUID(escalation_id))
+                if escalation is None or escalation.status is not EscalationStatus.RUNNING:
+                    continue
+                self._advance(repo, escalation, now, effects)
 
         await self.db.run(transaction)
         self.outbox.notify()
