@@ -18,6 +18,7 @@ from anbu_runtime.batch import BatchConsumer
 from anbu_runtime.logs import get_logger
 from anbu_runtime.service import ServiceRuntime
 
+from .. import metrics
 from ..handlers import Detector
 
 log = get_logger(__name__)
@@ -80,6 +81,9 @@ def register(
         while not stop.is_set():
             with contextlib.suppress(Exception):
                 await detector.refresh_gauges()
+            with contextlib.suppress(Exception):
+                counts = await detector.db.run(lambda s: metrics.overdue_steps(s, detector.clock))
+                metrics.publish_overdue(counts, detector.protocols)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=15)
 
