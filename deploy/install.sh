@@ -23,6 +23,8 @@ if [[ "$PROFILE" == test ]]; then
   command -v docker-compose >/dev/null || packages+=(docker-compose)
   # browser tests drive Debian's Chromium with Playwright (no browser downloads)
   [[ -x /usr/bin/chromium ]] || packages+=(chromium)
+  # a Korean font, so that the pages' screenshots (docs/screenshots) are legible
+  [[ -d /usr/share/fonts/truetype/nanum ]] || packages+=(fonts-nanum)
   command -v promtool >/dev/null || packages+=(prometheus)
 fi
 if ((${#packages[@]})); then

@@ -138,7 +138,7 @@ async def test_three_unanswered_calls_flow_to_a_task_a_text_and_a_closed_escalat
     assert resolved.resolution == "outcome"
 
     # The console's read model followed the whole thread.
-    async with httpx.AsyncClient(timeout=5.0) as client:
+    async with httpx.AsyncClient(timeout=5.0, headers=api.headers) as client:
         for _ in range(50):
             open_alerts = (await client.get(f"{CONSOLE}/api/alerts")).json()
             if all(a["alert_id"] != str(opened.alert_id) for a in open_alerts):

@@ -2,110 +2,185 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import pytest
 
-from anbu_console import projections
-from anbu_console.adapters.orm import metadata
-from anbu_contracts import AlertEvent, EscalationEvent, HouseholdSnapshot, RuleRef
+from anbu_console import queries
+from anbu_console.adapters.orm import TaskView, metadata
+from anbu_console.adapters.replay import prepare, reset
+from anbu_console.domain.scope import EVERYTHING, Scope
+from anbu_console.projections import project, project_batch, stamp
+from anbu_contracts import SosSignal
 from anbu_runtime.db import Database
 
-T0 = datetime(2026, 11, 25, 9, tzinfo=UTC)
+from .builders import DONG_A, DONG_B, T0, alert, household, sos, story, task
+
+NOW = T0 + timedelta(hours=6)
 
 
-def household(n: int, tier: str = "high_risk") -> HouseholdSnapshot:
-    return HouseholdSnapshot(
-        occurred_at=T0,
-        source="registry",
-        household_id=f"HH-CON{n:04d}",
-        revision=1,
-        district_code="11110",
-        dong_code="1111051500",
-        tier=tier,  # type: ignore[arg-type]
-    )
-
-
-def alert(alert_id: object, change: str, status: str, at: datetime) -> AlertEvent:
-    return AlertEvent(
-        occurred_at=at,
-        produced_at=at,
-        source="detector",
-        alert_id=alert_id,  # type: ignore[arg-type]
-        household_id="HH-CON0001",
-        reason="safety_not_confirmed",
-        change=change,  # type: ignore[arg-type]
-        severity="alert",
-        status=status,
-        opened_at=T0,  # type: ignore[arg-type]
-        rule=RuleRef(rule_id="r", rule_version="1"),
-    )
+def database(path: Path) -> Database:
+    db = Database(f"sqlite:///{path}")
+    db.create_all(metadata)
+    return db
 
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'console.db'}")
-    database.create_all(metadata)
-    yield database
-    database.dispose()
+    database_ = database(tmp_path / "console.db")
+    yield database_
+    database_.dispose()
 
 
-def events() -> list[object]:
-    alert_id, escalation_id = uuid4(), uuid4()
-    started = EscalationEvent(
-        occurred_at=T0,
-        produced_at=T0,
-        source="detector",
-        escalation_id=escalation_id,
-        alert_id=alert_id,
-        household_id="HH-CON0001",
-        protocol_id="safety-not-confirmed",
-        protocol_version="1",
-        change="started",
-        status="running",
-        triggered_at=T0,  # type: ignore[arg-type]
-    )
-    return [
-        household(1),
-        household(2, "watch"),
-        household(3),
-        alert(alert_id, "opened", "open", T0),
-        started,
-        alert(uuid4(), "opened", "open", T0 + timedelta(minutes=1)),
-        alert(alert_id, "resolved", "resolved", T0 + timedelta(hours=1)),
+def fold(db: Database, stream: list[Any], scope: Scope = EVERYTHING) -> dict[str, Any]:
+    for event in stream:
+        with db.session() as s:
+            project(s, event)
+    return figures(db, scope)
+
+
+def figures(db: Database, scope: Scope = EVERYTHING) -> dict[str, Any]:
+    with db.session() as s:
+        return {
+            "overview": queries.overview(s, scope, NOW),
+            "kpis": queries.kpi_actuals(s, scope),
+            "grid": queries.dong_grid(s, scope),
+            "feeds": [(f.partner_id, f.kind, f.last_produced_at) for f in queries.partner_feeds(s)],
+            "timeline": len(queries.recent_feed(s, scope, limit=1000)),
+        }
+
+
+def test_the_overview_counts_households_alerts_protocols_tasks_and_notifications(
+    db: Database,
+) -> None:
+    overview = fold(db, story())["overview"]
+    assert overview["households_by_tier"] == {"high_risk": 1, "watch": 1, "caution": 2}
+    assert overview["households_by_dong"][DONG_B] == {"caution": 1}
+    assert overview["open_alerts_by_severity"] == {"critical": 1, "caution": 1}
+    assert overview["open_alerts_by_source"] == {"safety_call": 2}
+    assert overview["running_escalations"] == 0
+    assert overview["unassigned_tasks"] == 1
+    assert overview["late_tasks"] == 2  # the unassigned one and the one due at T0 + 2 h
+    assert overview["failed_notifications"] == 1
+    assert overview["funnel"] == {
+        "found": 3,
+        "confirmed": 2,
+        "case_opened": None,
+        "services_linked": 1,
+    }
+
+
+def test_a_running_protocol_is_counted_by_its_current_step(db: Database) -> None:
+    stream = story()
+    overview = fold(db, [e for e in stream if getattr(e, "change", None) != "closed"])
+    assert overview["overview"]["escalations_by_step"] == [
+        {"protocol_id": "safety-not-confirmed", "step_id": "day1.contact", "count": 1}
     ]
 
 
-def fold(db: Database, stream: list[object]) -> dict[str, object]:
-    for event in stream:
-        with db.session() as s:
-            projections.project(s, event)
-    with db.session() as s:
-        return projections.overview(s)
-
-
-def test_the_overview_counts_households_alerts_and_protocols(db: Database) -> None:
-    figures = fold(db, events())
-    assert figures["households_by_tier"] == {"high_risk": 2, "watch": 1}
-    assert figures["open_alerts_by_severity"] == {"alert": 1}
-    assert figures["running_escalations"] == 1
-
-
-def test_replaying_the_topics_gives_the_same_figures(db: Database, tmp_path: Path) -> None:
-    stream = events()
+def test_replaying_the_topics_in_any_order_with_duplicates_gives_the_same_figures(
+    db: Database, tmp_path: Path
+) -> None:
+    stream = story()
     once = fold(db, stream)
-    assert fold(db, stream) == once  # duplicates change nothing
-    fresh = Database(f"sqlite:///{tmp_path / 'rebuilt.db'}")
-    fresh.create_all(metadata)
-    assert fold(fresh, stream) == once  # a dropped read model rebuilds to the same state
-    fresh.dispose()
+    assert fold(db, stream) == once  # every event delivered twice changes nothing
+    shuffled = stream * 2
+    random.Random(7).shuffle(shuffled)
+    other = database(tmp_path / "shuffled.db")
+    with other.session() as s:
+        project_batch(s, shuffled)  # one batch, partitions interleaved
+    assert figures(other) == once
+    other.dispose()
+
+
+def test_a_dropped_read_model_rebuilds_to_the_same_figures(db: Database) -> None:
+    stream = story()
+    before = fold(db, stream)
+    with db.session() as s:
+        reset(s)
+    assert figures(db)["overview"]["households_by_tier"] == {}
+    with db.session() as s:
+        project_batch(s, stream)
+    assert figures(db) == before
 
 
 def test_an_older_duplicate_does_not_undo_a_newer_state(db: Database) -> None:
-    stream = events()
-    fold(db, stream)
-    opened_again = stream[3]  # the "opened" event redelivered after "resolved"
-    assert fold(db, [opened_again])["open_alerts_by_severity"] == {"alert": 1}
+    alert_id = uuid4()
+    opened, resolved = alert(alert_id, 1), alert(alert_id, 1, "resolved", T0 + timedelta(hours=1))
+    fold(db, [household(1), opened, resolved])
+    assert fold(db, [opened])["overview"]["open_alerts_by_severity"] == {}
+
+
+def test_an_older_household_revision_does_not_overwrite_a_newer_one(db: Database) -> None:
+    fold(db, [household(1, "caution", revision=3)])
+    assert fold(db, [household(1, "watch", revision=2)])["overview"]["households_by_tier"] == {
+        "caution": 1
+    }
+
+
+def test_task_acceptance_and_completion_keep_their_first_instants(db: Database) -> None:
+    task_id = uuid4()
+    late_copy = task(task_id, 1, "accepted", T0 + timedelta(hours=3))
+    fold(db, [task(task_id, 1, "completed", T0 + timedelta(hours=2)), late_copy])
+    fold(
+        db,
+        [task(task_id, 1, "offered", T0), task(task_id, 1, "accepted", T0 + timedelta(minutes=5))],
+    )
+    with db.session() as s:
+        row = s.get(TaskView, task_id)
+        assert row is not None
+        assert row.created_at == T0
+        assert row.accepted_at == T0 + timedelta(minutes=5)
+        assert row.status == "accepted"  # the newest event's state
+    assert fold(db, [])["kpis"]["task_acceptance_minutes"] == 5.0
+
+
+def test_a_partner_feed_keeps_the_newest_signal_whatever_the_order(db: Database) -> None:
+    newest, older = sos(1, T0), sos(1, T0 - timedelta(hours=5))
+    assert fold(db, [newest, older])["feeds"] == [("sos-button-co", "sos", T0)]
+
+
+def test_a_dong_official_sees_only_their_dong(db: Database) -> None:
+    fold(db, story())
+    mine = figures(db, Scope(dong_codes=frozenset({DONG_B})))
+    assert mine["overview"]["households_by_tier"] == {"caution": 1}
+    assert mine["overview"]["open_alerts_by_severity"] == {"caution": 1}
+    assert [c["dong_code"] for c in mine["grid"]] == [DONG_B]
+    district = figures(db, Scope(district_codes=frozenset({DONG_A[:5]})))
+    assert district["overview"] == figures(db)["overview"]
+    nobody = figures(db, Scope(dong_codes=frozenset({"9999999999"})))
+    assert nobody["overview"]["households_by_tier"] == {}
+    assert nobody["overview"]["open_alerts_by_severity"] == {}
+
+
+def test_a_signal_without_produced_at_takes_its_record_timestamp_on_every_replay() -> None:
+    payload = sos(1, T0).model_dump(mode="json")
+    del payload["produced_at"]
+    first, again = SosSignal.model_validate(payload), SosSignal.model_validate(payload)
+    stamp_ms = int(T0.timestamp() * 1000)
+    assert stamp(first, stamp_ms).produced_at == stamp(again, stamp_ms).produced_at == T0
+    kept = sos(1, T0 - timedelta(hours=1))
+    assert stamp(kept, stamp_ms).produced_at == kept.produced_at  # a given value stays
+
+
+def test_a_read_model_of_an_older_shape_is_recreated_for_a_replay(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    with db.session() as s:
+        s.connection().exec_driver_sql("CREATE TABLE feed (id INTEGER PRIMARY KEY)")
+        s.connection().exec_driver_sql("CREATE TABLE alert_view (alert_id TEXT PRIMARY KEY)")
+    db.create_all(metadata)
+    with db.session() as s:
+        assert prepare(s) is True  # no version row: an older console built it
+    with db.session() as s:
+        assert prepare(s) is False  # now current
+        project_batch(s, story())
+    assert figures(db)["overview"]["open_alerts_by_severity"] == {"critical": 1, "caution": 1}
+    with db.session() as s:
+        tables = {r[0] for r in s.connection().exec_driver_sql("SELECT name FROM sqlite_master")}
+    assert "feed" not in tables
+    db.dispose()

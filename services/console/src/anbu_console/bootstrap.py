@@ -1,11 +1,13 @@
-"""Wire the console: settings, read-model database, consumer and pages."""
+"""Wire the console: settings, read-model database, consumer, live hub and pages."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from anbu_runtime.clock import Clock
@@ -13,7 +15,11 @@ from anbu_runtime.service import ServiceRuntime
 from anbu_runtime.settings import CommonSettings, ServiceSettings
 
 from .adapters.orm import metadata
+from .adapters.registry_client import RegistryClient
+from .adapters.replay import prepare
+from .domain.kpis import DEFAULT_TARGETS
 from .entrypoints import consumers, web
+from .entrypoints.live import Hub
 
 NAME = "console"
 STATIC = Path(__file__).resolve().parent / "static"
@@ -23,18 +29,60 @@ class ConsoleSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ANBU_CONSOLE_", extra="ignore")
 
     http_port: int = 8700
+    # Each console instance keeps its own read model, so each reads every partition: give
+    # a second instance its own group.
+    consumer_group: str = "console"
+    timezone: str = "Asia/Seoul"
+    # A partner feed is stale when it has sent nothing of a kind for this long.
+    feed_stale_hours: float = Field(default=24.0, gt=0)
+    feed_stale_hours_by_kind: dict[str, float] = Field(
+        default_factory=lambda: {
+            "heartbeat": 2.0,
+            "safety_call": 36.0,
+            "arrears": 24.0 * 35,
+            "blind_spot": 24.0 * 70,
+            "hospital_discharge": 24.0 * 7,
+            "report": 24.0 * 7,
+            "sos": 24.0 * 30,
+        }
+    )
+    # Programme KPI targets (JSON in ANBU_CONSOLE_KPI_TARGETS); see domain/kpis.py.
+    kpi_targets: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_TARGETS))
 
 
 def create(
     common: CommonSettings | None = None,
     settings: ConsoleSettings | None = None,
     clock: Clock | None = None,
+    registry_transport: httpx.AsyncBaseTransport | None = None,
 ) -> tuple[ServiceRuntime, FastAPI]:
-    runtime = ServiceRuntime(
-        NAME, common or CommonSettings(), settings or ConsoleSettings(), metadata, clock=clock
+    common = common or CommonSettings()
+    settings = settings or ConsoleSettings()
+    runtime = ServiceRuntime(NAME, common, settings, metadata, clock=clock)
+    hub = Hub()
+    consumers.register(runtime, hub, settings.consumer_group)
+    registry = RegistryClient(common.registry_url, transport=registry_transport)
+    runtime.on_shutdown(registry.close)
+    console = web.Console(
+        runtime,
+        registry,
+        hub,
+        web.Options(
+            timezone=settings.timezone,
+            feed_stale_hours=settings.feed_stale_hours,
+            feed_stale_hours_by_kind=settings.feed_stale_hours_by_kind,
+            kpi_targets=settings.kpi_targets,
+            topics=consumers.INPUT_TOPICS,
+        ),
     )
-    consumers.register(runtime)
+
+    async def prepare_read_model() -> None:
+        console.needs_replay = await runtime.db.run(prepare)
+
+    runtime.on_startup(prepare_read_model)
+    runtime.add_background("replay", console.replay_if_needed)
     app = runtime.build_app("anbu console", "The operators' dashboard.")
+    app.state.console = console
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.include_router(web.router(runtime))
+    app.include_router(web.router(console))
     return runtime, app

@@ -2,40 +2,208 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+LANGUAGES = ("ko", "en")
+
 LABELS: dict[str, dict[str, str]] = {
     "title": {"ko": "안부 — 운영 현황", "en": "anbu — operations"},
+    "brand": {"ko": "안부 운영", "en": "anbu console"},
+    # navigation
+    "nav_overview": {"ko": "현황", "en": "Overview"},
+    "nav_escalations": {"ko": "대응 절차", "en": "Escalations"},
+    "nav_alerts": {"ko": "경보", "en": "Alerts"},
+    "nav_partners": {"ko": "연계기관 수신", "en": "Partner feeds"},
+    "nav_kpis": {"ko": "성과지표", "en": "KPIs"},
+    "nav_dongs": {"ko": "동별 현황", "en": "Dong grid"},
+    "logout": {"ko": "로그아웃", "en": "Log out"},
+    "language": {"ko": "English", "en": "한국어"},
+    "live": {"ko": "실시간", "en": "live"},
+    "offline": {"ko": "연결 끊김", "en": "offline"},
+    "new_alert": {"ko": "새 경보", "en": "New alert"},
+    # login
+    "login": {"ko": "로그인", "en": "Log in"},
+    "username": {"ko": "아이디", "en": "Username"},
+    "password": {"ko": "비밀번호", "en": "Password"},
+    "login_failed": {
+        "ko": "아이디 또는 비밀번호가 맞지 않습니다.",
+        "en": "Wrong username or password.",
+    },
+    "registry_down": {
+        "ko": "지금은 로그인할 수 없습니다. 잠시 뒤 다시 시도하세요.",
+        "en": "Logging in is not possible right now. Try again shortly.",
+    },
+    "csrf": {"ko": "양식이 만료되었습니다. 다시 시도하세요.", "en": "The form expired; try again."},
+    "not_for_role": {
+        "ko": "운영 화면은 운영자·동 담당공무원·관리자용입니다. 현장 업무는 현장 앱을 쓰세요.",
+        "en": "The console is for operators, dong officials and administrators; field staff "
+        "use the field app.",
+    },
+    "not_found": {
+        "ko": "찾을 수 없거나 볼 권한이 없습니다.",
+        "en": "Not found, or not yours to see.",
+    },
+    "scope_all": {"ko": "전체 지역", "en": "all areas"},
+    "role_admin": {"ko": "관리자", "en": "administrator"},
+    "role_operator": {"ko": "희망복지지원단 운영자", "en": "district hub operator"},
+    "role_dong_official": {"ko": "동 복지플래너", "en": "dong welfare officer"},
+    "role_field_worker": {"ko": "현장 인력", "en": "field worker"},
+    "role_volunteer": {"ko": "자원봉사자", "en": "volunteer"},
+    "role_service": {"ko": "서비스", "en": "service"},
+    # overview
     "households": {"ko": "모니터링 가구", "en": "Monitored households"},
     "open_alerts": {"ko": "진행 중 경보", "en": "Open alerts"},
     "running_escalations": {"ko": "진행 중 대응 절차", "en": "Running protocols"},
     "tasks": {"ko": "업무", "en": "Tasks"},
     "unassigned": {"ko": "미배정 업무", "en": "Unassigned tasks"},
+    "late": {"ko": "기한 초과 업무", "en": "Late tasks"},
+    "failed_notifications": {"ko": "발송 실패 알림", "en": "Failed notifications"},
     "notifications": {"ko": "알림", "en": "Notifications"},
+    "by_tier_and_dong": {"ko": "동·등급별 가구", "en": "Households by dong and tier"},
+    "by_severity": {"ko": "단계별", "en": "By severity"},
+    "by_source": {"ko": "출처별", "en": "By source"},
+    "by_step": {"ko": "단계별 대응 절차", "en": "Protocols by step"},
+    "funnel": {"ko": "발굴에서 연계까지", "en": "From found to services linked"},
+    "found": {"ko": "발굴", "en": "Found"},
+    "confirmed": {"ko": "위기 확인", "en": "Crisis confirmed"},
+    "case_opened": {"ko": "사례 개입", "en": "Case opened"},
+    "services_linked": {"ko": "서비스 연계", "en": "Services linked"},
+    "not_published": {"ko": "아직 이벤트 없음", "en": "not in the events yet"},
     "feed": {"ko": "최근 이벤트", "en": "Recent events"},
+    "total": {"ko": "합계", "en": "Total"},
+    # tables
     "household": {"ko": "가구", "en": "Household"},
+    "dong": {"ko": "행정동", "en": "Dong"},
+    "tier": {"ko": "관리 등급", "en": "Tier"},
+    "status": {"ko": "상태", "en": "Status"},
     "reason": {"ko": "사유", "en": "Reason"},
+    "source": {"ko": "출처", "en": "Source"},
     "severity": {"ko": "단계", "en": "Severity"},
     "opened": {"ko": "발생", "en": "Opened"},
+    "resolved": {"ko": "해제", "en": "Resolved"},
     "rule": {"ko": "판단 규칙", "en": "Rule"},
+    "rule_version": {"ko": "규칙 버전", "en": "Rule version"},
+    "thresholds": {"ko": "기준값", "en": "Thresholds"},
     "evidence": {"ko": "근거", "en": "Evidence"},
+    "event_id": {"ko": "이벤트 ID", "en": "Event id"},
+    "kind": {"ko": "종류", "en": "Kind"},
+    "partner": {"ko": "연계기관", "en": "Partner"},
+    "observed": {"ko": "관측 시각", "en": "Observed"},
     "protocol": {"ko": "절차", "en": "Protocol"},
+    "step": {"ko": "현재 단계", "en": "Current step"},
+    "steps": {"ko": "단계 기록", "en": "Steps"},
     "last_step": {"ko": "최근 단계", "en": "Last step"},
     "next_step": {"ko": "다음 단계", "en": "Next step"},
+    "since_trigger": {"ko": "발생 후 경과", "en": "Since trigger"},
+    "to_next_step": {"ko": "다음 단계까지", "en": "To next step"},
+    "overdue": {"ko": "지연", "en": "overdue"},
+    "awaiting_approval": {"ko": "승인 대기", "en": "awaiting approval"},
+    "due": {"ko": "예정", "en": "Due"},
+    "executed": {"ko": "실행", "en": "Executed"},
+    "actions": {"ko": "조치 수", "en": "Actions"},
+    "note": {"ko": "비고", "en": "Note"},
+    "timeline": {"ko": "가구 이력", "en": "Household timeline"},
+    "at": {"ko": "시각", "en": "At"},
+    "topic": {"ko": "구분", "en": "Topic"},
+    "what": {"ko": "내용", "en": "What"},
     "none": {"ko": "없음", "en": "None"},
-    "language": {"ko": "English", "en": "한국어"},
-    # severities and tiers
+    "unknown_household": {
+        "ko": "등록부 스냅샷을 아직 받지 못한 가구",
+        "en": "no registry snapshot received yet",
+    },
+    # partner feeds
+    "last_signal": {"ko": "최근 수신", "en": "Last signal"},
+    "silent_for": {"ko": "무수신 시간", "en": "Silent for"},
+    "threshold": {"ko": "기준", "en": "Threshold"},
+    "stale": {"ko": "수신 중단", "en": "stale"},
+    "fresh": {"ko": "정상", "en": "ok"},
+    "stale_hours": {"ko": "수신 중단 기준(시간)", "en": "Stale after (hours)"},
+    "apply": {"ko": "적용", "en": "Apply"},
+    # KPIs
+    "kpi": {"ko": "지표", "en": "KPI"},
+    "target": {"ko": "목표", "en": "Target"},
+    "actual": {"ko": "실적", "en": "Actual"},
+    "achievement": {"ko": "달성률", "en": "Achievement"},
+    "households_found": {"ko": "발굴 가구 수", "en": "Households found"},
+    "alerts_resolved_in_48h": {
+        "ko": "48시간 내 경보 해제율",
+        "en": "Alerts resolved within 48 h",
+    },
+    "task_acceptance_minutes": {
+        "ko": "업무 수락 소요시간(중앙값)",
+        "en": "Task acceptance time (median)",
+    },
+    "tasks_on_time": {"ko": "기한 내 업무 완료율", "en": "Tasks completed on time"},
+    "notifications_delivered": {"ko": "알림 전달률", "en": "Notifications delivered"},
+    "needs_linked_to_services": {
+        "ko": "욕구 확인 가구 서비스 연계율",
+        "en": "Confirmed needs linked to services",
+    },
+    "unit_count": {"ko": "가구", "en": ""},
+    "unit_percent": {"ko": "%", "en": "%"},
+    "unit_minutes": {"ko": "분", "en": "min"},
+    # dong grid
+    "per_thousand": {"ko": "1천 가구당 경보", "en": "Alerts per 1,000 households"},
+    "legend": {"ko": "범례", "en": "Legend"},
+    # severities, tiers, statuses
     "watch": {"ko": "관심", "en": "watch"},
     "caution": {"ko": "주의", "en": "caution"},
     "alert": {"ko": "경계", "en": "alert"},
     "critical": {"ko": "심각", "en": "critical"},
     "high_risk": {"ko": "위험가구", "en": "high-risk"},
-    "closed": {"ko": "종결가구", "en": "closed"},
+    "closed": {"ko": "종결", "en": "closed"},
+    "open": {"ko": "진행 중", "en": "open"},
+    "running": {"ko": "진행 중", "en": "running"},
+    "active": {"ko": "관리 중", "en": "active"},
+    "suspended": {"ko": "일시 중지", "en": "suspended"},
+    "moved": {"ko": "전출", "en": "moved"},
+    # reasons and signal kinds
     "safety_not_confirmed": {"ko": "안부 미확인", "en": "safety not confirmed"},
+    "channel_silent": {"ko": "활동 신호 없음", "en": "channel silent"},
+    "arrears": {"ko": "체납", "en": "arrears"},
+    "disconnection": {"ko": "단전·단수·단가스", "en": "disconnection"},
+    "usage_drop": {"ko": "사용량 급감", "en": "usage drop"},
+    "safety_call_concern": {"ko": "안부전화 우려", "en": "safety-call concern"},
+    "safety_call": {"ko": "안부전화", "en": "safety call"},
+    "heartbeat": {"ko": "활동 신호", "en": "heartbeat"},
+    "human_report": {"ko": "제보·신고", "en": "human report"},
+    "report": {"ko": "제보·신고", "en": "report"},
+    "sos": {"ko": "긴급호출", "en": "SOS"},
+    "blind_spot": {"ko": "발굴대상", "en": "blind-spot list"},
+    "hospital_discharge": {"ko": "퇴원", "en": "hospital discharge"},
+    "mail_uncollected": {"ko": "우편물 방치", "en": "mail uncollected"},
+    # protocols
+    "emergency": {"ko": "긴급 대응", "en": "emergency"},
+    "safety-not-confirmed": {"ko": "안부 미확인 대응", "en": "safety not confirmed"},
+    "welfare-check": {"ko": "복지 확인", "en": "welfare check"},
+    "transition-care": {"ko": "퇴원 연계", "en": "transition care"},
 }
 
 
-def translator(lang: str):  # type: ignore[no-untyped-def]
-    def t(key: str) -> str:
+def translator(lang: str) -> Callable[[str | None], str]:
+    def t(key: str | None) -> str:
+        if key is None:
+            return "-"
         entry = LABELS.get(key)
         return entry.get(lang, entry["ko"]) if entry else key
 
     return t
+
+
+def pick_language(query: str | None, cookie: str | None) -> str:
+    for candidate in (query, cookie):
+        if candidate in LANGUAGES:
+            return candidate
+    return "ko"
+
+
+def duration(seconds: float, lang: str) -> str:
+    """A short human duration: "1일 3시간", "2 h 5 min"; negative values are made positive."""
+    total = int(abs(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    units = ("일", "시간", "분", "초") if lang == "ko" else (" d", " h", " min", " s")
+    parts = [(days, units[0]), (hours, units[1]), (minutes, units[2]), (secs, units[3])]
+    shown = [f"{n}{u}" for n, u in parts if n][:2]
+    return " ".join(shown) if shown else f"0{units[3]}"

@@ -1,64 +1,112 @@
 """Fold events into the console's read model.
 
-Every projection keeps the newest state of its entity: an event older than what is stored
-(a redelivered duplicate) changes nothing, so the read model can be rebuilt by replaying
-the topics from the beginning and ends with the same figures.
+Every projection is idempotent and keeps the newest state of its entity: an event older
+than what is stored (a redelivered duplicate, a replay) changes nothing; first-seen and
+first-done instants are kept as minimums; timeline entries are keyed by event id. So the
+read model can be dropped and rebuilt by replaying the topics from the beginning, and the
+rebuilt figures equal the original ones, whatever the interleaving of partitions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
-from sqlalchemy import delete, func
-from sqlmodel import Session, col, select
+from pydantic import BaseModel
+from sqlmodel import Session
 
 from anbu_contracts import (
     AlertEvent,
-    AlertStatus,
+    EscalationChange,
     EscalationEvent,
-    EscalationStatus,
     HouseholdSnapshot,
     NotificationStatusEvent,
     OutcomeEvent,
+    OutcomeResult,
+    Signal,
     TaskEvent,
     TaskStatus,
 )
+from anbu_contracts.outreach import ItemState
 
 from .adapters.orm import (
     AlertView,
     EscalationView,
-    FeedEntry,
     HouseholdView,
     NotificationView,
+    OutcomeView,
+    PartnerFeedView,
+    StepView,
     TaskView,
+    TimelineEntry,
 )
 
-FEED_SIZE = 500
-ConsoleEvent = (
-    AlertEvent
-    | EscalationEvent
-    | TaskEvent
-    | OutcomeEvent
-    | NotificationStatusEvent
-    | HouseholdSnapshot
-)
+ACCEPTED_OR_LATER = frozenset({TaskStatus.ACCEPTED, TaskStatus.STARTED, TaskStatus.COMPLETED})
 
 
 @dataclass(frozen=True)
 class Change:
-    """What the live page should be told about."""
+    """What the live pages should be told about."""
 
-    kind: str
+    kind: str  # alert, escalation, task, outcome, notification
     household_id: str | None
+    dong_code: str | None
+    ref: str
     summary: str
 
 
+def stamp(event: BaseModel, timestamp_ms: int | None) -> BaseModel:
+    """Give a signal that came without ``produced_at`` its record's timestamp.
+
+    A partner may omit ``produced_at``; the contract then fills in the decoding instant,
+    which differs on every replay. The record's own timestamp does not, so the partner
+    feeds rebuild to the same values.
+    """
+    if (
+        isinstance(event, Signal)
+        and timestamp_ms is not None
+        and "produced_at" not in event.model_fields_set
+    ):
+        received = datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC)
+        return event.model_copy(update={"produced_at": received})
+    return event
+
+
+def project_batch(session: Session, events: Iterable[BaseModel]) -> list[Change]:
+    """Fold a batch of events (any order, duplicates allowed) in the caller's transaction."""
+    changes: list[Change] = []
+    feeds: dict[tuple[str, str], tuple[datetime, datetime]] = {}
+    seen: set[UUID] = set()
+    for event in events:
+        if isinstance(event, Signal):
+            key = (event.partner_id, str(getattr(event, "kind", "")))
+            old = feeds.get(key)
+            feeds[key] = (
+                max(old[0], event.occurred_at) if old else event.occurred_at,
+                max(old[1], event.produced_at) if old else event.produced_at,
+            )
+            continue
+        event_id = getattr(event, "event_id", None)
+        if event_id is not None:
+            if event_id in seen:
+                continue
+            seen.add(event_id)
+        change = project(session, event)
+        if change is not None:
+            changes.append(change)
+    for (partner_id, kind), (observed, produced) in feeds.items():
+        _partner_feed(session, partner_id, kind, observed, produced)
+    return changes
+
+
 def project(session: Session, event: Any) -> Change | None:
+    """Fold one event; the change to announce, if any."""
     if isinstance(event, HouseholdSnapshot):
-        return _household(session, event)
+        _household(session, event)
+        return None
     if isinstance(event, AlertEvent):
         return _alert(session, event)
     if isinstance(event, EscalationEvent):
@@ -66,71 +114,126 @@ def project(session: Session, event: Any) -> Change | None:
     if isinstance(event, TaskEvent):
         return _task(session, event)
     if isinstance(event, OutcomeEvent):
-        return _feed(
-            session,
-            event.produced_at,
-            "outreach.outcome",
-            event.household_id,
-            f"outcome {event.result.value} by {event.recorded_by}",
-        )
+        return _outcome(session, event)
     if isinstance(event, NotificationStatusEvent):
         return _notification(session, event)
+    if isinstance(event, Signal):
+        _partner_feed(
+            session,
+            event.partner_id,
+            str(getattr(event, "kind", "")),
+            event.occurred_at,
+            event.produced_at,
+        )
     return None
 
 
-def _household(session: Session, event: HouseholdSnapshot) -> Change | None:
+def _dong_of(session: Session, household_id: str | None) -> str | None:
+    if household_id is None:
+        return None
+    row = session.get(HouseholdView, household_id)
+    return row.dong_code if row else None
+
+
+def _household(session: Session, event: HouseholdSnapshot) -> None:
     row = session.get(HouseholdView, event.household_id)
     if row is not None and row.revision >= event.revision:
-        return None
+        return
     row = row or HouseholdView(
         household_id=event.household_id, revision=0, dong_code="", tier="", status=""
     )
-    row.revision, row.dong_code = event.revision, event.dong_code
-    row.tier, row.status = event.tier.value, event.status.value
+    row.revision, row.district_code, row.dong_code = (
+        event.revision,
+        event.district_code,
+        event.dong_code,
+    )
+    row.tier, row.status, row.programme = event.tier.value, event.status.value, event.programme
     session.add(row)
-    return None
 
 
 def _stale(row: Any, at: datetime) -> bool:
     return row is not None and row.updated_at > at
 
 
-def _alert(session: Session, event: AlertEvent) -> Change | None:
+def _timeline(
+    session: Session, event: Any, topic: str, household_id: str | None, ref: str, summary: str
+) -> None:
+    if session.get(TimelineEntry, event.event_id) is None:
+        session.add(
+            TimelineEntry(
+                event_id=event.event_id,
+                at=event.produced_at,
+                topic=topic,
+                household_id=household_id,
+                ref=ref,
+                summary=summary,
+            )
+        )
+
+
+def _change(
+    session: Session, kind: str, household_id: str | None, ref: str, summary: str
+) -> Change:
+    return Change(kind, household_id, _dong_of(session, household_id), ref, summary)
+
+
+def _alert(session: Session, event: AlertEvent) -> Change:
+    summary = f"{event.change.value}: {event.reason.value} ({event.severity.value})"
+    _timeline(session, event, "detector.alert", event.household_id, str(event.alert_id), summary)
     row = session.get(AlertView, event.alert_id)
-    if _stale(row, event.produced_at):
-        return None
-    values = {
-        "household_id": event.household_id,
-        "reason": event.reason.value,
-        "severity": event.severity.value,
-        "status": event.status.value,
-        "opened_at": event.opened_at,
-        "resolved_at": event.resolved_at,
-        "rule": event.rule.model_dump(mode="json"),
-        "evidence": [e.model_dump(mode="json") for e in event.evidence],
-        "updated_at": event.produced_at,
-    }
-    if row is None:
-        row = AlertView(alert_id=event.alert_id, **values)
-    else:
-        for key, value in values.items():
-            setattr(row, key, value)
-    session.add(row)
-    return _feed(
+    if not _stale(row, event.produced_at):
+        values: dict[str, Any] = {
+            "household_id": event.household_id,
+            "reason": event.reason.value,
+            "source": event.evidence[0].kind.value if event.evidence else event.reason.value,
+            "severity": event.severity.value,
+            "status": event.status.value,
+            "opened_at": event.opened_at,
+            "resolved_at": event.resolved_at,
+            "resolution": event.resolution.value if event.resolution else None,
+            "protocol_id": event.protocol_id,
+            "rule": event.rule.model_dump(mode="json"),
+            "evidence": [e.model_dump(mode="json") for e in event.evidence],
+            "updated_at": event.produced_at,
+        }
+        if row is None:
+            row = AlertView(alert_id=event.alert_id, **values)
+        else:
+            for key, value in values.items():
+                setattr(row, key, value)
+        session.add(row)
+    return _change(session, "alert", event.household_id, str(event.alert_id), summary)
+
+
+def _escalation(session: Session, event: EscalationEvent) -> Change:
+    step = event.step
+    summary = f"{event.protocol_id} {event.change.value}" + (f" {step.step_id}" if step else "")
+    _timeline(
         session,
-        event.produced_at,
-        "detector.alert",
+        event,
+        "detector.escalation",
         event.household_id,
-        f"alert {event.change.value}: {event.reason.value} ({event.severity.value})",
+        str(event.escalation_id),
+        summary,
     )
-
-
-def _escalation(session: Session, event: EscalationEvent) -> Change | None:
+    if step is not None:
+        stored = session.get(StepView, (event.escalation_id, step.step_id))
+        if stored is None or stored.executed_at <= step.executed_at:
+            stored = stored or StepView(
+                escalation_id=event.escalation_id,
+                step_id=step.step_id,
+                title=step.title,
+                change=event.change.value,
+                due_at=step.due_at,
+                executed_at=step.executed_at,
+            )
+            stored.title, stored.change = step.title, event.change.value
+            stored.due_at, stored.executed_at = step.due_at, step.executed_at
+            stored.actions, stored.note = len(step.actions), step.note
+            session.add(stored)
     row = session.get(EscalationView, event.escalation_id)
-    if _stale(row, event.produced_at):
-        return None
-    if row is None:
-        row = EscalationView(
+    if not _stale(row, event.produced_at):
+        row = row or EscalationView(
             escalation_id=event.escalation_id,
             household_id=event.household_id,
             protocol_id=event.protocol_id,
@@ -138,125 +241,100 @@ def _escalation(session: Session, event: EscalationEvent) -> Change | None:
             triggered_at=event.triggered_at,
             updated_at=event.produced_at,
         )
-    row.status = event.status.value
-    if event.step is not None:
-        row.last_step_id, row.last_step_title = event.step.step_id, event.step.title
-    row.next_step_id, row.next_step_due_at = event.next_step_id, event.next_step_due_at
-    row.closure = event.closure.value if event.closure else None
-    row.updated_at = event.produced_at
-    session.add(row)
-    step = f" {event.step.step_id}" if event.step else ""
-    return _feed(
-        session,
-        event.produced_at,
-        "detector.escalation",
-        event.household_id,
-        f"{event.protocol_id} {event.change.value}{step}",
-    )
+        row.alert_id, row.protocol_version = event.alert_id, event.protocol_version
+        row.status, row.change = event.status.value, event.change.value
+        if step is not None:
+            row.last_step_id, row.last_step_title = step.step_id, step.title
+            row.last_step_at = step.executed_at
+        row.awaiting_approval = event.change is EscalationChange.STEP_AWAITING_APPROVAL
+        row.next_step_id, row.next_step_due_at = event.next_step_id, event.next_step_due_at
+        row.closure = event.closure.value if event.closure else None
+        row.closed_at = event.occurred_at if event.closure else None
+        row.updated_at = event.produced_at
+        session.add(row)
+    return _change(session, "escalation", event.household_id, str(event.escalation_id), summary)
 
 
-def _task(session: Session, event: TaskEvent) -> Change | None:
+def _earliest(current: datetime | None, candidate: datetime) -> datetime:
+    return candidate if current is None or candidate < current else current
+
+
+def _task(session: Session, event: TaskEvent) -> Change:
+    summary = f"task {event.task_type.value} {event.status.value}"
+    _timeline(session, event, "outreach.task", event.household_id, str(event.task_id), summary)
     row = session.get(TaskView, event.task_id)
-    if _stale(row, event.produced_at):
-        return None
+    at = event.produced_at
     if row is None:
         row = TaskView(
             task_id=event.task_id,
             household_id=event.household_id,
             task_type=event.task_type.value,
             status=event.status.value,
-            assignees=event.assignees,
+            assignees=list(event.assignees),
             deadline=event.deadline,
-            updated_at=event.produced_at,
+            created_at=at,
+            updated_at=at,
         )
-    row.status, row.assignees = event.status.value, list(event.assignees)
-    row.deadline, row.updated_at = event.deadline, event.produced_at
+    row.created_at = _earliest(row.created_at, at)
+    if event.status in ACCEPTED_OR_LATER:
+        row.accepted_at = _earliest(row.accepted_at, at)
+    if event.status is TaskStatus.COMPLETED:
+        row.completed_at = _earliest(row.completed_at, at)
+    if row.updated_at <= at:
+        row.status, row.assignees = event.status.value, list(event.assignees)
+        row.dong_code, row.deadline = event.dong_code, event.deadline
+        row.escalation_id, row.step_id = event.escalation_id, event.step_id
+        row.updated_at = at
     session.add(row)
-    return _feed(
-        session,
-        event.produced_at,
-        "outreach.task",
-        event.household_id,
-        f"task {event.task_type.value} {event.status.value}",
-    )
+    return _change(session, "task", event.household_id, str(event.task_id), summary)
 
 
-def _notification(session: Session, event: NotificationStatusEvent) -> Change | None:
+def _outcome(session: Session, event: OutcomeEvent) -> Change:
+    summary = f"outcome {event.result.value} by {event.recorded_by}"
+    ref = str(event.outcome_id)
+    _timeline(session, event, "outreach.outcome", event.household_id, ref, summary)
+    if session.get(OutcomeView, event.outcome_id) is None:
+        session.add(
+            OutcomeView(
+                outcome_id=event.outcome_id,
+                household_id=event.household_id,
+                result=event.result.value,
+                contact_mode=event.contact_mode.value,
+                recorded_by=event.recorded_by,
+                needs=[n.value for n in event.needs],
+                services_linked=event.monitoring.service_linkage is ItemState.OK
+                and event.result is OutcomeResult.CONTACT_CONFIRMED,
+                follow_up=event.follow_up,
+                recorded_at=event.contacted_at or event.produced_at,
+            )
+        )
+    return _change(session, "outcome", event.household_id, ref, summary)
+
+
+def _notification(session: Session, event: NotificationStatusEvent) -> Change:
+    summary = f"notification {event.status.value}"
+    _timeline(session, event, "notify.status", event.household_id, event.request_key, summary)
     row = session.get(NotificationView, event.request_key)
-    if _stale(row, event.produced_at):
-        return None
-    row = row or NotificationView(
-        request_key=event.request_key, status="", updated_at=event.produced_at
-    )
-    row.status = event.status.value
-    row.channel = event.channel.value if event.channel else row.channel
-    row.reason, row.updated_at = event.reason, event.produced_at
+    if not _stale(row, event.produced_at):
+        row = row or NotificationView(
+            request_key=event.request_key, status="", updated_at=event.produced_at
+        )
+        row.status, row.household_id = event.status.value, event.household_id
+        row.channel = event.channel.value if event.channel else row.channel
+        row.reason, row.attempt, row.updated_at = event.reason, event.attempt, event.produced_at
+        session.add(row)
+    return _change(session, "notification", event.household_id, event.request_key, summary)
+
+
+def _partner_feed(
+    session: Session, partner_id: str, kind: str, observed: datetime, produced: datetime
+) -> None:
+    row = session.get(PartnerFeedView, (partner_id, kind))
+    if row is None:
+        row = PartnerFeedView(
+            partner_id=partner_id, kind=kind, last_observed_at=observed, last_produced_at=produced
+        )
+    else:
+        row.last_observed_at = max(row.last_observed_at, observed)
+        row.last_produced_at = max(row.last_produced_at, produced)
     session.add(row)
-    return _feed(
-        session,
-        event.produced_at,
-        "notify.status",
-        event.household_id,
-        f"notification {event.status.value}",
-    )
-
-
-def _feed(
-    session: Session, at: datetime, topic: str, household_id: str | None, summary: str
-) -> Change:
-    session.add(FeedEntry(at=at, topic=topic, household_id=household_id, summary=summary))
-    session.flush()
-    newest = session.exec(select(func.max(FeedEntry.id))).one()
-    if newest and newest > FEED_SIZE:
-        session.execute(delete(FeedEntry).where(col(FeedEntry.id) <= newest - FEED_SIZE))
-    return Change(kind=topic, household_id=household_id, summary=summary)
-
-
-# -- queries for the pages -------------------------------------------------------------
-
-
-def overview(session: Session) -> dict[str, Any]:
-    def counts(column: Any, *where: Any) -> dict[str, int]:
-        query = select(column, func.count()).group_by(column)
-        for clause in where:
-            query = query.where(clause)
-        return {str(k): int(v) for k, v in session.exec(query).all()}
-
-    return {
-        "households_by_tier": counts(HouseholdView.tier),
-        "open_alerts_by_severity": counts(
-            AlertView.severity, AlertView.status == AlertStatus.OPEN.value
-        ),
-        "running_escalations": sum(
-            counts(
-                EscalationView.status, EscalationView.status == EscalationStatus.RUNNING.value
-            ).values()
-        ),
-        "tasks_by_status": counts(TaskView.status),
-        "notifications_by_status": counts(NotificationView.status),
-        "unassigned_tasks": sum(
-            counts(TaskView.status, TaskView.status == TaskStatus.UNASSIGNED.value).values()
-        ),
-    }
-
-
-def open_alerts(session: Session, limit: int = 100) -> Sequence[AlertView]:
-    return session.exec(
-        select(AlertView)
-        .where(AlertView.status == AlertStatus.OPEN.value)
-        .order_by(col(AlertView.opened_at).desc())
-        .limit(limit)
-    ).all()
-
-
-def running_escalations(session: Session, limit: int = 100) -> Sequence[EscalationView]:
-    return session.exec(
-        select(EscalationView)
-        .where(EscalationView.status == EscalationStatus.RUNNING.value)
-        .order_by(col(EscalationView.triggered_at).desc())
-        .limit(limit)
-    ).all()
-
-
-def recent_feed(session: Session, limit: int = 50) -> Sequence[FeedEntry]:
-    return session.exec(select(FeedEntry).order_by(col(FeedEntry.id).desc()).limit(limit)).all()

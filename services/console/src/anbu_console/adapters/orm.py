@@ -1,4 +1,9 @@
-"""The console's read model: projections of the topics, rebuildable from the beginning."""
+"""The console's read model: projections of the topics, rebuildable from the beginning.
+
+Every table here can be dropped and refilled by replaying the topics
+(``python -m anbu_console rebuild``); ``READ_MODEL`` lists them. The runtime's inbox and
+outbox tables share this metadata but are not part of the read model.
+"""
 
 from __future__ import annotations
 
@@ -20,17 +25,19 @@ class Table(SQLModel, registry=registry()):
 metadata = Table.metadata
 
 
-def _tz(nullable: bool = True) -> Any:
-    return Column(UtcDateTime(), nullable=nullable)
+def _tz(nullable: bool = True, index: bool = False) -> Any:
+    return Column(UtcDateTime(), nullable=nullable, index=index)
 
 
 class HouseholdView(Table, table=True):
     __tablename__ = "household_view"
     household_id: str = Field(primary_key=True, max_length=32)
     revision: int
+    district_code: str = Field(default="", max_length=5, index=True)
     dong_code: str = Field(max_length=10, index=True)
     tier: str = Field(max_length=16)
     status: str = Field(max_length=16)
+    programme: str = Field(default="default", max_length=128)
 
 
 class AlertView(Table, table=True):
@@ -38,10 +45,13 @@ class AlertView(Table, table=True):
     alert_id: UUID = Field(primary_key=True)
     household_id: str = Field(index=True, max_length=32)
     reason: str
+    source: str = Field(default="", description="Signal kind of the first evidence, or reason.")
     severity: str
     status: str = Field(index=True)
     opened_at: datetime = Field(sa_column=_tz(False))
     resolved_at: datetime | None = Field(default=None, sa_column=_tz())
+    resolution: str | None = None
+    protocol_id: str | None = None
     rule: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     evidence: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
     updated_at: datetime = Field(sa_column=_tz(False))
@@ -50,44 +60,119 @@ class AlertView(Table, table=True):
 class EscalationView(Table, table=True):
     __tablename__ = "escalation_view"
     escalation_id: UUID = Field(primary_key=True)
+    alert_id: UUID | None = Field(default=None, index=True)
     household_id: str = Field(index=True, max_length=32)
     protocol_id: str
+    protocol_version: str = ""
     status: str = Field(index=True)
+    change: str = ""
     triggered_at: datetime = Field(sa_column=_tz(False))
     last_step_id: str | None = None
     last_step_title: str | None = None
+    last_step_at: datetime | None = Field(default=None, sa_column=_tz())
+    awaiting_approval: bool = False
     next_step_id: str | None = None
     next_step_due_at: datetime | None = Field(default=None, sa_column=_tz())
     closure: str | None = None
+    closed_at: datetime | None = Field(default=None, sa_column=_tz())
     updated_at: datetime = Field(sa_column=_tz(False))
+
+
+class StepView(Table, table=True):
+    """One executed (or skipped, or waiting) step of a protocol, for the alert page."""
+
+    __tablename__ = "step_view"
+    escalation_id: UUID = Field(primary_key=True)
+    step_id: str = Field(primary_key=True, max_length=128)
+    title: str
+    change: str
+    due_at: datetime = Field(sa_column=_tz(False))
+    executed_at: datetime = Field(sa_column=_tz(False))
+    actions: int = 0
+    note: str | None = None
 
 
 class TaskView(Table, table=True):
     __tablename__ = "task_view"
     task_id: UUID = Field(primary_key=True)
     household_id: str = Field(index=True, max_length=32)
+    dong_code: str | None = Field(default=None, max_length=10)
     task_type: str
     status: str = Field(index=True)
     assignees: list[str] = Field(sa_column=Column(JSON, nullable=False))
     deadline: datetime = Field(sa_column=_tz(False))
+    escalation_id: UUID | None = None
+    step_id: str | None = None
+    # First time the task was seen, first acceptance and completion: KPI inputs, kept as
+    # minimums so that replays and out-of-order duplicates give the same values.
+    created_at: datetime = Field(sa_column=_tz(False))
+    accepted_at: datetime | None = Field(default=None, sa_column=_tz())
+    completed_at: datetime | None = Field(default=None, sa_column=_tz())
     updated_at: datetime = Field(sa_column=_tz(False))
+
+
+class OutcomeView(Table, table=True):
+    __tablename__ = "outcome_view"
+    outcome_id: UUID = Field(primary_key=True)
+    household_id: str = Field(index=True, max_length=32)
+    result: str
+    contact_mode: str
+    recorded_by: str
+    needs: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    services_linked: bool = False
+    follow_up: bool = False
+    recorded_at: datetime = Field(sa_column=_tz(False))
 
 
 class NotificationView(Table, table=True):
     __tablename__ = "notification_view"
     request_key: str = Field(primary_key=True, max_length=128)
+    household_id: str | None = Field(default=None, max_length=32, index=True)
     status: str = Field(index=True)
     channel: str | None = None
     reason: str | None = None
+    attempt: int = 0
     updated_at: datetime = Field(sa_column=_tz(False))
 
 
-class FeedEntry(Table, table=True):
-    """Recent events, newest last, for the live feed."""
+class PartnerFeedView(Table, table=True):
+    """The newest signal per partner and kind: a feed that falls silent is flagged stale."""
 
-    __tablename__ = "feed"
-    id: int | None = Field(default=None, primary_key=True)
-    at: datetime = Field(sa_column=_tz(False))
+    __tablename__ = "partner_feed_view"
+    partner_id: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(primary_key=True, max_length=32)
+    last_observed_at: datetime = Field(sa_column=_tz(False))
+    last_produced_at: datetime = Field(sa_column=_tz(False))
+
+
+class TimelineEntry(Table, table=True):
+    """One event about a household, once (keyed by event id), for timelines and the feed."""
+
+    __tablename__ = "timeline"
+    event_id: UUID = Field(primary_key=True)
+    at: datetime = Field(sa_column=_tz(False, index=True))
     topic: str
-    household_id: str | None = None
+    household_id: str | None = Field(default=None, max_length=32, index=True)
+    ref: str | None = Field(default=None, max_length=64)
     summary: str
+
+
+class ReadModelVersion(Table, table=True):
+    """Which shape of the read model the database holds (one row); not itself replayed."""
+
+    __tablename__ = "read_model_version"
+    id: int = Field(default=1, primary_key=True)
+    version: int
+
+
+READ_MODEL = (
+    HouseholdView,
+    AlertView,
+    EscalationView,
+    StepView,
+    TaskView,
+    OutcomeView,
+    NotificationView,
+    PartnerFeedView,
+    TimelineEntry,
+)

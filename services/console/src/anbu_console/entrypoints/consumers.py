@@ -1,9 +1,15 @@
-"""The console's Kafka entrypoint: every topic operators watch, into the read model."""
+"""The console's Kafka entrypoint: every topic operators watch, into the read model.
+
+One batch consumer reads the operational topics and every signal topic (for the partner
+feeds); each batch is folded in one transaction (the projections are idempotent, so no
+inbox is needed) and the changes are announced to the open pages afterwards.
+"""
 
 from __future__ import annotations
 
 from anbu_contracts import (
     AlertEvent,
+    AnySignal,
     EscalationEvent,
     HouseholdSnapshot,
     NotificationStatusEvent,
@@ -17,43 +23,56 @@ from anbu_contracts.topics import (
     OUTREACH_OUTCOME,
     OUTREACH_TASK,
     REGISTRY_HOUSEHOLD,
+    SIGNAL_TOPICS,
 )
-from anbu_runtime.kafka import Tombstone, message_id, subscriber_options
+from anbu_runtime.batch import BatchConsumer, Received
+from anbu_runtime.kafka import Tombstone
 from anbu_runtime.service import ServiceRuntime
 
-from ..projections import project
+from ..projections import project_batch, stamp
+from .live import Hub
 
-GROUP = "console"
 INPUT_TOPICS = (
-    REGISTRY_HOUSEHOLD.name,
-    DETECTOR_ALERT.name,
-    DETECTOR_ESCALATION.name,
-    OUTREACH_TASK.name,
-    OUTREACH_OUTCOME.name,
-    NOTIFY_STATUS.name,
-)
-
-ConsoleInput = (
-    HouseholdSnapshot
-    | AlertEvent
-    | EscalationEvent
-    | TaskEvent
-    | OutcomeEvent
-    | NotificationStatusEvent
-    | Tombstone
+    REGISTRY_HOUSEHOLD,
+    DETECTOR_ALERT,
+    DETECTOR_ESCALATION,
+    OUTREACH_TASK,
+    OUTREACH_OUTCOME,
+    NOTIFY_STATUS,
+    *SIGNAL_TOPICS.values(),
 )
 
 
-def register(runtime: ServiceRuntime) -> None:
-    inbox = runtime.inbox(GROUP)
+def register(runtime: ServiceRuntime, hub: Hub, group: str) -> BatchConsumer:
+    async def handle(received: list[Received]) -> None:
+        events = [
+            stamp(r.event, r.timestamp_ms) for r in received if not isinstance(r.event, Tombstone)
+        ]
+        changes = await runtime.db.run(lambda session: project_batch(session, events))
+        hub.publish(changes)
 
-    @runtime.broker.subscriber(
-        *INPUT_TOPICS,
-        **subscriber_options(
-            GROUP, title="console", description="Everything operators watch, as a read model."
-        ),
+    consumer = BatchConsumer(
+        service=runtime.name,
+        bootstrap=runtime.common.kafka_bootstrap,
+        group_id=group,
+        topics=[t.name for t in INPUT_TOPICS],
+        handler=handle,
+        producer=runtime.producer,
+        max_records=2000,
+        instance_id=runtime.common.instance_id,
     )
-    async def on_event(event: ConsoleInput) -> None:
-        if isinstance(event, Tombstone):
-            return
-        await runtime.apply_once(inbox, message_id(event), lambda s: project(s, event) and None)
+    runtime.declare_subscription(
+        INPUT_TOPICS,
+        HouseholdSnapshot
+        | AlertEvent
+        | EscalationEvent
+        | TaskEvent
+        | OutcomeEvent
+        | NotificationStatusEvent
+        | AnySignal,
+        title=group,
+        description="Everything operators watch, folded into the console's read model.",
+    )
+    runtime.add_background("consumer", consumer.run)
+    runtime.add_ready_check("consumer", consumer.ready)
+    return consumer

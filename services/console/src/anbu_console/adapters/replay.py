@@ -1,0 +1,127 @@
+"""Drop the read model and rebuild it by replaying the topics from their beginning.
+
+The replay reads every partition from its first retained offset up to the end it had when
+the replay started (no consumer group, nothing committed) and folds the records with the
+same projections as the live consumer. The live consumer may keep running meanwhile: the
+projections are idempotent, so records both of them fold end in the same state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import BaseModel, ValidationError
+from sqlmodel import Session
+
+from anbu_contracts.topics import TOPICS_BY_NAME, Topic
+from anbu_runtime.db import Database
+from anbu_runtime.logs import get_logger
+
+from ..projections import project_batch, stamp
+from .orm import READ_MODEL, ReadModelVersion
+
+log = get_logger(__name__)
+BATCH = 2000
+# Raise when a read-model table changes shape: the console then drops the read model at
+# start and replays the topics into the new shape.
+READ_MODEL_VERSION = 2
+LEGACY_TABLES = ("feed",)
+
+
+@dataclass
+class ReplayReport:
+    records: int = 0
+    skipped: int = 0
+
+
+def reset(session: Session) -> None:
+    """Drop and recreate the read-model tables (not the inbox and outbox)."""
+    connection = session.connection()
+    tables = [model.__table__ for model in READ_MODEL]  # type: ignore[union-attr]
+    for table in reversed(tables):
+        table.drop(connection, checkfirst=True)
+    for table in tables:
+        table.create(connection)
+
+
+def prepare(session: Session) -> bool:
+    """Make sure the read model has the current shape; True when it must be replayed.
+
+    A database without the version row is new, or was built by an older console (or its
+    file was deleted while the consumer group kept its offsets): in every case the read
+    model is recreated empty and the topics must be replayed into it.
+    """
+    connection = session.connection()
+    ReadModelVersion.__table__.create(connection, checkfirst=True)  # type: ignore[attr-defined]
+    row = session.get(ReadModelVersion, 1)
+    if row is not None and row.version == READ_MODEL_VERSION:
+        return False
+    for name in LEGACY_TABLES:
+        connection.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
+    reset(session)
+    session.merge(ReadModelVersion(id=1, version=READ_MODEL_VERSION))
+    log.info("read model recreated; replaying the topics", version=READ_MODEL_VERSION)
+    return True
+
+
+def _decode(record: object) -> BaseModel | None:
+    value = getattr(record, "value", None)
+    topic = TOPICS_BY_NAME.get(getattr(record, "topic", ""))
+    if value is None or topic is None:
+        return None  # a tombstone: the live consumer ignores those too
+    try:
+        return topic.model.model_validate_json(value)
+    except (ValidationError, ValueError):
+        return None  # dead-lettered by the live consumer; not part of the read model
+
+
+async def replay(db: Database, bootstrap: str, topics: Sequence[Topic]) -> ReplayReport:
+    """Fold every retained record of ``topics`` into ``db`` (call :func:`reset` first)."""
+    report = ReplayReport()
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_bytes=64 * 1024 * 1024,
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+    )
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(t.name, p) for t in topics for p in range(t.partitions)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        begin = await consumer.beginning_offsets(partitions)
+        end = await consumer.end_offsets(partitions)
+        pending = {tp for tp in partitions if end[tp] > begin[tp]}
+        while pending:
+            batches = await consumer.getmany(*pending, timeout_ms=500, max_records=BATCH)
+            events: list[BaseModel] = []
+            for tp, records in batches.items():
+                for record in records:
+                    if record.offset >= end[tp]:
+                        continue
+                    event = _decode(record)
+                    if event is None:
+                        report.skipped += 1
+                    else:
+                        events.append(stamp(event, record.timestamp))
+            if events:
+                await db.run(partial(project_batch, events=events))
+                report.records += len(events)
+            for tp in list(pending):
+                if await consumer.position(tp) >= end[tp]:
+                    pending.discard(tp)
+    finally:
+        await consumer.stop()
+    log.info("read model replayed", records=report.records, skipped=report.skipped)
+    return report
+
+
+async def rebuild(db: Database, bootstrap: str, topics: Sequence[Topic]) -> ReplayReport:
+    """Drop the read model and replay ``topics`` into it."""
+    await db.run(reset)
+    return await replay(db, bootstrap, topics)

@@ -1,0 +1,189 @@
+"""The operators' pages: logins through the registry, scope by role, Korean by default."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from uuid import uuid4
+
+from anbu_console.entrypoints.live import Hub
+from anbu_console.projections import Change
+
+from .builders import DONG_B, T0, alert, escalation, household, sos, story
+from .conftest import TOKEN, Console
+
+Login = Callable[[str], Console]
+
+
+def test_a_visitor_is_sent_to_the_login_page_in_korean(console: Console) -> None:
+    response = console.client.get("/escalations", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=/escalations"
+    page = console.client.get("/login")
+    assert '<html lang="ko">' in page.text and "비밀번호" in page.text
+    assert "Password" in console.client.get("/login?lang=en").text
+
+
+def test_a_wrong_password_is_refused_and_a_form_without_its_token_too(console: Console) -> None:
+    assert console.login("jongno-hub", "wrong").status_code == 401
+    forged = console.client.post(
+        "/login", data={"username": "jongno-hub", "password": "anbu-demo-2026", "csrf": "x"}
+    )
+    assert forged.status_code == 400
+
+
+def test_an_operator_sees_the_overview_with_every_figure(logged_in: Login) -> None:
+    console = logged_in("jongno-hub")
+    console.feed(story())
+    page = console.client.get("/")
+    assert page.status_code == 200
+    assert 'id="open-alerts">2<' in page.text
+    assert 'id="unassigned">1<' in page.text and 'id="failed">1<' in page.text
+    assert "위기 확인" in page.text and "심각" in page.text
+    assert "Open alerts" in console.client.get("/?lang=en").text
+    assert "Open alerts" in console.client.get("/").text  # the language is remembered
+
+
+def test_a_dong_official_sees_only_their_dong(logged_in: Login) -> None:
+    console = logged_in("official-530")
+    console.feed(story())
+    alerts = console.client.get("/alerts").text
+    assert "HH-CON0004" in alerts and "HH-CON0002" not in alerts
+    [other] = [
+        a["alert_id"]
+        for a in console.client.get(
+            "/api/alerts", headers={"Authorization": f"Bearer {TOKEN}"}
+        ).json()
+        if a["household_id"] == "HH-CON0002"
+    ]
+    assert console.client.get(f"/alerts/{other}").status_code == 404
+    assert console.client.get("/households/HH-CON0002").status_code == 404
+    assert DONG_B in console.client.get("/dongs").text
+    assert "1111051500" not in console.client.get("/dongs").text
+
+
+def test_field_staff_are_sent_to_the_field_app(logged_in: Login) -> None:
+    console = logged_in("carer-515")
+    page = console.client.get("/")
+    assert page.status_code == 403 and "현장 앱" in page.text
+
+
+def test_the_escalation_board_shows_the_step_the_countdown_and_what_is_overdue(
+    logged_in: Login,
+) -> None:
+    console = logged_in("admin")
+    alert_id, escalation_id = uuid4(), uuid4()
+    late_alert, late_escalation = uuid4(), uuid4()
+    console.feed(
+        [
+            household(1),
+            household(2),
+            alert(alert_id, 1),
+            escalation(escalation_id, alert_id, 1, next_due=T0 + timedelta(hours=30)),
+            alert(late_alert, 2),
+            escalation(late_escalation, late_alert, 2, next_due=T0 + timedelta(hours=5)),
+        ]
+    )
+    page = console.client.get("/escalations").text
+    assert "1일차 — 문자 발송" in page
+    assert "6시간" in page  # since the trigger (now is T0 + 6 h)
+    assert "1일" in page  # to day 2: 24 h left
+    assert f'class="escalation overdue" data-escalation-id="{late_escalation}"' in page
+    assert f'class="escalation" data-escalation-id="{escalation_id}"' in page
+    assert page.index(str(late_escalation)) < page.index(str(escalation_id))  # most urgent first
+
+
+def test_the_alert_page_explains_the_decision(logged_in: Login) -> None:
+    console = logged_in("admin")
+    alert_id, escalation_id = uuid4(), uuid4()
+    opened = alert(alert_id, 1)
+    console.feed([household(1), opened, escalation(escalation_id, alert_id, 1)])
+    page = console.client.get(f"/alerts/{alert_id}").text
+    assert "safety-call.unanswered-streak" in page and 'id="rule-version">3<' in page
+    assert "streak = 3" in page
+    assert all(str(e.event_id) in page for e in opened.evidence)
+    assert "day1.contact" in page
+
+
+def test_the_household_timeline_lists_what_happened(logged_in: Login) -> None:
+    console = logged_in("admin")
+    console.feed(story())
+    page = console.client.get("/households/HH-CON0001").text
+    for topic in ("detector.alert", "detector.escalation", "outreach.task", "outreach.outcome"):
+        assert topic in page
+    assert "위험가구" in page
+
+
+def test_partner_feeds_are_flagged_stale_past_the_threshold(logged_in: Login) -> None:
+    console = logged_in("admin")
+    console.feed([sos(1, T0), sos(1, T0, partner="ai-speaker-co")])
+    page = console.client.get("/partners").text
+    assert page.count('class="fresh"') == 2  # SOS feeds may be silent for 30 days
+    strict = console.client.get("/partners?stale_hours=2").text
+    assert strict.count('class="stale"') == 2 and "수신 중단" in strict
+
+
+def test_the_kpi_table_shows_target_actual_and_achievement(logged_in: Login) -> None:
+    console = logged_in("admin")
+    console.feed(story())
+    page = console.client.get("/kpis").text
+    assert "달성률" in page and "발굴 가구 수" in page
+    rows = {
+        r["kpi_id"]: r
+        for r in console.client.get(
+            "/api/kpis", headers={"Authorization": f"Bearer {TOKEN}"}
+        ).json()
+    }
+    assert rows["households_found"]["actual"] == 3.0
+    assert rows["households_found"]["achievement"] == 6.0  # 3 of the default 50
+    assert rows["tasks_on_time"]["actual"] == 100.0
+
+
+def test_the_dong_grid_colours_open_alerts_per_thousand_households(logged_in: Login) -> None:
+    console = logged_in("admin")
+    console.feed(story())
+    cells = {
+        c["dong_code"]: c
+        for c in console.client.get(
+            "/api/dongs", headers={"Authorization": f"Bearer {TOKEN}"}
+        ).json()
+    }
+    assert cells[DONG_B] == {
+        "dong_code": DONG_B,
+        "monitored": 1,
+        "open_alerts": 1,
+        "rate": 1000.0,
+        "heat": 4,
+    }
+    assert 'class="cell heat-4"' in console.client.get("/dongs").text
+    assert "사직동" in console.client.get("/dongs").text  # real dong names
+    only_b = console.client.get(f"/alerts?dong={DONG_B}").text
+    assert "HH-CON0004" in only_b and "HH-CON0002" not in only_b
+
+
+def test_the_json_twins_need_a_caller(console: Console) -> None:
+    assert console.client.get("/api/alerts").status_code == 401
+    assert (
+        console.client.get("/api/overview", headers={"Authorization": "Bearer nope"}).status_code
+        == 401
+    )
+    assert (
+        console.client.get(
+            "/api/overview", headers={"Authorization": f"Bearer {TOKEN}"}
+        ).status_code
+        == 200
+    )
+
+
+def test_only_an_administrator_may_rebuild(logged_in: Login) -> None:
+    console = logged_in("jongno-hub")
+    assert console.client.post("/api/rebuild").status_code == 403
+
+
+async def test_the_hub_fans_changes_out_to_every_open_page() -> None:
+    hub = Hub()
+    change = Change("alert", "HH-CON0001", DONG_B, "a", "opened: sos (critical)")
+    async with hub.subscribe() as first, hub.subscribe() as second:
+        hub.publish([change])
+        assert await first.get() == change and await second.get() == change
+    assert hub.listeners == 0
