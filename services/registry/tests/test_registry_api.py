@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlmodel import Session, select
@@ -274,7 +275,8 @@ def test_the_consultation_log_exports_csv_for_the_national_system(registry: Regi
         },
     )
     assert entry.status_code == 201
-    today = datetime.now(UTC).date().isoformat()
+    # The export's dates are days in Korea (the national system's), not UTC days.
+    today = datetime.now(ZoneInfo("Asia/Seoul")).date().isoformat()
     export = registry.client.get(
         "/v1/consultations/export.csv",
         headers=official,
