@@ -1,7 +1,7 @@
 # The two commands of the README, and a few helpers.
 .PHONY: run test install topics schemas asyncapi fmt lint kafka-start kafka-stop
 
-run:            ## install what is missing, start Kafka, every service, the demo feed
+run:            ## install what is missing, start Kafka, every service, the simulator
 	@deploy/run.sh
 
 test:           ## install what is missing, start Kafka and PostgreSQL, run every check

@@ -1,0 +1,1 @@
+"""anbu simulator: a population of households, their partners' feeds, and injected crises."""

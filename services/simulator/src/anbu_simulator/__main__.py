@@ -1,0 +1,3 @@
+from anbu_simulator.entrypoints.cli import main
+
+raise SystemExit(main())
