@@ -257,3 +257,46 @@ async def test_a_partner_key_from_the_registry_carries_a_report_through_the_gate
     )
     assert opened.reason == "human_report"
     assert [e.partner_id for e in opened.evidence] == [partner_id]
+
+
+async def test_a_reporter_on_a_phone_submits_the_form_and_the_detector_opens_an_alert(
+    stack: Stack, api: httpx.AsyncClient, watch: Any
+) -> None:
+    """The human safety net for real: an operator invites a meter reader, headless Chromium
+    on a phone-sized viewport fills in the reporter form (Korean), and the detector's report
+    rule opens an alert for the household with the report as evidence."""
+    from playwright.async_api import async_playwright
+
+    alerts = await watch("detector.alert.v1")
+    household = await new_household(api)
+    invited = await api.post(
+        f"{GATEWAY}/v1/invitations",
+        json={"reporter_role": "meter_reader", "dong_codes": [DONG]},
+    )
+    assert invited.status_code == 201, invited.text
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            context = await browser.new_context(
+                viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+            )
+            page = await context.new_page()
+            await page.goto(invited.json()["link"])
+            await page.get_by_role("radio", name="가구번호", exact=True).check()
+            await page.locator("#lookup_value").fill(household)
+            await page.locator("#check").tap()
+            await page.wait_for_selector("#lookup-result")
+            await page.get_by_role("radio", name="악취", exact=True).check()
+            await page.get_by_role("radio", name="높음 (오늘 안에)").check()
+            await page.locator("#submit").tap()
+            await page.wait_for_selector("#reference")
+            reference = (await page.locator("#reference").inner_text()).strip()
+        finally:
+            await browser.close()
+    opened = await alerts.wait_for(
+        lambda e: e.household_id == household and e.change == "opened", what="report alert"
+    )
+    assert opened.reason == "human_report"
+    assert reference.startswith("RPT-")

@@ -1,6 +1,7 @@
 """A reporter on a phone: headless Chromium submits the form, and the signal reaches the
-detector's input topic. That a report opens an alert is proven end to end, on a broker of its
-own, in ``tests/e2e/test_first_thread.py``."""
+detector's input topic with every field. The same form submitted with every service running
+(the detector opening the alert) is ``tests/e2e/test_first_thread.py::
+test_a_reporter_on_a_phone_submits_the_form_and_the_detector_opens_an_alert``."""
 
 from __future__ import annotations
 

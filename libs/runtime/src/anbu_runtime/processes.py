@@ -65,6 +65,7 @@ class Stack:
                 "ANBU_VAR_DIR": str(self.var_dir),
                 "ANBU_REGISTRY_URL": f"http://127.0.0.1:{self._port('registry')}",
                 "ANBU_OUTREACH_PUBLIC_URL": f"http://127.0.0.1:{self._port('outreach')}",
+                "ANBU_GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{self._port('gateway')}",
                 "PYTHONUNBUFFERED": "1",
             }
         )
