@@ -446,10 +446,11 @@ def main() -> int:
             latency_probes(bootstrap, args.households, args.probes, args.background_rate)
         )
         result["latency_ms"] = {
-            "probes": len(latencies),
+            "probes": args.probes,
+            "answered": len(latencies),  # alerts that came within 30 s of their SOS
             "p50": round(percentile(latencies, 50), 1),
             "p99": round(percentile(latencies, 99), 1),
-            "max": round(max(latencies), 1),
+            "max": round(max(latencies), 1) if latencies else None,
         }
         print(f"alert storm: {args.storm:,} arrears signals at once ...", flush=True)
         result["storm"] = alert_storm(bootstrap, min(args.storm, args.households))
@@ -501,7 +502,7 @@ def main() -> int:
     lat = result["latency_ms"]
     print(
         f"SOS → alert under {args.background_rate:,}/s: p50 {lat['p50']} ms, p99 {lat['p99']} ms "
-        f"({lat['probes']} probes)"
+        f"({lat['answered']} of {lat['probes']} probes answered)"
     )
     storm = result["storm"]
     print(

@@ -881,22 +881,30 @@ class Detector:
             return households, channels
 
         households, channels = await self.db.run(read)
-        for row in households:
-            watch = self.monitor.watch(row.household_id, row.partition)
-            watch.config = watch_config(row, self.rules_for(row).absence.windows_hours or defaults)
-        for state in channels:
-            self.monitor.restore(
-                state.household_id,
-                state.partition,
-                MonitoringChannel(state.channel),
-                datetime.fromtimestamp(state.last_active, tz=UTC),
-                state.silent,
-            )
-        now = self.clock.now()
-        for row in households:  # channels enrolled but never persisted start now
-            watch = self.monitor.households[row.household_id]
-            if watch.config and any(c not in watch.channels for c in watch.config.windows):
-                self.monitor.configure(row.household_id, row.partition, watch.config, now)
+
+        def build() -> None:
+            for row in households:
+                watch = self.monitor.watch(row.household_id, row.partition)
+                windows = self.rules_for(row).absence.windows_hours or defaults
+                watch.config = watch_config(row, windows)
+            for state in channels:
+                self.monitor.restore(
+                    state.household_id,
+                    state.partition,
+                    MonitoringChannel(state.channel),
+                    datetime.fromtimestamp(state.last_active, tz=UTC),
+                    state.silent,
+                )
+            now = self.clock.now()
+            for row in households:  # channels enrolled but never persisted start now
+                watch = self.monitor.households[row.household_id]
+                if watch.config and any(c not in watch.channels for c in watch.config.windows):
+                    self.monitor.configure(row.household_id, row.partition, watch.config, now)
+
+        # A million households take tens of seconds to index: in a thread, so the event loop
+        # keeps the consumer's group heartbeat going (the batch consumer's lock keeps every
+        # other writer of the index out meanwhile).
+        await asyncio.to_thread(build)
         if self.timers is not None:
             self.timers.add_partitions(partitions)
             await self._reconcile_timers(partitions)
