@@ -9,6 +9,10 @@ handler returned — the handler makes its effects durable first.
 Partition assignment matters to stateful consumers: ``on_assigned`` runs before any record
 of a newly assigned partition is handled (load state, rebuild indexes), ``on_revoked`` runs
 after the in-flight batch finished and its offsets were committed (flush, drop state).
+Loading may take long (a million households): it runs beside the rebalance, not inside it —
+the new partitions are paused while they load — because the group coordinator hears no
+heartbeat while a rebalance callback runs and would expel a member that loads for longer
+than the session timeout, which then reloads, and so on.
 """
 
 from __future__ import annotations
@@ -106,6 +110,9 @@ class BatchConsumer:
         self._pending: dict[TopicPartition, int] = {}
         self._flushing: asyncio.Task[None] | None = None
         self._last_flush = time.monotonic()
+        self._loading: set[int] = set()  # assigned, their state still loading (paused)
+        self._joined = False  # the group has handed out partitions at least once
+        self._loads: set[asyncio.Task[None]] = set()
 
     # -- rebalancing -------------------------------------------------------------------
 
@@ -119,11 +126,39 @@ class BatchConsumer:
 
     async def _assigned(self, partitions: set[int]) -> None:
         self.caught_up = False  # a new partition may come with a backlog
-        async with self._lock:
-            if self.on_assigned and partitions:
-                await self.on_assigned(partitions)
-            self.partitions |= partitions
-        log.info("partitions assigned", partitions=sorted(partitions))
+        self._joined = True
+        if not (self.on_assigned and partitions):
+            async with self._lock:
+                self.partitions |= partitions
+            log.info("partitions assigned", partitions=sorted(partitions))
+            return
+        consumer = self._consumer
+        if consumer is not None:
+            consumer.pause(*[tp for tp in consumer.assignment() if tp.partition in partitions])
+        self._loading |= partitions
+        task = asyncio.create_task(self._load(partitions))
+        self._loads.add(task)
+        task.add_done_callback(self._loads.discard)
+
+    async def _load(self, partitions: set[int]) -> None:
+        """Run ``on_assigned`` for newly assigned partitions, then start reading them."""
+        try:
+            async with self._lock:
+                consumer = self._consumer
+                owned = {tp.partition for tp in consumer.assignment()} if consumer else set()
+                # a rebalance may have taken some back, or handed them over again meanwhile
+                partitions = (partitions & owned) - self.partitions
+                if partitions:
+                    assert self.on_assigned is not None
+                    await self.on_assigned(partitions)
+                    self.partitions |= partitions
+                if consumer is not None:
+                    consumer.resume(
+                        *[tp for tp in consumer.assignment() if tp.partition in partitions]
+                    )
+            log.info("partitions assigned", partitions=sorted(partitions))
+        finally:
+            self._loading -= partitions
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -149,13 +184,15 @@ class BatchConsumer:
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
                 if not batches:
-                    self.caught_up = bool(self.partitions)
+                    self.caught_up = bool(self.partitions) and not self._loading
                     continue
                 self.caught_up = False
                 async with self._lock:
                     await self._handle(consumer, batches)
         finally:
             self.running = False
+            for task in list(self._loads):
+                task.cancel()
             async with self._lock:
                 with contextlib.suppress(Exception):
                     await self._settle()
@@ -171,7 +208,9 @@ class BatchConsumer:
         offsets: dict[TopicPartition, int] = {}
         for tp, records in batches.items():
             if tp.partition not in self.partitions:
-                continue  # revoked while the batch was being fetched
+                if tp.partition in self._loading:  # fetched before the pause: read it again
+                    consumer.seek(tp, records[0].offset)
+                continue  # or revoked while the batch was being fetched
             stream = []
             for record in records:
                 event = self._decode(record)
@@ -338,4 +377,5 @@ class BatchConsumer:
         return self._lock
 
     async def ready(self) -> bool:
-        return self.running
+        """Running, given its partitions by the group, and their state loaded."""
+        return self.running and self._joined and not self._loading
