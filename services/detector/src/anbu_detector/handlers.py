@@ -867,27 +867,30 @@ class Detector:
         started = time.perf_counter()
         defaults = self.catalog.default.absence.windows_hours
 
-        def read(session: Session) -> tuple[list[HouseholdRow], list[ChannelStateRow]]:
-            households = list(
-                session.exec(
-                    select(HouseholdRow).where(col(HouseholdRow.partition).in_(partitions))
-                )
+        def load(session: Session) -> tuple[int, int]:
+            # Streamed in chunks and indexed as they come: a million households never sit
+            # in memory as ORM rows at once. In a thread (``db.run``), so the event loop
+            # keeps the consumer's group heartbeat going; the batch consumer's lock keeps
+            # every other writer of the index out meanwhile.
+            chunk = {"yield_per": 5000}
+            configured: list[tuple[str, int]] = []
+            rows = session.exec(
+                select(HouseholdRow)
+                .where(col(HouseholdRow.partition).in_(partitions))
+                .execution_options(**chunk)
             )
-            channels = list(
-                session.exec(
-                    select(ChannelStateRow).where(col(ChannelStateRow.partition).in_(partitions))
-                )
-            )
-            return households, channels
-
-        households, channels = await self.db.run(read)
-
-        def build() -> None:
-            for row in households:
+            for row in rows:
                 watch = self.monitor.watch(row.household_id, row.partition)
                 windows = self.rules_for(row).absence.windows_hours or defaults
                 watch.config = watch_config(row, windows)
-            for state in channels:
+                configured.append((row.household_id, row.partition))
+            channels = 0
+            states = session.exec(
+                select(ChannelStateRow)
+                .where(col(ChannelStateRow.partition).in_(partitions))
+                .execution_options(**chunk)
+            )
+            for state in states:
                 self.monitor.restore(
                     state.household_id,
                     state.partition,
@@ -895,16 +898,15 @@ class Detector:
                     datetime.fromtimestamp(state.last_active, tz=UTC),
                     state.silent,
                 )
+                channels += 1
             now = self.clock.now()
-            for row in households:  # channels enrolled but never persisted start now
-                watch = self.monitor.households[row.household_id]
+            for household_id, partition in configured:  # enrolled, never persisted: start now
+                watch = self.monitor.households[household_id]
                 if watch.config and any(c not in watch.channels for c in watch.config.windows):
-                    self.monitor.configure(row.household_id, row.partition, watch.config, now)
+                    self.monitor.configure(household_id, partition, watch.config, now)
+            return len(configured), channels
 
-        # A million households take tens of seconds to index: in a thread, so the event loop
-        # keeps the consumer's group heartbeat going (the batch consumer's lock keeps every
-        # other writer of the index out meanwhile).
-        await asyncio.to_thread(build)
+        households, channels = await self.db.run(load)
         if self.timers is not None:
             self.timers.add_partitions(partitions)
             await self._reconcile_timers(partitions)
@@ -913,8 +915,8 @@ class Detector:
         log.info(
             "partitions loaded",
             partitions=sorted(partitions),
-            households=len(households),
-            channels=len(channels),
+            households=households,
+            channels=channels,
             seconds=round(time.perf_counter() - started, 2),
         )
 
