@@ -82,6 +82,19 @@ from .domain.protocols import Escalation, ProtocolSpec, StepResult, StepState
 from .domain.rules import RuleCatalog, RuleSet
 from .domain.signal_rules import ArrearsMemory
 
+# What indexing a household reads of its row (``watch_config`` and ``rules_for``).
+INDEXED_FIELDS = (
+    "household_id",
+    "partition",
+    "status",
+    "suspended_until",
+    "timezone",
+    "quiet_start",
+    "quiet_end",
+    "programme",
+    "windows",
+    "rule_overrides",
+)
 log = get_logger(__name__)
 SOURCE = "detector"
 ABSENCE_REASONS = (AlertReason.SAFETY_NOT_CONFIRMED, AlertReason.CHANNEL_SILENT)
@@ -875,18 +888,24 @@ class Detector:
             chunk = {"yield_per": 5000}
             configured: list[tuple[str, int]] = []
             rows = session.exec(
-                select(HouseholdRow)
+                select(*[col(getattr(HouseholdRow, name)) for name in INDEXED_FIELDS])
                 .where(col(HouseholdRow.partition).in_(partitions))
                 .execution_options(**chunk)
             )
-            for row in rows:
+            for row in rows:  # plain rows, not ORM objects: same attribute names, cheaper
                 watch = self.monitor.watch(row.household_id, row.partition)
                 windows = self.rules_for(row).absence.windows_hours or defaults
                 watch.config = watch_config(row, windows)
                 configured.append((row.household_id, row.partition))
             channels = 0
             states = session.exec(
-                select(ChannelStateRow)
+                select(
+                    col(ChannelStateRow.household_id),
+                    col(ChannelStateRow.partition),
+                    col(ChannelStateRow.channel),
+                    col(ChannelStateRow.last_active),
+                    col(ChannelStateRow.silent),
+                )
                 .where(col(ChannelStateRow.partition).in_(partitions))
                 .execution_options(**chunk)
             )
