@@ -10,7 +10,6 @@ themselves from ``/events`` (server-sent events) without a reload.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import secrets
 from collections.abc import AsyncIterator, Callable
@@ -33,6 +32,7 @@ from anbu_runtime.db import Database
 from anbu_runtime.logs import get_logger
 from anbu_runtime.problems import Problem
 from anbu_runtime.service import ServiceRuntime
+from anbu_runtime.web_login import LoginCookies, secure
 
 from .. import queries
 from ..adapters.registry_client import RegistryClient, RegistryUnavailable
@@ -51,7 +51,7 @@ T = TypeVar("T")
 SESSION_COOKIE = "anbu_console_session"
 LANG_COOKIE = "anbu_console_lang"
 LOGIN_CSRF_COOKIE = "anbu_console_login_csrf"
-LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+COOKIES = LoginCookies(session=SESSION_COOKIE, nonce=LOGIN_CSRF_COOKIE, login_path="/login")
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -100,10 +100,6 @@ class RebuildState:
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "error": self.error,
         }
-
-
-def _secure(request: Request) -> bool:
-    return request.url.hostname not in LOCAL_HOSTS
 
 
 def _safe_next(value: str | None) -> str:
@@ -237,7 +233,7 @@ class Console:
                 max_age=365 * 86400,
                 httponly=True,
                 samesite="strict",
-                secure=_secure(request),
+                secure=secure(request),
             )
         return response
 
@@ -261,7 +257,7 @@ class Console:
     # -- login ---------------------------------------------------------------------------
 
     def login_page(self, request: Request, error: str | None = None) -> HTMLResponse:
-        nonce = secrets.token_urlsafe(24)
+        nonce = COOKIES.new_nonce()
         status = {None: 200, "login_failed": 401, "csrf": 400}.get(error, 503)
         response = self.render(
             request,
@@ -271,46 +267,23 @@ class Console:
             csrf=nonce,
             next=_safe_next(request.query_params.get("next")),
         )
-        response.set_cookie(
-            LOGIN_CSRF_COOKIE,
-            nonce,
-            max_age=1800,
-            httponly=True,
-            samesite="strict",
-            secure=_secure(request),
-            path="/login",
-        )
+        COOKIES.issue_nonce(request, response, nonce)
         return response
 
     async def login(self, request: Request) -> Response:
-        form = await request.form()
-        nonce = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-        sent = form.get("csrf")
-        if not nonce or not isinstance(sent, str) or not hmac.compare_digest(nonce, sent):
-            return self.login_page(request, "csrf")
-        username, password = form.get("username"), form.get("password")
-        if not isinstance(username, str) or not isinstance(password, str):
-            return self.login_page(request, "login_failed")
+        sent = await COOKIES.credentials(request)
+        if isinstance(sent, str):
+            return self.login_page(request, sent)
+        username, password, next_page = sent
         try:
-            login = await self.registry.login(username[:64], password[:200])
+            login = await self.registry.login(username, password)
         except RegistryUnavailable:
             return self.login_page(request, "registry_down")
         if login is None:
             log.info("console login refused")
             return self.login_page(request, "login_failed")
-        sent_next = form.get("next")
-        response = RedirectResponse(
-            _safe_next(sent_next if isinstance(sent_next, str) else None), status_code=303
-        )
-        response.set_cookie(
-            SESSION_COOKIE,
-            login.token,
-            max_age=max(login.expires_in, 60),
-            httponly=True,
-            samesite="strict",
-            secure=_secure(request),
-        )
-        response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+        response = RedirectResponse(_safe_next(next_page), status_code=303)
+        COOKIES.start_session(request, response, login)
         log.info("console login", role=login.role)
         return response
 

@@ -7,27 +7,16 @@ logged by outreach.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import httpx
 
 from anbu_contracts import HouseholdSnapshot
+from anbu_runtime.web_login import Login, RegistryUnavailable, registry_login
 
-
-class RegistryUnavailable(RuntimeError):
-    """The registry could not be reached or answered with a server error."""
+__all__ = ["AddressRefused", "Login", "RegistryClient", "RegistryUnavailable"]
 
 
 class AddressRefused(PermissionError):
     """The registry does not show this worker the address (no accepted task, or no right)."""
-
-
-@dataclass(frozen=True)
-class Login:
-    token: str
-    expires_in: int
-    worker_id: str | None
-    role: str
 
 
 class RegistryClient:
@@ -51,23 +40,7 @@ class RegistryClient:
 
     async def login(self, username: str, password: str) -> Login | None:
         """A person's token, or None when the registry refuses the credentials."""
-        try:
-            response = await self._client.post(
-                "/v1/auth/login", json={"username": username, "password": password}
-            )
-        except httpx.HTTPError as exc:
-            raise RegistryUnavailable(type(exc).__name__) from exc
-        if response.status_code in (401, 403, 422):
-            return None
-        if response.status_code >= 400:
-            raise RegistryUnavailable(f"login answered {response.status_code}")
-        body = response.json()
-        return Login(
-            token=body["access_token"],
-            expires_in=int(body.get("expires_in", 1800)),
-            worker_id=body.get("worker_id"),
-            role=str(body.get("role", "")),
-        )
+        return await registry_login(self._client, username, password)
 
     async def address(self, household_id: str, token: str, purpose: str) -> str | None:
         """The household's address as the registry shows it to the bearer of ``token``."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -28,6 +27,7 @@ from anbu_runtime.auth import Principal, verify_token
 from anbu_runtime.clock import Clock
 from anbu_runtime.logs import get_logger
 from anbu_runtime.problems import Problem
+from anbu_runtime.web_login import LoginCookies, secure
 
 from ..adapters.registry_client import AddressRefused, RegistryClient, RegistryUnavailable
 from ..domain.availability import zone
@@ -42,7 +42,9 @@ log = get_logger(__name__)
 SESSION_COOKIE = "anbu_session"
 LANG_COOKIE = "anbu_lang"
 LOGIN_CSRF_COOKIE = "anbu_login_csrf"
-LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+COOKIES = LoginCookies(
+    session=SESSION_COOKIE, nonce=LOGIN_CSRF_COOKIE, login_path="/app/login", session_path="/app"
+)
 NOTICES = frozenset(
     {"done_accepted", "done_declined", "done_started", "done_outcome", "conflict", "csrf"}
 )
@@ -128,7 +130,7 @@ class FieldApp:
                 max_age=365 * 86400,
                 httponly=True,
                 samesite="strict",
-                secure=_secure(request),
+                secure=secure(request),
             )
         return response
 
@@ -142,7 +144,7 @@ class FieldApp:
     # -- pages -----------------------------------------------------------------------
 
     async def login_page(self, request: Request, error: str | None = None) -> HTMLResponse:
-        nonce = secrets.token_urlsafe(24)
+        nonce = COOKIES.new_nonce()
         response = self.render(
             request,
             "login.html",
@@ -151,46 +153,23 @@ class FieldApp:
             csrf=nonce,
             next=_safe_next(request.query_params.get("next")),
         )
-        response.set_cookie(
-            LOGIN_CSRF_COOKIE,
-            nonce,
-            max_age=1800,
-            httponly=True,
-            samesite="strict",
-            secure=_secure(request),
-            path="/app/login",
-        )
+        COOKIES.issue_nonce(request, response, nonce)
         return response
 
     async def login(self, request: Request) -> Response:
-        form = await request.form()
-        nonce = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-        sent = form.get("csrf")
-        if not nonce or not isinstance(sent, str) or not hmac.compare_digest(nonce, sent):
-            return await self.login_page(request, "csrf")
-        username, password = form.get("username"), form.get("password")
-        if not isinstance(username, str) or not isinstance(password, str):
-            return await self.login_page(request, "login_failed")
+        sent = await COOKIES.credentials(request)
+        if isinstance(sent, str):
+            return await self.login_page(request, sent)
+        username, password, next_page = sent
         try:
-            login = await self.registry.login(username[:64], password[:200])
+            login = await self.registry.login(username, password)
         except RegistryUnavailable:
             return await self.login_page(request, "registry_down")
         if login is None:
             log.info("field app login refused")
             return await self.login_page(request, "login_failed")
-        sent_next = form.get("next")
-        target = _safe_next(sent_next if isinstance(sent_next, str) else None)
-        response = RedirectResponse(target, status_code=303)
-        response.set_cookie(
-            SESSION_COOKIE,
-            login.token,
-            max_age=max(login.expires_in, 60),
-            httponly=True,
-            samesite="strict",
-            secure=_secure(request),
-            path="/app",
-        )
-        response.delete_cookie(LOGIN_CSRF_COOKIE, path="/app/login")
+        response = RedirectResponse(_safe_next(next_page), status_code=303)
+        COOKIES.start_session(request, response, login)
         log.info("field app login", worker_id=login.worker_id)
         return response
 
@@ -334,10 +313,6 @@ class FieldApp:
         except TaskNotFound:
             return RedirectResponse("/app/tasks", status_code=303)
         return RedirectResponse(f"{here}?notice={done}", status_code=303)
-
-
-def _secure(request: Request) -> bool:
-    return (request.url.hostname or "") not in LOCAL_HOSTS
 
 
 def _safe_next(value: str | None) -> str:
