@@ -205,8 +205,6 @@ class Detector:
         done = time.time() * 1000
         for item in batch[:: max(len(batch) // 50, 1)]:  # a sample: observing every one costs
             LATENCY.observe(max(done - item.timestamp_ms, 0) / 1000)
-        WATCHED.set(len(monitor.households))
-        DEADLINES.set(monitor.pending())
 
     async def flush(self) -> None:
         """Make the index's changes durable (called before offsets are committed)."""
@@ -403,7 +401,6 @@ class Detector:
             raise
         self.outbox.notify()
         await self._after_commit(effects)
-        DEADLINES.set(self.monitor.pending())
         return len(expired)
 
     def _absence_rule(
@@ -1086,6 +1083,9 @@ class Detector:
             )
             return by_severity, by_protocol
 
+        # The index's own figures: counted here, every few seconds, not on every batch.
+        WATCHED.set(len(self.monitor.households))
+        DEADLINES.set(self.monitor.pending())
         by_severity, by_protocol = await self.db.run(read)
         for severity in ("watch", "caution", "alert", "critical"):
             OPEN_ALERTS.labels(severity).set(dict(by_severity).get(severity, 0))
