@@ -55,9 +55,14 @@ class StepTimers:
         _FIRE = fire
         self.engine = engine
         self.clock = clock
+        # A run re-arms its own job when the escalation's next step is due too (catching up
+        # after downtime); with one instance allowed, APScheduler skips that firing while the
+        # first run is still finishing, and a skipped date job is gone. Several instances are
+        # safe: every firing runs under the consumer's lock and a step executes once (the
+        # step-execution table's primary key).
         self.scheduler = AsyncIOScheduler(
             timezone=UTC,
-            job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
+            job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 8},
         )
         self.partitions: set[int] = set()
         self._writers = 0
