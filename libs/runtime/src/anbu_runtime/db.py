@@ -8,6 +8,7 @@ single worker thread and transactions queue instead of failing with "database is
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +25,10 @@ if TYPE_CHECKING:
     import psycopg
 
 T = TypeVar("T")
+
+# The advisory lock key every anbu service takes while it creates or migrates its schema
+# (any fixed 64-bit number; "anbu" in ASCII).
+SCHEMA_LOCK_KEY = 0x616E6275
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
@@ -75,8 +80,40 @@ class Database:
         )
 
     def create_all(self, metadata: Any = None) -> None:
-        """Create missing tables (services without Alembic migrations yet)."""
-        (metadata or SQLModel.metadata).create_all(self.engine)
+        """Create missing tables (services without migrations yet) under the schema lock."""
+        with self.schema_lock():
+            (metadata or SQLModel.metadata).create_all(self.engine)
+
+    @contextmanager
+    def schema_lock(self) -> Iterator[None]:
+        """Held while the schema is created or migrated, so replicas starting together take turns.
+
+        Without it two instances both see a table missing and both CREATE it; PostgreSQL then
+        fails one with ``UniqueViolation`` on ``pg_type``. PostgreSQL: a session advisory lock;
+        SQLite: an exclusive ``flock`` on ``<file>.schema-lock`` beside the database.
+        """
+        if self.is_sqlite:
+            path = self.url.partition(":///")[2].split("?")[0]
+            if not path or path == ":memory:":
+                yield
+                return
+            with open(f"{path}.schema-lock", "a") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+            return
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": SCHEMA_LOCK_KEY}
+                )
+                connection.commit()
 
     @contextmanager
     def session(self) -> Iterator[Session]:

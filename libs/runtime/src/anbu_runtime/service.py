@@ -192,7 +192,8 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         if self._migrate is not None:
-            self._migrate(self.db)  # Alembic migrations of services that have them
+            with self.db.schema_lock():  # replicas starting together migrate one at a time
+                self._migrate(self.db)  # Alembic migrations of services that have them
         else:
             self.db.create_all(self.metadata)
         for fn in self._startup:

@@ -46,7 +46,8 @@ def import_main(argv: list[str] | None = None) -> int:
 
     common, settings = CommonSettings(), RegistrySettings()
     db = Database(settings.resolved_database_url(common, "registry"))
-    upgrade(db)
+    with db.schema_lock():
+        upgrade(db)
     ctx = Context(
         cipher_from_settings(settings.pii_keys, settings.blind_index_key, common.var_dir),
         Outbox(install(metadata), "registry"),
