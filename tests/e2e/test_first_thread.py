@@ -286,8 +286,6 @@ async def test_a_reporter_on_a_phone_submits_the_form_and_the_detector_opens_an_
             await page.goto(invited.json()["link"])
             await page.get_by_role("radio", name="가구번호", exact=True).check()
             await page.locator("#lookup_value").fill(household)
-            await page.locator("#check").tap()
-            await page.wait_for_selector("#lookup-result")
             await page.get_by_role("radio", name="악취", exact=True).check()
             await page.get_by_role("radio", name="높음 (오늘 안에)").check()
             await page.locator("#submit").tap()

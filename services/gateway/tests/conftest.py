@@ -8,6 +8,8 @@ and partner event ids, because topics keep what earlier runs published.
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -43,6 +45,16 @@ def unique(prefix: str = "") -> str:
 
 def household_id() -> str:
     return f"HH-T{unique()}"
+
+
+async def eventually(read: Any, timeout: float = 15.0) -> Any:
+    """``await read()`` until it returns something truthy (reports are sent after the answer)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = await read()
+        if found or time.monotonic() > deadline:
+            return found
+        await asyncio.sleep(0.1)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ moments a crash can leave a record in doubt (sent but not marked, reserved but n
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,19 +18,21 @@ from sqlmodel import Session
 from anbu_contracts import ReporterRole, SignalKind
 from anbu_gateway.adapters import submission_log as log_repo
 from anbu_gateway.adapters.orm import metadata
+from anbu_gateway.adapters.registry_client import RegistryClient
 from anbu_gateway.adapters.submission_log import NewEntry
 from anbu_gateway.domain.envelope import content_digest, to_signal
 from anbu_gateway.domain.records import Candidate
-from anbu_gateway.domain.reports import Lookup, LookupResult, ReportState, check_form
+from anbu_gateway.domain.reports import ReportState, check_form
 from anbu_gateway.domain.rewards import RewardPolicy
 from anbu_gateway.handlers.publishing import ChunkResult, Prepared, Publisher, prepare
 from anbu_gateway.handlers.reports import ReportSettings, SafetyNet
 from anbu_runtime.auth import SERVICE
 from anbu_runtime.processes import Stack
+from anbu_runtime.sealing import FieldSealer
 from anbu_runtime.service import ServiceRuntime
 from anbu_runtime.settings import CommonSettings, ServiceSettings
 
-from .conftest import PORTS, Registry, gateway_env, household_id, unique
+from .conftest import PORTS, REGISTRY, TOKEN, Registry, gateway_env, household_id, unique
 from .test_ingest_api import ARREARS_HEADER, arrears_rows
 
 pytestmark = pytest.mark.integration
@@ -124,6 +127,18 @@ async def runtime_on(tmp_path: Path, bootstrap: str) -> ServiceRuntime:
     return runtime
 
 
+def safety_net(runtime: ServiceRuntime, publisher: Publisher) -> SafetyNet:
+    """The reporter form's handlers on ``runtime``, asking the test registry process."""
+    return SafetyNet(
+        runtime,
+        publisher,
+        ReportSettings(),
+        RewardPolicy(),
+        RegistryClient(REGISTRY, TOKEN),
+        FieldSealer([("t1", os.urandom(32))]),
+    )
+
+
 def calls(partner_id: str, household: str, n: int) -> list[Prepared]:
     out: list[Prepared] = []
     for _ in range(n):
@@ -215,21 +230,20 @@ async def test_records_reserved_by_a_request_that_died_before_sending_are_publis
 
 
 async def test_a_report_made_while_kafka_is_away_is_published_when_it_returns(
-    kafka_bootstrap: str, tmp_path: Path, tail: Any
+    registry: Registry, kafka_bootstrap: str, tmp_path: Path, tail: Any
 ) -> None:
     reports = await tail(SignalKind.REPORT)
     runtime = await runtime_on(tmp_path, kafka_bootstrap)
     try:
         publisher = Publisher(runtime, lease=timedelta(0))
-        net = SafetyNet(runtime, publisher, ReportSettings(), RewardPolicy())
+        net = safety_net(runtime, publisher)
         invitation, _ = await net.invite(SERVICE, ReporterRole.LANDLORD, None, [], 30)
-        household = household_id()
+        household = registry.household()
         runtime.connected = False  # the broker is away
         form = check_form("household_id", household, "no_response", "normal", "보일러가 꺼져 있음")
-        row, state = await net.submit(
-            invitation, form, Lookup(LookupResult.FOUND, household, "1111051500")
-        )
-        assert state is ReportState.PENDING
+        row = await net.submit(invitation, form)
+        await net.drain()
+        assert await net.state_of(row) is ReportState.PENDING
         assert await reports.signals(household_id=household) == []
         runtime.connected = True  # it is back: the sweeper publishes the stored signal
         assert await publisher.sweep() == 1
@@ -237,5 +251,6 @@ async def test_a_report_made_while_kafka_is_away_is_published_when_it_returns(
         assert signal.note_ref == row.reference and signal.reporter_role == "landlord"
         assert await net.state_of(row) is ReportState.PUBLISHED
     finally:
+        await net.registry.close()
         await runtime.producer.stop()
         runtime.db.dispose()

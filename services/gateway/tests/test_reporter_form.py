@@ -1,9 +1,11 @@
-"""The human safety net's form: invitations, lookups that show nothing personal, reports that
-become ``report`` signals carrying only a reference, operators' review and reward records."""
+"""The human safety net's form: invitations, a form that never tells whether anybody is
+enrolled, reports that become ``report`` signals carrying only a reference, notes sealed at
+rest, operators' review and reward records."""
 
 from __future__ import annotations
 
 import re
+import sqlite3
 import uuid
 from typing import Any
 
@@ -11,12 +13,14 @@ import httpx
 import pytest
 
 from anbu_contracts import ReportSignal, SignalKind
+from anbu_runtime.processes import Stack
 
-from .conftest import GATEWAY, TOKEN, Registry
+from .conftest import GATEWAY, TOKEN, Registry, eventually
 
 pytestmark = pytest.mark.integration
 
 DONG = "1111051500"  # 청운효자동: the seed's official-515 serves it
+OTHER_DONG = "1111053000"  # 사직동: official-530's, outside the invitations below
 SERVICE = {"Authorization": f"Bearer {TOKEN}"}
 
 
@@ -55,6 +59,17 @@ async def report(
         return response, None
     reference = response.headers["location"].split("/done/")[1].split("?")[0]
     return response, reference
+
+
+async def published(
+    gateway: httpx.AsyncClient, headers: dict[str, str], references: list[str]
+) -> None:
+    async def all_published() -> bool:
+        listed = (await gateway.get("/v1/reports", headers=headers, params={"limit": 500})).json()
+        states = {r["reference"]: r["state"] for r in listed}
+        return all(states.get(ref) == "published" for ref in references)
+
+    assert await eventually(all_published), references
 
 
 async def test_only_operators_and_dong_officials_invite_and_only_for_their_area(
@@ -99,32 +114,115 @@ async def test_the_form_is_korean_by_default_and_english_on_request(
     assert unknown.status_code == 404 and "유효하지 않은 초대 링크" in unknown.text
 
 
-async def test_a_lookup_says_found_and_the_dong_and_never_anything_personal(
-    gateway: httpx.AsyncClient, registry: Registry
+async def test_the_reporter_gets_the_same_answer_for_enrolled_out_of_area_and_unknown_numbers(
+    gateway: httpx.AsyncClient, registry: Registry, gateway_stack: Stack, tail: Any
 ) -> None:
-    number = phone()
-    household = registry.household(phone=number)
-    link = (await invite(gateway, SERVICE, dong_codes=[DONG]))["link"]
-    by_id = await gateway.post(
-        path_of(link),
-        data={"action": "check", "lookup_kind": "household_id", "lookup_value": household},
+    reports = await tail(SignalKind.REPORT)
+    in_area, out_of_area, unknown = phone(), phone(), phone()
+    near = registry.household(phone=in_area)
+    far = registry.household(phone=out_of_area, dong=OTHER_DONG)
+    issued = await invite(gateway, SERVICE, dong_codes=[DONG])
+    link = path_of(issued["link"])
+    note = f"창문이 깨져 있음 {uuid.uuid4().hex[:6]}"
+
+    answers = []
+    references = []
+    for number in (in_area, out_of_area, unknown):
+        response, reference = await report(
+            gateway,
+            issued["link"],
+            lookup_kind="phone",
+            lookup_value=number,
+            category="no_response",
+            note=note,
+        )
+        assert reference is not None, response.text
+        references.append(reference)
+        done = await gateway.get(response.headers["location"])
+        answers.append(
+            (
+                response.status_code,
+                response.headers["location"].replace(reference, "REF"),
+                done.status_code,
+                done.text.replace(reference, "REF"),
+            )
+        )
+    assert answers[0] == answers[1] == answers[2]
+    assert DONG not in answers[0][3] and near not in answers[0][3]
+    # The old "check" button looks nothing up any more.
+    checked = await gateway.post(
+        link, data={"action": "check", "lookup_kind": "phone", "lookup_value": in_area}
     )
-    assert "가구를 찾았습니다" in by_id.text and DONG in by_id.text
-    by_phone = await gateway.post(
-        path_of(link), data={"action": "check", "lookup_kind": "phone", "lookup_value": number}
+    assert (
+        checked.status_code == 200 and DONG not in checked.text and "찾았습니다" not in checked.text
     )
-    assert "가구를 찾았습니다" in by_phone.text
-    assert "시험 거주자" not in by_phone.text and household not in by_phone.text
-    unknown = await gateway.post(
-        path_of(link),
-        data={"action": "check", "lookup_kind": "phone", "lookup_value": "010-0000-0000x"},
+
+    # Matching happens server-side: in the area and out of it, the household's own officials
+    # get a published report; the unknown number waits, unmatched, with what was typed.
+    [near_signal] = await eventually(lambda: reports.signals(household_id=near))
+    [far_signal] = await eventually(lambda: reports.signals(household_id=far))
+    assert (near_signal.note_ref, far_signal.note_ref) == (references[0], references[1])
+    assert await reports.signals(partner_event_id=references[2]) == []
+    official = registry.login("official-515")
+    detail = (await gateway.get(f"/v1/reports/{references[2]}", headers=official)).json()
+    assert (detail["state"], detail["household_id"], detail["address"], detail["note"]) == (
+        "unmatched",
+        None,
+        unknown,
+        note,
     )
-    assert unknown.status_code == 422
-    nobody = await gateway.post(
-        path_of(link),
-        data={"action": "check", "lookup_kind": "household_id", "lookup_value": "HH-NOBODY0000"},
+    far_detail = await gateway.get(
+        f"/v1/reports/{references[1]}", headers=registry.login("official-530")
     )
-    assert "등록된 가구를 찾지 못했습니다" in nobody.text
+    assert far_detail.status_code == 200 and far_detail.json()["household_id"] == far
+
+    # The registry's audit names the invitation and the household (or none), not the phone.
+    def audit(subject: str) -> list[dict[str, Any]]:
+        rows = registry.client.get("/v1/audit", params={"subject": subject, "limit": 1000}).json()
+        return [r for r in rows if r["detail"].get("invitation") == issued["invitation_id"]]
+
+    [near_audit] = audit(near)
+    assert near_audit["actor"] == f"invitation:{issued['invitation_id']}"
+    assert near_audit["detail"]["reporter_role"] == "meter_reader"
+    assert near_audit["detail"]["matched"] is True
+    assert audit(far)[0]["detail"]["matched"] is True
+    [missed] = audit("none")
+    assert missed["detail"]["matched"] is False
+    for row in [near_audit, missed]:
+        assert all(n[-4:] not in str(row) for n in (in_area, unknown))
+    logged = (gateway_stack.var_dir / "log" / "gateway.log").read_text(errors="replace")
+    assert all(n not in logged for n in (note, in_area, out_of_area, unknown))
+
+
+async def test_notes_and_addresses_are_sealed_at_rest_and_open_for_the_operator(
+    gateway: httpx.AsyncClient, registry: Registry, gateway_stack: Stack
+) -> None:
+    issued = await invite(gateway, SERVICE, dong_codes=[DONG], reporter_role="landlord")
+    note = f"2층 세입자가 며칠째 보이지 않음 {uuid.uuid4().hex[:6]}"
+    address = f"종로구 자하문로 {uuid.uuid4().int % 1000}길 7"
+    response, reference = await report(
+        gateway,
+        issued["link"],
+        lookup_kind="address",
+        lookup_value=address,
+        category="no_response",
+        note=note,
+    )
+    assert reference is not None, response.text
+    database = sqlite3.connect(gateway_stack.var_dir / "data" / "gateway.db")
+    try:
+        stored = database.execute(
+            "SELECT note, address FROM report WHERE reference = ?", (reference,)
+        ).fetchone()
+    finally:
+        database.close()
+    assert stored[0].startswith("enc1:") and note not in stored[0]
+    assert stored[1].startswith("enc1:") and address not in stored[1]
+    official = registry.login("official-515")
+    detail = (await gateway.get(f"/v1/reports/{reference}", headers=official)).json()
+    assert (detail["note"], detail["address"]) == (note, address)
+    logged = (gateway_stack.var_dir / "log" / "gateway.log").read_text(errors="replace")
+    assert note not in logged and address not in logged
 
 
 async def test_a_report_becomes_a_report_signal_that_carries_only_a_reference(
@@ -145,7 +243,7 @@ async def test_a_report_becomes_a_report_signal_that_carries_only_a_reference(
     assert reference is not None, response.text
     done = await gateway.get(response.headers["location"])
     assert reference in done.text and "제보가 접수되었습니다" in done.text
-    [signal] = await reports.signals(household_id=household)
+    [signal] = await eventually(lambda: reports.signals(household_id=household))
     assert isinstance(signal, ReportSignal)
     assert (signal.partner_id, signal.partner_event_id, signal.note_ref) == (
         "safety-net",
@@ -158,6 +256,7 @@ async def test_a_report_becomes_a_report_signal_that_carries_only_a_reference(
     assert note.encode() not in raw  # the free text never travels
 
     official = registry.login("official-515")
+    await published(gateway, official, [reference])
     listed = (await gateway.get("/v1/reports", headers=official, params={"dong_code": DONG})).json()
     assert {"reference": reference, "state": "published"}.items() <= next(
         r for r in listed if r["reference"] == reference
@@ -194,7 +293,7 @@ async def test_a_report_by_address_waits_for_an_operator_to_match_it(
     )
     assert reference is not None
     done = await gateway.get(response.headers["location"])
-    assert "주소를 확인해" in done.text
+    assert "제보가 접수되었습니다" in done.text
     official = registry.login("official-515")
     unmatched = (
         await gateway.get("/v1/reports", headers=official, params={"state": "unmatched"})
@@ -229,6 +328,7 @@ async def test_valid_reports_count_toward_a_yearly_reward_capped_and_operators_c
     assert repeat is not None  # accepted, but the same household within 7 days counts once
 
     official = registry.login("official-515")
+    await published(gateway, official, [*references, repeat])
     year = int(
         (await gateway.get(f"/v1/reports/{references[0]}", headers=official)).json()[
             "submitted_at"

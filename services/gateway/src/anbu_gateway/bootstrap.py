@@ -15,6 +15,7 @@ from pydantic_settings import SettingsConfigDict
 from anbu_contracts.topics import SIGNAL_TOPICS
 from anbu_runtime.clock import Clock
 from anbu_runtime.logs import get_logger
+from anbu_runtime.sealing import sealer_from_setting
 from anbu_runtime.service import ServiceRuntime
 from anbu_runtime.settings import CommonSettings, ServiceSettings
 
@@ -58,6 +59,10 @@ class GatewaySettings(ServiceSettings):
     reward_per_report_krw: int = Field(default=50_000, ge=0)
     reward_yearly_cap_krw: int = Field(default=300_000, ge=0)
     reward_repeat_window_days: int = Field(default=7, ge=0)
+    # Keys sealing reports' notes and addresses at rest (AES-256-GCM), ``id:base64key`` pairs,
+    # newest first (older ones still open what they sealed). Empty: a development key
+    # generated once into var/secrets/gateway-dev-keys.json; set real keys in production.
+    report_keys: str = Field(default="", repr=False)
 
 
 def create(
@@ -99,6 +104,10 @@ def create(
             per_report_krw=settings.reward_per_report_krw,
             yearly_cap_krw=settings.reward_yearly_cap_krw,
             repeat_window_days=settings.reward_repeat_window_days,
+        ),
+        registry,
+        sealer_from_setting(
+            settings.report_keys, common.var_dir / "secrets" / "gateway-dev-keys.json"
         ),
     )
 
@@ -145,6 +154,7 @@ def create(
             log.info("resuming files of this instance's previous run", submissions=released)
 
     runtime.on_startup(recover)
+    runtime.on_shutdown(net.drain)  # a report's send in flight finishes (else: the sweeper)
     runtime.on_shutdown(registry.close)
 
     app = runtime.build_app(
@@ -165,5 +175,5 @@ def create(
         )
     )
     app.include_router(operators.router(net, registry))
-    app.include_router(reporter.router(net, registry))
+    app.include_router(reporter.router(net))
     return runtime, app

@@ -144,19 +144,32 @@ class RegistryClient:
         data = response.json()
         return Lookup(LookupResult.FOUND, data["household_id"], data.get("dong_code"))
 
-    async def household_by_phone(self, phone: str) -> Lookup:
-        """The one household whose resident has ``phone`` (the registry's blind index)."""
+    async def reporter_lookup(
+        self, invitation_id: str, reporter_role: str, kind: str, value: str
+    ) -> Lookup:
+        """The one household a reporter named by id or phone, asked on the invitation's behalf.
+
+        A POST, so the phone number stays out of URLs and access logs; the registry audits the
+        lookup under the invitation. The answer is for the gateway alone: the reporter is never
+        told it.
+        """
         try:
-            response = await self.client.get("/v1/households", params={"phone": phone, "limit": 2})
+            response = await self.client.post(
+                "/internal/v1/reporter-lookups",
+                json={
+                    "invitation_id": invitation_id,
+                    "reporter_role": reporter_role,
+                    "lookup_kind": kind,
+                    "value": value,
+                },
+            )
         except httpx.HTTPError:
             return Lookup(LookupResult.UNAVAILABLE)
         if response.status_code == 422:
             return Lookup(LookupResult.NOT_FOUND)
         if response.status_code != 200:
             return Lookup(LookupResult.UNAVAILABLE)
-        items = response.json().get("items", [])
-        if not items:
+        data = response.json()
+        if not data.get("matched"):
             return Lookup(LookupResult.NOT_FOUND)
-        if len(items) > 1:
-            return Lookup(LookupResult.AMBIGUOUS)
-        return Lookup(LookupResult.FOUND, items[0]["household_id"], items[0].get("dong_code"))
+        return Lookup(LookupResult.FOUND, data["household_id"], data.get("dong_code"))

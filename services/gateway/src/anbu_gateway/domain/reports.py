@@ -1,7 +1,8 @@
 """The human safety net's report (제보·신고): what a reporter may say, in Korean and English.
 
-A reporter holding an invitation names a household (its id, or the resident's phone number,
-which the registry looks up), a category (domain brief §3), an urgency and free text. The
+A reporter holding an invitation names a household (its id, the resident's phone number,
+which the registry looks up, or an address an operator matches; the reporter is never told
+which, if any, household was found), a category (domain brief §3), an urgency and free text. The
 free text stays in the gateway's database; the published ``report`` signal carries only the
 report's reference as ``note_ref``.
 """
@@ -174,13 +175,7 @@ TEXT: dict[Lang, dict[str, str]] = {
         "by_phone": "거주자 전화번호",
         "by_address": "주소 (담당자가 확인)",
         "lookup_value": "가구번호, 전화번호 또는 주소",
-        "check": "확인",
-        "found": "가구를 찾았습니다",
-        "not_found": "등록된 가구를 찾지 못했습니다. 주소로 제보하면 담당자가 확인합니다.",
-        "ambiguous": "여러 가구가 해당됩니다. 가구번호나 주소로 제보해 주세요.",
-        "unavailable": "지금은 가구를 확인할 수 없습니다. 주소로 제보해 주세요.",
-        "address_kept": "주소는 담당 공무원이 가구를 확인하는 데만 쓰입니다.",
-        "dong": "행정동",
+        "lookup_hint": "담당 공무원이 가구를 확인합니다. 적어 주신 내용은 담당자만 봅니다.",
         "category": "어떤 점이 걱정되나요?",
         "urgency": "얼마나 급한가요?",
         "note": "자세한 내용 (선택)",
@@ -189,8 +184,6 @@ TEXT: dict[Lang, dict[str, str]] = {
         "thanks": "제보가 접수되었습니다",
         "reference": "접수번호",
         "thanks_body": "담당 공무원이 확인하고 필요하면 방문합니다. 감사합니다.",
-        "pending_body": "제보가 안전하게 저장되었고 곧 담당자에게 전달됩니다.",
-        "unmatched_body": "담당 공무원이 주소를 확인해 가구를 찾습니다.",
         "another": "다른 제보하기",
         "invalid_link": "유효하지 않은 초대 링크입니다",
         "invalid_link_body": "링크가 만료되었거나 취소되었습니다. 동 행정복지센터에 문의하세요.",
@@ -199,7 +192,6 @@ TEXT: dict[Lang, dict[str, str]] = {
         "err_category": "걱정되는 점을 골라 주세요.",
         "err_urgency": "급한 정도를 골라 주세요.",
         "err_note": "자세한 내용은 2000자까지 쓸 수 있습니다.",
-        "err_not_found": "가구를 찾지 못했습니다. 주소로 제보해 주세요.",
         "err_too_many": "잠시 후 다시 제보해 주세요.",
         "lang_switch": "English",
     },
@@ -214,13 +206,7 @@ TEXT: dict[Lang, dict[str, str]] = {
         "by_phone": "Resident's phone number",
         "by_address": "Address (an official checks it)",
         "lookup_value": "Household number, phone number or address",
-        "check": "Check",
-        "found": "Household found",
-        "not_found": "No registered household found. Report by address and an official will check.",
-        "ambiguous": "Several households match. Report by household number or address.",
-        "unavailable": "The household cannot be checked right now. Report by address.",
-        "address_kept": "The address is used only by the official to find the household.",
-        "dong": "Dong",
+        "lookup_hint": "A welfare official finds the household. Only the official sees this.",
         "category": "What worries you?",
         "urgency": "How urgent is it?",
         "note": "Details (optional)",
@@ -229,8 +215,6 @@ TEXT: dict[Lang, dict[str, str]] = {
         "thanks": "Your report has been received",
         "reference": "Reference number",
         "thanks_body": "A welfare official will check and visit if needed. Thank you.",
-        "pending_body": "Your report is stored safely and will reach the official shortly.",
-        "unmatched_body": "A welfare official will check the address to find the household.",
         "another": "Send another report",
         "invalid_link": "This invitation link is not valid",
         "invalid_link_body": "The link has expired or was withdrawn. Ask your dong office.",
@@ -239,7 +223,6 @@ TEXT: dict[Lang, dict[str, str]] = {
         "err_category": "Choose what worries you.",
         "err_urgency": "Choose how urgent it is.",
         "err_note": "Details can be at most 2000 characters.",
-        "err_not_found": "Household not found. Please report by address.",
         "err_too_many": "Please try again in a little while.",
         "lang_switch": "한국어",
     },

@@ -1,13 +1,14 @@
 """The reporter form: a small server-rendered mobile page, Korean by default (``?lang=en``).
 
 The invitation link's token is the reporter's credential. The page never shows anything
-from the registry but "found / not found" and the household's dong code; no external
-assets, no scripts, and the token never leaves in a Referer header.
+from the registry, not even whether the household was found: a report naming an enrolled
+household (in the invitation's area or not), an unknown one or an address gets the same
+answer, and the household is matched server-side (by an operator when the lookup finds
+nobody). No external assets, no scripts, and the token never leaves in a Referer header.
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,8 +20,6 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from anbu_contracts import ReporterRole
 
 from ..adapters.orm import InvitationRow
-from ..adapters.registry_client import RegistryClient
-from ..domain.rate_limit import TokenBucket
 from ..domain.reports import (
     CATEGORY_LABELS,
     CATEGORY_ORDER,
@@ -28,10 +27,6 @@ from ..domain.reports import (
     TEXT,
     URGENCY_LABELS,
     Lang,
-    Lookup,
-    LookupKind,
-    LookupResult,
-    ReportInput,
     check_form,
 )
 from ..handlers.reports import SafetyNet
@@ -47,19 +42,16 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
 }
-LOOKUPS_PER_HOUR = 30
-
 Token = Annotated[str, PathParam(max_length=100)]
 LangQuery = Annotated[str | None, Query(max_length=8)]
 Short = Annotated[str | None, Form(max_length=32)]
 
 
-def router(net: SafetyNet, registry: RegistryClient) -> APIRouter:
+def router(net: SafetyNet) -> APIRouter:
     api = APIRouter(prefix="/r", tags=["reporter form"])
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"])
     )
-    lookups: dict[str, TokenBucket] = {}
 
     def page(name: str, lang: Lang, status: int = 200, **context: Any) -> HTMLResponse:
         html = env.get_template(name).render(lang=lang.value, t=TEXT[lang], **context)
@@ -78,8 +70,6 @@ def router(net: SafetyNet, registry: RegistryClient) -> APIRouter:
         *,
         status: int = 200,
         errors: dict[str, str] | None = None,
-        lookup: str | None = None,
-        dong_code: str | None = None,
     ) -> HTMLResponse:
         role = ReporterRole(invitation.reporter_role)
         return page(
@@ -88,33 +78,11 @@ def router(net: SafetyNet, registry: RegistryClient) -> APIRouter:
             status,
             form=form,
             errors=errors or {},
-            lookup=lookup,
-            dong_code=dong_code,
             reporter_id=invitation.reporter_id,
             role_label=ROLE_LABELS[lang].get(role, role.value),
             categories=[(c.value, CATEGORY_LABELS[lang][c]) for c in CATEGORY_ORDER],
             urgencies=[(u.value, label) for u, label in URGENCY_LABELS[lang].items()],
         )
-
-    def may_look_up(invitation: InvitationRow) -> bool:
-        now = time.monotonic()
-        bucket = lookups.get(invitation.invitation_id)
-        if bucket is None:
-            bucket = lookups[invitation.invitation_id] = TokenBucket(
-                LOOKUPS_PER_HOUR, LOOKUPS_PER_HOUR / 3600, LOOKUPS_PER_HOUR, now
-            )
-        return bucket.admit(1, now).allowed
-
-    async def look_up(invitation: InvitationRow, checked: ReportInput) -> Lookup | None:
-        if checked.lookup_kind is LookupKind.HOUSEHOLD_ID and "lookup_value" not in checked.errors:
-            if not may_look_up(invitation):
-                return None
-            return await registry.household(checked.lookup_value)
-        if checked.lookup_kind is LookupKind.PHONE and "lookup_value" not in checked.errors:
-            if not may_look_up(invitation):
-                return None
-            return await registry.household_by_phone(checked.lookup_value)
-        return Lookup(LookupResult.NOT_FOUND)
 
     @api.get("/{token}", response_class=HTMLResponse, summary="The reporter form")
     async def show(token: Token, lang: LangQuery = None) -> Response:
@@ -134,7 +102,7 @@ def router(net: SafetyNet, registry: RegistryClient) -> APIRouter:
             },
         )
 
-    @api.post("/{token}", response_class=HTMLResponse, summary="Check a household or send a report")
+    @api.post("/{token}", response_class=HTMLResponse, summary="Send a report")
     async def send(
         token: Token,
         lang: LangQuery = None,
@@ -157,56 +125,20 @@ def router(net: SafetyNet, registry: RegistryClient) -> APIRouter:
             "urgency": urgency or "",
             "note": (note or "")[:4000],
         }
-        checked = check_form(lookup_kind, lookup_value, category, urgency, note)
         if action == "check":
-            if "lookup_value" in checked.errors:
-                return form_page(
-                    invitation, language, echo, status=422, errors={"lookup_value": "err_lookup"}
-                )
-            if checked.lookup_kind is LookupKind.ADDRESS:
-                return form_page(invitation, language, echo, lookup="address")
-            found = await look_up(invitation, checked)
-            if found is None:
-                return form_page(
-                    invitation, language, echo, status=429, errors={"rate": "err_too_many"}
-                )
-            return form_page(
-                invitation, language, echo, lookup=found.result.value, dong_code=found.dong_code
-            )
+            # Pages served before had a "check" button that confirmed enrolment: it looks
+            # nothing up any more, the form simply comes back.
+            return form_page(invitation, language, echo)
+        checked = check_form(lookup_kind, lookup_value, category, urgency, note)
+        # The answer depends on the form and the rate limit only, never on the registry:
+        # the lookup happens inside ``submit``, whose result the reporter does not see.
         if not checked.ok:
             return form_page(invitation, language, echo, status=422, errors=checked.errors)
         if not net.admit(invitation):
             return form_page(
                 invitation, language, echo, status=429, errors={"rate": "err_too_many"}
             )
-        if checked.lookup_kind is LookupKind.ADDRESS:
-            found = Lookup(LookupResult.NOT_FOUND)
-        else:
-            looked = await look_up(invitation, checked)
-            if looked is None:
-                return form_page(
-                    invitation, language, echo, status=429, errors={"rate": "err_too_many"}
-                )
-            found = looked
-            if found.result in (LookupResult.NOT_FOUND, LookupResult.AMBIGUOUS):
-                return form_page(
-                    invitation,
-                    language,
-                    echo,
-                    status=422,
-                    errors={"lookup_value": "err_not_found"},
-                    lookup=found.result.value,
-                )
-            if found.result is LookupResult.UNAVAILABLE:
-                # Keep the report: an operator matches what the reporter typed later.
-                checked = ReportInput(
-                    LookupKind.ADDRESS,
-                    checked.lookup_value,
-                    checked.category,
-                    checked.urgency,
-                    checked.note,
-                )
-        row, _ = await net.submit(invitation, checked, found)
+        row = await net.submit(invitation, checked)
         return RedirectResponse(
             f"/r/{token}/done/{row.reference}?lang={language.value}",
             status_code=303,
@@ -226,13 +158,8 @@ def router(net: SafetyNet, registry: RegistryClient) -> APIRouter:
         row = await net.report_of(invitation, reference)
         if row is None:
             return invalid_link(language)
-        state = await net.state_of(row)
-        return page(
-            "done.html",
-            language,
-            reference=row.reference,
-            state=state.value,
-            token=token,
-        )
+        # One text for every report: whether it was matched or published is not the
+        # reporter's to learn.
+        return page("done.html", language, reference=row.reference, token=token)
 
     return api

@@ -1,10 +1,11 @@
 """The human safety net: invitations, reports from the form, operators' review and rewards.
 
-A report is stored first (with its free text, which never leaves the gateway's database),
-then published as a ``report`` signal through the submission log with its payload kept, so
-a report stored while Kafka is away is published by the sweeper later: a reporter who saw
-the confirmation never loses the report. A report whose household was not found waits,
-unpublished, until an operator matches it to a household.
+A report is stored first (its free text and any address sealed with AES-GCM: they never
+leave the gateway's database, and the database never holds them in clear), then published
+as a ``report`` signal through the submission log with its payload kept, so a report stored
+while Kafka is away is published by the sweeper later: a reporter who saw the confirmation
+never loses the report. A report whose household was not found waits, unpublished, until an
+operator matches it to a household. The reporter is told the same thing either way.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from sqlmodel import Session, col, select
 from anbu_contracts import ReportCategory, ReporterRole, ReportSignal, ReportUrgency
 from anbu_runtime.auth import Principal, UserRole
 from anbu_runtime.logs import get_logger
+from anbu_runtime.sealing import FieldSealer
 from anbu_runtime.service import ServiceRuntime
 
 from ..adapters import submission_log as log_repo
 from ..adapters.orm import InvitationRow, ReportReadRow, ReportRow
+from ..adapters.registry_client import RegistryClient
 from ..adapters.submission_log import NewEntry
 from ..domain.envelope import content_digest, signal_event_id
 from ..domain.rate_limit import TokenBucket
@@ -39,10 +42,13 @@ from ..domain.reports import (
 )
 from ..domain.rewards import ReportFacts, RewardPolicy, RewardRecord, yearly_records
 from ..metrics import REPORTS, SIGNALS
-from .publishing import KafkaUnavailable, Publisher, prepare, real_now
+from .publishing import KafkaUnavailable, Prepared, Publisher, prepare, real_now
 
 log = get_logger(__name__)
 
+# Sealing contexts: a sealed note does not open as an address (AES-GCM associated data).
+NOTE_CONTEXT = "report.note"
+ADDRESS_CONTEXT = "report.address"
 _ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud over the phone
 
 
@@ -102,12 +108,17 @@ class SafetyNet:
         publisher: Publisher,
         settings: ReportSettings,
         policy: RewardPolicy,
+        registry: RegistryClient,
+        sealer: FieldSealer,
     ) -> None:
         self.runtime = runtime
         self.publisher = publisher
         self.settings = settings
         self.policy = policy
+        self.registry = registry
+        self.sealer = sealer
         self._buckets: dict[str, TokenBucket] = {}
+        self._sending: set[asyncio.Task[None]] = set()  # background sends, kept referenced
 
     # -- invitations ---------------------------------------------------------------------
 
@@ -202,12 +213,19 @@ class SafetyNet:
 
     # -- reports -------------------------------------------------------------------------
 
-    async def submit(
-        self, invitation: InvitationRow, form: ReportInput, found: Lookup
-    ) -> tuple[ReportRow, ReportState]:
-        """Store the report, then publish it (when its household is known)."""
+    async def submit(self, invitation: InvitationRow, form: ReportInput) -> ReportRow:
+        """Take a report: find its household, store it, and return (publication follows).
+
+        The caller learns nothing of what the lookup found: whatever it was, the report is
+        stored and the same row kind comes back. A matched report is stored together with
+        its pending signal (payload kept) in one transaction and sent in the background, so
+        answering takes the same path for every outcome and a crash after the answer still
+        publishes it (the sweeper). An unmatched one keeps what the reporter typed, sealed,
+        for an operator to match.
+        """
         assert form.ok and form.category is not None and form.urgency is not None
         assert form.lookup_kind is not None
+        found = await self._look_up(invitation, form)
         now = self.runtime.clock.now()
         matched = found.result is LookupResult.FOUND and found.household_id is not None
         row = ReportRow(
@@ -220,10 +238,14 @@ class SafetyNet:
             dong_code=found.dong_code if matched else None,
             category=form.category.value,
             urgency=form.urgency.value,
-            note=form.note,
-            address=form.lookup_value if form.lookup_kind is LookupKind.ADDRESS else None,
+            note=self.sealer.seal(form.note, context=NOTE_CONTEXT),
+            # An id or phone that named nobody is kept like an address: the operator's clue.
+            address=None
+            if matched
+            else self.sealer.seal(form.lookup_value, context=ADDRESS_CONTEXT),
             submitted_at=now,
         )
+        pending = prepare(self._candidate(row)) if matched else None
 
         def store(session: Session) -> None:
             session.add(row)
@@ -231,14 +253,100 @@ class SafetyNet:
             if current is not None:
                 current.last_used_at = now
                 session.add(current)
+            if pending is not None:
+                entry = NewEntry(
+                    row.reference, "report", pending.candidate.digest, None, pending.value
+                )
+                owner = f"report-{row.reference}"
+                log_repo.reserve(session, self.settings.partner_id, owner, [entry], real_now())
 
         await self.runtime.db.run(store)
-        if not matched:
+        if pending is None:
             REPORTS.labels(row.category, ReportState.UNMATCHED.value).inc()
             log.info("report stored unmatched", reference=row.reference, category=row.category)
-            return row, ReportState.UNMATCHED
-        state = await self._publish(row)
-        return row, state
+            return row
+        if invitation.dong_codes and row.dong_code not in invitation.dong_codes:
+            # Routed like any other (the household's own officials see it); the reporter is
+            # told nothing, and the invitation's officials see it only if they serve there.
+            log.info(
+                "report names a household outside its invitation's area",
+                reference=row.reference,
+                invitation_id=invitation.invitation_id,
+            )
+        task = asyncio.create_task(self._send_stored(row, pending))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+        return row
+
+    async def drain(self) -> None:
+        """Wait for the background sends ``submit`` started (shutdown; tests)."""
+        while self._sending:
+            await asyncio.gather(*list(self._sending), return_exceptions=True)
+
+    async def _look_up(self, invitation: InvitationRow, form: ReportInput) -> Lookup:
+        if form.lookup_kind is LookupKind.ADDRESS:
+            return Lookup(LookupResult.NOT_FOUND)  # an address is matched by an operator
+        assert form.lookup_kind is not None
+        return await self.registry.reporter_lookup(
+            invitation.invitation_id,
+            invitation.reporter_role,
+            form.lookup_kind.value,
+            form.lookup_value,
+        )
+
+    async def _send_stored(self, row: ReportRow, pending: Prepared) -> None:
+        """Send a report signal stored pending by ``submit``; on failure the sweeper does."""
+        try:
+            if not self.runtime.producer.started or not self.runtime.connected:
+                raise KafkaUnavailable("Kafka is not connected")
+            await asyncio.wait_for(
+                self.runtime.producer.send_batch([pending.record()]),
+                timeout=self.settings.publish_timeout_s,
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning(
+                "report stored; publication pending",
+                reference=row.reference,
+                error=type(exc).__name__,
+            )
+            REPORTS.labels(row.category, ReportState.PENDING.value).inc()
+            return
+        reference = row.reference
+        await self.runtime.db.run(
+            lambda s: log_repo.mark_published(s, self.settings.partner_id, [reference], real_now())
+        )
+        self._published(row)
+
+    def _published(self, row: ReportRow) -> None:
+        REPORTS.labels(row.category, ReportState.PUBLISHED.value).inc()
+        SIGNALS.labels("report", self.settings.partner_id, "form", "accepted").inc()
+        log.info(
+            "report published",
+            reference=row.reference,
+            category=row.category,
+            urgency=row.urgency,
+            household_id=row.household_id,
+        )
+
+    def opened(self, row: ReportRow) -> ReportRow:
+        """A detached copy of ``row`` with its note and address in clear (for a reader the
+        caller has checked); the stored row keeps them sealed. Rows written before sealing
+        hold plaintext and are returned as they are."""
+        copy = ReportRow.model_validate(row.model_dump())
+        copy.note = self._open(row.note, NOTE_CONTEXT)
+        copy.address = None if row.address is None else self._open(row.address, ADDRESS_CONTEXT)
+        return copy
+
+    def _open(self, value: str, context: str) -> str:
+        if not FieldSealer.is_sealed(value):
+            return value
+        return self.sealer.open(value, context=context)
+
+    def _candidate(self, row: ReportRow) -> Candidate:
+        signal = self._signal(row)
+        return Candidate(0, signal, content_digest(signal))
 
     def _signal(self, row: ReportRow) -> ReportSignal:
         assert row.household_id is not None
@@ -259,8 +367,7 @@ class SafetyNet:
         )
 
     async def _publish(self, row: ReportRow) -> ReportState:
-        signal = self._signal(row)
-        candidate = Candidate(0, signal, content_digest(signal))
+        candidate = self._candidate(row)
         try:
             await asyncio.wait_for(
                 self.publisher.publish(
@@ -286,15 +393,7 @@ class SafetyNet:
             )
             REPORTS.labels(row.category, ReportState.PENDING.value).inc()
             return ReportState.PENDING
-        REPORTS.labels(row.category, ReportState.PUBLISHED.value).inc()
-        SIGNALS.labels("report", self.settings.partner_id, "form", "accepted").inc()
-        log.info(
-            "report published",
-            reference=row.reference,
-            category=row.category,
-            urgency=row.urgency,
-            household_id=row.household_id,
-        )
+        self._published(row)
         return ReportState.PUBLISHED
 
     async def report_of(self, invitation: InvitationRow, reference: str) -> ReportRow | None:
@@ -367,7 +466,7 @@ class SafetyNet:
                     reference=reference, reader=principal.subject, at=self.runtime.clock.now()
                 )
             )
-            return row, self._states(session, [row])[reference]
+            return self.opened(row), self._states(session, [row])[reference]
 
         return await self.runtime.db.run(read)
 

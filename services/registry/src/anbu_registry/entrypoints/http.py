@@ -55,6 +55,7 @@ from ..handlers import (
     imports,
     partners,
     recipients,
+    reporter_lookups,
     users,
     workers,
 )
@@ -191,6 +192,23 @@ class ConsultationView(BaseModel):
     result: str | None
     summary: str
     case_id: str | None
+
+
+class ReporterLookupIn(BaseModel):
+    """What a safety-net reporter typed, sent by the gateway on the reporter's behalf."""
+
+    invitation_id: str = Field(pattern=r"^INV-[0-9A-Z]{4,28}$")
+    reporter_role: str = Field(pattern=r"^[a-z_]{2,32}$")
+    lookup_kind: reporter_lookups.LookupKind
+    value: str = Field(min_length=7, max_length=40)
+
+
+class ReporterLookupOut(BaseModel):
+    """For the gateway only: the reporter is never told whether anybody was found."""
+
+    matched: bool
+    household_id: str | None = None
+    dong_code: str | None = None
 
 
 class ResolveRequest(BaseModel):
@@ -670,6 +688,33 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
             key_id=found.key_id,
             allowed_kinds=[k.value for k in found.allowed_kinds],
             rate_limit_per_minute=found.rate_limit_per_minute,
+        )
+
+    @api.post(
+        "/internal/v1/reporter-lookups",
+        response_model=ReporterLookupOut,
+        tags=["internal"],
+        summary="The household a safety-net reporter named (the gateway's call, audited)",
+    )
+    async def reporter_lookup(body: ReporterLookupIn, who: Caller) -> ReporterLookupOut:
+        if not who.is_service:
+            raise Problem(
+                403, "Forbidden", "only services look up for reporters", type_="forbidden"
+            )
+        found = await run(
+            lambda s: reporter_lookups.look_up(
+                ctx,
+                s,
+                invitation_id=body.invitation_id,
+                reporter_role=body.reporter_role,
+                lookup_kind=body.lookup_kind,
+                value=body.value,
+            )
+        )
+        return ReporterLookupOut(
+            matched=found.household_id is not None,
+            household_id=found.household_id,
+            dong_code=found.dong_code,
         )
 
     # -- recipients, audit, imports ------------------------------------------------

@@ -7,7 +7,7 @@ import hmac
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlmodel import Session, col, select
 
@@ -125,7 +125,9 @@ def verify(ctx: Context, session: Session, api_key: str) -> VerifiedKey | None:
     row = session.get(ApiKeyRow, key_id)
     if row is None or not hmac.compare_digest(row.digest, _digest(secret)):
         return None
-    now = ctx.now()
+    # A key's expiry is a wall-clock instant an administrator chose: never the accelerated
+    # service clock, which would expire keys early in a demo (or late, if set back).
+    now = datetime.now(UTC)
     if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
         return None
     partner = session.get(PartnerRow, row.partner_id)
