@@ -60,8 +60,8 @@ async def test_an_undecodable_record_goes_to_the_dead_letter_topic_and_the_next_
 
     good = valid_signal()
     async with TestKafkaBroker(broker) as test_broker:
-        await test_broker.publish(b"{not json", TOPIC.name)
-        await test_broker.publish(good.model_dump(mode="json"), TOPIC.name)
+        await test_broker.publish(b"{not json", TOPIC.name, key=b"HH-AAAAAA")
+        await test_broker.publish(good.model_dump(mode="json"), TOPIC.name, key=b"HH-AAAAAA")
     assert [s.event_id for s in handled] == [good.event_id]
     [dead] = producer.records
     assert dead.topic == "signals.safety-call.v1.dlq"
@@ -82,7 +82,9 @@ async def test_a_contract_violation_raised_by_a_handler_is_dead_lettered_at_once
         raise DeadLetter("household is not enrolled")
 
     async with TestKafkaBroker(broker) as test_broker:
-        await test_broker.publish(valid_signal().model_dump(mode="json"), TOPIC.name)
+        await test_broker.publish(
+            valid_signal().model_dump(mode="json"), TOPIC.name, key=b"HH-AAAAAA"
+        )
     assert calls == 1
     assert producer.records[0].headers["dlq.error"] == "DeadLetter: household is not enrolled"
 
@@ -99,7 +101,9 @@ async def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered() -> N
         raise RuntimeError("database is down")
 
     async with TestKafkaBroker(broker) as test_broker:
-        await test_broker.publish(valid_signal().model_dump(mode="json"), TOPIC.name)
+        await test_broker.publish(
+            valid_signal().model_dump(mode="json"), TOPIC.name, key=b"HH-AAAAAA"
+        )
     assert calls == 3
     assert producer.records[0].headers["dlq.reason"] == "handler_error"
 

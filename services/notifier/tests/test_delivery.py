@@ -6,6 +6,10 @@ SMS / alert-message gateway is a local HTTP server and e-mail goes to a local SM
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 from notifier_fakes.provider import Fault
 from notifier_fakes.world import World, household_id, resident
 
@@ -279,3 +283,19 @@ async def test_a_registry_outage_delays_the_request_but_does_not_lose_it(world: 
 
     assert len(world.provider_messages()) == 1
     assert statuses(world, request.request_key) == ["queued", "sent"]
+
+
+async def test_the_console_sink_keeps_a_masked_name_while_the_provider_gets_the_real_one(
+    make_world: Any, tmp_path: Path
+) -> None:
+    world: World = make_world(enabled_channels=["sms", "console"])
+    hh = household_id()
+    world.directory.add(hh, RecipientKind.RESIDENT, resident(name="김민수"))
+    await world.send(world.request(hh, channels=[Channel.SMS]))
+    await world.send(world.request(hh, channels=[Channel.CONSOLE]))
+
+    [message] = world.provider_messages()
+    assert message.text.startswith("[안부 확인] 김민수님")
+    [line] = (tmp_path / "sink.jsonl").read_text(encoding="utf-8").splitlines()
+    assert "김민수" not in line
+    assert json.loads(line)["text"].startswith("[안부 확인] 김*수님")

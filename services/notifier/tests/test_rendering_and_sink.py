@@ -7,7 +7,7 @@ import pytest
 
 from anbu_contracts import Locale
 from anbu_contracts.notify import Channel
-from anbu_notifier.adapters.channels import ConsoleSink, OutgoingMessage, mask
+from anbu_notifier.adapters.channels import ConsoleSink, OutgoingMessage, mask, mask_name
 from anbu_notifier.domain.rendering import TEMPLATE_DIR, Renderer, TemplateError
 
 TASK_VARS = {
@@ -141,6 +141,37 @@ async def test_the_console_sink_writes_one_line_per_message(tmp_path: Path) -> N
     assert result.delivered and line["provider_message_id"] == result.provider_message_id
     assert line["to"] == "010-****-5678" and "1234" not in json.dumps(line)
     assert line["idempotency_key"] == "abc123"
+
+
+def test_names_are_masked_like_addresses() -> None:
+    assert mask_name("김민수") == "김*수"
+    assert mask_name("남궁민수") == "남**수"
+    assert mask_name("김수") == "김*"
+    assert mask_name("Minsu Kim") == "M**** **m"
+    assert mask_name("") == ""
+
+
+async def test_the_console_sink_stores_the_text_with_the_recipients_name_masked(
+    tmp_path: Path,
+) -> None:
+    sink = ConsoleSink(tmp_path / "sink.jsonl")
+    renderer = Renderer(TEMPLATE_DIR)
+    text = renderer.render("safety_check.day1_text", Locale.KO, {"name": "김민수"})
+    await sink.send(
+        OutgoingMessage(
+            request_key="k1",
+            idempotency_key="abc123",
+            channel=Channel.CONSOLE,
+            address="010-1234-5678",
+            text=text,
+            template="safety_check.day1_text",
+            urgency="high",
+            recipient_name="김민수",
+        )
+    )
+    stored = (tmp_path / "sink.jsonl").read_text(encoding="utf-8")
+    assert "김민수" not in stored
+    assert json.loads(stored)["text"].startswith("[안부 확인] 김*수님, 안녕하세요.")
 
 
 def test_an_outgoing_message_never_shows_its_address_or_text() -> None:

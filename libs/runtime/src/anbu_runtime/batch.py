@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
-import json
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
@@ -33,10 +32,8 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError
 from pydantic import BaseModel, ValidationError
 
-from anbu_contracts.topics import TOPICS_BY_NAME
-
-from .kafka import RecordProducer, Tombstone
-from .logs import get_logger
+from .kafka import DeadLetter, RecordProducer, decode_record
+from .logs import describe_error, get_logger
 from .metrics import CONSUMER_LAG, DEAD_LETTERS, HANDLER_SECONDS, MESSAGES_CONSUMED
 from .outbox import OutgoingRecord
 
@@ -215,7 +212,8 @@ class BatchConsumer:
             for record in records:
                 event = self._decode(record)
                 if isinstance(event, Exception):
-                    await self._dead_letter(record, event)
+                    reason = event.reason if isinstance(event, DeadLetter) else "contract"
+                    await self._dead_letter(record, event, reason)
                 else:
                     stream.append(
                         Received(
@@ -309,7 +307,7 @@ class BatchConsumer:
                     "batch failed; retrying",
                     attempt=attempt + 1,
                     size=len(received),
-                    error=repr(exc)[:500],
+                    error=describe_error(exc)[:500],
                 )
                 await asyncio.sleep(0.2 * 2**attempt)
         originals = {(r.topic, r.partition, r.offset): r for rs in batches.values() for r in rs}
@@ -325,36 +323,32 @@ class BatchConsumer:
                     topic=item.topic,
                     partition=item.partition,
                     offset=item.offset,
-                    error=repr(exc)[:500],
+                    error=describe_error(exc)[:500],
                 )
                 await self._dead_letter(record, exc, reason="handler_error")
 
     @staticmethod
     def _decode(record: Any) -> BaseModel | Exception:
         """The record as its topic's contract model, or the reason it is not one."""
-        if record.value is None:
-            return Tombstone(topic=record.topic, key=(record.key or b"").decode(errors="replace"))
-        topic = TOPICS_BY_NAME.get(record.topic)
-        if topic is None:
-            return ValueError(f"no contract registered for topic {record.topic}")
         try:
-            return topic.model.model_validate_json(record.value)
-        except (ValidationError, ValueError) as exc:
+            return decode_record(record.topic, record.key, record.value)
+        except (ValidationError, DeadLetter, ValueError) as exc:
             return exc
 
-    async def _dead_letter(self, record: Any, exc: Exception, reason: str = "contract") -> None:
+    async def _dead_letter(self, record: Any, exc: Exception, reason: str) -> None:
         headers: dict[str, str] = {}
         for key, value in record.headers or ():
             headers[key] = value.decode(errors="replace")
-        error = f"{type(exc).__name__}: {exc}"[:2000]
+        error = describe_error(exc)
         headers.update(
             {
-                "dlq.reason": "contract",
+                "dlq.reason": reason,
                 "dlq.error": error,
                 "dlq.topic": record.topic,
                 "dlq.partition": str(record.partition),
                 "dlq.offset": str(record.offset),
                 "dlq.service": self.service,
+                "dlq.group": self.group_id,
                 "dlq.at": datetime.now(UTC).isoformat(),
             }
         )
@@ -368,7 +362,9 @@ class BatchConsumer:
             topic=record.topic,
             partition=record.partition,
             offset=record.offset,
-            error=json.dumps(error[:300], ensure_ascii=False),
+            reason=reason,
+            group=self.group_id,
+            error=error[:300],
         )
 
     @property

@@ -6,6 +6,13 @@ be decoded or violates its contract goes to ``<topic>.dlq`` with the error, the 
 bytes and headers, and consumption goes on. A handler that keeps failing for another reason
 is retried with backoff, then dead-lettered too, so one poisoned record cannot stall a
 partition forever; dead letters can be replayed once the cause is fixed.
+
+A dead letter's ``dlq.reason`` says why: ``contract`` (undecodable, or not the topic's
+model), ``empty`` (no value on a topic that is not compacted), ``key`` (the record key is not
+the body's household id on a household-keyed topic) or ``handler_error``. Its ``dlq.error``
+names fields and error types but never a value of the record (see
+:func:`~anbu_runtime.logs.describe_error`); ``dlq.service`` and ``dlq.group`` say which
+consumer wrote it — every consumer group that reads a bad record dead-letters it once.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from pydantic import BaseModel, ValidationError
 
 from anbu_contracts.topics import TOPICS_BY_NAME, Topic
 
-from .logs import bind_correlation, get_logger
+from .logs import bind_correlation, describe_error, get_logger
 from .metrics import (
     CONSUMER_LAG,
     DEAD_LETTERS,
@@ -42,12 +49,20 @@ log = get_logger(__name__)
 
 
 class DeadLetter(Exception):
-    """Raised by a handler for a record that is well-formed JSON but violates the contract."""
+    """A record that must leave the stream; ``reason`` becomes its ``dlq.reason`` header.
+
+    Raised by the decoder (an empty record, a key that is not the body's household id) and
+    by handlers for a record that is well-formed but violates the contract. The message goes
+    into the dead letter and the logs: it must not quote the record's values.
+    """
+
+    def __init__(self, message: str, reason: str = "contract") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 _CONTRACT_ERRORS = (ValidationError, DeadLetter, json.JSONDecodeError, UnicodeDecodeError)
 MAX_ATTEMPTS = 6
-_ERROR_TEXT_LIMIT = 2000
 
 
 class RecordProducer:
@@ -172,7 +187,8 @@ def dead_letter_middleware(
                         MESSAGES_CONSUMED.labels(service, topic, "ok").inc()
                         return result
                     except _CONTRACT_ERRORS as exc:
-                        await self._dead_letter(record, headers, "contract", exc)
+                        reason = exc.reason if isinstance(exc, DeadLetter) else "contract"
+                        await self._dead_letter(msg, headers, reason, exc)
                         return None
                     except asyncio.CancelledError:
                         raise
@@ -182,9 +198,9 @@ def dead_letter_middleware(
                                 "handler failed; dead-lettering",
                                 topic=topic,
                                 attempts=attempt,
-                                error=repr(exc),
+                                error=describe_error(exc),
                             )
-                            await self._dead_letter(record, headers, "handler_error", exc)
+                            await self._dead_letter(msg, headers, "handler_error", exc)
                             return None
                         MESSAGES_CONSUMED.labels(service, topic, "retried").inc()
                         delay = min(0.2 * 2 ** (attempt - 1), 5.0)
@@ -193,7 +209,7 @@ def dead_letter_middleware(
                             topic=topic,
                             attempt=attempt,
                             delay_s=delay,
-                            error=repr(exc),
+                            error=describe_error(exc),
                         )
                         await asyncio.sleep(delay)
             finally:
@@ -202,10 +218,14 @@ def dead_letter_middleware(
                 bind_correlation(None, None)
 
         async def _dead_letter(
-            self, record: Any, headers: dict[str, str], reason: str, exc: BaseException
+            self, msg: StreamMessage[Any], headers: dict[str, str], reason: str, exc: BaseException
         ) -> None:
+            record = msg.raw_message
             topic = getattr(record, "topic", "unknown")
-            error = f"{type(exc).__name__}: {exc}"[:_ERROR_TEXT_LIMIT]
+            error = describe_error(exc)
+            # The consumer that read the record knows its group (the in-memory test broker's
+            # stand-in does not); FastStream does not hand the subscriber's options here.
+            group = getattr(getattr(msg, "consumer", None), "_group_id", None) or ""
             dlq_headers = {
                 **headers,
                 "dlq.reason": reason,
@@ -214,6 +234,7 @@ def dead_letter_middleware(
                 "dlq.partition": str(getattr(record, "partition", "")),
                 "dlq.offset": str(getattr(record, "offset", "")),
                 "dlq.service": service,
+                "dlq.group": group,
                 "dlq.at": datetime.now(UTC).isoformat(),
             }
             await producer.send_batch(
@@ -231,6 +252,7 @@ def dead_letter_middleware(
                 partition=dlq_headers["dlq.partition"],
                 offset=dlq_headers["dlq.offset"],
                 reason=reason,
+                group=group,
                 error=error,
             )
 
@@ -302,6 +324,29 @@ def message_id(event: BaseModel) -> str:
     return str(event.event_id)  # type: ignore[attr-defined]
 
 
+def decode_record(topic_name: str, key: bytes | None, value: bytes | None) -> BaseModel:
+    """The record as its topic's contract model, or a :class:`Tombstone` on a compacted topic.
+
+    Raises ``ValidationError`` for a body that is not the topic's model, and
+    :class:`DeadLetter` for a record of an unregistered topic, an empty record (no value) on a
+    topic that is not compacted (reason ``empty``: only compacted snapshot topics use
+    tombstones), or a household-keyed record whose key is not its body's ``household_id``
+    (reason ``key``: it sits on another household's partition, where the detector that owns
+    the household never sees it).
+    """
+    topic = TOPICS_BY_NAME.get(topic_name)
+    if topic is None:
+        raise DeadLetter(f"no contract registered for topic {topic_name}")
+    if value is None:
+        if topic.cleanup_policy == "compact":
+            return Tombstone(topic=topic_name, key=(key or b"").decode(errors="replace"))
+        raise DeadLetter("the record has no value on a topic that is not compacted", "empty")
+    event = topic.model.model_validate_json(value)
+    if topic.key_field == "household_id" and key != topic.key_of(event):
+        raise DeadLetter("the record key is not the household_id of its body", "key")
+    return event
+
+
 async def decode_by_topic(msg: StreamMessage[Any], original: Callable[..., Any]) -> Any:
     """Decode a record strictly as its topic's contract model (a FastStream decoder).
 
@@ -310,11 +355,4 @@ async def decode_by_topic(msg: StreamMessage[Any], original: Callable[..., Any])
     topic's contract is still refused.
     """
     record = msg.raw_message
-    topic_name = record.topic
-    if record.value is None:
-        key = record.key.decode() if record.key else ""
-        return Tombstone(topic=topic_name, key=key)
-    topic = TOPICS_BY_NAME.get(topic_name)
-    if topic is None:
-        raise DeadLetter(f"no contract registered for topic {topic_name}")
-    return topic.model.model_validate_json(record.value)
+    return decode_record(record.topic, record.key, record.value)

@@ -3,17 +3,25 @@
 Services never pass personal data to a logger. As a second line of defence a processor
 drops fields named like personal data and masks anything shaped like a Korean phone
 number, resident registration number or e-mail address before a line is written.
+
+Errors are the usual way record values escape: a pydantic ``ValidationError`` prints every
+offending input (``input_value='김철수'``). :func:`describe_error` is the text of an error
+that may leave the process (a log line, a dead-letter header): field locations, error types
+and messages, never input values. Logged tracebacks are rendered with it too.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
+import traceback
 from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
+from pydantic import ValidationError
 
 _PII_KEYS = frozenset(
     {"name", "phone", "phone_number", "address", "email", "rrn", "resident_number", "full_name"}
@@ -24,13 +32,81 @@ _PATTERNS = (
     re.compile(r"\b0\d{1,2}[- ]\d{3,4}[- ]\d{4}\b"),  # landline
     re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"),  # e-mail
 )
+# pydantic's rendering of a validation error: the input sits between these two markers.
+_PYDANTIC_INPUT = re.compile(r"input_value=.*?, input_type=", re.DOTALL)
+# Error types whose pydantic message quotes the input itself; their message is replaced.
+_MESSAGES_QUOTING_INPUT = {
+    "union_tag_invalid": "Input tag does not match any of the expected tags",
+    "union_tag_not_found": "Unable to extract the tag from the input",
+}
+_ERROR_TEXT_LIMIT = 2000
 
 
 def scrub(text: str) -> str:
-    """``text`` with anything shaped like a phone number, RRN or e-mail masked."""
+    """``text`` with anything shaped like a phone number, RRN, e-mail or pydantic input masked."""
+    text = _PYDANTIC_INPUT.sub("input_value=[redacted], input_type=", text)
     for pattern in _PATTERNS:
         text = pattern.sub("[redacted]", text)
     return text
+
+
+def describe_error(exc: BaseException) -> str:
+    """``exc`` as one line that names what was wrong but holds no value of the input.
+
+    A validation error lists each error's location, type and message (pydantic's rendering
+    would quote the offending inputs); a JSON or UTF-8 decoding error says where decoding
+    stopped. Any other error keeps the first line of its message — the exception chain and
+    the detail lines (SQL parameters, ``DETAIL: Key (...)=(...)``) are left out — scrubbed of
+    anything shaped like a phone number, resident number or e-mail.
+    """
+    name = type(exc).__name__
+    if isinstance(exc, ValidationError):
+        parts = []
+        for error in exc.errors(include_url=False, include_context=False, include_input=False):
+            where = ".".join(str(part) for part in error["loc"]) or "(record)"
+            message = _MESSAGES_QUOTING_INPUT.get(error["type"], error["msg"])
+            parts.append(f"{where}: {message} [type={error['type']}]")
+        text = f"{name}: {exc.error_count()} error(s) for {exc.title}: " + "; ".join(parts)
+    elif isinstance(exc, json.JSONDecodeError):
+        text = f"{name}: {exc.msg} at line {exc.lineno} column {exc.colno}"
+    elif isinstance(exc, UnicodeDecodeError):
+        text = f"{name}: {exc.reason} at byte {exc.start}"
+    else:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        text = f"{name}: {first_line}" if first_line else name
+    return scrub(text)[:_ERROR_TEXT_LIMIT]
+
+
+def _format_exception(exc_info: Any) -> str:
+    """A logged traceback with each exception's message as :func:`describe_error` gives it.
+
+    The stack (files, lines, code) is kept; exception messages are not, because a
+    ``ValidationError`` raised while decoding a record would print the record's values.
+    """
+    exc = exc_info[1] if isinstance(exc_info, tuple) else exc_info
+    if not isinstance(exc, BaseException):
+        return ""
+    chain: list[tuple[BaseException, str]] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    link = ""
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        chain.append((current, link))
+        if current.__cause__ is not None:
+            current, link = current.__cause__, "The above exception was the direct cause of:"
+        elif current.__context__ is not None and not current.__suppress_context__:
+            current, link = current.__context__, "During handling of the above exception:"
+        else:
+            current = None
+    lines: list[str] = []
+    for index, (error, _) in enumerate(reversed(chain)):
+        if index:
+            lines.append(f"\n{chain[len(chain) - index][1]}\n")
+        lines.append("Traceback (most recent call last):\n")
+        lines.extend(traceback.format_tb(error.__traceback__))
+        lines.append(describe_error(error) + "\n")
+    return "".join(lines).rstrip("\n")
 
 
 def _drop_pii(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -53,7 +129,7 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.format_exc_info,
+        structlog.processors.ExceptionRenderer(_format_exception),
         _drop_pii,
     ]
     structlog.configure(

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from anbu_contracts.topics import Topic
 
 from .kafka import RecordProducer, Tombstone
-from .logs import get_logger
+from .logs import describe_error, get_logger
 from .metrics import DEAD_LETTERS, MESSAGES_CONSUMED
 from .outbox import OutgoingRecord
 
@@ -112,7 +112,7 @@ class SnapshotFollower:
         headers.update(
             {
                 "dlq.reason": "contract",
-                "dlq.error": f"ValidationError: {exc}"[:2000],
+                "dlq.error": describe_error(exc),
                 "dlq.topic": record.topic,
                 "dlq.partition": str(record.partition),
                 "dlq.offset": str(record.offset),

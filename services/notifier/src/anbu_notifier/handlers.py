@@ -473,6 +473,7 @@ class Notifier:
                 urgency=request.urgency.value,
                 locale=locale,
                 household_id=request.household_id,
+                recipient_name=recipient.name,
             )
             recorded = (
                 delivery.state == DeliveryState.SENDING.value

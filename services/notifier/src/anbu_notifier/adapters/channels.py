@@ -7,8 +7,9 @@ again could help: :class:`TemporaryFailure` (5xx, timeouts, connection errors),
 (anything else; the next channel is tried).
 
 The console sink is the embedded default for ``make run``: it appends one JSON line per
-message to ``var/notifier/sink.jsonl`` with the address masked, and reports the message
-delivered at once.
+message to ``var/notifier/sink.jsonl`` with the address and the recipient's name masked
+(in the text too: templates greet the recipient by name), and reports the message delivered
+at once.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ class OutgoingMessage:
     urgency: str
     locale: Locale = Locale.KO
     household_id: str | None = None
+    # The recipient's name as rendered into ``text``: a channel that keeps a copy of the text
+    # (the console sink) masks it there; providers get the text as it is.
+    recipient_name: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,23 @@ def mask(address: str) -> str:
     return address if address.replace("_", "").isalpha() else "****"
 
 
+def mask_name(name: str) -> str:
+    """Keep a name's first and last letter, like a masked address: 김민수 → 김*수, 김수 → 김*."""
+    letters = name.strip()
+    if len(letters) <= 1:
+        return "*" * len(letters)
+    if len(letters) == 2:
+        return letters[0] + "*"
+    middle = "".join(" " if c.isspace() else "*" for c in letters[1:-1])
+    return letters[0] + middle + letters[-1]
+
+
+def mask_name_in(text: str, name: str) -> str:
+    """``text`` with every occurrence of ``name`` masked (see :func:`mask_name`)."""
+    name = name.strip()
+    return text.replace(name, mask_name(name)) if name else text
+
+
 class ConsoleSink:
     name = ChannelName.CONSOLE
 
@@ -154,7 +175,7 @@ class ConsoleSink:
                 "to": mask(message.address),
                 "template": message.template,
                 "urgency": message.urgency,
-                "text": message.text,
+                "text": mask_name_in(message.text, message.recipient_name),
             },
             ensure_ascii=False,
         )
