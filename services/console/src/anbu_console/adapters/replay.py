@@ -16,8 +16,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
-from anbu_contracts.topics import TOPICS_BY_NAME, Topic
+from anbu_contracts.topics import Topic
 from anbu_runtime.db import Database
+from anbu_runtime.kafka import DeadLetter, Tombstone, decode_record
 from anbu_runtime.logs import get_logger
 
 from ..projections import project_batch, stamp
@@ -68,14 +69,16 @@ def prepare(session: Session) -> bool:
 
 
 def _decode(record: object) -> BaseModel | None:
-    value = getattr(record, "value", None)
-    topic = TOPICS_BY_NAME.get(getattr(record, "topic", ""))
-    if value is None or topic is None:
-        return None  # a tombstone: the live consumer ignores those too
+    """The record as the live consumer decodes it; None for what it would not project."""
     try:
-        return topic.model.model_validate_json(value)
-    except (ValidationError, ValueError):
+        event = decode_record(
+            getattr(record, "topic", ""),
+            getattr(record, "key", None),
+            getattr(record, "value", None),
+        )
+    except (ValidationError, ValueError, DeadLetter):
         return None  # dead-lettered by the live consumer; not part of the read model
+    return None if isinstance(event, Tombstone) else event  # the live consumer skips those too
 
 
 async def replay(db: Database, bootstrap: str, topics: Sequence[Topic]) -> ReplayReport:
