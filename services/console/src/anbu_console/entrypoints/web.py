@@ -156,6 +156,8 @@ class Console:
     # -- who is looking ------------------------------------------------------------------
 
     def _viewer_from(self, token: str) -> Viewer | None:
+        if not token:  # an empty token would equal an unset service token
+            return None
         if secrets.compare_digest(token.encode(), self.runtime.common.service_token.encode()):
             return Viewer(Principal(subject="service", is_service=True), EVERYTHING)
         try:
