@@ -56,6 +56,7 @@ HEARTBEATS = SIGNAL_TOPICS[SignalKind.HEARTBEAT].name
 ARREARS = SIGNAL_TOPICS[SignalKind.ARREARS].name
 SOS = SIGNAL_TOPICS[SignalKind.SOS].name
 PORT = 18960
+BENCH_TOKEN = "bench-service-token"  # the API needs a caller: the bench reads as a service
 KAFKA_PORT = 29592
 
 
@@ -364,7 +365,11 @@ def alert_storm(bootstrap: str, count: int, timeout: float = 1800) -> dict[str, 
                 break
             asked = time.perf_counter()
             try:
-                client.get(f"http://127.0.0.1:{PORTS[0]}/v1/alerts", params={"limit": 1})
+                client.get(
+                    f"http://127.0.0.1:{PORTS[0]}/v1/alerts",
+                    params={"limit": 1},
+                    headers={"Authorization": f"Bearer {BENCH_TOKEN}"},
+                )
                 api.append((time.perf_counter() - asked) * 1000)
             except httpx.HTTPError:
                 failures += 1
@@ -426,6 +431,7 @@ def main() -> int:
                 "ANBU_DETECTOR_DATABASE_URL": f"sqlite:///{work / 'data' / 'detector.db'}",
                 "ANBU_LOG_LEVEL": "WARNING",
                 "ANBU_DETECTOR_BATCH_SIZE": "10000",
+                "ANBU_SERVICE_TOKEN": BENCH_TOKEN,
             },
         )
         print("detector: first start (loads every household), then drains ...", flush=True)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
+
+import jwt
 
 from anbu_console.entrypoints.live import Hub
 from anbu_console.projections import Change
+from anbu_runtime.auth import ISSUER, Principal, UserRole, issue_token
 
 from .builders import DONG_B, T0, alert, escalation, household, sos, story
-from .conftest import TOKEN, Console
+from .conftest import SECRET, TOKEN, Console
 
 Login = Callable[[str], Console]
 
@@ -172,6 +175,36 @@ def test_the_json_twins_need_a_caller(console: Console) -> None:
             "/api/overview", headers={"Authorization": f"Bearer {TOKEN}"}
         ).status_code
         == 200
+    )
+
+
+def test_unsigned_expired_and_empty_tokens_are_refused_as_header_and_as_cookie(
+    console: Console,
+) -> None:
+    admin = Principal("U-ADMIN", UserRole.ADMIN)
+    now = datetime.now(UTC)
+    expired = issue_token(SECRET, admin, timedelta(minutes=30), now - timedelta(hours=2))
+    unsigned = jwt.encode(
+        {
+            "iss": ISSUER,
+            "sub": "U-ADMIN",
+            "role": "admin",
+            "iat": int(now.timestamp()),
+            "exp": int((now + timedelta(hours=1)).timestamp()),
+        },
+        key=None,
+        algorithm="none",
+    )
+    for token in (expired, unsigned):
+        header = {"Authorization": f"Bearer {token}"}
+        assert console.client.get("/api/overview", headers=header).status_code == 401
+        cookie = {"Cookie": f"anbu_console_session={token}"}
+        page = console.client.get("/", headers=cookie, follow_redirects=False)
+        assert page.status_code == 303 and page.headers["location"].startswith("/login")
+    # a deployment without ANBU_SERVICE_TOKEN: an empty bearer is still nobody
+    console.runtime.common.service_token = ""
+    assert (
+        console.client.get("/api/overview", headers={"Authorization": "Bearer "}).status_code == 401
     )
 
 

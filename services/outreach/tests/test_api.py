@@ -21,7 +21,10 @@ SERVICE = {"Authorization": f"Bearer {TOKEN}"}
 
 @pytest.fixture
 async def world(make_world: Any) -> World:
-    world: World = make_world()
+    return populated(make_world())
+
+
+def populated(world: World) -> World:
     world.enrol(
         worker("W-OFF01", Role.OFFICIAL),
         worker("W-LSW01", Role.LIFE_SUPPORT_WORKER),
@@ -155,7 +158,7 @@ async def test_office_staff_see_their_areas_tasks_and_not_others(
 
 
 async def test_figures_and_the_openapi_document(world: World, api: httpx.AsyncClient) -> None:
-    figures = await api.get("/v1/figures", headers=bearer(world, "carer"))
+    figures = await api.get("/v1/figures", headers=bearer(world, "official"))
     assert figures.status_code == 200
     assert figures.json()["tasks"]["by_status"] == {"offered": 1}
     assert set(figures.json()["contacts"]) == {"high_risk", "caution", "watch", "closed"}
@@ -174,3 +177,36 @@ async def test_figures_and_the_openapi_document(world: World, api: httpx.AsyncCl
     assert not any(p.startswith("/app") for p in paths)
     unauthenticated = await api.get("/v1/tasks")
     assert unauthenticated.status_code == 401
+
+
+async def test_figures_are_an_offices_view_of_its_own_area(
+    make_world: Any, database_url: str
+) -> None:
+    """An official plans with the figures of the dongs they serve, an operator with their
+    districts'; field workers and volunteers read their own tasks, not an area's counts."""
+    world = populated(make_world(database_url))
+    transport = httpx.ASGITransport(app=world.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as api:
+        await _figures_by_role(world, api)
+
+
+async def _figures_by_role(world: World, api: httpx.AsyncClient) -> None:
+    registry = world.registry
+    registry.add_user("volunteer", "pw", "W-BLK01", role=UserRole.VOLUNTEER, dong_codes={DONG})
+    registry.add_user("jongno-hub", "pw", None, role=UserRole.OPERATOR, district_codes={"11110"})
+    registry.add_user("gangnam-hub", "pw", None, role=UserRole.OPERATOR, district_codes={"11680"})
+
+    def households(body: dict[str, Any]) -> int:
+        return sum(tier["households"] for tier in body["contacts"].values())
+
+    for name in ("carer", "volunteer"):
+        refused = await api.get("/v1/figures", headers=bearer(world, name))
+        assert refused.status_code == 403, name
+    for name in ("official", "jongno-hub"):
+        mine = (await api.get("/v1/figures", headers=bearer(world, name))).json()
+        assert mine["tasks"]["by_status"] == {"offered": 1} and households(mine) == 1, name
+    for name in ("other-dong", "gangnam-hub"):
+        elsewhere = (await api.get("/v1/figures", headers=bearer(world, name))).json()
+        assert elsewhere["tasks"]["by_status"] == {} and households(elsewhere) == 0, name
+    everything = (await api.get("/v1/figures", headers=SERVICE)).json()
+    assert everything["area"] is None and everything["tasks"]["by_status"] == {"offered": 1}

@@ -111,6 +111,36 @@ async def test_a_wrong_password_or_a_missing_registry_is_said_plainly(
     assert down.status_code == 503
 
 
+async def test_a_login_post_without_its_form_nonce_is_a_bad_request_not_an_outage(
+    browser: httpx.AsyncClient,
+) -> None:
+    """Like the console's: 400 (the client's mistake), not 503 (which says "retry later")."""
+    forged = await browser.post(
+        "/app/login", data={"username": "carer", "password": "secret-pw", "csrf": "x"}
+    )
+    assert forged.status_code == 400 and "anbu_session" not in browser.cookies
+    bare = await browser.post("/app/login", data={"username": "carer", "password": "secret-pw"})
+    assert bare.status_code == 400
+
+
+async def test_every_page_sends_a_visitor_without_a_session_to_the_login_page(
+    world: World, browser: httpx.AsyncClient
+) -> None:
+    task_id = world.tasks()[0].task_id
+    browser.cookies.set("anbu_session", "expired-or-forged", domain="field.example")
+    for method, path in [
+        ("GET", "/app"),
+        ("GET", "/app/"),
+        ("GET", "/app/tasks"),
+        ("GET", f"/app/tasks/{task_id}"),
+        ("POST", f"/app/tasks/{task_id}/accept"),
+        ("POST", f"/app/tasks/{task_id}/no-such-action"),
+    ]:
+        answer = await browser.request(method, path)
+        assert answer.status_code == 303, path
+        assert answer.headers["location"].startswith("/app/login"), path
+
+
 async def test_a_form_post_without_the_sessions_csrf_token_changes_nothing(
     world: World, browser: httpx.AsyncClient
 ) -> None:

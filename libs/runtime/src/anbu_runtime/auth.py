@@ -85,9 +85,13 @@ def verify_token(secret: str, token: str, now: datetime | None = None) -> Princi
         raise _unauthorized(f"invalid token: {exc}") from exc
     if now is not None and claims["exp"] < now.timestamp():
         raise _unauthorized("token expired")
+    try:
+        role = UserRole(claims["role"]) if claims.get("role") else None
+    except ValueError as exc:  # signed, but by a registry that knows other roles
+        raise _unauthorized("unknown role in token") from exc
     return Principal(
         subject=claims["sub"],
-        role=UserRole(claims["role"]) if claims.get("role") else None,
+        role=role,
         dong_codes=frozenset(claims.get("dongs") or ()),
         district_codes=frozenset(claims.get("districts") or ()),
         worker_id=claims.get("wid"),
@@ -101,9 +105,11 @@ def _unauthorized(detail: str) -> Problem:
 
 
 def _bearer(authorization: str | None) -> str:
-    if not authorization or not authorization.startswith("Bearer "):
+    token = (authorization or "").removeprefix("Bearer ").strip()
+    # An empty token is no token (it would equal an unset service token).
+    if not authorization or not authorization.startswith("Bearer ") or not token:
         raise _unauthorized("a bearer token is required")
-    return authorization.removeprefix("Bearer ").strip()
+    return token
 
 
 def require_service_token(

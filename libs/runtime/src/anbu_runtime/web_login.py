@@ -53,6 +53,12 @@ async def registry_login(client: httpx.AsyncClient, username: str, password: str
     )
 
 
+def login_status(error: str | None) -> int:
+    """The status of the login page shown after ``error``: a form posted without its nonce
+    is the client's mistake (400), refused credentials 401, the registry unreachable 503."""
+    return {None: 200, "login_failed": 401, "csrf": 400}.get(error, 503)
+
+
 def secure(request: Request) -> bool:
     """Cookies are ``Secure`` everywhere but on a developer's own machine."""
     return (request.url.hostname or "") not in LOCAL_HOSTS

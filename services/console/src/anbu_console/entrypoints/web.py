@@ -32,7 +32,7 @@ from anbu_runtime.db import Database
 from anbu_runtime.logs import get_logger
 from anbu_runtime.problems import Problem
 from anbu_runtime.service import ServiceRuntime
-from anbu_runtime.web_login import LoginCookies, secure
+from anbu_runtime.web_login import LoginCookies, login_status, secure
 
 from .. import queries
 from ..adapters.registry_client import RegistryClient, RegistryUnavailable
@@ -156,6 +156,8 @@ class Console:
     # -- who is looking ------------------------------------------------------------------
 
     def _viewer_from(self, token: str) -> Viewer | None:
+        if not token:  # an empty token would equal an unset service token
+            return None
         if secrets.compare_digest(token.encode(), self.runtime.common.service_token.encode()):
             return Viewer(Principal(subject="service", is_service=True), EVERYTHING)
         try:
@@ -258,11 +260,10 @@ class Console:
 
     def login_page(self, request: Request, error: str | None = None) -> HTMLResponse:
         nonce = COOKIES.new_nonce()
-        status = {None: 200, "login_failed": 401, "csrf": 400}.get(error, 503)
         response = self.render(
             request,
             "login.html",
-            status=status,
+            status=login_status(error),
             error=error,
             csrf=nonce,
             next=_safe_next(request.query_params.get("next")),

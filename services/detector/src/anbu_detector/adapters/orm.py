@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from pydantic import TypeAdapter
 from sqlalchemy import JSON, Column, Index, text
 from sqlalchemy.orm import registry
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel import Field, Session, SQLModel, select
 
 from anbu_contracts import (
     AlertReason,
@@ -322,7 +322,7 @@ class Repository:
                 AlertRow.status == AlertStatus.OPEN.value,
             )
         ).first()
-        return _alert(row) if row else None
+        return alert_of(row) if row else None
 
     def open_alerts_of(self, household_id: str) -> list[Alert]:
         rows = self.session.exec(
@@ -330,11 +330,11 @@ class Repository:
                 AlertRow.household_id == household_id, AlertRow.status == AlertStatus.OPEN.value
             )
         ).all()
-        return [_alert(r) for r in rows]
+        return [alert_of(r) for r in rows]
 
     def alert(self, alert_id: UUID) -> Alert | None:
         row = self.session.get(AlertRow, alert_id)
-        return _alert(row) if row else None
+        return alert_of(row) if row else None
 
     def alert_correlation(self, alert_id: UUID) -> str | None:
         row = self.session.get(AlertRow, alert_id)
@@ -361,17 +361,6 @@ class Repository:
                 setattr(row, key, value)
         self.session.add(row)
         self.session.flush()
-
-    def alerts(
-        self, status: AlertStatus | None, household_id: str | None, limit: int
-    ) -> list[Alert]:
-        query = select(AlertRow)
-        if status is not None:
-            query = query.where(AlertRow.status == status.value)
-        if household_id is not None:
-            query = query.where(AlertRow.household_id == household_id)
-        rows = self.session.exec(query.order_by(col(AlertRow.opened_at).desc()).limit(limit)).all()
-        return [_alert(r) for r in rows]
 
     # escalations
     def escalation_row(self, escalation_id: UUID) -> EscalationRow | None:
@@ -478,7 +467,7 @@ def escalation_of(row: EscalationRow) -> Escalation:
     )
 
 
-def _alert(row: AlertRow) -> Alert:
+def alert_of(row: AlertRow) -> Alert:
     return Alert(
         alert_id=row.alert_id,
         household_id=row.household_id,

@@ -1,4 +1,7 @@
-"""The detector over HTTP: alerts and their "why", running protocols, approvals, operators."""
+"""The detector over HTTP: alerts and their "why", running protocols, approvals, operators.
+
+Every route needs a registry-issued token or the service token; office staff see and act on
+the households of their area only (see ``views`` and docs/detector.md)."""
 
 from __future__ import annotations
 
@@ -6,18 +9,19 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from anbu_contracts import AlertStatus, ApprovalRecord, MonitoringChannel
 from anbu_contracts.envelope import ShortText
-from anbu_runtime.auth import Caller, UserRole
+from anbu_runtime.auth import Caller, Principal, UserRole, forbidden
 from anbu_runtime.batch import BatchConsumer
 from anbu_runtime.problems import Problem
 from anbu_runtime.service import ServiceRuntime
 
-from ..adapters.orm import EscalationRow, Repository, StepExecutionRow, UnknownHouseholdRow
+from .. import views
+from ..adapters.orm import EscalationRow, Repository, StepExecutionRow
 from ..domain.alerts import Alert
 from ..handlers import Detector
 
@@ -102,31 +106,46 @@ class UnknownView(BaseModel):
 
 
 def router(runtime: ServiceRuntime, detector: Detector, consumer: BatchConsumer) -> APIRouter:
+    """Every route needs a caller (``Caller``): office staff (operators, dong officials) of
+    the household's area, admins, or a service. Field workers and volunteers get their work
+    from outreach and are refused here (403)."""
     api = APIRouter(prefix="/v1", tags=["detector"])
 
-    def office(who: Any) -> None:
+    def office(who: Principal) -> None:
         if not who.has_role(*OFFICE):
-            raise Problem(403, "Forbidden", "operators and dong officials only", type_="forbidden")
+            raise forbidden("operators and dong officials only")
+
+    async def in_area(who: Principal, household_id: str) -> None:
+        """403 for a household outside the caller's area, as the registry answers."""
+        if not await runtime.db.read(lambda s: views.sees_household(s, who, household_id)):
+            raise forbidden(f"household {household_id} is outside your area")
 
     @api.get(
         "/alerts",
         response_model=list[AlertView],
-        summary="Alerts with the rule, thresholds and evidence that decided them",
+        summary="Alerts of your area, with the rule, thresholds and evidence that decided them",
     )
     async def list_alerts(
+        who: Caller,
         status: AlertStatus | None = AlertStatus.OPEN,
         household_id: Annotated[str | None, Query(max_length=32)] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     ) -> list[AlertView]:
-        found = await runtime.db.read(lambda s: Repository(s).alerts(status, household_id, limit))
+        office(who)
+        found = await runtime.db.read(lambda s: views.alerts(s, who, status, household_id, limit))
         return [AlertView.of(a) for a in found]
 
-    @api.get("/alerts/{alert_id}", response_model=AlertView)
-    async def get_alert(alert_id: UUID) -> AlertView:
+    async def visible_alert(who: Principal, alert_id: UUID) -> Alert:
+        office(who)
         alert = await runtime.db.read(lambda s: Repository(s).alert(alert_id))
         if alert is None:
             raise Problem(404, "Not found", f"alert {alert_id} not found")
-        return AlertView.of(alert)
+        await in_area(who, alert.household_id)
+        return alert
+
+    @api.get("/alerts/{alert_id}", response_model=AlertView)
+    async def get_alert(alert_id: UUID, who: Caller) -> AlertView:
+        return AlertView.of(await visible_alert(who, alert_id))
 
     @api.post(
         "/alerts/{alert_id}/resolve",
@@ -134,49 +153,54 @@ def router(runtime: ServiceRuntime, detector: Detector, consumer: BatchConsumer)
         summary="An operator resolves an alert (its protocol closes too)",
     )
     async def resolve(alert_id: UUID, who: Caller) -> None:
-        office(who)
+        await visible_alert(who, alert_id)
         try:
             async with consumer.lock:
                 await detector.resolve_by_operator(alert_id, who.subject)
         except LookupError as exc:
             raise Problem(404, "Not found", str(exc)) from exc
 
-    @api.get("/escalations", response_model=list[EscalationView], summary="Running protocols")
+    @api.get(
+        "/escalations",
+        response_model=list[EscalationView],
+        summary="Running protocols of your area",
+    )
     async def list_escalations(
+        who: Caller,
         status: Annotated[str, Query(pattern="^(running|closed)$")] = "running",
         household_id: Annotated[str | None, Query(max_length=32)] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     ) -> list[EscalationView]:
+        office(who)
+
         def read(session: Session) -> list[EscalationView]:
-            query = select(EscalationRow).where(EscalationRow.status == status)
-            if household_id:
-                query = query.where(EscalationRow.household_id == household_id)
-            rows = session.exec(query.order_by(col(EscalationRow.triggered_at).desc()).limit(limit))
-            return [_escalation_view(r, []) for r in rows]
+            rows = views.escalations(session, who, status, household_id, limit)
+            return [_escalation_view(r, []) for r in rows]  # inside the session: rows expire
 
         return await runtime.db.read(read)
+
+    async def visible_escalation(who: Principal, escalation_id: UUID) -> EscalationView:
+        office(who)
+
+        def read(session: Session) -> EscalationView | None:
+            row = session.get(EscalationRow, escalation_id)
+            if row is None:
+                return None
+            return _escalation_view(row, views.step_history(session, escalation_id))
+
+        view = await runtime.db.read(read)
+        if view is None:
+            raise Problem(404, "Not found", f"escalation {escalation_id} not found")
+        await in_area(who, view.household_id)
+        return view
 
     @api.get(
         "/escalations/{escalation_id}",
         response_model=EscalationView,
         summary="A protocol with every step: when due, when run, by which instance",
     )
-    async def get_escalation(escalation_id: UUID) -> EscalationView:
-        def read(session: Session) -> EscalationView | None:
-            row = session.get(EscalationRow, escalation_id)
-            if row is None:
-                return None
-            history = session.exec(
-                select(StepExecutionRow)
-                .where(StepExecutionRow.escalation_id == escalation_id)
-                .order_by(col(StepExecutionRow.ran_at))
-            )
-            return _escalation_view(row, list(history))
-
-        view = await runtime.db.read(read)
-        if view is None:
-            raise Problem(404, "Not found", f"escalation {escalation_id} not found")
-        return view
+    async def get_escalation(escalation_id: UUID, who: Caller) -> EscalationView:
+        return await visible_escalation(who, escalation_id)
 
     @api.post(
         "/escalations/{escalation_id}/approvals",
@@ -184,7 +208,7 @@ def router(runtime: ServiceRuntime, detector: Detector, consumer: BatchConsumer)
         summary="Record who asked, who approved and who was present (door opening)",
     )
     async def approve(escalation_id: UUID, body: ApprovalIn, who: Caller) -> EscalationView:
-        office(who)
+        await visible_escalation(who, escalation_id)
         approval = ApprovalRecord(
             kind=body.kind,
             requested_by=body.requested_by,
@@ -199,17 +223,21 @@ def router(runtime: ServiceRuntime, detector: Detector, consumer: BatchConsumer)
             raise Problem(404, "Not found", str(exc)) from exc
         except ValueError as exc:
             raise Problem(409, "Conflict", str(exc), type_="escalation-closed") from exc
-        return await get_escalation(escalation_id)
+        return await visible_escalation(who, escalation_id)
 
     @api.get(
         "/households/{household_id}/channels",
         response_model=list[ChannelView],
         summary="Each enrolled channel's last activity and when it would fall silent",
     )
-    async def channels(household_id: str) -> list[ChannelView]:
+    async def channels(
+        household_id: Annotated[str, Path(max_length=32)], who: Caller
+    ) -> list[ChannelView]:
+        office(who)
         watch = detector.monitor.households.get(household_id)
         if watch is None:
             raise Problem(404, "Not found", f"household {household_id} is not watched here")
+        await in_area(who, household_id)
         return [
             ChannelView(
                 channel=channel,
@@ -223,18 +251,21 @@ def router(runtime: ServiceRuntime, detector: Detector, consumer: BatchConsumer)
     @api.get(
         "/unknown-households",
         response_model=list[UnknownView],
-        summary="Signals for households the registry never announced (counted, not dropped)",
+        summary="Signals for households the registry never announced (admins and services)",
     )
-    async def unknown(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[UnknownView]:
-        def read(session: Session) -> list[UnknownView]:
-            rows = session.exec(
-                select(UnknownHouseholdRow)
-                .order_by(col(UnknownHouseholdRow.last_seen).desc())
-                .limit(limit)
-            )
-            return [UnknownView.model_validate(r, from_attributes=True) for r in rows]
-
-        return await runtime.db.read(read)
+    async def unknown(
+        who: Caller, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    ) -> list[UnknownView]:
+        # These households have no area (the registry never said where they live), so no
+        # one's area covers them: only admins and services, who see everything.
+        if not who.is_admin:
+            raise forbidden("administrators and services only")
+        return await runtime.db.read(
+            lambda s: [
+                UnknownView.model_validate(r, from_attributes=True)
+                for r in views.unknown_households(s, limit)
+            ]
+        )
 
     return api
 

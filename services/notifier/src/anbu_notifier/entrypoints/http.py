@@ -72,7 +72,14 @@ def router(
     async def receipt(provider: str, request: Request) -> ReceiptAnswer:
         channel = next((c for c in receipt_secrets if c.value == provider), None)
         if channel is None:
-            raise Problem(404, "Not found", f"no receipts are taken from {provider!r}")
+            # No secret to check a signature with: unauthenticated like a wrong signature
+            # (a 404 told an anonymous caller which providers are configured).
+            raise Problem(
+                401,
+                "Unauthorized",
+                "no signed receipts are taken on this path",
+                type_="unauthenticated",
+            )
         body = await request.body()
         if not verify(
             receipt_secrets[channel],

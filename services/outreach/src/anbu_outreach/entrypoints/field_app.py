@@ -27,7 +27,7 @@ from anbu_runtime.auth import Principal, verify_token
 from anbu_runtime.clock import Clock
 from anbu_runtime.logs import get_logger
 from anbu_runtime.problems import Problem
-from anbu_runtime.web_login import LoginCookies, secure
+from anbu_runtime.web_login import LoginCookies, login_status, secure
 
 from ..adapters.registry_client import AddressRefused, RegistryClient, RegistryUnavailable
 from ..domain.availability import zone
@@ -148,7 +148,7 @@ class FieldApp:
         response = self.render(
             request,
             "login.html",
-            status=401 if error == "login_failed" else 503 if error else 200,
+            status=login_status(error),
             error=error,
             csrf=nonce,
             next=_safe_next(request.query_params.get("next")),
@@ -384,7 +384,9 @@ def router(app: FieldApp) -> APIRouter:
 
     @pages.get("")
     @pages.get("/")
-    async def root() -> RedirectResponse:
+    async def root(request: Request) -> RedirectResponse:
+        if app.session(request) is None:
+            return app.to_login(request)
         return RedirectResponse("/app/tasks", status_code=303)
 
     @pages.get("/login")
@@ -413,6 +415,8 @@ def router(app: FieldApp) -> APIRouter:
 
     @pages.post("/tasks/{task_id}/{action}")
     async def act(request: Request, task_id: UUID, action: str) -> Response:
+        if app.session(request) is None:  # who asks comes first, whatever the action
+            return app.to_login(request)
         if action not in ("accept", "decline", "start", "outcome"):
             return RedirectResponse(f"/app/tasks/{task_id}", status_code=303)
         return await app.act(request, task_id, action)

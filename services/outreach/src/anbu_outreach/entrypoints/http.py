@@ -20,7 +20,7 @@ from anbu_runtime.problems import Problem
 
 from ..domain.offers import DeclineReason
 from ..handlers import TaskNotFound, TaskStateError
-from .service import OFFICE_ROLES, TaskService, TaskView, may_view
+from .service import OFFICE_ROLES, TaskService, TaskView, area_of, may_view
 
 T = TypeVar("T")
 WORKER = r"^W-[0-9A-Z]{3,26}$"
@@ -214,9 +214,15 @@ def router(service: TaskService) -> APIRouter:
     @api.get(
         "/figures",
         tags=["figures"],
-        summary="Tasks by status; routine contacts due and overdue by tier and cycle",
+        summary="Tasks by status; routine contacts due and overdue by tier and cycle "
+        "(office staff: their area)",
     )
     async def get_figures(who: Caller) -> dict[str, Any]:
-        return await service.figures()
+        # What an office plans its week with, for the area it serves: an operator their
+        # districts, a dong official their dongs. Field workers and volunteers have their
+        # own tasks (GET /v1/tasks); an area's counts are not theirs to read.
+        if not who.has_role(*OFFICE_ROLES):
+            raise forbidden("figures are for office staff of the area")
+        return await service.figures(area_of(who))
 
     return api

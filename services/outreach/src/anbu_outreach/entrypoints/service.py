@@ -17,7 +17,7 @@ from anbu_runtime.service import ServiceRuntime
 
 from ..domain.offers import OPEN, DeclineReason
 from ..handlers import tasks
-from ..handlers.contacts import figures
+from ..handlers.contacts import Area, figures
 from ..handlers.context import Context
 
 T = TypeVar("T")
@@ -95,6 +95,15 @@ class TaskView(BaseModel):
             created_at=task.created_at,
             updated_at=task.updated_at,
         )
+
+
+def area_of(who: Principal) -> Area | None:
+    """The caller's area as ``Principal.sees_dong`` reads it; None for admins and services."""
+    if who.is_admin:
+        return None
+    if who.role is UserRole.OPERATOR:
+        return Area(district_codes=who.district_codes)
+    return Area(dong_codes=who.dong_codes)
 
 
 def may_view(who: Principal, loaded: tasks.Loaded) -> bool:
@@ -178,18 +187,25 @@ class TaskService:
             )
         )
 
-    async def figures(self) -> dict[str, Any]:
+    async def figures(self, area: Area | None = None) -> dict[str, Any]:
+        """Tasks by status and routine contacts due, in ``area`` (None: everywhere)."""
         now = self.ctx.now()
 
         def read(session: Session) -> dict[str, Any]:
-            counts = tasks.task_counts(session)
+            counts = tasks.task_counts(session, area)
             return {
                 "at": now.isoformat(),
+                "area": None
+                if area is None
+                else {
+                    "dong_codes": sorted(area.dong_codes),
+                    "district_codes": sorted(area.district_codes),
+                },
                 "tasks": {
                     "by_status": counts,
                     "open": sum(v for k, v in counts.items() if k in {s.value for s in OPEN}),
                 },
-                "contacts": figures(session, now),
+                "contacts": figures(session, now, area),
             }
 
         return await self.runtime.db.run(read)

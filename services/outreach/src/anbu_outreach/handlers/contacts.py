@@ -3,16 +3,32 @@ snapshots and outcomes arrive, and the figures operators watch (due and overdue 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, true
 from sqlmodel import Session, col, select
 
 from anbu_contracts import HouseholdStatus, Tier
 
 from ..adapters.orm import HouseholdRow
 from ..domain.cycles import ContactHistory, CycleKind, CycleState, Due, cycles_due
+
+
+@dataclass(frozen=True)
+class Area:
+    """Some dongs and whole districts (a dong code's first five digits name its district):
+    where an office caller looks (``Principal.sees_dong`` in SQL)."""
+
+    dong_codes: frozenset[str] = frozenset()
+    district_codes: frozenset[str] = frozenset()
+
+    def holds(self, dong_code: Any) -> Any:
+        """The condition that the ``dong_code`` column lies in this area."""
+        return col(dong_code).in_(sorted(self.dong_codes)) | func.substr(dong_code, 1, 5).in_(
+            sorted(self.district_codes)
+        )
 
 
 def history_of(row: HouseholdRow) -> ContactHistory:
@@ -45,8 +61,10 @@ def households_due(
     return list(session.exec(query.order_by(col(HouseholdRow.household_id)).limit(limit)).all())
 
 
-def figures(session: Session, now: datetime) -> dict[str, Any]:
-    """Households due and overdue per tier and cycle, and how many are monitored."""
+def figures(session: Session, now: datetime, area: Area | None = None) -> dict[str, Any]:
+    """Households due and overdue per tier and cycle, and how many are monitored (in
+    ``area``, or everywhere)."""
+    scope = area.holds(HouseholdRow.dong_code) if area is not None else true()
     out: dict[str, Any] = {
         tier.value: {
             "households": 0,
@@ -59,7 +77,7 @@ def figures(session: Session, now: datetime) -> dict[str, Any]:
     }
     for tier, count in session.exec(
         select(HouseholdRow.tier, func.count())
-        .where(HouseholdRow.status == HouseholdStatus.ACTIVE.value)
+        .where(HouseholdRow.status == HouseholdStatus.ACTIVE.value, scope)
         .group_by(HouseholdRow.tier)
     ).all():
         if tier in out:
@@ -73,7 +91,9 @@ def figures(session: Session, now: datetime) -> dict[str, Any]:
         overdue = col(due) <= now
         for state, condition in ((CycleState.DUE, due_now), (CycleState.OVERDUE, overdue)):
             for tier, count in session.exec(
-                select(HouseholdRow.tier, func.count()).where(condition).group_by(HouseholdRow.tier)
+                select(HouseholdRow.tier, func.count())
+                .where(condition, scope)
+                .group_by(HouseholdRow.tier)
             ).all():
                 if tier in out:
                     out[tier][kind.value][state.value] = count

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
-from sqlalchemy import func
+from sqlalchemy import func, true
 from sqlmodel import Session, col, select
 
 from anbu_contracts import (
@@ -53,7 +53,7 @@ from ..domain.offers import (
 )
 from . import messages
 from .caches import household_context
-from .contacts import due_of, households_due, refresh_cycles
+from .contacts import Area, due_of, households_due, refresh_cycles
 from .context import SOURCE, Context
 
 log = get_logger(__name__)
@@ -763,10 +763,12 @@ def outcome_of(session: Session, task_id: UUID) -> OutcomeRow | None:
     return session.exec(select(OutcomeRow).where(OutcomeRow.task_id == task_id)).first()
 
 
-def task_counts(session: Session) -> dict[str, int]:
+def task_counts(session: Session, area: Area | None = None) -> dict[str, int]:
+    """Tasks by status (in ``area``, or everywhere)."""
+    scope = area.holds(TaskRow.dong_code) if area is not None else true()
     return {
         status: count
         for status, count in session.exec(
-            select(TaskRow.status, func.count()).group_by(TaskRow.status)
+            select(TaskRow.status, func.count()).where(scope).group_by(TaskRow.status)
         ).all()
     }
