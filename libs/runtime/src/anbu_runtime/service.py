@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
@@ -31,6 +31,7 @@ from .db import Database
 from .kafka import RecordProducer, build_broker
 from .logs import configure_logging, get_logger
 from .metrics import HTTP_REQUESTS, HTTP_SECONDS, MESSAGES_CONSUMED
+from .middleware import BodyLimit, NoStore
 from .outbox import Inbox, Outbox, install
 from .problems import install_problem_handlers, problem_response
 from .settings import CommonSettings, ServiceSettings
@@ -231,7 +232,20 @@ class ServiceRuntime:
 
     # -- HTTP --------------------------------------------------------------------------
 
-    def build_app(self, title: str, description: str = "", version: str = "0.1.0") -> FastAPI:
+    def build_app(
+        self,
+        title: str,
+        description: str = "",
+        version: str = "0.1.0",
+        *,
+        body_limits: Mapping[str, int | None] | None = None,
+    ) -> FastAPI:
+        """The service's FastAPI app with the operational routes and the shared middleware.
+
+        Request bodies over ``ANBU_HTTP_MAX_BODY_BYTES`` are refused (413) before they are
+        read; ``body_limits`` gives upload routes (path prefix → bytes) their own limit.
+        Every answer not setting its own ``Cache-Control`` gets ``no-store``.
+        """
         runtime = self
 
         @asynccontextmanager
@@ -247,6 +261,12 @@ class ServiceRuntime:
         app.state.service_token = runtime.common.service_token
         app.state.auth_secret = runtime.common.auth_secret
         install_problem_handlers(app)
+        # Added first, so they sit inside the measuring middleware below: refused bodies
+        # are counted like any other answer.
+        app.add_middleware(NoStore)
+        app.add_middleware(
+            BodyLimit, default=runtime.common.http_max_body_bytes, limits=body_limits
+        )
 
         @app.middleware("http")
         async def _measure(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:

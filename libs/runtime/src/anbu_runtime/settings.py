@@ -38,6 +38,8 @@ class CommonSettings(BaseSettings):
     # Signs people's login tokens (issued by the registry, verified by every service).
     auth_secret: str = "dev-auth-secret-change-me-0123456789abcdef"
     auth_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    # Largest request body a service reads (bytes); routes that take uploads set their own.
+    http_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
     def clock_params(self) -> tuple[float, datetime | None, datetime | None]:
         return self.clock_speed, self.clock_start, self.clock_epoch
