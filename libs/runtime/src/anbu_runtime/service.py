@@ -34,7 +34,7 @@ from .metrics import HTTP_REQUESTS, HTTP_SECONDS, MESSAGES_CONSUMED
 from .middleware import BodyLimit, NoStore
 from .outbox import Inbox, Outbox, install
 from .problems import install_problem_handlers, problem_response
-from .settings import CommonSettings, ServiceSettings
+from .settings import CommonSettings, ServiceSettings, UnsafeSecrets
 from .snapshots import SnapshotFollower
 
 log = get_logger(__name__)
@@ -192,6 +192,8 @@ class ServiceRuntime:
                 await asyncio.sleep(1.0)
 
     async def start(self) -> None:
+        # Before anything else: a production process never serves with a public secret.
+        self.common.require_safe_secrets()
         if self._migrate is not None:
             self._migrate(self.db)  # Alembic migrations of services that have them
         else:
@@ -299,8 +301,16 @@ class ServiceRuntime:
 
 
 def serve(app: FastAPI, runtime: ServiceRuntime) -> None:
-    """Run the service until SIGINT or SIGTERM, then shut down gracefully."""
+    """Run the service until SIGINT or SIGTERM, then shut down gracefully.
+
+    Exits non-zero when the service cannot start (unsafe secrets, a failed startup).
+    """
     configure_logging(runtime.name, runtime.common.log_level, runtime.common.log_format)
+    try:
+        runtime.common.require_safe_secrets()
+    except UnsafeSecrets as exc:
+        log.error("refusing to start", reason=str(exc))
+        raise SystemExit(f"{runtime.name}: refusing to start: {exc}") from None
     config = uvicorn.Config(
         app,
         host=runtime.settings.http_host,
@@ -310,4 +320,7 @@ def serve(app: FastAPI, runtime: ServiceRuntime) -> None:
         lifespan="on",
         timeout_graceful_shutdown=10,
     )
-    uvicorn.Server(config).run()
+    server = uvicorn.Server(config)
+    server.run()
+    if not server.started:  # uvicorn returns normally when the lifespan startup failed
+        raise SystemExit(3)
