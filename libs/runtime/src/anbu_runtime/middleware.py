@@ -19,6 +19,10 @@ log = get_logger(__name__)
 
 # Answers that carry no personal data and that caches may keep.
 CACHEABLE_PREFIXES = ("/metrics", "/healthz", "/readyz", "/static/")
+# A refused body up to this size is still read (and discarded) by the server, so the client,
+# which is usually still sending it, reliably reads the 413: closing on unread data resets
+# the connection and can destroy the answer. Beyond it the connection is closed at once.
+DRAIN_MAX_BYTES = 32 * 1024 * 1024
 
 
 def _matches(path: str, prefix: str) -> bool:
@@ -30,7 +34,8 @@ class BodyLimit:
 
     A declared ``Content-Length`` over the limit is answered at once (the application never
     runs); a body without one (chunked) is counted as it streams, and the first chunk past
-    the limit ends it: the 413 is sent and the application sees a client disconnect.
+    the limit ends it: the 413 is sent and the application sees a client disconnect. The
+    server discards what the client still sends (up to ``DRAIN_MAX_BYTES`` declared).
     ``limits`` maps path prefixes to their own limit (upload routes); ``None`` means the
     route enforces its own.
     """
@@ -59,7 +64,7 @@ class BodyLimit:
             return
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            await _refuse(scope, send, limit)
+            await _refuse(scope, send, limit, close=declared > DRAIN_MAX_BYTES)
             return
 
         received = 0
@@ -110,7 +115,7 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-async def _refuse(scope: Scope, send: Send, limit: int) -> None:
+async def _refuse(scope: Scope, send: Send, limit: int, *, close: bool = False) -> None:
     log.info("request body over limit", path=scope["path"], limit_bytes=limit)
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + "too-large",
@@ -121,19 +126,14 @@ async def _refuse(scope: Scope, send: Send, limit: int) -> None:
         "limit_bytes": limit,
     }
     payload = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", PROBLEM_JSON.encode()),
-                (b"content-length", str(len(payload)).encode()),
-                (b"cache-control", b"no-store"),
-                # The rest of the body is not read: the connection cannot be reused.
-                (b"connection", b"close"),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(payload)).encode()),
+        (b"cache-control", b"no-store"),
+    ]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 
 
