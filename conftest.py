@@ -17,6 +17,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent
 TEST_VAR = ROOT / "var" / "test"
+# Tests use short development tokens; every app and service process they start inherits this
+# (a production process refuses them: CommonSettings.require_safe_secrets).
+os.environ["ANBU_ENV"] = "dev"
 
 
 def _script_env() -> dict[str, str]:

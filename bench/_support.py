@@ -13,6 +13,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 BENCH_VAR = ROOT / "var" / "bench"
+# Benchmarks run development stacks with short tokens (a production process refuses them).
+os.environ.setdefault("ANBU_ENV", "dev")
 
 
 def postgres(port: int = 55532) -> str:

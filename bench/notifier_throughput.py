@@ -214,7 +214,7 @@ async def run(
     await start_group_at_the_end(args.bootstrap, group)
     directory, ids = households(args.messages)
     common = CommonSettings(
-        var_dir=var_dir, kafka_bootstrap=args.bootstrap, instance_id=f"bench-{run_id}"
+        env="dev", var_dir=var_dir, kafka_bootstrap=args.bootstrap, instance_id=f"bench-{run_id}"
     )
     settings = NotifierSettings(
         http_port=notifier_port,

@@ -8,6 +8,8 @@ cd "$ROOT"
 "$ROOT/deploy/install.sh" run
 export PATH="$HOME/.local/bin:$PATH" UV_PYTHON_DOWNLOADS=never
 export ANBU_VAR_DIR="$ROOT/var"
+# A development stack: the services accept the development secrets (refused otherwise).
+export ANBU_ENV=dev
 export ANBU_REGISTRY_SEED_FILE="${ANBU_REGISTRY_SEED_FILE:-$ROOT/deploy/seed/demo.yaml}"
 # One accelerated clock for every process (600: ten simulated minutes per real second), so a
 # day-1/day-2 protocol runs in minutes. The clock starts at the next 13:30 (Seoul) that is

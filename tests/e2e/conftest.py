@@ -60,7 +60,9 @@ def own_broker(port: int, directory: Path) -> Iterator[str]:
 
 def started_stack(var_dir: Path, ports: dict[str, int], env: dict[str, str]) -> Stack:
     """Every service (or ANBU_E2E_SERVICES) as processes, ready."""
-    stack = Stack(var_dir=var_dir, ports=ports, env={"ANBU_SERVICE_TOKEN": TOKEN, **env})
+    stack = Stack(
+        var_dir=var_dir, ports=ports, env={"ANBU_ENV": "dev", "ANBU_SERVICE_TOKEN": TOKEN, **env}
+    )
     names = [n for n in os.environ.get("ANBU_E2E_SERVICES", ",".join(ports)).split(",") if n]
     stack.start(names)
     try:

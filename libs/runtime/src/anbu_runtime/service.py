@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
@@ -31,9 +31,10 @@ from .db import Database
 from .kafka import RecordProducer, build_broker
 from .logs import configure_logging, get_logger
 from .metrics import HTTP_REQUESTS, HTTP_SECONDS, MESSAGES_CONSUMED
+from .middleware import BodyLimit, NoStore
 from .outbox import Inbox, Outbox, install
 from .problems import install_problem_handlers, problem_response
-from .settings import CommonSettings, ServiceSettings
+from .settings import CommonSettings, ServiceSettings, UnsafeSecrets
 from .snapshots import SnapshotFollower
 
 log = get_logger(__name__)
@@ -191,6 +192,8 @@ class ServiceRuntime:
                 await asyncio.sleep(1.0)
 
     async def start(self) -> None:
+        # Before anything else: a production process never serves with a public secret.
+        self.common.require_safe_secrets()
         if self._migrate is not None:
             with self.db.schema_lock():  # replicas starting together migrate one at a time
                 self._migrate(self.db)  # Alembic migrations of services that have them
@@ -232,7 +235,20 @@ class ServiceRuntime:
 
     # -- HTTP --------------------------------------------------------------------------
 
-    def build_app(self, title: str, description: str = "", version: str = "0.1.0") -> FastAPI:
+    def build_app(
+        self,
+        title: str,
+        description: str = "",
+        version: str = "0.1.0",
+        *,
+        body_limits: Mapping[str, int | None] | None = None,
+    ) -> FastAPI:
+        """The service's FastAPI app with the operational routes and the shared middleware.
+
+        Request bodies over ``ANBU_HTTP_MAX_BODY_BYTES`` are refused (413) before they are
+        read; ``body_limits`` gives upload routes (path prefix → bytes) their own limit.
+        Every answer not setting its own ``Cache-Control`` gets ``no-store``.
+        """
         runtime = self
 
         @asynccontextmanager
@@ -248,6 +264,12 @@ class ServiceRuntime:
         app.state.service_token = runtime.common.service_token
         app.state.auth_secret = runtime.common.auth_secret
         install_problem_handlers(app)
+        # Added first, so they sit inside the measuring middleware below: refused bodies
+        # are counted like any other answer.
+        app.add_middleware(NoStore)
+        app.add_middleware(
+            BodyLimit, default=runtime.common.http_max_body_bytes, limits=body_limits
+        )
 
         @app.middleware("http")
         async def _measure(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
@@ -280,8 +302,16 @@ class ServiceRuntime:
 
 
 def serve(app: FastAPI, runtime: ServiceRuntime) -> None:
-    """Run the service until SIGINT or SIGTERM, then shut down gracefully."""
+    """Run the service until SIGINT or SIGTERM, then shut down gracefully.
+
+    Exits non-zero when the service cannot start (unsafe secrets, a failed startup).
+    """
     configure_logging(runtime.name, runtime.common.log_level, runtime.common.log_format)
+    try:
+        runtime.common.require_safe_secrets()
+    except UnsafeSecrets as exc:
+        log.error("refusing to start", reason=str(exc))
+        raise SystemExit(f"{runtime.name}: refusing to start: {exc}") from None
     config = uvicorn.Config(
         app,
         host=runtime.settings.http_host,
@@ -291,4 +321,7 @@ def serve(app: FastAPI, runtime: ServiceRuntime) -> None:
         lifespan="on",
         timeout_graceful_shutdown=10,
     )
-    uvicorn.Server(config).run()
+    server = uvicorn.Server(config)
+    server.run()
+    if not server.started:  # uvicorn returns normally when the lifespan startup failed
+        raise SystemExit(3)

@@ -161,6 +161,12 @@ def create(
         "anbu gateway",
         "The partners' edge: authenticated signal ingest (one signal, NDJSON batches, CSV "
         "files) and the human safety net's reporter form. Errors are RFC 9457 problems.",
+        # The upload routes stream and check their own limits; a multipart envelope around
+        # a file is allowed a little over the file's.
+        body_limits={
+            "/v1/batches": settings.batch_max_bytes,
+            "/v1/files": settings.file_max_bytes + 1024 * 1024,
+        },
     )
     app.include_router(
         http.router(

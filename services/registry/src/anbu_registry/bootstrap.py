@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from anbu_contracts.topics import REGISTRY_HOUSEHOLD, REGISTRY_WORKER
@@ -32,6 +33,8 @@ class RegistrySettings(ServiceSettings):
     pii_keys: str = ""
     blind_index_key: str = ""
     seed_file: Path | None = None
+    # Largest CSV upload to POST /v1/imports/households (spooled to disk while it is read).
+    import_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
 
 
 def create(
@@ -62,6 +65,7 @@ def create(
         "The system of record: households, people, consent, tiers, staff, partners, cases, "
         "the consultation log and the audit log. Personal data is sealed at rest and every "
         "read of it is audited.",
+        body_limits={"/v1/imports/households": settings.import_max_bytes},
     )
     app.state.registry_context = ctx
     app.include_router(http.router(runtime, ctx))
