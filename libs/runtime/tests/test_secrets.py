@@ -125,3 +125,14 @@ def test_a_service_starts_with_real_secrets_or_in_development(
         stack.wait_ready(timeout=60, path="/healthz")
     finally:
         stack.stop()
+
+
+def test_key_settings_left_empty_are_refused_in_production_not_in_development() -> None:
+    production = CommonSettings(
+        env="production", service_token=STRONG_TOKEN, auth_secret=STRONG_SECRET
+    )
+    assert production.secret_problems(["ANBU_GATEWAY_REPORT_KEYS"]) == [
+        "ANBU_GATEWAY_REPORT_KEYS is not set (development keys from var/secrets would be used)"
+    ]
+    development = CommonSettings(env="dev")
+    assert development.secret_problems(["ANBU_GATEWAY_REPORT_KEYS"]) == []

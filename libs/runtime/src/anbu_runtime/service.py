@@ -74,8 +74,22 @@ class ServiceRuntime:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.connected = False
+        self._unset_keys: list[str] = []
 
     # -- composition -----------------------------------------------------------------
+
+    def require_key_setting(self, variable: str, configured: bool) -> None:
+        """A key setting (``variable``) this service needs outside development.
+
+        Unset, the service falls back to development keys under ``var/secrets``; with
+        ``ANBU_ENV`` other than ``dev`` it then refuses to start, naming the variable.
+        """
+        if not configured:
+            self._unset_keys.append(variable)
+
+    def require_safe_secrets(self) -> None:
+        """Raise :class:`UnsafeSecrets` when a secret or key is unfit outside development."""
+        self.common.require_safe_secrets(self._unset_keys)
 
     def declare_publications(self, *topics: Topic) -> None:
         """Declare what this service publishes (through its outbox) for the AsyncAPI document."""
@@ -193,7 +207,7 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         # Before anything else: a production process never serves with a public secret.
-        self.common.require_safe_secrets()
+        self.require_safe_secrets()
         if self._migrate is not None:
             with self.db.schema_lock():  # replicas starting together migrate one at a time
                 self._migrate(self.db)  # Alembic migrations of services that have them
@@ -308,7 +322,7 @@ def serve(app: FastAPI, runtime: ServiceRuntime) -> None:
     """
     configure_logging(runtime.name, runtime.common.log_level, runtime.common.log_format)
     try:
-        runtime.common.require_safe_secrets()
+        runtime.require_safe_secrets()
     except UnsafeSecrets as exc:
         log.error("refusing to start", reason=str(exc))
         raise SystemExit(f"{runtime.name}: refusing to start: {exc}") from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -64,11 +65,18 @@ class CommonSettings(BaseSettings):
     # Largest request body a service reads (bytes); routes that take uploads set their own.
     http_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
-    def secret_problems(self) -> list[str]:
-        """Why the secrets are unfit for this environment (empty: fit, or development)."""
+    def secret_problems(self, unset_keys: Iterable[str] = ()) -> list[str]:
+        """Why the secrets are unfit for this environment (empty: fit, or development).
+
+        ``unset_keys`` names a service's own key settings that are empty, so that the
+        service would fall back to development keys generated under ``var/secrets``.
+        """
         if self.env == "dev":
             return []
-        problems = []
+        problems = [
+            f"{variable} is not set (development keys from var/secrets would be used)"
+            for variable in unset_keys
+        ]
         for variable, value in (
             ("ANBU_AUTH_SECRET", self.auth_secret),
             ("ANBU_SERVICE_TOKEN", self.service_token),
@@ -81,9 +89,9 @@ class CommonSettings(BaseSettings):
                 )
         return problems
 
-    def require_safe_secrets(self) -> None:
+    def require_safe_secrets(self, unset_keys: Iterable[str] = ()) -> None:
         """Raise :class:`UnsafeSecrets` naming each unfit variable (never its value)."""
-        problems = self.secret_problems()
+        problems = self.secret_problems(unset_keys)
         if problems:
             raise UnsafeSecrets(
                 f"ANBU_ENV={self.env}: "
