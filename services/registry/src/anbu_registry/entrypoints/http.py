@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import io
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, TypeVar
@@ -715,22 +714,38 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
         dry_run: bool = False,
         batch_size: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     ) -> ImportReportView:
-        stream = io.TextIOWrapper(file.file, encoding="utf-8-sig", newline="")
         try:
             report = await asyncio.to_thread(
                 imports.run_import,
                 ctx,
                 runtime.db,
-                stream,
+                imports.file_lines(file.file),
                 who,
                 dry_run=dry_run,
                 batch_size=batch_size,
             )
         except imports.HeaderError as exc:
-            raise Problem(400, "Bad CSV header", str(exc), type_="csv-header") from exc
-        except UnicodeDecodeError as exc:
             raise Problem(
-                400, "Bad encoding", "the file must be UTF-8 CSV", type_="csv-encoding"
+                400, "Bad CSV header", str(exc), type_="csv-header", extensions={"line": exc.line}
+            ) from exc
+        except imports.MalformedFile as exc:
+            runtime.outbox.notify()  # batches before the bad line are written
+            done = exc.report or imports.ImportReport(dry_run=dry_run)
+            raise Problem(
+                422,
+                "Unreadable CSV",
+                f"{exc.detail}; the import stopped at line {exc.line} "
+                f"({done.imported} households of earlier complete batches were written)",
+                type_="csv-malformed",
+                extensions={
+                    "line": exc.line,
+                    "rows_before": done.rows,
+                    "imported_before": done.imported,
+                    "limits": {
+                        "cell_characters": imports.MAX_FIELD_CHARS,
+                        "line_bytes": imports.MAX_LINE_BYTES,
+                    },
+                },
             ) from exc
         runtime.outbox.notify()
         return ImportReportView.model_validate(report, from_attributes=True)
