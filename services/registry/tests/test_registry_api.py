@@ -324,3 +324,15 @@ def test_the_export_neutralises_formulas_typed_into_the_log(registry: Registry) 
         assert {row[6] for row in ours} == {"'=1+1"}
         # What the program writes itself (dates, times, ids) is left as it is.
         assert all(row[0] == today and row[2].startswith("HH-") for row in ours)
+
+
+def test_a_consultation_with_an_overlong_case_id_is_refused_not_a_server_error(
+    registry: Registry,
+) -> None:
+    household = registry.household(DONG_A)
+    response = registry.client.post(
+        f"/v1/households/{household}/consultations",
+        headers=registry.login("official-515"),
+        json={"kind": "note", "channel": "other", "summary": "x", "case_id": "C-" + "X" * 40},
+    )
+    assert response.status_code == 422
