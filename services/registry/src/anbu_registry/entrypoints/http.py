@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import io
+import math
+import secrets
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, UploadFile
+from fastapi import APIRouter, Header, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
@@ -60,7 +61,6 @@ from ..handlers import (
     workers,
 )
 from ..handlers.common import Conflict, Context, NotFound
-from ..handlers.users import LoginFailed
 
 T = TypeVar("T")
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -246,6 +246,18 @@ class ImportReportView(BaseModel):
     errors_truncated: bool
 
 
+LOCKED: dict[str, Any] = {
+    "description": "Too many failed logins: locked for the seconds in Retry-After",
+    "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+}
+
+
+def _is_service(request: Request, authorization: str | None) -> bool:
+    token = (authorization or "").removeprefix("Bearer ").strip()
+    expected: str = request.app.state.service_token
+    return bool(token) and secrets.compare_digest(token.encode(), expected.encode())
+
+
 def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
     api = APIRouter()
 
@@ -272,17 +284,49 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
         response_model=Token,
         tags=["auth"],
         summary="Log in; returns a short-lived bearer token",
+        description=(
+            "Failed logins are counted per account and per client address; past the limits "
+            "(docs/registry.md) every attempt, right or wrong, is refused with 429 and "
+            "Retry-After until the lock ends or an administrator unlocks the account."
+        ),
+        responses={401: {"description": "Wrong username or password"}, 429: LOCKED},
     )
-    async def login(body: LoginIn) -> Token:
+    async def login(
+        body: LoginIn,
+        request: Request,
+        authorization: Annotated[str | None, Header()] = None,
+        x_anbu_client_address: Annotated[
+            str | None,
+            Header(
+                max_length=64,
+                description="The person's address, from a service logging a person in "
+                "(the console, the field app); ignored without the service token.",
+            ),
+        ] = None,
+    ) -> Token:
         ttl = timedelta(minutes=runtime.common.auth_token_minutes)
-        try:
-            token, who = await runtime.db.run(
-                lambda s: users.login(
-                    ctx, s, body.username, body.password, runtime.common.auth_secret, ttl
-                )
+        address = request.client.host if request.client else "unknown"
+        if x_anbu_client_address and _is_service(request, authorization):
+            address = x_anbu_client_address
+        outcome = await runtime.db.run(
+            lambda s: users.login(
+                ctx, s, body.username, body.password, runtime.common.auth_secret, ttl, address
             )
-        except LoginFailed as exc:
-            raise Problem(401, "Unauthorized", str(exc), type_="login-failed") from exc
+        )
+        if isinstance(outcome, users.Refusal):
+            if outcome.retry_after is not None:
+                seconds = max(1, math.ceil(outcome.retry_after.total_seconds()))
+                raise Problem(
+                    429,
+                    "Too many failed logins",
+                    "too many failed logins for this account or from this address; "
+                    "try again later or ask an administrator to unlock the account",
+                    type_="login-locked",
+                    extensions={"retry_after": seconds},
+                    headers={"Retry-After": str(seconds)},
+                )
+            raise Problem(401, "Unauthorized", "wrong username or password", type_="login-failed")
+        token, who = outcome
         assert who.role is not None
         return Token(
             access_token=token,
@@ -306,6 +350,16 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
     @api.post("/v1/users", status_code=201, response_model=Created, tags=["auth"])
     async def create_user(body: UserIn, who: Caller) -> Created:
         return Created(id=await run(lambda s: users.create(ctx, s, body, who)))
+
+    @api.post(
+        "/v1/users/{user_id}/unlock",
+        status_code=204,
+        tags=["auth"],
+        summary="Lift an account's login lock and forget its failed logins (admin, audited)",
+    )
+    async def unlock_user(user_id: Annotated[str, Field(max_length=32)], who: Caller) -> Response:
+        await run(lambda s: users.unlock(ctx, s, user_id, who))
+        return Response(status_code=204)
 
     @api.get("/v1/users", response_model=list[UserView], tags=["auth"])
     async def list_users(who: Caller) -> list[UserView]:
@@ -760,22 +814,38 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
         dry_run: bool = False,
         batch_size: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     ) -> ImportReportView:
-        stream = io.TextIOWrapper(file.file, encoding="utf-8-sig", newline="")
         try:
             report = await asyncio.to_thread(
                 imports.run_import,
                 ctx,
                 runtime.db,
-                stream,
+                imports.file_lines(file.file),
                 who,
                 dry_run=dry_run,
                 batch_size=batch_size,
             )
         except imports.HeaderError as exc:
-            raise Problem(400, "Bad CSV header", str(exc), type_="csv-header") from exc
-        except UnicodeDecodeError as exc:
             raise Problem(
-                400, "Bad encoding", "the file must be UTF-8 CSV", type_="csv-encoding"
+                400, "Bad CSV header", str(exc), type_="csv-header", extensions={"line": exc.line}
+            ) from exc
+        except imports.MalformedFile as exc:
+            runtime.outbox.notify()  # batches before the bad line are written
+            done = exc.report or imports.ImportReport(dry_run=dry_run)
+            raise Problem(
+                422,
+                "Unreadable CSV",
+                f"{exc.detail}; the import stopped at line {exc.line} "
+                f"({done.imported} households of earlier complete batches were written)",
+                type_="csv-malformed",
+                extensions={
+                    "line": exc.line,
+                    "rows_before": done.rows,
+                    "imported_before": done.imported,
+                    "limits": {
+                        "cell_characters": imports.MAX_FIELD_CHARS,
+                        "line_bytes": imports.MAX_LINE_BYTES,
+                    },
+                },
             ) from exc
         runtime.outbox.notify()
         return ImportReportView.model_validate(report, from_attributes=True)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import Session
@@ -26,11 +27,18 @@ class Conflict(ValueError):
     pass
 
 
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass
 class Context:
     cipher: PiiCipher
     outbox: Outbox
     clock: Clock
+    # Security times (token issue, login locks) follow the wall clock even when ``clock`` is
+    # accelerated for a demo; tests replace it to step past a lock without sleeping.
+    wall_clock: Callable[[], datetime] = wall_clock
 
     def now(self) -> datetime:
         return self.clock.now()

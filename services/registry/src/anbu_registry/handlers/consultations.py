@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Sequence
 from datetime import datetime
@@ -12,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from anbu_runtime.auth import Principal
 
+from ..adapters.csv_cells import FormulaSafeWriter
 from ..adapters.orm import ConsultationRow, HouseholdRow
 from ..domain import access
 from ..domain.identifiers import new_id
@@ -137,7 +137,10 @@ def export_csv(
     start: datetime,
     end: datetime,
 ) -> str:
-    """The dong's entries in [start, end) as CSV with the national system's headers."""
+    """The dong's entries in [start, end) as CSV with the national system's headers.
+
+    Text cells that a spreadsheet would run as a formula are neutralised (CSV injection).
+    """
     require(
         access.can_change_household(principal, dong_code), f"dong {dong_code} is outside your area"
     )
@@ -157,7 +160,7 @@ def export_csv(
         .order_by(col(ConsultationRow.at))
     ).all()
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = FormulaSafeWriter(buffer)
     writer.writerow([header for header, _ in EXPORT_COLUMNS])
     for row in rows:
         local = row.at.astimezone(SEOUL)

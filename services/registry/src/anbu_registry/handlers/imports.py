@@ -4,6 +4,10 @@ Rows are validated one by one and written in batches, each batch in one transact
 all-or-nothing per batch (a batch with any invalid row is written not at all, and the
 report names every invalid row with its line number and reasons). ``dry_run`` validates
 everything and writes nothing. Progress is reported every ``progress_every`` rows.
+
+A file that cannot be read as CSV at all (bad encoding, a NUL character, broken quoting, a
+line or a field over the limits below) stops the import with :class:`MalformedFile`, which
+names the line; batches before that line stay written, as with any batch.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
@@ -48,6 +52,11 @@ COLUMNS = [
 ]
 REQUIRED = {"district_code", "dong_code", "tier"}
 MAX_REPORTED_ERRORS = 1000
+# The longest real cell is an address (300 characters); anything near these limits is not a
+# household list. Checked here rather than with csv.field_size_limit, which is process-wide;
+# the line limit bounds the memory one physical line can take before the csv module sees it.
+MAX_FIELD_CHARS = 4_000
+MAX_LINE_BYTES = 256 * 1024
 
 
 @dataclass
@@ -70,7 +79,52 @@ class ImportReport:
 
 
 class HeaderError(ValueError):
-    pass
+    """The header line is unfit (missing, unknown or repeated columns); it is line 1."""
+
+    line = 1
+
+
+class MalformedFile(ValueError):
+    """The file is not readable CSV from ``line`` on (1-based, physical lines)."""
+
+    def __init__(self, line: int, detail: str) -> None:
+        super().__init__(f"line {line}: {detail}")
+        self.line = line
+        self.detail = detail
+        self.report: ImportReport | None = None  # what was done before the bad line
+
+
+def file_lines(
+    binary: IO[bytes], encoding: str = "utf-8-sig", max_line_bytes: int = MAX_LINE_BYTES
+) -> Iterator[str]:
+    """The decoded lines of an upload, each checked before the csv module sees it.
+
+    Decoding line by line names the exact line of a bad byte (a text wrapper decodes in
+    chunks). Splitting bytes at ``\n`` is safe for UTF-8 and EUC-KR, whose multi-byte
+    characters never contain that byte.
+    """
+    number = 0
+    while True:
+        raw = binary.readline(max_line_bytes + 1)
+        if not raw:
+            return
+        number += 1
+        if len(raw) > max_line_bytes:
+            raise MalformedFile(number, f"a line is longer than {max_line_bytes:,} bytes")
+        try:
+            line = raw.decode(encoding if number == 1 else _without_bom(encoding))
+        except UnicodeDecodeError as exc:
+            raise MalformedFile(
+                number, f"not {encoding.removesuffix('-sig').upper()} at byte {exc.start + 1}"
+            ) from None
+        if "\x00" in line:
+            # PostgreSQL text cannot hold NUL, and no household list has one.
+            raise MalformedFile(number, "the line contains a NUL character")
+        yield line
+
+
+def _without_bom(encoding: str) -> str:
+    return "utf-8" if encoding.lower().replace("_", "-") == "utf-8-sig" else encoding
 
 
 def _flag(value: str) -> bool:
@@ -108,9 +162,22 @@ def to_household(fields: dict[str, str]) -> HouseholdIn:
     )
 
 
-def rows_of(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, str]]]:
-    reader = csv.DictReader(lines)
-    header = set(reader.fieldnames or ())
+def rows_of(lines: Iterable[str]) -> Iterator[tuple[int, list[str], dict[str, str]]]:
+    """``(line, problems, fields)`` per record; ``problems`` name a wrong number of cells.
+
+    Raises :class:`HeaderError` for an unfit header and :class:`MalformedFile` where the
+    csv module gives up or a cell is over :data:`MAX_FIELD_CHARS`.
+    """
+    reader = csv.reader(lines, strict=True)
+    try:
+        names = next(reader, None)
+    except csv.Error as exc:
+        raise MalformedFile(max(reader.line_num, 1), f"the header is not CSV: {exc}") from None
+    names = [name.strip() for name in names or ()]
+    if not any(names):
+        raise HeaderError("the first line is empty; it must name the columns")
+    _check_cells(reader.line_num, names)
+    header = set(names)
     missing = REQUIRED - header
     if missing:
         raise HeaderError(f"the header lacks required columns: {', '.join(sorted(missing))}")
@@ -119,8 +186,28 @@ def rows_of(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, str]]]:
         raise HeaderError(
             f"unknown columns: {', '.join(sorted(unknown))}; expected {', '.join(COLUMNS)}"
         )
-    for fields in reader:
-        yield reader.line_num, fields
+    if len(header) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise HeaderError(f"columns named twice: {', '.join(twice)}")
+    while True:
+        try:
+            cells = next(reader, None)
+        except csv.Error as exc:
+            raise MalformedFile(reader.line_num, f"not CSV: {exc}") from None
+        if cells is None:
+            return
+        if not cells:
+            continue  # a blank line
+        _check_cells(reader.line_num, cells)
+        problems = []
+        if len(cells) != len(names):
+            problems.append(f"row: {len(cells)} cells where the header has {len(names)}")
+        yield reader.line_num, problems, dict(zip(names, cells, strict=False))
+
+
+def _check_cells(line: int, cells: list[str]) -> None:
+    if any(len(cell) > MAX_FIELD_CHARS for cell in cells):
+        raise MalformedFile(line, f"a cell is longer than {MAX_FIELD_CHARS:,} characters")
 
 
 def run_import(
@@ -163,34 +250,29 @@ def run_import(
                     report.imported += len(batch)
         batch, batch_errors = [], 0
 
-    for line, fields in rows_of(lines):
+    def take(line: int, problems: list[str], fields: dict[str, str]) -> None:
+        nonlocal batch_errors
         report.rows += 1
+        errors = list(problems)
+        household: HouseholdIn | None = None
         try:
             household = to_household(fields)
-            errors = []
+        except ValidationError as exc:
+            errors += [
+                f"{'.'.join(map(str, e['loc'])) or 'row'}: {e['msg']}"
+                for e in exc.errors(include_url=False)
+            ]
+        if household is not None:
             if not access.can_change_household(principal, household.dong_code):
                 errors.append(f"dong {household.dong_code} is outside your area")
             if household.household_id:
                 if household.household_id in seen:
                     errors.append(f"household {household.household_id} appears twice in the file")
                 seen.add(household.household_id)
-            if errors:
-                raise ValueError("; ".join(errors))
-        except ValidationError as exc:
+        if errors or household is None:
             report.invalid += 1
             batch_errors += 1
-            _error(
-                report,
-                line,
-                [
-                    f"{'.'.join(map(str, e['loc'])) or 'row'}: {e['msg']}"
-                    for e in exc.errors(include_url=False)
-                ],
-            )
-        except ValueError as exc:
-            report.invalid += 1
-            batch_errors += 1
-            _error(report, line, [str(exc)])
+            _error(report, line, errors)
         else:
             report.valid += 1
             batch.append((line, household))
@@ -198,6 +280,13 @@ def run_import(
             flush()
         if progress and report.rows % progress_every == 0:
             progress(report)
+
+    try:
+        for line, problems, fields in rows_of(lines):
+            take(line, problems, fields)
+    except MalformedFile as exc:
+        exc.report = report  # the caller says what was written before the bad line
+        raise
     flush()
     if progress:
         progress(report)
