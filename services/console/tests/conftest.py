@@ -35,10 +35,15 @@ USERS = {
 }
 
 
+LOCKED_USER = "locked-official"  # the registry answers 429: too many failed logins
+
+
 def registry_login(request: httpx.Request) -> httpx.Response:
     import json
 
     body = json.loads(request.content)
+    if body["username"] == LOCKED_USER:
+        return httpx.Response(429, headers={"Retry-After": "300"}, json={"title": "locked"})
     who = USERS.get(body["username"])
     if request.url.path != "/v1/auth/login" or who is None or body["password"] != PASSWORD:
         return httpx.Response(401, json={"title": "Unauthorized"})

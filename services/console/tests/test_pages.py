@@ -35,6 +35,15 @@ def test_a_wrong_password_is_refused_and_a_form_without_its_token_too(console: C
     assert forged.status_code == 400
 
 
+def test_a_locked_login_says_so_instead_of_blaming_the_registry(console: Console) -> None:
+    from .conftest import LOCKED_USER
+
+    locked = console.login(LOCKED_USER)
+    assert locked.status_code == 429
+    assert "로그인 실패가 많아 잠시 잠겼습니다" in locked.text
+    assert "지금은 로그인할 수 없습니다" not in locked.text  # not "the registry is down"
+
+
 def test_an_operator_sees_the_overview_with_every_figure(logged_in: Login) -> None:
     console = logged_in("jongno-hub")
     console.feed(story())

@@ -193,3 +193,31 @@ def test_locks_double_up_to_an_hour_and_are_forgotten_after_a_quiet_day() -> Non
     for _ in range(ACCOUNT.max_failures):
         state, lock = after_failure(state, ACCOUNT, now)
     assert lock == timedelta(minutes=5)
+
+
+async def test_the_pages_log_people_in_with_their_own_address_and_show_a_lock(
+    registry: Registry, wall: WallClock
+) -> None:
+    """The console and the field app log people in through ``registry_login``: with the
+    service token they pass the person's address, so one person's failures lock that person's
+    address, not every user of the console (which would all share the console's address)."""
+    from anbu_runtime.web_login import LoginLocked, registry_login
+
+    from .conftest import SERVICE_TOKEN
+
+    username, _ = new_user(registry)
+    guessing, honest = new_address(), new_address()
+    transport = httpx.ASGITransport(app=registry.client.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://registry") as client:
+
+        async def log_in(user: str, password: str, address: str) -> object:
+            return await registry_login(
+                client, user, password, client_address=address, service_token=SERVICE_TOKEN
+            )
+
+        for n in range(20):
+            assert await log_in(f"page-guess-{n}", "wrong-guess", guessing) is None
+        with pytest.raises(LoginLocked) as locked:
+            await log_in(username, PASSWORD, guessing)
+        assert locked.value.retry_after == 900
+        assert await log_in(username, PASSWORD, honest) is not None

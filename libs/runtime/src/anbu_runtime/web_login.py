@@ -24,6 +24,14 @@ class RegistryUnavailable(RuntimeError):
     """The registry could not be reached or answered with a server error."""
 
 
+class LoginLocked(RuntimeError):
+    """Too many failed logins for the account or from the person's address (registry 429)."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"login locked for {retry_after} s")
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True)
 class Login:
     token: str
@@ -32,16 +40,38 @@ class Login:
     worker_id: str | None = None
 
 
-async def registry_login(client: httpx.AsyncClient, username: str, password: str) -> Login | None:
-    """A person's token from the registry, or None when it refuses the credentials."""
+async def registry_login(
+    client: httpx.AsyncClient,
+    username: str,
+    password: str,
+    *,
+    client_address: str | None = None,
+    service_token: str | None = None,
+) -> Login | None:
+    """A person's token from the registry, or None when it refuses the credentials.
+
+    With the service token, the person's own address (``client_address``) goes along, so
+    the registry's per-address login throttling counts the person, not this service (else
+    every console user would share one address and one user's failures lock out all).
+    Raises :class:`LoginLocked` while the account or address is locked.
+    """
+    headers: dict[str, str] = {}
+    if client_address and service_token:
+        headers = {
+            "Authorization": f"Bearer {service_token}",
+            "X-Anbu-Client-Address": client_address[:64],
+        }
     try:
         response = await client.post(
-            "/v1/auth/login", json={"username": username, "password": password}
+            "/v1/auth/login", json={"username": username, "password": password}, headers=headers
         )
     except httpx.HTTPError as exc:
         raise RegistryUnavailable(type(exc).__name__) from exc
     if response.status_code in (401, 403, 422):
         return None
+    if response.status_code == 429:
+        retry = response.headers.get("Retry-After", "")
+        raise LoginLocked(int(retry) if retry.isdigit() else 60)
     if response.status_code >= 400:
         raise RegistryUnavailable(f"login answered {response.status_code}")
     body = response.json()
@@ -55,8 +85,9 @@ async def registry_login(client: httpx.AsyncClient, username: str, password: str
 
 def login_status(error: str | None) -> int:
     """The status of the login page shown after ``error``: a form posted without its nonce
-    is the client's mistake (400), refused credentials 401, the registry unreachable 503."""
-    return {None: 200, "login_failed": 401, "csrf": 400}.get(error, 503)
+    is the client's mistake (400), refused credentials 401, a locked login 429, the registry
+    unreachable 503."""
+    return {None: 200, "login_failed": 401, "csrf": 400, "login_locked": 429}.get(error, 503)
 
 
 def secure(request: Request) -> bool:

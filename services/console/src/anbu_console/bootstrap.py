@@ -61,7 +61,9 @@ def create(
     runtime = ServiceRuntime(NAME, common, settings, metadata, clock=clock)
     hub = Hub()
     consumers.register(runtime, hub, settings.consumer_group)
-    registry = RegistryClient(common.registry_url, transport=registry_transport)
+    registry = RegistryClient(
+        common.registry_url, transport=registry_transport, service_token=common.service_token
+    )
     runtime.on_shutdown(registry.close)
     console = web.Console(
         runtime,

@@ -29,6 +29,10 @@ LABELS: dict[str, dict[str, str]] = {
         "ko": "아이디 또는 비밀번호가 맞지 않습니다.",
         "en": "Wrong username or password.",
     },
+    "login_locked": {
+        "ko": "로그인 실패가 많아 잠시 잠겼습니다. 잠시 뒤 다시 시도하거나 관리자에게 문의하세요.",
+        "en": "Too many failed logins: locked for a while. Try again later.",
+    },
     "registry_down": {
         "ko": "지금은 로그인할 수 없습니다. 잠시 뒤 다시 시도하세요.",
         "en": "Logging in is not possible right now. Try again shortly.",

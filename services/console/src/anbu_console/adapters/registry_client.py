@@ -5,20 +5,34 @@ from __future__ import annotations
 
 import httpx
 
-from anbu_runtime.web_login import Login, RegistryUnavailable, registry_login
+from anbu_runtime.web_login import Login, LoginLocked, RegistryUnavailable, registry_login
 
-__all__ = ["Login", "RegistryClient", "RegistryUnavailable"]
+__all__ = ["Login", "LoginLocked", "RegistryClient", "RegistryUnavailable"]
 
 
 class RegistryClient:
-    def __init__(self, base_url: str, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        transport: httpx.AsyncBaseTransport | None = None,
+        service_token: str | None = None,
+    ) -> None:
+        self._service_token = service_token
         self._client = httpx.AsyncClient(
             base_url=base_url, timeout=httpx.Timeout(5.0), transport=transport
         )
 
-    async def login(self, username: str, password: str) -> Login | None:
+    async def login(
+        self, username: str, password: str, client_address: str | None = None
+    ) -> Login | None:
         """A person's token, or None when the registry refuses the credentials."""
-        return await registry_login(self._client, username, password)
+        return await registry_login(
+            self._client,
+            username,
+            password,
+            client_address=client_address,
+            service_token=self._service_token,
+        )
 
     async def close(self) -> None:
         await self._client.aclose()

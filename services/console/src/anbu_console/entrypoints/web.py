@@ -35,7 +35,7 @@ from anbu_runtime.service import ServiceRuntime
 from anbu_runtime.web_login import LoginCookies, login_status, secure
 
 from .. import queries
-from ..adapters.registry_client import RegistryClient, RegistryUnavailable
+from ..adapters.registry_client import LoginLocked, RegistryClient, RegistryUnavailable
 from ..adapters.replay import rebuild, replay
 from ..domain.feeds import is_stale, stale_threshold
 from ..domain.grid import alerts_per_thousand, heat
@@ -277,7 +277,12 @@ class Console:
             return self.login_page(request, sent)
         username, password, next_page = sent
         try:
-            login = await self.registry.login(username, password)
+            login = await self.registry.login(
+                username, password, request.client.host if request.client else None
+            )
+        except LoginLocked:
+            log.info("console login locked")
+            return self.login_page(request, "login_locked")
         except RegistryUnavailable:
             return self.login_page(request, "registry_down")
         if login is None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import httpx
 
 from anbu_contracts import HouseholdSnapshot
-from anbu_runtime.web_login import Login, RegistryUnavailable, registry_login
+from anbu_runtime.web_login import Login, LoginLocked, RegistryUnavailable, registry_login
 
-__all__ = ["AddressRefused", "Login", "RegistryClient", "RegistryUnavailable"]
+__all__ = ["AddressRefused", "Login", "LoginLocked", "RegistryClient", "RegistryUnavailable"]
 
 
 class AddressRefused(PermissionError):
@@ -38,9 +38,17 @@ class RegistryClient:
         response.raise_for_status()
         return HouseholdSnapshot.model_validate_json(response.content)
 
-    async def login(self, username: str, password: str) -> Login | None:
+    async def login(
+        self, username: str, password: str, client_address: str | None = None
+    ) -> Login | None:
         """A person's token, or None when the registry refuses the credentials."""
-        return await registry_login(self._client, username, password)
+        return await registry_login(
+            self._client,
+            username,
+            password,
+            client_address=client_address,
+            service_token=self._service_token,
+        )
 
     async def address(self, household_id: str, token: str, purpose: str) -> str | None:
         """The household's address as the registry shows it to the bearer of ``token``."""

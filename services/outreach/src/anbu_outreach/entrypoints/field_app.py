@@ -29,7 +29,12 @@ from anbu_runtime.logs import get_logger
 from anbu_runtime.problems import Problem
 from anbu_runtime.web_login import LoginCookies, login_status, secure
 
-from ..adapters.registry_client import AddressRefused, RegistryClient, RegistryUnavailable
+from ..adapters.registry_client import (
+    AddressRefused,
+    LoginLocked,
+    RegistryClient,
+    RegistryUnavailable,
+)
 from ..domain.availability import zone
 from ..domain.offers import OPEN, DeclineReason, OfferState
 from ..handlers import TaskNotFound, TaskStateError
@@ -162,7 +167,12 @@ class FieldApp:
             return await self.login_page(request, sent)
         username, password, next_page = sent
         try:
-            login = await self.registry.login(username, password)
+            login = await self.registry.login(
+                username, password, request.client.host if request.client else None
+            )
+        except LoginLocked:
+            log.info("field app login locked")
+            return await self.login_page(request, "login_locked")
         except RegistryUnavailable:
             return await self.login_page(request, "registry_down")
         if login is None:

@@ -13,6 +13,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "username": ("아이디", "Username"),
     "password": ("비밀번호", "Password"),
     "login_failed": ("아이디 또는 비밀번호가 올바르지 않습니다.", "Wrong username or password."),
+    "login_locked": (
+        "로그인 실패가 많아 잠시 잠겼습니다. 잠시 뒤 다시 시도하거나 관리자에게 문의하세요.",
+        "Too many failed logins: locked for a while. Try again later or ask an administrator.",
+    ),
     "registry_down": (
         "기록 시스템에 연결할 수 없습니다. 잠시 후 다시 시도하세요.",
         "The registry cannot be reached. Please try again shortly.",
