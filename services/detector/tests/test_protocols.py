@@ -200,3 +200,11 @@ def test_emergency_calls_119_for_an_sos_and_112_for_abuse() -> None:
     assert "fire_liaison" in kinds(sos) and "police_liaison" not in kinds(sos)
     assert "police_liaison" in kinds(abuse)
     assert sos.record.executed_at - kst(25, 3) == timedelta(0)
+
+
+def test_the_emergency_response_is_a_pair_never_one_person_alone() -> None:
+    emergency = PROTOCOLS["emergency"]
+    _, [now] = protocols.run_due(emergency, started(emergency, kst(25, 3)), Context(), kst(25, 3))
+    [respond] = [a for a in now.record.actions if isinstance(a, TaskAction)]
+    assert respond.task_type is TaskType.EMERGENCY_RESPONSE
+    assert [r.value for r in respond.team] == ["duty_officer", "official"]

@@ -264,6 +264,22 @@ def test_steps_cancelled_by_the_closure_make_no_task_and_the_open_visit_is_cance
     assert world.last_task_event(task.task_id).status is TaskStatus.CANCELLED
 
 
+def test_an_emergency_response_is_offered_to_the_duty_officer_and_a_partner(
+    make_world: Any, database_url: str
+) -> None:
+    world = make_world(database_url)
+    world.enrol(
+        worker("W-DUTY1", Role.DUTY_OFFICER), worker("W-POL01", Role.POLICE_LIAISON), household()
+    )
+    respond = task_action(
+        "respond", TaskType.EMERGENCY_RESPONSE, [Role.DUTY_OFFICER], T0 + timedelta(hours=1)
+    )
+    world.deliver(step_executed("HH-AAAAAA01", "now", [respond]))
+    [task] = world.tasks()
+    assert [r.value for r in task.team] == ["duty_officer", "official"]
+    assert sorted(task.assignees) == ["W-DUTY1", "W-POL01"]  # no official: the 112 liaison
+
+
 def test_protocol_messages_carry_what_the_templates_can_show(
     make_world: Any, database_url: str
 ) -> None:
