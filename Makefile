@@ -13,11 +13,12 @@ install:
 topics:
 	@uv run --frozen anbu-topics create
 
-schemas:        ## regenerate contracts/schemas/, docs/asyncapi.yaml and docs/openapi/
+schemas:        ## regenerate contracts/schemas/, docs/asyncapi.yaml, docs/openapi/, protocols.md, rules.md
 	@uv run --frozen python -m anbu_contracts.export
 	@uv run --frozen python tools/gen_asyncapi.py
 	@uv run --frozen python tools/gen_openapi.py
 	@uv run --frozen python tools/gen_protocols_doc.py
+	@uv run --frozen python tools/gen_rules_doc.py
 
 fmt:
 	@uv run --frozen ruff format .

@@ -64,6 +64,8 @@ anbu is running (Ctrl-C stops everything).
   clock                 x$ANBU_CLOCK_SPEED, simulated time from $ANBU_CLOCK_START (x600: a day in 2.4 min)
   field app             http://127.0.0.1:8704/app   (official-515 / anbu-demo-2026; simulated staff: $ANBU_SIMULATOR_FIELD_STAFF)
   logs                  $ANBU_VAR_DIR/log/
+  supervisor            a service that dies is restarted (backoff 1 s doubling to 30 s; given up
+                        after 5 restarts in 60 s); counts: $ANBU_VAR_DIR/supervisor/metrics.prom
   kafka                 127.0.0.1:19092   (kcat -b 127.0.0.1:19092 -L)
 MSG
 wait "${pids[0]}"

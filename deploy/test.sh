@@ -33,11 +33,12 @@ uv run --frozen ruff check .
 uv run --frozen ruff format --check .
 step "types (mypy --strict on contracts and the domain packages)"
 uv run --frozen mypy contracts/src libs/runtime/src services/*/src/anbu_*/domain
-step "contracts: exported JSON Schemas, AsyncAPI and OpenAPI documents are current"
+step "contracts: exported JSON Schemas, AsyncAPI, OpenAPI, protocol and rule documents are current"
 uv run --frozen python -m anbu_contracts.export --check
 uv run --frozen python tools/gen_asyncapi.py --check
 uv run --frozen python tools/gen_openapi.py --check
 uv run --frozen python tools/gen_protocols_doc.py --check
+uv run --frozen python tools/gen_rules_doc.py --check
 step "docker-compose.yml is valid"
 docker-compose --env-file deploy/compose.env.example -f docker-compose.yml config --quiet
 step "tests (unit, integration on the real broker and PostgreSQL, end-to-end)"

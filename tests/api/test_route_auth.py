@@ -44,6 +44,10 @@ PUBLIC: dict[tuple[str, str, str], str] = {
         for p in _DOCS
         for m in ("GET", "HEAD")
     },
+    **{
+        (s, "GET", "/v1/clock"): "the service's (accelerated) time, to stamp events: no data"
+        for s in SERVICES
+    },
     ("registry", "POST", "/v1/auth/login"): "where people get a token (password checked)",
     ("console", "GET", "/login"): "the login form",
     ("console", "POST", "/login"): "the login form's post (CSRF nonce, password checked)",

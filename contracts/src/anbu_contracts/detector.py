@@ -163,7 +163,9 @@ class StepRecord(Contract):
     executed_at: UtcDatetime
     actions: list[Action] = Field(default_factory=list, max_length=50)
     note: str | None = Field(
-        default=None, max_length=256, description="Why a step was skipped or is waiting."
+        default=None,
+        max_length=256,
+        description="Why a step was skipped, is waiting, or was cancelled.",
     )
     approval: ApprovalRecord | None = None
 
@@ -174,6 +176,9 @@ class EscalationChange(StrEnum):
     STEP_SKIPPED = "step_skipped"  # its condition did not hold (e.g. no landlord on file)
     STEP_AWAITING_APPROVAL = "step_awaiting_approval"  # due, but needs a recorded approval
     APPROVAL_RECORDED = "approval_recorded"
+    # Not run because the escalation closed first (published just before CLOSED; the step's
+    # note gives the closure as the reason).
+    STEP_CANCELLED = "step_cancelled"
     CLOSED = "closed"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
+from zoneinfo import ZoneInfo
 
 import jwt
 
@@ -229,3 +230,17 @@ async def test_the_hub_fans_changes_out_to_every_open_page() -> None:
         hub.publish([change])
         assert await first.get() == change and await second.get() == change
     assert hub.listeners == 0
+
+
+def test_the_page_header_shows_the_service_time_and_the_clock_is_public(
+    logged_in: Login,
+) -> None:
+    console = logged_in("jongno-hub")
+    page = console.client.get("/")
+    now = console.clock.now()
+    shown = now.astimezone(ZoneInfo("Asia/Seoul")).strftime("%m-%d %H:%M")
+    assert f'<time id="clock-now" datetime="{now.isoformat()}">{shown}</time>' in page.text
+    console.client.cookies.clear()  # no session: /v1/clock needs none, like /healthz
+    body = console.client.get("/v1/clock").json()
+    assert datetime.fromisoformat(body["now"]) == now
+    assert body["speed"] == 1.0 and body["accelerated"] is False

@@ -24,7 +24,12 @@ from anbu_contracts import (
 )
 from anbu_contracts.topics import OUTREACH_OUTCOME, REGISTRY_HOUSEHOLD
 from anbu_detector.adapters.config_files import load_catalog, load_protocols
-from anbu_detector.adapters.orm import UnknownHouseholdRow, metadata
+from anbu_detector.adapters.orm import (
+    EscalationRow,
+    StepExecutionRow,
+    UnknownHouseholdRow,
+    metadata,
+)
 from anbu_detector.domain.monitor import Monitor
 from anbu_detector.handlers import Detector
 from anbu_runtime.batch import Received
@@ -237,6 +242,50 @@ async def test_the_day2_steps_run_when_their_timer_fires_and_a_confirmation_clos
     world.clock.set(datetime(2026, 11, 26, 5, 0, tzinfo=UTC))  # 14:00 KST: nothing fires
     await world.detector.fire(str(started.escalation_id))
     assert world.events() == []
+
+
+async def test_a_closed_escalation_records_its_pending_steps_as_cancelled_with_the_reason(
+    world: World,
+) -> None:
+    await world.send(household(landlord_on_file=True))
+    await world.send(*(call(h) for h in (-3, -2, -1)))
+    [started] = of(world.events(), EscalationEvent, change="started")
+    world.clock.set(datetime(2026, 11, 26, 0, 0, tzinfo=UTC))  # 09:00 KST, day 2
+    await world.detector.fire(str(started.escalation_id))
+    world.events()
+    outcome = OutcomeEvent(
+        occurred_at=world.clock.now(),
+        source="outreach",
+        outcome_id=uuid4(),
+        household_id=HH,
+        result="contact_confirmed",
+        contact_mode="visit",  # type: ignore[arg-type]
+        recorded_by="W-DEMO001",
+        escalation_id=started.escalation_id,
+        step_id="day2.visit",
+    )
+    await world.send(outcome)
+    events = [e for e in world.events() if isinstance(e, EscalationEvent)]
+    cancelled = of(events, EscalationEvent, change="step_cancelled")
+    assert [e.step.step_id for e in cancelled] == ["day2.door", "day2.missing"]
+    assert all("contact_confirmed" in (e.step.note or "") for e in cancelled)
+    assert all(e.closure == "contact_confirmed" for e in cancelled)
+    assert events[-1].change == "closed" and events[-1].next_step_id is None
+    with world.db.session() as s:
+        row = s.get(EscalationRow, started.escalation_id)
+        assert row is not None and row.next_due_at is None
+        assert row.steps["day2.door"] == "cancelled" and row.steps["day2.missing"] == "cancelled"
+        assert "awaiting_approval" not in row.steps.values()
+        history = s.execute(
+            select(StepExecutionRow.step_id, StepExecutionRow.state).where(
+                StepExecutionRow.escalation_id == started.escalation_id,
+                StepExecutionRow.state == "cancelled",
+            )
+        ).all()
+        assert sorted(tuple(h) for h in history) == [
+            ("day2.door", "cancelled"),
+            ("day2.missing", "cancelled"),
+        ]
 
 
 async def test_absence_one_silent_channel_is_watch_all_silent_is_safety_not_confirmed(

@@ -119,11 +119,35 @@ def test_a_confirmed_contact_closes_and_a_late_outcome_changes_nothing() -> None
         SAFETY, escalation, OutcomeResult.CONTACT_CONFIRMED, "day1.contact"
     )
     assert closure is EscalationClosure.CONTACT_CONFIRMED
-    closed = protocols.close(same, closure, kst(25, 11))
+    closed, _ = protocols.close(SAFETY, same, closure, kst(25, 11), Context())
     assert closed.status is EscalationStatus.CLOSED
     assert protocols.run_due(SAFETY, closed, Context(), kst(27, 9)) == (closed, [])
     late, nothing = protocols.apply_outcome(SAFETY, closed, OutcomeResult.NOT_FOUND, None)
     assert late == closed and nothing is None
+
+
+def test_contact_confirmed_at_the_day2_visit_cancels_the_door_and_missing_person_steps() -> None:
+    escalation, _ = run(started(SAFETY, kst(25, 10)), kst(25, 10))
+    escalation, _ = run(escalation, kst(26, 9))
+    assert escalation.steps["day2.door"] is StepState.AWAITING_APPROVAL
+    same, closure = protocols.apply_outcome(
+        SAFETY, escalation, OutcomeResult.CONTACT_CONFIRMED, "day2.visit"
+    )
+    assert closure is EscalationClosure.CONTACT_CONFIRMED
+
+    closed, cancelled = protocols.close(SAFETY, same, closure, kst(26, 11), Context())
+
+    assert [r.record.step_id for r in cancelled] == ["day2.door", "day2.missing"]
+    for result in cancelled:
+        assert result.state is StepState.CANCELLED
+        assert result.record.executed_at == kst(26, 11) and result.record.actions == []
+        assert result.record.note is not None and "contact_confirmed" in result.record.note
+    assert closed.steps["day2.door"] is StepState.CANCELLED
+    assert closed.steps["day2.missing"] is StepState.CANCELLED
+    assert StepState.AWAITING_APPROVAL not in closed.steps.values()
+    assert protocols.pending(SAFETY, closed) == []
+    assert protocols.next_due(SAFETY, closed, Context()) is None  # no timer left
+    assert protocols.close(SAFETY, closed, closure, kst(27, 9), Context()) == (closed, [])
 
 
 def test_welfare_check_phone_within_three_working_days_skipping_holidays() -> None:
@@ -176,3 +200,11 @@ def test_emergency_calls_119_for_an_sos_and_112_for_abuse() -> None:
     assert "fire_liaison" in kinds(sos) and "police_liaison" not in kinds(sos)
     assert "police_liaison" in kinds(abuse)
     assert sos.record.executed_at - kst(25, 3) == timedelta(0)
+
+
+def test_the_emergency_response_is_a_pair_never_one_person_alone() -> None:
+    emergency = PROTOCOLS["emergency"]
+    _, [now] = protocols.run_due(emergency, started(emergency, kst(25, 3)), Context(), kst(25, 3))
+    [respond] = [a for a in now.record.actions if isinstance(a, TaskAction)]
+    assert respond.task_type is TaskType.EMERGENCY_RESPONSE
+    assert [r.value for r in respond.team] == ["duty_officer", "official"]

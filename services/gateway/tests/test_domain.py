@@ -322,6 +322,23 @@ def test_valid_reports_earn_50000_won_each_up_to_300000_a_year() -> None:
     assert record.amount_krw == 300_000 and record.capped
 
 
+def test_seven_valid_reports_six_are_payable_and_the_seventh_is_over_the_cap() -> None:
+    reports = [_report(f"r{i}", 1 + i, household=f"HH-AAAAA{i}") for i in range(7)]
+    [record] = yearly_records(reports, 2026, RewardPolicy())
+    assert record.counted == tuple(f"r{i}" for i in range(7))
+    assert record.payable == ("r0", "r1", "r2", "r3", "r4", "r5")
+    assert record.over_cap == ("r6",)
+    assert record.amount_krw == 300_000 and record.capped
+
+
+def test_a_cap_that_is_not_a_multiple_pays_the_last_report_in_part() -> None:
+    reports = [_report(f"r{i}", 1 + i, household=f"HH-AAAAA{i}") for i in range(4)]
+    policy = RewardPolicy(per_report_krw=50_000, yearly_cap_krw=120_000)
+    [record] = yearly_records(reports, 2026, policy)
+    assert record.payable == ("r0", "r1", "r2") and record.over_cap == ("r3",)
+    assert record.amount_krw == 120_000
+
+
 def test_invalid_unpublished_and_repeated_reports_do_not_count() -> None:
     reports = [
         _report("a", 1),
@@ -331,7 +348,7 @@ def test_invalid_unpublished_and_repeated_reports_do_not_count() -> None:
         _report("e", 11, household="HH-CCCCCC", published=False),
     ]
     [record] = yearly_records(reports, 2026, RewardPolicy())
-    assert record.counted == ("a", "c")
+    assert record.counted == ("a", "c") == record.payable and record.over_cap == ()
     assert record.reports == 5 and record.amount_krw == 100_000 and not record.capped
 
 

@@ -347,6 +347,7 @@ async def test_valid_reports_count_toward_a_yearly_reward_capped_and_operators_c
         300_000,
         True,
     )
+    assert capped["payable"] == references[:6] and capped["over_cap"] == [references[6]]
     for reference in references[:2]:
         voided = await gateway.post(
             f"/v1/reports/{reference}/review",

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from anbu_contracts import Role, TaskStatus, Urgency
+from anbu_contracts import Role, TaskStatus, TaskType, Urgency
 from anbu_outreach.domain.assignment import (
+    EMERGENCY_STAND_INS,
     Circumstances,
     HouseholdContext,
     assign_team,
@@ -144,6 +145,29 @@ def test_a_visit_to_a_household_with_a_threat_history_never_goes_to_one_person()
     one = [worker("W-A01")]
     assert assign_team(slots, risky, one, {}, NOW) == ["W-A01", None]
     assert assign_team(slots, risky, [*one, worker("W-A02")], {}, NOW) == ["W-A01", "W-A02"]
+
+
+def test_an_emergency_response_goes_to_a_pair_never_to_the_duty_officer_alone() -> None:
+    alone = team_slots(
+        [Role.DUTY_OFFICER], HOUSEHOLD, in_person=True, task_type=TaskType.EMERGENCY_RESPONSE
+    )
+    assert alone == [Role.DUTY_OFFICER, Role.OFFICIAL]
+    roster = [worker("W-DUTY1", Role.DUTY_OFFICER), worker("W-OFF01", Role.OFFICIAL)]
+    assert assign_team(alone, HOUSEHOLD, roster, {}, NOW, stand_ins=EMERGENCY_STAND_INS) == [
+        "W-DUTY1",
+        "W-OFF01",
+    ]
+
+
+def test_the_police_liaison_takes_the_emergency_partner_slot_when_no_official_can() -> None:
+    slots = [Role.DUTY_OFFICER, Role.OFFICIAL]
+    roster = [worker("W-DUTY1", Role.DUTY_OFFICER), worker("W-POL01", Role.POLICE_LIAISON)]
+    assert assign_team(slots, HOUSEHOLD, roster, {}, NOW, stand_ins=EMERGENCY_STAND_INS) == [
+        "W-DUTY1",
+        "W-POL01",
+    ]
+    # Stand-ins only for the emergency: an ordinary visit's official slot stays vacant.
+    assert assign_team(slots, HOUSEHOLD, roster, {}, NOW) == ["W-DUTY1", None]
 
 
 def test_a_lone_volunteer_visit_is_dispatched_as_a_pair() -> None:

@@ -13,7 +13,9 @@ from sqlmodel import select
 
 from anbu_contracts import (
     ContactMode,
+    EscalationChange,
     EscalationClosure,
+    EscalationStatus,
     ItemState,
     MonitoringItems,
     Need,
@@ -234,6 +236,48 @@ def test_closing_the_escalation_cancels_the_tasks_still_open(
     assert cancelled.status is TaskStatus.CANCELLED
     assert cancelled.reason == "protocol closed: contact_confirmed"
     assert world.run(lambda s: tasks.open_loads(s, ["W-OFF01", "W-OFF02"])) == {}
+
+
+def test_steps_cancelled_by_the_closure_make_no_task_and_the_open_visit_is_cancelled(
+    make_world: Any, database_url: str
+) -> None:
+    world = make_world(database_url)
+    world.enrol(*seoul_dong_staff(), household())
+    visit = day2_visit("HH-AAAAAA01")
+    world.deliver(visit)
+    [task] = world.tasks()
+    at = T0 + timedelta(hours=2)
+    door = task_action("open-door", TaskType.DOOR_OPENING, [Role.OFFICIAL], at)
+    # What the detector publishes when a contact is confirmed while day2.door still waits.
+    door_cancelled = step_executed(
+        "HH-AAAAAA01", "day2.door", [door], escalation_id=visit.escalation_id, at=at
+    ).model_copy(
+        update={
+            "change": EscalationChange.STEP_CANCELLED,
+            "status": EscalationStatus.CLOSED,
+            "closure": EscalationClosure.CONTACT_CONFIRMED,
+        }
+    )
+    world.deliver(door_cancelled)
+    world.deliver(closed(visit, EscalationClosure.CONTACT_CONFIRMED, at))
+    assert {t.task_id for t in world.tasks()} == {task.task_id}  # no door-opening task
+    assert world.last_task_event(task.task_id).status is TaskStatus.CANCELLED
+
+
+def test_an_emergency_response_is_offered_to_the_duty_officer_and_a_partner(
+    make_world: Any, database_url: str
+) -> None:
+    world = make_world(database_url)
+    world.enrol(
+        worker("W-DUTY1", Role.DUTY_OFFICER), worker("W-POL01", Role.POLICE_LIAISON), household()
+    )
+    respond = task_action(
+        "respond", TaskType.EMERGENCY_RESPONSE, [Role.DUTY_OFFICER], T0 + timedelta(hours=1)
+    )
+    world.deliver(step_executed("HH-AAAAAA01", "now", [respond]))
+    [task] = world.tasks()
+    assert [r.value for r in task.team] == ["duty_officer", "official"]
+    assert sorted(task.assignees) == ["W-DUTY1", "W-POL01"]  # no official: the 112 liaison
 
 
 def test_protocol_messages_carry_what_the_templates_can_show(

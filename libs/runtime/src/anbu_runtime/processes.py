@@ -1,6 +1,8 @@
 """Run the services as local processes: used by ``make run`` and the end-to-end tests.
 
-    python -m anbu_runtime.processes run      start every service, wait, Ctrl-C stops them
+    python -m anbu_runtime.processes run      start every service and keep them running
+                                              (a service that dies is restarted, see
+                                              supervisor.py); Ctrl-C or SIGTERM stops them
 
 Each service is ``python -m anbu_<name>`` with its log in ``<var>/log/<name>.log``.
 """
@@ -14,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,6 +59,9 @@ class Stack:
     instances: Mapping[str, str] = field(default_factory=dict)
     # Extra environment per process name (an instance's own id, for example).
     env_for: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # A command other than ``python -m anbu_<service>`` per process name (tests of the
+    # supervisor run tiny stand-in processes through the same code).
+    commands: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     def environment(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -92,7 +97,7 @@ class Stack:
             own = dict(env, **self.env_for.get(name, {}))
             own[f"ANBU_{service.upper()}_HTTP_PORT"] = str(self.ports[name])
             proc.popen = subprocess.Popen(
-                _command(service),
+                list(self.commands.get(name) or _command(service)),
                 env=own,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -164,34 +169,33 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] != ["run"]:
         print("usage: python -m anbu_runtime.processes run", file=sys.stderr)
         return 2
+    from anbu_runtime.logs import configure_logging
+    from anbu_runtime.supervisor import run_supervised
+
+    configure_logging("supervisor")
     var_dir = Path(os.environ.get("ANBU_VAR_DIR", "var")).resolve()
     stack = Stack(var_dir=var_dir)
-    stopping = False
 
-    def _stop(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
-    stack.start()
-    try:
-        stack.wait_ready()
+    def _announce(stack: Stack) -> None:
+        try:
+            stack.wait_ready()
+        except (RuntimeError, TimeoutError) as exc:
+            # Not fatal: the supervisor restarts what died and the others keep serving.
+            with contextlib.suppress(OSError):
+                print(f"not every service came up: {exc}", file=sys.stderr, flush=True)
+            return
         print("services ready:", flush=True)
         for name, proc in stack.processes.items():
             print(f"  {name:<9} {proc.url}   log: {proc.log_path}", flush=True)
-        while not stopping:
-            for proc in stack.processes.values():
-                if not proc.alive():
-                    print(f"{proc.name} exited; see {proc.log_path}", file=sys.stderr, flush=True)
-                    stopping = True
-            time.sleep(0.5)
+
+    try:
+        return run_supervised(
+            stack, metrics_path=var_dir / "supervisor" / "metrics.prom", on_started=_announce
+        )
     finally:
-        # Stop first: if the terminal is gone, printing would fail before anything stopped.
-        stack.stop()
+        # If the terminal is gone, printing fails; stopping has already happened.
         with contextlib.suppress(OSError):
             print("services stopped.", flush=True)
-    return 0
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from sqlmodel import Session
 from anbu_contracts.topics import Topic
 
 from .clock import Clock, clock_from
+from .clock_route import install_clock_route
 from .db import Database
 from .kafka import RecordProducer, build_broker
 from .logs import configure_logging, get_logger
@@ -312,6 +313,7 @@ class ServiceRuntime:
         async def metrics() -> Response:
             return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+        install_clock_route(app, runtime.clock)
         return app
 
 

@@ -19,6 +19,10 @@ LABELS: dict[str, dict[str, str]] = {
     "logout": {"ko": "로그아웃", "en": "Log out"},
     "language": {"ko": "English", "en": "한국어"},
     "live": {"ko": "실시간", "en": "live"},
+    "clock_title": {
+        "ko": "서비스 시각 (가속 시계일 때 배속 표시)",
+        "en": "Service time (with the speed when the clock is accelerated)",
+    },
     "offline": {"ko": "연결 끊김", "en": "offline"},
     "new_alert": {"ko": "새 경보", "en": "New alert"},
     # login

@@ -740,8 +740,23 @@ class Detector:
         effects: Effects,
     ) -> None:
         protocol = self.protocols[escalation.protocol_id]
-        closed = protocols.close(escalation, closure, now)
+        closed, cancelled = protocols.close(
+            protocol, escalation, closure, now, self._context(repo, escalation)
+        )
         row = repo.save_escalation(closed, next_due_at=None)
+        for result in cancelled:
+            repo.record_step(
+                closed.escalation_id,
+                result.record.step_id,
+                result.state.value,
+                result.record.due_at,
+                now,
+                self.instance,
+                [],
+            )
+            self._emit_escalation(
+                repo, protocol, closed, _change(result), result.record, now, correlation, causation
+            )
         self._emit_escalation(
             repo, protocol, closed, EscalationChange.CLOSED, None, now, correlation, causation
         )
@@ -1107,6 +1122,7 @@ def _change(result: StepResult) -> EscalationChange:
         StepState.EXECUTED: EscalationChange.STEP_EXECUTED,
         StepState.SKIPPED: EscalationChange.STEP_SKIPPED,
         StepState.AWAITING_APPROVAL: EscalationChange.STEP_AWAITING_APPROVAL,
+        StepState.CANCELLED: EscalationChange.STEP_CANCELLED,
     }[result.state]
 
 

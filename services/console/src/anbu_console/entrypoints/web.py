@@ -222,6 +222,7 @@ class Console:
             now=now,
             now_ms=_ms(now),
             speed=self.runtime.common.clock_speed,
+            zone=self.zone.key,
             path=request.url.path,
             viewer=viewer,
             scope_label=_scope_label(viewer, lang),

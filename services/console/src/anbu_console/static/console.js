@@ -23,8 +23,23 @@
     return now + (Date.now() - loadedAt) * speed;
   }
 
+  var clockFormat = null;
+  function showClock(now) {
+    var el = document.getElementById("clock-now");
+    if (!el) { return; }
+    if (!clockFormat) {
+      // Same shape as the server's "MM-DD HH:MM", in the console's time zone.
+      clockFormat = new Intl.DateTimeFormat("en-CA", { timeZone: document.getElementById("clock").dataset.zone,
+        month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+    }
+    var parts = {};
+    clockFormat.formatToParts(new Date(now)).forEach(function (p) { parts[p.type] = p.value; });
+    el.textContent = parts.month + "-" + parts.day + " " + parts.hour + ":" + parts.minute;
+  }
+
   function tick() {
     var now = serviceNow();
+    showClock(now);
     document.querySelectorAll(".countdown[data-due-ms]").forEach(function (el) {
       var left = Number(el.dataset.dueMs) - now;
       var row = el.closest("tr");

@@ -178,6 +178,7 @@ class StepState(StrEnum):
     EXECUTED = "executed"
     SKIPPED = "skipped"
     AWAITING_APPROVAL = "awaiting_approval"
+    CANCELLED = "cancelled"  # still pending (or waiting for approval) when the protocol closed
 
 
 @dataclass(frozen=True)
@@ -408,7 +409,29 @@ def apply_outcome(
     return escalation, None
 
 
-def close(escalation: Escalation, closure: EscalationClosure, now: datetime) -> Escalation:
+def close(
+    protocol: ProtocolSpec,
+    escalation: Escalation,
+    closure: EscalationClosure,
+    now: datetime,
+    ctx: Context,
+) -> tuple[Escalation, list[StepResult]]:
+    """Close the protocol; every step not yet run (or still waiting for an approval) is
+    recorded as cancelled with the closure as the reason, so nothing is left pending."""
     if escalation.status is EscalationStatus.CLOSED:
-        return escalation
-    return replace(escalation, status=EscalationStatus.CLOSED, closure=closure, closed_at=now)
+        return escalation, []
+    reason = f"cancelled: the escalation closed ({closure.value})"
+    cancelled = [
+        StepResult(
+            StepState.CANCELLED, _record(step, due_at(escalation, step, ctx), now, [], reason)
+        )
+        for step in sorted(pending(protocol, escalation), key=lambda s: due_at(escalation, s, ctx))
+    ]
+    closed = replace(
+        escalation,
+        status=EscalationStatus.CLOSED,
+        closure=closure,
+        closed_at=now,
+        steps={**escalation.steps, **{r.record.step_id: r.state for r in cancelled}},
+    )
+    return closed, cancelled

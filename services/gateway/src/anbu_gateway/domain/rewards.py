@@ -5,6 +5,10 @@ A report is *valid* for the reward when it reached the detector as a signal (its
 was found, by the reporter or later by an operator), no operator marked it invalid, and it
 is not a repeat: reports by the same reporter about the same household within
 ``repeat_window_days`` of a counted one count once. Years are calendar years in Korean time.
+
+Valid reports are paid in the order they were submitted until the yearly cap is reached:
+those are *payable* (the last one only in part when the cap is not a multiple of the amount
+per report); the valid reports after that are *over the cap* and earn nothing that year.
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ class RewardRecord:
     amount_krw: int  # min(valid × per report, cap)
     capped: bool  # the cap was reached: further valid reports earn nothing this year
     counted: tuple[str, ...]  # references of the valid reports
+    payable: tuple[str, ...] = ()  # the valid reports that earn money, in submission order
+    over_cap: tuple[str, ...] = ()  # the valid reports after the cap was reached
 
 
 def report_year(at: datetime) -> int:
@@ -86,6 +92,16 @@ def _record(
         counted.append(report.reference)
     earned = len(counted) * policy.per_report_krw
     amount = min(earned, policy.yearly_cap_krw)
+    payable: list[str] = []
+    over_cap: list[str] = []
+    remaining = policy.yearly_cap_krw
+    for reference in counted:
+        pay = min(policy.per_report_krw, remaining)
+        if pay > 0 or policy.per_report_krw == 0:
+            payable.append(reference)
+            remaining -= pay
+        else:
+            over_cap.append(reference)
     return RewardRecord(
         reporter_id=reporter_id,
         year=year,
@@ -94,4 +110,6 @@ def _record(
         amount_krw=amount,
         capped=earned >= policy.yearly_cap_krw and policy.yearly_cap_krw > 0,
         counted=tuple(counted),
+        payable=tuple(payable),
+        over_cap=tuple(over_cap),
     )

@@ -115,7 +115,9 @@ class RewardView(BaseModel):
     valid_reports: int
     amount_krw: int
     capped: bool
-    counted: list[str]
+    counted: list[str] = Field(description="Every valid report (payable and over the cap).")
+    payable: list[str] = Field(description="Valid reports paid, in submission order.")
+    over_cap: list[str] = Field(description="Valid reports after the yearly cap: unpaid.")
 
 
 class RewardsView(BaseModel):
@@ -274,6 +276,8 @@ def router(net: SafetyNet, registry: RegistryClient) -> APIRouter:
                     amount_krw=r.amount_krw,
                     capped=r.capped,
                     counted=list(r.counted),
+                    payable=list(r.payable),
+                    over_cap=list(r.over_cap),
                 )
                 for r in records
             ],

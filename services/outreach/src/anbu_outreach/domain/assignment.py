@@ -15,8 +15,10 @@ unrostered staff, then the lowest load relative to the person's maximum, then wo
 (so that the choice is deterministic).
 
 Team composition (:func:`team_slots`) adds the field-safety rules: an in-person task is
-never given to one person alone when the household has a violence or threat history, and
-volunteers visit in pairs (2인 1조).
+never given to one person alone when the household has a violence or threat history,
+volunteers visit in pairs (2인 1조), and an emergency response is never one person alone:
+the duty officer plus a second official, or the police (112) liaison when no official can
+take that slot (:data:`EMERGENCY_STAND_INS`).
 """
 
 from __future__ import annotations
@@ -25,11 +27,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from anbu_contracts import Role, Urgency, WorkerSnapshot
+from anbu_contracts import Role, TaskType, Urgency, WorkerSnapshot
 
 from .availability import Availability, AvailabilityRules, HolidayCheck, availability
 
 MAX_TEAM = 6
+# Who may take an emergency response's partner slot when no official can (domain brief §6:
+# "duty officer plus a second official or the 119/112 liaison").
+EMERGENCY_STAND_INS: Mapping[Role, tuple[Role, ...]] = {Role.OFFICIAL: (Role.POLICE_LIAISON,)}
 
 
 @dataclass(frozen=True)
@@ -76,15 +81,24 @@ class Circumstances:
     rules: AvailabilityRules = field(default_factory=AvailabilityRules)
 
 
-def team_slots(team: Sequence[Role], household: HouseholdContext, *, in_person: bool) -> list[Role]:
+def team_slots(
+    team: Sequence[Role],
+    household: HouseholdContext,
+    *,
+    in_person: bool,
+    task_type: TaskType | None = None,
+) -> list[Role]:
     """The slots to fill for a task's team, with the field-safety rules applied.
 
     An in-person task for one person gets a partner of the same role when the household has
     a violence or threat history (never alone), or when that person is a volunteer
-    (volunteers visit in pairs).
+    (volunteers visit in pairs). An emergency response always has at least two people: a
+    lone duty officer gets an official as partner.
     """
     slots = list(team)[:MAX_TEAM]
-    if in_person and len(slots) == 1 and (household.violence_risk or slots[0] is Role.VOLUNTEER):
+    if task_type is TaskType.EMERGENCY_RESPONSE and len(slots) == 1:
+        slots.append(Role.OFFICIAL if slots[0] is Role.DUTY_OFFICER else slots[0])
+    elif in_person and len(slots) == 1 and (household.violence_risk or slots[0] is Role.VOLUNTEER):
         slots.append(slots[0])
     return slots
 
@@ -148,12 +162,20 @@ def assign_team(
     open_tasks: Mapping[str, int],
     when: Circumstances,
     exclude: frozenset[str] = frozenset(),
+    stand_ins: Mapping[Role, Sequence[Role]] | None = None,
 ) -> list[str | None]:
-    """One different worker per slot, best first; None where nobody can take the slot."""
+    """One different worker per slot, best first; None where nobody can take the slot.
+
+    ``stand_ins`` names, per slot role, the roles that may take the slot (in that order)
+    when nobody holding the role itself can."""
     workers = list(roster)
     chosen: list[str | None] = []
     for role in slots:
-        taken = exclude | {w for w in chosen if w is not None}
-        options = candidates(role, household, workers, open_tasks, when, frozenset(taken))
+        taken = frozenset(exclude | {w for w in chosen if w is not None})
+        options: list[Candidate] = []
+        for option in (role, *(stand_ins or {}).get(role, ())):
+            options = candidates(option, household, workers, open_tasks, when, taken)
+            if options:
+                break
         chosen.append(options[0].worker_id if options else None)
     return chosen

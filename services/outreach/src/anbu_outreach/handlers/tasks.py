@@ -37,7 +37,13 @@ from anbu_runtime.logs import get_logger
 
 from .. import metrics
 from ..adapters.orm import HouseholdRow, OfferRow, OutcomeRow, TaskRow
-from ..domain.assignment import Circumstances, HouseholdContext, assign_team, team_slots
+from ..domain.assignment import (
+    EMERGENCY_STAND_INS,
+    Circumstances,
+    HouseholdContext,
+    assign_team,
+    team_slots,
+)
 from ..domain.availability import is_working_day, zone
 from ..domain.cycles import CycleKind, CycleState, counts_as_visit, made_contact, routine_team
 from ..domain.offers import (
@@ -185,9 +191,11 @@ def _fill(ctx: Context, session: Session, loaded: Loaded, household: HouseholdCo
     now = ctx.now()
     urgency = Urgency(task.urgency)
     roles = [assignment.slots[i] for i in vacant]
+    emergency = task.task_type == TaskType.EMERGENCY_RESPONSE.value
+    stand_ins = EMERGENCY_STAND_INS if emergency else {}
     pool = {}
     if household.dong_code is not None:
-        for role in set(roles):
+        for role in {*roles, *(r for slot in roles for r in stand_ins.get(slot, ()))}:
             for worker in ctx.roster.serving(
                 role, household.dong_code, district_wide=urgency is Urgency.CRITICAL
             ):
@@ -199,6 +207,7 @@ def _fill(ctx: Context, session: Session, loaded: Loaded, household: HouseholdCo
         open_loads(session, pool),
         Circumstances(now, urgency, ctx.is_holiday, ctx.policy.rules),
         exclude=assignment.excluded(),
+        stand_ins=stand_ins,
     )
     return assignment.fill(choices, now, ctx.windows().for_urgency(urgency))
 
@@ -255,7 +264,7 @@ def create_task(ctx: Context, session: Session, new: NewTask) -> TaskRow | None:
         if new.task_type is TaskType.ROUTINE_CONTACT
         else task_urgency(new.task_type, now, new.deadline)
     )
-    slots = team_slots(new.team, household, in_person=in_person)
+    slots = team_slots(new.team, household, in_person=in_person, task_type=new.task_type)
     task = TaskRow(
         task_id=uuid4(),
         origin_key=new.origin_key,

@@ -1,0 +1,236 @@
+"""Write docs/rules.md from the detection rules the detector runs (Korean and English).
+
+uv run python tools/gen_rules_doc.py           write the page
+uv run python tools/gen_rules_doc.py --check   exit 1 if the committed page is stale
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from anbu_detector.adapters.config_files import load_catalog
+from anbu_detector.domain.rules import RuleSet
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs" / "rules.md"
+
+WORDS: dict[str, dict[str, str]] = {
+    "ko": {
+        "windows": "채널별 무활동 기준",
+        "channel": "채널",
+        "window": "기준 시간",
+        "hours": "{h}시간",
+        "quiet": (
+            "야간 조용한 시간 기본값 {start}–{end} (가구별 설정이 있으면 그 설정): "
+            "이 시간 안에 끝나는 기준은 조용한 시간이 끝날 때까지 늘어납니다."
+        ),
+        "recovery": "모든 채널에 다시 활동이 보이면 무활동 경보는 해제됩니다.",
+        "no_recovery": "활동이 다시 보여도 무활동 경보는 자동 해제되지 않습니다.",
+        "rules": "규칙과 경보 단계",
+        "rule": "규칙",
+        "condition": "조건",
+        "severity": "단계",
+        "one_silent": "등록된 채널 중 하나가 기준 시간 동안 조용하고 다른 채널은 활동",
+        "all_silent": "등록된 모든 채널이 기준 시간 동안 조용함 (안전 미확인)",
+        "unanswered": "안부전화 {n}회 연속 미응답·연결 불가",
+        "concern": "안부전화 응답: `{c}`",
+        "arrears": "`{types}` 중 하나가 {n}개월 이상 체납",
+        "double_check": "{days}일 안에 서로 다른 체납 {n}종 이상 (이중 확인)",
+        "cut": "`{u}` 단전·단공급",
+        "cut_winter": "`{u}` 단전·단공급, 겨울철({months}월)",
+        "other_cut": "그 밖의 공급 중단",
+        "pending": "공급 중단 예고",
+        "usage_drop": "최근 {w}일 사용량이 {b}일 기준보다 {r}% 이상 감소",
+        "report": "주민 제보",
+        "report_critical": "주민 제보: `{cats}`",
+        "report_urgency": "주민 제보, 긴급도 `{u}`",
+        "sos": "SOS 버튼",
+        "blind_spot": "복지 사각지대 발굴 조사",
+        "hospital": "퇴원 통보",
+        "mail": "우편물 {n}일 이상 미수거",
+        "programmes": "사업별 조정",
+        "programme": "사업",
+        "setting": "설정",
+        "value": "값",
+        "none": "(없음)",
+    },
+    "en": {
+        "windows": "Inactivity windows per channel",
+        "channel": "channel",
+        "window": "window",
+        "hours": "{h} h",
+        "quiet": (
+            "Quiet hours by default {start}–{end} (a household's own, from the registry, apply "
+            "instead): a window that would end inside them is extended to their end."
+        ),
+        "recovery": "Activity on every channel again resolves the absence alerts.",
+        "no_recovery": "Activity again does not resolve absence alerts by itself.",
+        "rules": "Rules and severities",
+        "rule": "rule",
+        "condition": "condition",
+        "severity": "severity",
+        "one_silent": "one enrolled channel silent for its window while another is active",
+        "all_silent": "every enrolled channel silent for its window (safety not confirmed)",
+        "unanswered": "{n} consecutive safety calls unanswered or unreachable",
+        "concern": "safety-call answer: `{c}`",
+        "arrears": "any of `{types}` {n} months or more overdue",
+        "double_check": "{n} or more distinct arrears types within {days} days (double check)",
+        "cut": "`{u}` cut off",
+        "cut_winter": "`{u}` cut off in winter (months {months})",
+        "other_cut": "any other supply cut off",
+        "pending": "a cut-off announced",
+        "usage_drop": "use over the last {w} days {r}% or more below the {b}-day baseline",
+        "report": "a human report",
+        "report_critical": "a human report: `{cats}`",
+        "report_urgency": "a human report of urgency `{u}`",
+        "sos": "SOS button",
+        "blind_spot": "blind-spot survey round",
+        "hospital": "hospital discharge notice",
+        "mail": "mail uncollected for {n} days or more",
+        "programmes": "Programme overrides",
+        "programme": "programme",
+        "setting": "setting",
+        "value": "value",
+        "none": "(none)",
+    },
+}
+
+
+def _hours(value: float, lang: str) -> str:
+    return WORDS[lang]["hours"].format(h=f"{value:g}")
+
+
+def _codes(values: list[Any]) -> str:
+    return "`, `".join(getattr(v, "value", str(v)) for v in values)
+
+
+def rule_rows(rules: RuleSet, lang: str) -> list[tuple[str, str, str]]:
+    """(rule id, condition, severity) for every rule, in the order the file lists them."""
+    w = WORDS[lang]
+    a, s, ar, d = rules.absence, rules.safety_call, rules.arrears, rules.disconnection
+    rows = [
+        (a.rule_id, w["one_silent"], a.one_silent_severity.value),
+        (a.rule_id, w["all_silent"], a.all_silent_severity.value),
+        (s.rule_id, w["unanswered"].format(n=s.unanswered_threshold), s.severity.value),
+    ]
+    rows += [
+        (s.concern_rule_id, w["concern"].format(c=c.value), sev.value)
+        for c, sev in s.concern_severity.items()
+    ]
+    rows += [
+        (
+            ar.rule_id,
+            w["arrears"].format(types=_codes(ar.types), n=ar.min_months_overdue),
+            ar.severity.value,
+        ),
+        (
+            ar.rule_id,
+            w["double_check"].format(n=ar.double_check_min_types, days=ar.double_check_window_days),
+            ar.double_check_severity.value,
+        ),
+    ]
+    high = _codes(d.high_utilities)
+    months = ", ".join(str(m) for m in d.winter_months)
+    rows += [
+        (d.rule_id, w["cut"].format(u=high), d.cut_severity.value),
+        (d.rule_id, w["cut_winter"].format(u=high, months=months), d.cut_severity_winter.value),
+        (d.rule_id, w["other_cut"], d.other_cut_severity.value),
+        (d.rule_id, w["pending"], d.pending_severity.value),
+    ]
+    u, r = rules.usage_drop, rules.report
+    drop = w["usage_drop"].format(
+        w=u.window_days, b=u.baseline_days, r=f"{u.min_drop_ratio * 100:g}"
+    )
+    rows += [
+        (u.rule_id, drop, u.severity.value),
+        (r.rule_id, w["report"], r.severity.value),
+        (r.rule_id, w["report_critical"].format(cats=_codes(r.critical_categories)), "critical"),
+    ]
+    rows += [
+        (r.rule_id, w["report_urgency"].format(u=urgency.value), sev.value)
+        for urgency, sev in r.urgency_severity.items()
+    ]
+    rows += [
+        (rules.sos.rule_id, w["sos"], rules.sos.severity.value),
+        (rules.blind_spot.rule_id, w["blind_spot"], rules.blind_spot.severity.value),
+        (rules.hospital_discharge.rule_id, w["hospital"], rules.hospital_discharge.severity.value),
+        (
+            rules.mail_uncollected.rule_id,
+            w["mail"].format(n=rules.mail_uncollected.min_days),
+            rules.mail_uncollected.severity.value,
+        ),
+    ]
+    return rows
+
+
+def section(rules: RuleSet, programmes: dict[str, dict[str, Any]], lang: str) -> list[str]:
+    w = WORDS[lang]
+    a = rules.absence
+    lines = [f"#### {w['windows']}", "", f"| {w['channel']} | {w['window']} |", "|---|---|"]
+    lines += [f"| `{c.value}` | {_hours(h, lang)} |" for c, h in a.windows_hours.items()]
+    start, end = a.quiet_start.strftime("%H:%M"), a.quiet_end.strftime("%H:%M")
+    lines += [
+        "",
+        w["quiet"].format(start=start, end=end),
+        w["recovery"] if a.recovery_resolves else w["no_recovery"],
+        "",
+        f"#### {w['rules']}",
+        "",
+        f"| {w['rule']} | {w['condition']} | {w['severity']} |",
+        "|---|---|---|",
+    ]
+    lines += [f"| `{rid}` | {cond} | {sev} |" for rid, cond, sev in rule_rows(rules, lang)]
+    lines += [
+        "",
+        f"#### {w['programmes']}",
+        "",
+        f"| {w['programme']} | {w['setting']} | {w['value']} |",
+        "|---|---|---|",
+    ]
+    rows = [
+        f"| `{name}` | `{path}` | {value} |"
+        for name, overrides in programmes.items()
+        for path, value in overrides.items()
+    ]
+    lines += rows or [f"| {w['none']} | | |"]
+    return [*lines, ""]
+
+
+def render() -> str:
+    catalog = load_catalog()
+    lines = [
+        "# 탐지 규칙 / Detection rules",
+        "",
+        "<!-- Generated by tools/gen_rules_doc.py from services/detector/src/anbu_detector/"
+        "config/rules.yaml — the file the detector runs. Do not edit by hand. -->",
+        "",
+        f"Rules version `{catalog.default.version}` (every alert records it). Which alert "
+        "starts which protocol: [protocols.md](protocols.md). A household's own overrides "
+        "(registry `rule_overrides`) apply on top of its programme's, by the same dotted paths.",
+        "",
+    ]
+    for lang, heading in (("ko", "## 한국어"), ("en", "## English")):
+        lines += [heading, "", *section(catalog.default, catalog.programmes, lang)]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args()
+    text = render()
+    if args.check:
+        if not OUT.exists() or OUT.read_text(encoding="utf-8") != text:
+            sys.stderr.write("docs/rules.md is stale: run `make schemas`\n")
+            return 1
+        return 0
+    OUT.write_text(text, encoding="utf-8")
+    sys.stdout.write(f"wrote {OUT.relative_to(ROOT)}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
