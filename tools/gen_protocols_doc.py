@@ -146,7 +146,7 @@ def protocol_section(protocol: ProtocolSpec, lang: str) -> list[str]:
             notes.append(w["forward"])
         if step.completes_protocol:
             notes.append(w["completes"])
-        head = f"**{getattr(step.title, lang)}** (`{step.id}`)" + (
+        head = f"**{getattr(step.heading, lang)}** (`{step.id}`)" + (
             f"<br>_{'; '.join(notes)}_" if notes else ""
         )
         acts = "<br>".join(action(a, lang) for a in step.actions)

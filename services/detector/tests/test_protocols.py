@@ -208,3 +208,15 @@ def test_the_emergency_response_is_a_pair_never_one_person_alone() -> None:
     [respond] = [a for a in now.record.actions if isinstance(a, TaskAction)]
     assert respond.task_type is TaskType.EMERGENCY_RESPONSE
     assert [r.value for r in respond.team] == ["duty_officer", "official"]
+
+
+def test_a_step_heading_is_written_from_its_timing_so_a_time_is_changed_in_one_place() -> None:
+    visit = PROTOCOLS["safety-not-confirmed"].step("day2.visit")
+    assert visit.heading.en.startswith("Day 2, 09:00 — home visit")
+    assert visit.heading.ko.startswith("2일차 09:00 — ")
+    assert "09:00" not in visit.title.en + visit.title.ko  # the time lives in `at` only
+    moved = visit.model_copy(update={"at": visit.at.replace(hour=8, minute=30)})  # type: ignore[union-attr]
+    assert moved.heading.en.startswith("Day 2, 08:30 — ")
+    at_once = PROTOCOLS["emergency"].step("now")
+    assert at_once.heading.ko == "즉시 — 119·112 통보 및 당직 출동"
+    assert PROTOCOLS["welfare-check"].steps[1].heading.en.startswith("Day 4 — ")

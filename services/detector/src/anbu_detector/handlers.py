@@ -863,7 +863,7 @@ class Detector:
             step = protocol.step(waiting[0]) if waiting else None
             record = StepRecord(
                 step_id=step.id if step else "approval",
-                title=step.title.ko if step else approval.kind,
+                title=step.heading.ko if step else approval.kind,
                 due_at=now,
                 executed_at=now,
                 approval=approval,

@@ -120,12 +120,36 @@ class StepSpec(_Strict):
     )
     actions: list[ActionSpec] = Field(default_factory=list)
 
+    @property
+    def heading(self) -> Text:
+        """The title with its timing in front ("Day 2, 09:00 — ..."), written from
+        ``day``/``at`` or ``offset`` so that changing a step's time is one edit."""
+        ko, en = _timing_label(self)
+        title_en = self.title.en[:1].lower() + self.title.en[1:]  # mid-sentence after the dash
+        return Text(ko=f"{ko} — {self.title.ko}", en=f"{en} — {title_en}")
+
     @model_validator(mode="after")
     def _timing(self) -> StepSpec:
         local = self.day is not None and self.at is not None
         if (self.offset is not None) == local or (self.day is None) != (self.at is None):
             raise ValueError(f"step {self.id}: give either `offset`, or both `day` and `at`")
         return self
+
+
+def _timing_label(step: StepSpec) -> tuple[str, str]:
+    """When a step runs, in Korean and English: a local time on day N, or an offset."""
+    if step.day is not None and step.at is not None:
+        clock = step.at.strftime("%H:%M")
+        return f"{step.day}일차 {clock}", f"Day {step.day}, {clock}"
+    assert step.offset is not None
+    if step.offset == timedelta(0):
+        return "즉시", "At once"
+    if step.offset % timedelta(days=1) == timedelta(0):
+        day = step.offset.days + 1  # the trigger day is day 1
+        return f"{day}일째", f"Day {day}"
+    hours = step.offset / timedelta(hours=1)
+    shown = f"{hours:g}"
+    return f"{shown}시간 후", f"After {shown} h"
 
 
 class ProtocolSpec(_Strict):
@@ -309,7 +333,7 @@ def _record(
 ) -> StepRecord:
     return StepRecord(
         step_id=step.id,
-        title=step.title.ko,
+        title=step.heading.ko,
         due_at=due,
         executed_at=now,
         actions=actions,
@@ -354,7 +378,7 @@ def _actions(
                     ),
                     template=spec.template,
                     urgency=spec.urgency,
-                    variables={"step": step.title.ko, "protocol": escalation.protocol_id},
+                    variables={"step": step.heading.ko, "protocol": escalation.protocol_id},
                 )
             )
         else:
