@@ -114,7 +114,8 @@ async def test_three_unanswered_calls_flow_to_a_task_a_text_and_a_closed_escalat
     sink = (stack.var_dir / "notifier" / "sink.jsonl").read_text(encoding="utf-8")
     [line] = [json.loads(x) for x in sink.splitlines() if text_key in x]
     assert line["to"] == "010-****-4242"
-    assert "시험가구" in line["text"]  # rendered with the resident's name, resolved at send time
+    # Rendered with the resident's name, resolved at send time; the sink keeps it masked.
+    assert "시**구님" in line["text"] and "시험가구" not in sink
     assert "010-0000-4242" not in sink  # the sink never holds a full number
 
     accepted = await api.post(
