@@ -142,12 +142,13 @@ class TopicWatcher:
         deadline = loop.time() + timeout
         while loop.time() < deadline:
             batches = await self.consumer.getmany(timeout_ms=500)
-            for records in batches.values():
-                for record in records:
-                    item = self._decode(record)
-                    self.seen.append(item)
-                    if predicate(item):
-                        return item
+            # Keep the whole batch before answering: records after the match belong to later
+            # waits (returning mid-batch dropped them, and a later wait missed its event).
+            fetched = [self._decode(r) for records in batches.values() for r in records]
+            self.seen.extend(fetched)
+            for item in fetched:
+                if predicate(item):
+                    return item
         raise AssertionError(f"nothing on {self.name} matched {what or predicate} in {timeout} s")
 
     def _decode(self, record: Any) -> Any:
