@@ -14,6 +14,9 @@ from anbu_contracts import (
     SIGNAL_MODELS,
     SIGNAL_TOPICS,
     TOPICS,
+    CaseChange,
+    CaseEvent,
+    CaseState,
     HouseholdSnapshot,
     SafetyCallSignal,
     SignalKind,
@@ -23,7 +26,12 @@ from anbu_contracts import (
     any_signal_adapter,
 )
 from anbu_contracts.export import main as export_main
-from anbu_contracts.topics import HOUSEHOLD_PARTITIONS, OUTREACH_OUTCOME, REGISTRY_HOUSEHOLD
+from anbu_contracts.topics import (
+    HOUSEHOLD_PARTITIONS,
+    OUTREACH_OUTCOME,
+    REGISTRY_CASE,
+    REGISTRY_HOUSEHOLD,
+)
 
 KST = timezone(timedelta(hours=9))
 
@@ -89,7 +97,7 @@ def test_every_signal_kind_has_a_model_and_a_topic() -> None:
 
 
 def test_topics_the_detector_joins_are_co_partitioned_by_household() -> None:
-    joined = [*SIGNAL_TOPICS.values(), REGISTRY_HOUSEHOLD, OUTREACH_OUTCOME]
+    joined = [*SIGNAL_TOPICS.values(), REGISTRY_HOUSEHOLD, REGISTRY_CASE, OUTREACH_OUTCOME]
     assert {t.partitions for t in joined} == {HOUSEHOLD_PARTITIONS}
     assert {t.key_field for t in joined} == {"household_id"}
 
@@ -134,3 +142,33 @@ def test_exported_schemas_forbid_unknown_fields(tmp_path: Path) -> None:
     schema = json.loads((tmp_path / "signals.safety-call.v1.schema.json").read_text())
     assert schema["additionalProperties"] is False
     assert schema["x-key"] == "household_id"
+
+
+def case_event(change: CaseChange, **extra: object) -> CaseEvent:
+    return CaseEvent.model_validate(
+        {
+            "occurred_at": "2026-11-25T09:00:00Z",
+            "source": "registry",
+            "case_id": "C-7K3M9Q2X1A",
+            "household_id": "HH-7K3M9Q2X",
+            "change": change,
+            "dong_code": "1111051500",
+            "state": CaseState.OPENED,
+            **extra,
+        }
+    )
+
+
+def test_a_case_event_carries_the_detail_of_its_change() -> None:
+    with pytest.raises(ValidationError, match="level"):
+        case_event(CaseChange.OPENED)
+    with pytest.raises(ValidationError, match="from_dong_code"):
+        case_event(CaseChange.TRANSFERRED)
+    with pytest.raises(ValidationError, match="services"):
+        case_event(CaseChange.SERVICES_LINKED)
+    with pytest.raises(ValidationError, match="closure_reason"):
+        case_event(CaseChange.CLOSED, state=CaseState.CLOSED)
+    linked = case_event(CaseChange.SERVICES_LINKED, services=["food"])
+    assert REGISTRY_CASE.key_of(linked) == b"HH-7K3M9Q2X"
+    with pytest.raises(ValidationError, match="extra"):
+        case_event(CaseChange.CLOSED, closure_reason="other", note="김시험 moved in with a son")

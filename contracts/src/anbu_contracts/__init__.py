@@ -4,6 +4,14 @@ Every event on the architecture map as a Pydantic v2 model, the topic registry, 
 JSON Schemas exported for partners who do not use Python (``contracts/schemas/``).
 """
 
+from .cases import (
+    CaseChange,
+    CaseClosureReason,
+    CaseEvent,
+    CaseLevel,
+    CaseState,
+    LinkedService,
+)
 from .detector import (
     Action,
     AlertChange,
@@ -94,6 +102,11 @@ __all__ = [
     "ArrearsType",
     "BlindSpotSignal",
     "CallOutcome",
+    "CaseChange",
+    "CaseClosureReason",
+    "CaseEvent",
+    "CaseLevel",
+    "CaseState",
     "Channel",
     "ChannelEnrolment",
     "Concern",
@@ -114,6 +127,7 @@ __all__ = [
     "HouseholdSnapshot",
     "HouseholdStatus",
     "ItemState",
+    "LinkedService",
     "Locale",
     "LogAction",
     "MailUncollectedSignal",

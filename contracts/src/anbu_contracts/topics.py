@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from .cases import CaseEvent
 from .detector import AlertEvent, EscalationEvent
 from .notify import NotificationRequest, NotificationStatusEvent
 from .outreach import OutcomeEvent, TaskEvent
@@ -89,6 +90,18 @@ REGISTRY_WORKER = Topic(
     description="Latest snapshot of every staff member and volunteer (no PII).",
     extra_config={"min.compaction.lag.ms": "60000"},
 )
+REGISTRY_CASE = Topic(
+    name="registry.case.v1",
+    model=CaseEvent,
+    key_field="household_id",
+    partitions=HOUSEHOLD_PARTITIONS,
+    cleanup_policy="delete",
+    # A case runs for months: keep its events a year, so that a read model rebuilt from
+    # the topics still counts the cases opened and linked this year.
+    retention_ms=365 * DAY_MS,
+    description="Case lifecycle changes (no personal data): discovered, opened, moved along "
+    "the workflow, transferred between dongs, services linked, closed.",
+)
 DETECTOR_ALERT = Topic(
     name="detector.alert.v1",
     model=AlertEvent,
@@ -148,6 +161,7 @@ TOPICS: tuple[Topic, ...] = (
     *SIGNAL_TOPICS.values(),
     REGISTRY_HOUSEHOLD,
     REGISTRY_WORKER,
+    REGISTRY_CASE,
     DETECTOR_ALERT,
     DETECTOR_ESCALATION,
     OUTREACH_TASK,

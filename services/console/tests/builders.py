@@ -8,6 +8,7 @@ from uuid import UUID, uuid4
 
 from anbu_contracts import (
     AlertEvent,
+    CaseEvent,
     EscalationEvent,
     EvidenceRef,
     HouseholdSnapshot,
@@ -165,6 +166,28 @@ def sos(n: int, at: datetime, partner: str = "sos-button-co") -> SosSignal:
     )
 
 
+def case(
+    n: int,
+    change: str,
+    at: datetime,
+    state: str,
+    dong: str = DONG_A,
+    **detail: Any,
+) -> CaseEvent:
+    """A registry.case.v1 event about household ``n``'s case (one case per household)."""
+    return CaseEvent(
+        occurred_at=at,
+        produced_at=at,
+        source="registry",
+        case_id=f"C-CON{n:04d}",
+        household_id=f"HH-CON{n:04d}",
+        change=change,  # type: ignore[arg-type]
+        dong_code=dong,
+        state=state,  # type: ignore[arg-type]
+        **detail,
+    )
+
+
 def story() -> list[Any]:
     """A small day: four households in two dongs, alerts, a protocol, tasks, outcomes."""
     a1, a2, a3, e1 = uuid4(), uuid4(), uuid4(), uuid4()
@@ -195,4 +218,20 @@ def story() -> list[Any]:
         notification("k2", "failed", T0 + timedelta(minutes=2), n=4),
         sos(2, T0 - h),
         sos(2, T0 - 2 * h),
+        # Household 2's case opens and gets a service; household 4's moves dong and closes.
+        case(2, "discovered", T0 + 3 * h, "discovered"),
+        case(2, "progressed", T0 + 3 * h + timedelta(minutes=5), "counselling"),
+        case(2, "progressed", T0 + 3 * h + timedelta(minutes=10), "crisis_confirmed"),
+        case(2, "opened", T0 + 4 * h, "opened", level="high_difficulty"),
+        case(
+            2,
+            "services_linked",
+            T0 + 5 * h,
+            "planned",
+            level="high_difficulty",
+            services=["housing_deposit"],
+        ),
+        case(4, "discovered", T0 + h, "discovered"),
+        case(4, "transferred", T0 + 2 * h, "discovered", dong=DONG_B, from_dong_code=DONG_A),
+        case(4, "closed", T0 + 3 * h, "closed", dong=DONG_B, closure_reason="no_need"),
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
@@ -125,6 +126,35 @@ def test_the_household_timeline_lists_what_happened(logged_in: Login) -> None:
     for topic in ("detector.alert", "detector.escalation", "outreach.task", "outreach.outcome"):
         assert topic in page
     assert "위험가구" in page
+
+
+def test_the_household_timeline_shows_case_events_in_korean_and_english(
+    logged_in: Login,
+) -> None:
+    console = logged_in("admin")
+    console.feed(story())
+
+    def text(path: str) -> str:  # the page's words, without the markup
+        return re.sub(r"<[^>]+>", "", console.client.get(path).text)
+
+    opened = text("/households/HH-CON0002")
+    assert "registry.case" in opened
+    for words in ("사례 발굴", "사례 개입 · 고난도 사례", "서비스 연계 · 주거 보증금 지원"):
+        assert words in opened
+    moved = text("/households/HH-CON0004")
+    assert "사례 이관 청운효자동 → 사직동" in moved and "사례 종결 · 개입 불필요" in moved
+    english = text("/households/HH-CON0004?lang=en")
+    assert "Case transferred" in english and "Case closed · no need" in english
+
+
+def test_the_overview_funnel_counts_case_openings(logged_in: Login) -> None:
+    console = logged_in("admin")
+    console.feed(story())
+    page = console.client.get("/").text
+    funnel = page[page.index('id="funnel"') : page.index("</ol>", page.index('id="funnel"'))]
+    assert "<span>사례 개입</span> <b>1</b>" in funnel
+    assert "<span>서비스 연계</span> <b>2</b>" in funnel
+    assert "아직 이벤트 없음" not in funnel
 
 
 def test_partner_feeds_are_flagged_stale_past_the_threshold(logged_in: Login) -> None:

@@ -12,14 +12,14 @@ from uuid import uuid4
 import pytest
 
 from anbu_console import queries
-from anbu_console.adapters.orm import TaskView, metadata
+from anbu_console.adapters.orm import CaseView, TaskView, metadata
 from anbu_console.adapters.replay import prepare, reset
 from anbu_console.domain.scope import EVERYTHING, Scope
 from anbu_console.projections import project, project_batch, stamp
 from anbu_contracts import SosSignal
 from anbu_runtime.db import Database
 
-from .builders import DONG_A, DONG_B, T0, alert, household, sos, story, task
+from .builders import DONG_A, DONG_B, T0, alert, case, household, sos, story, task
 
 NOW = T0 + timedelta(hours=6)
 
@@ -70,8 +70,8 @@ def test_the_overview_counts_households_alerts_protocols_tasks_and_notifications
     assert overview["funnel"] == {
         "found": 3,
         "confirmed": 2,
-        "case_opened": None,
-        "services_linked": 1,
+        "case_opened": 1,  # household 2's case (household 4's closed before opening)
+        "services_linked": 2,  # household 1's checked item, household 2's case linkage
     }
 
 
@@ -184,3 +184,38 @@ def test_a_read_model_of_an_older_shape_is_recreated_for_a_replay(tmp_path: Path
         tables = {r[0] for r in s.connection().exec_driver_sql("SELECT name FROM sqlite_master")}
     assert "feed" not in tables
     db.dispose()
+
+
+def test_the_funnel_counts_households_whose_case_opened_and_had_services_linked(
+    db: Database,
+) -> None:
+    h = timedelta(hours=1)
+    stream = [
+        household(1),
+        household(2),
+        household(3, dong=DONG_B),
+        case(1, "discovered", T0, "discovered"),  # found, never opened
+        case(2, "discovered", T0, "discovered"),
+        case(2, "opened", T0 + h, "opened", level="joint"),
+        case(2, "opened", T0 + h, "opened", level="joint"),  # a redelivered duplicate
+        case(2, "services_linked", T0 + 2 * h, "planned", level="joint", services=["food"]),
+        case(2, "services_linked", T0 + 3 * h, "linked", level="joint", services=["legal_aid"]),
+        case(3, "opened", T0, "opened", dong=DONG_B, level="ordinary"),
+    ]
+    funnel = fold(db, stream)["overview"]["funnel"]
+    assert (funnel["case_opened"], funnel["services_linked"]) == (2, 1)
+    assert funnel["confirmed"] == 0  # no outcomes: case events alone fill these two stages
+    official = Scope(dong_codes=frozenset({DONG_B}))
+    scoped = figures(db, official)["overview"]["funnel"]
+    assert (scoped["case_opened"], scoped["services_linked"]) == (1, 0)
+
+
+def test_an_older_case_event_does_not_reopen_a_closed_case(db: Database) -> None:
+    h = timedelta(hours=1)
+    closed = case(1, "closed", T0 + 2 * h, "closed", closure_reason="goals_met")
+    fold(db, [household(1), closed, case(1, "opened", T0 + h, "opened", level="ordinary")])
+    with db.session() as s:
+        row = s.get(CaseView, "C-CON0001")
+        assert row is not None
+        assert (row.state, row.closure_reason) == ("closed", "goals_met")
+        assert row.opened_at == T0 + h  # the opening still counts for the funnel

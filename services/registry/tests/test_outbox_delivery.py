@@ -1,4 +1,4 @@
-"""A crash between commit and publish delays a snapshot; it never loses it (real broker)."""
+"""The outbox on a real broker: a crash delays a snapshot, never loses it; case events flow."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from anbu_contracts import HouseholdSnapshot
-from anbu_contracts.topics import REGISTRY_HOUSEHOLD
+from anbu_contracts import CaseChange, CaseEvent, HouseholdSnapshot
+from anbu_contracts.topics import REGISTRY_CASE, REGISTRY_HOUSEHOLD
 from anbu_registry.bootstrap import RegistrySettings, create
 from anbu_runtime.settings import CommonSettings
 
@@ -81,3 +81,57 @@ async def test_a_snapshot_committed_while_the_broker_was_unreachable_is_publishe
         await consumer.stop()
     assert [s.household_id for s in found] == [household_id]
     assert remaining == 0
+
+
+async def test_an_opened_case_reaches_the_case_topic(tmp_path: Path, kafka_bootstrap: str) -> None:
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    partitions = [TopicPartition(REGISTRY_CASE.name, p) for p in range(REGISTRY_CASE.partitions)]
+    consumer.assign(partitions)
+    await consumer.seek_to_end(*partitions)
+    for tp in partitions:
+        await consumer.position(tp)
+
+    _, app = create(*settings(tmp_path, kafka_bootstrap))
+    found: list[tuple[bytes, CaseEvent]] = []
+    service = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
+    try:
+        with TestClient(app) as client:
+            household_id = client.post(
+                "/v1/households",
+                headers=service,
+                json={"district_code": "11110", "dong_code": "1111051500", "tier": "watch"},
+            ).json()["id"]
+            case_id = client.post(
+                "/v1/cases", headers=service, json={"household_id": household_id}
+            ).json()["id"]
+            for step in ({"to": "counselling"}, {"to": "crisis_confirmed"}):
+                assert client.post(
+                    f"/v1/cases/{case_id}/transitions", headers=service, json=step
+                ).is_success
+            opened = client.post(
+                f"/v1/cases/{case_id}/transitions",
+                headers=service,
+                json={"to": "opened", "level": "joint"},
+            )
+            assert opened.status_code == 200, opened.text
+            deadline = time.monotonic() + 30
+            while not any(e.change is CaseChange.OPENED for _, e in found):
+                assert time.monotonic() < deadline, f"no opened event; saw {found}"
+                batches = await consumer.getmany(timeout_ms=500)
+                for records in batches.values():
+                    found += [
+                        (r.key, e)
+                        for r, e in ((r, CaseEvent.model_validate_json(r.value)) for r in records)
+                        if e.case_id == case_id
+                    ]
+    finally:
+        await consumer.stop()
+    assert [e.change.value for _, e in found] == [
+        "discovered",
+        "progressed",
+        "progressed",
+        "opened",
+    ]
+    assert {key for key, _ in found} == {household_id.encode()}
+    assert found[-1][1].level is not None and found[-1][1].level.value == "joint"

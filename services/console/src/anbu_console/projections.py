@@ -20,6 +20,8 @@ from sqlmodel import Session
 
 from anbu_contracts import (
     AlertEvent,
+    CaseChange,
+    CaseEvent,
     EscalationChange,
     EscalationEvent,
     HouseholdSnapshot,
@@ -34,6 +36,7 @@ from anbu_contracts.outreach import ItemState
 
 from .adapters.orm import (
     AlertView,
+    CaseView,
     EscalationView,
     HouseholdView,
     NotificationView,
@@ -51,7 +54,7 @@ ACCEPTED_OR_LATER = frozenset({TaskStatus.ACCEPTED, TaskStatus.STARTED, TaskStat
 class Change:
     """What the live pages should be told about."""
 
-    kind: str  # alert, escalation, task, outcome, notification
+    kind: str  # alert, escalation, task, outcome, notification, case
     household_id: str | None
     dong_code: str | None
     ref: str
@@ -117,6 +120,8 @@ def project(session: Session, event: Any) -> Change | None:
         return _outcome(session, event)
     if isinstance(event, NotificationStatusEvent):
         return _notification(session, event)
+    if isinstance(event, CaseEvent):
+        return _case(session, event)
     if isinstance(event, Signal):
         _partner_feed(
             session,
@@ -156,7 +161,14 @@ def _stale(row: Any, at: datetime) -> bool:
 
 
 def _timeline(
-    session: Session, event: Any, topic: str, household_id: str | None, ref: str, summary: str
+    session: Session,
+    event: Any,
+    topic: str,
+    household_id: str | None,
+    ref: str,
+    summary: str,
+    label: str | None = None,
+    terms: list[str] | None = None,
 ) -> None:
     if session.get(TimelineEntry, event.event_id) is None:
         session.add(
@@ -167,6 +179,8 @@ def _timeline(
                 household_id=household_id,
                 ref=ref,
                 summary=summary,
+                label=label,
+                terms=terms or [],
             )
         )
 
@@ -324,6 +338,60 @@ def _notification(session: Session, event: NotificationStatusEvent) -> Change:
         row.reason, row.attempt, row.updated_at = event.reason, event.attempt, event.produced_at
         session.add(row)
     return _change(session, "notification", event.household_id, event.request_key, summary)
+
+
+def _case_words(event: CaseEvent) -> tuple[str, list[str]]:
+    """The English summary and the label keys (or dong codes) pages translate."""
+    change, case = event.change, f"case {event.case_id}"
+    if change is CaseChange.PROGRESSED:
+        return f"{case} {change.value} to {event.state.value}", [f"case_state_{event.state.value}"]
+    if change is CaseChange.OPENED and event.level is not None:
+        return f"{case} opened ({event.level.value})", [f"case_level_{event.level.value}"]
+    if change is CaseChange.TRANSFERRED and event.from_dong_code is not None:
+        summary = f"{case} transferred {event.from_dong_code} -> {event.dong_code}"
+        return summary, [event.from_dong_code, event.dong_code]
+    if change is CaseChange.SERVICES_LINKED:
+        services = [s.value for s in event.services]
+        return f"{case} services linked: {', '.join(services)}", [f"service_{s}" for s in services]
+    if change is CaseChange.CLOSED and event.closure_reason is not None:
+        reason = event.closure_reason.value
+        return f"{case} closed: {reason}", [f"closure_{reason}"]
+    return f"{case} {change.value}", []
+
+
+def _case(session: Session, event: CaseEvent) -> Change:
+    summary, terms = _case_words(event)
+    label = f"case_{event.change.value}"
+    _timeline(
+        session, event, "registry.case", event.household_id, event.case_id, summary, label, terms
+    )
+    at = event.occurred_at
+    row = session.get(CaseView, event.case_id)
+    if row is None:
+        row = CaseView(
+            case_id=event.case_id,
+            household_id=event.household_id,
+            dong_code=event.dong_code,
+            state=event.state.value,
+            updated_at=at,
+        )
+    # First openings and linkages are kept as minimums: the funnel counts them, whatever
+    # order a replay delivers the case's events in.
+    if event.change is CaseChange.OPENED:
+        row.opened_at = _earliest(row.opened_at, at)
+    if event.change is CaseChange.SERVICES_LINKED:
+        row.linked_at = _earliest(row.linked_at, at)
+    if row.updated_at <= at:
+        row.dong_code, row.state = event.dong_code, event.state.value
+        row.level = event.level.value if event.level else None
+        if event.change is CaseChange.CLOSED:
+            row.closed_at = at
+            row.closure_reason = event.closure_reason.value if event.closure_reason else None
+        elif event.change is CaseChange.DISCOVERED:  # a follow-up case starting again
+            row.closed_at, row.closure_reason = None, None
+        row.updated_at = at
+    session.add(row)
+    return _change(session, "case", event.household_id, event.case_id, summary)
 
 
 def _partner_feed(

@@ -21,6 +21,7 @@ from anbu_contracts import AlertStatus, EscalationStatus, TaskStatus
 
 from .adapters.orm import (
     AlertView,
+    CaseView,
     EscalationView,
     HouseholdView,
     NotificationView,
@@ -127,11 +128,12 @@ def overview(session: Session, scope: Scope, now: datetime) -> dict[str, Any]:
 
 
 def funnel(session: Session, scope: Scope) -> dict[str, int | None]:
-    """found → confirmed → case opened → services linked, as far as the events tell.
+    """found → confirmed → case opened → services linked: households at each stage.
 
     found: households with an alert; confirmed: households where a person recorded needs;
-    services linked: a confirmed contact whose service-linkage item was checked "ok".
-    Case openings are kept in the registry and not published yet: ``None``.
+    case opened: households whose case reached 사례 개입 (registry.case.v1); services linked:
+    households with a service linked to their case, or a confirmed contact whose
+    service-linkage item was checked "ok".
     """
     found = select(func.count(func.distinct(AlertView.household_id)))
     rows = session.exec(
@@ -141,11 +143,19 @@ def funnel(session: Session, scope: Scope) -> dict[str, int | None]:
             scope,
         )
     ).all()
+    cases = session.exec(
+        _scoped(
+            select(CaseView.household_id, CaseView.opened_at, CaseView.linked_at),
+            col(CaseView.household_id),
+            scope,
+        )
+    ).all()
+    linked = {h for h, _, done in rows if done} | {h for h, _, at in cases if at is not None}
     return {
         "found": int(session.exec(_scoped(found, col(AlertView.household_id), scope)).one()),
         "confirmed": len({h for h, needs, _ in rows if needs}),
-        "case_opened": None,
-        "services_linked": len({h for h, _, linked in rows if linked}),
+        "case_opened": len({h for h, at, _ in cases if at is not None}),
+        "services_linked": len(linked),
     }
 
 

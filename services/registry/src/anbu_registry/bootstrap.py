@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from anbu_contracts.topics import REGISTRY_HOUSEHOLD, REGISTRY_WORKER
+from anbu_contracts.topics import REGISTRY_CASE, REGISTRY_HOUSEHOLD, REGISTRY_WORKER
 from anbu_runtime.clock import Clock
 from anbu_runtime.logs import get_logger
 from anbu_runtime.service import ServiceRuntime
@@ -63,7 +63,7 @@ def create(
         runtime.on_startup(seed)
 
     consumers.register(runtime, ctx)
-    runtime.declare_publications(REGISTRY_HOUSEHOLD, REGISTRY_WORKER)
+    runtime.declare_publications(REGISTRY_HOUSEHOLD, REGISTRY_WORKER, REGISTRY_CASE)
     app = runtime.build_app(
         "anbu registry",
         "The system of record: households, people, consent, tiers, staff, partners, cases, "

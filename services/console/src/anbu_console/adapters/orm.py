@@ -135,6 +135,26 @@ class NotificationView(Table, table=True):
     updated_at: datetime = Field(sa_column=_tz(False))
 
 
+class CaseView(Table, table=True):
+    """A household's case as the registry publishes it: the funnel's case milestones.
+
+    ``opened_at`` and ``linked_at`` are the first instants the case opened (사례 개입) and had
+    a service linked, kept as minimums so that replays give the same funnel.
+    """
+
+    __tablename__ = "case_view"
+    case_id: str = Field(primary_key=True, max_length=32)
+    household_id: str = Field(index=True, max_length=32)
+    dong_code: str = Field(max_length=10)
+    state: str = Field(max_length=32)
+    level: str | None = Field(default=None, max_length=32)
+    opened_at: datetime | None = Field(default=None, sa_column=_tz())
+    linked_at: datetime | None = Field(default=None, sa_column=_tz())
+    closed_at: datetime | None = Field(default=None, sa_column=_tz())
+    closure_reason: str | None = Field(default=None, max_length=32)
+    updated_at: datetime = Field(sa_column=_tz(False))
+
+
 class PartnerFeedView(Table, table=True):
     """The newest signal per partner and kind: a feed that falls silent is flagged stale."""
 
@@ -155,6 +175,10 @@ class TimelineEntry(Table, table=True):
     household_id: str | None = Field(default=None, max_length=32, index=True)
     ref: str | None = Field(default=None, max_length=64)
     summary: str
+    # Pages that translate an entry show ``label`` (a label key) and ``terms`` (label keys or
+    # dong codes) instead of the English summary.
+    label: str | None = Field(default=None, max_length=64)
+    terms: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
 class ReadModelVersion(Table, table=True):
@@ -173,6 +197,7 @@ READ_MODEL = (
     TaskView,
     OutcomeView,
     NotificationView,
+    CaseView,
     PartnerFeedView,
     TimelineEntry,
 )

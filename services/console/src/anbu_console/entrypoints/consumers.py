@@ -10,6 +10,7 @@ from __future__ import annotations
 from anbu_contracts import (
     AlertEvent,
     AnySignal,
+    CaseEvent,
     EscalationEvent,
     HouseholdSnapshot,
     NotificationStatusEvent,
@@ -22,6 +23,7 @@ from anbu_contracts.topics import (
     NOTIFY_STATUS,
     OUTREACH_OUTCOME,
     OUTREACH_TASK,
+    REGISTRY_CASE,
     REGISTRY_HOUSEHOLD,
     SIGNAL_TOPICS,
 )
@@ -34,6 +36,7 @@ from .live import Hub
 
 INPUT_TOPICS = (
     REGISTRY_HOUSEHOLD,
+    REGISTRY_CASE,
     DETECTOR_ALERT,
     DETECTOR_ESCALATION,
     OUTREACH_TASK,
@@ -64,6 +67,7 @@ def register(runtime: ServiceRuntime, hub: Hub, group: str) -> BatchConsumer:
     runtime.declare_subscription(
         INPUT_TOPICS,
         HouseholdSnapshot
+        | CaseEvent
         | AlertEvent
         | EscalationEvent
         | TaskEvent

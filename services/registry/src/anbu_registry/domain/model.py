@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from anbu_contracts import (
+    CaseClosureReason,
     ChannelEnrolment,
     DutySlot,
     HouseholdStatus,
@@ -250,6 +251,11 @@ class TransitionIn(_In):
     to: CaseState
     level: CaseLevel | None = None
     reason: str | None = Field(default=None, max_length=256)
+    closure: CaseClosureReason | None = Field(
+        default=None,
+        description="Coded closure reason, published on registry.case.v1 ('other' when left "
+        "out); the free-text reason stays in the registry.",
+    )
 
 
 class AssessmentIn(_In):

@@ -8,8 +8,11 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from anbu_contracts import CaseChange
+from anbu_contracts.topics import REGISTRY_CASE
 from anbu_runtime.auth import Principal
 
+from ..adapters.events import case_event, change_of
 from ..adapters.orm import CaseEventRow, CaseRow, HouseholdRow, LinkageRow
 from ..domain import access
 from ..domain.cases import (
@@ -53,6 +56,13 @@ def save_case(
     row.closed_at, row.closure_reason = case.closed_at, case.closure_reason
     session.add(row)
     session.add(CaseEventRow(case_id=row.case_id, at=now, actor=actor, kind=kind, detail=detail))
+
+
+def stage_event(
+    ctx: Context, session: Session, case: Case, change: CaseChange, **detail: Any
+) -> None:
+    """Stage the case's lifecycle event in the outbox, in the caller's transaction."""
+    ctx.outbox.add(session, REGISTRY_CASE, case_event(case, change, ctx.now(), **detail))
 
 
 def _row(session: Session, case_id: str) -> CaseRow:
@@ -102,6 +112,7 @@ def open_case(
             detail={"to": CaseState.DISCOVERED.value, "source": data.source},
         )
     )
+    stage_event(ctx, session, case_of(row), CaseChange.DISCOVERED)
     return row.case_id
 
 
@@ -152,7 +163,8 @@ def move(
     row = _row(session, case_id)
     _allowed(principal, row)
     now = ctx.now()
-    moved = transition(case_of(row), data.to, now, level=data.level, reason=data.reason)
+    before = case_of(row)
+    moved = transition(before, data.to, now, level=data.level, reason=data.reason)
     save_case(
         session,
         row,
@@ -160,7 +172,21 @@ def move(
         actor_name(principal),
         now,
         "transition",
-        {"from": row.state, "to": data.to.value, "level": data.level, "reason": data.reason},
+        {
+            "from": row.state,
+            "to": data.to.value,
+            "level": data.level,
+            "reason": data.reason,
+            "closure": data.closure,
+        },
+    )
+    stage_event(
+        ctx,
+        session,
+        moved,
+        change_of(data.to),
+        from_state=before.state,
+        closure_reason=data.closure,
     )
     return row
 
@@ -255,6 +281,7 @@ def link_service(
             detail=data.model_dump(mode="json"),
         )
     )
+    stage_event(ctx, session, case_of(row), CaseChange.SERVICES_LINKED, services=[data.service])
     session.flush()
     assert linkage.id is not None
     return linkage.id

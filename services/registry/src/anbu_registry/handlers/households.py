@@ -10,6 +10,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from anbu_contracts import (
+    CaseChange,
     ChannelEnrolment,
     HouseholdSnapshot,
     HouseholdStatus,
@@ -42,7 +43,7 @@ from ..domain.model import (
     PersonView,
     Relation,
 )
-from .cases import case_of, save_case
+from .cases import case_of, save_case, stage_event
 from .common import SOURCE, Conflict, Context, NotFound, actor_name, require
 
 
@@ -342,15 +343,10 @@ def _move(ctx: Context, session: Session, row: HouseholdRow, dong_code: str, act
             col(CaseRow.state).in_([s.value for s in OPEN_STATES]),
         )
     ).all():
-        save_case(
-            session,
-            case_row,
-            transfer(case_of(case_row), dong_code),
-            actor,
-            ctx.now(),
-            "transfer",
-            {"to_dong": dong_code},
-        )
+        before = case_of(case_row)
+        moved = transfer(before, dong_code)
+        save_case(session, case_row, moved, actor, ctx.now(), "transfer", {"to_dong": dong_code})
+        stage_event(ctx, session, moved, CaseChange.TRANSFERRED, from_dong_code=before.dong_code)
 
 
 def record_consent(
