@@ -18,7 +18,7 @@ from .adapters.orm import metadata
 from .adapters.registry_client import RegistryClient
 from .adapters.replay import prepare
 from .domain.kpis import DEFAULT_TARGETS
-from .entrypoints import consumers, web
+from .entrypoints import consumers, district_map, web
 from .entrypoints.live import Hub
 
 NAME = "console"
@@ -87,4 +87,5 @@ def create(
     app.state.console = console
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(web.router(console))
+    app.include_router(district_map.router(console))
     return runtime, app

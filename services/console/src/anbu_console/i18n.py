@@ -149,6 +149,27 @@ LABELS: dict[str, dict[str, str]] = {
     # dong grid
     "per_thousand": {"ko": "1천 가구당 경보", "en": "Alerts per 1,000 households"},
     "legend": {"ko": "범례", "en": "Legend"},
+    # district map
+    "nav_map": {"ko": "지도", "en": "Map"},
+    "map_title": {"ko": "행정동 지도", "en": "Dong map"},
+    "measure": {"ko": "표시 항목", "en": "Measure"},
+    "show": {"ko": "보기", "en": "Show"},
+    "overdue_steps": {"ko": "기한 지난 대응 단계", "en": "Overdue steps"},
+    "watched": {"ko": "관리 가구", "en": "Watched households"},
+    "map_caption": {
+        "ko": "행정동별 집계이며 가구 위치는 표시하지 않습니다. 동을 누르면 그 동의 경보로 갑니다.",
+        "en": "Counts per dong; households are never placed. Choose a dong for its alerts.",
+    },
+    "map_table": {"ko": "동별 수치", "en": "Figures by dong"},
+    "no_outline": {
+        "ko": "경계 자료로 나눌 수 없는 동",
+        "en": "Dongs the boundary data cannot separate",
+    },
+    "shared_area": {
+        "ko": "법정동, 여러 행정동이 나눠 관할",
+        "en": "legal dong shared by several dongs",
+    },
+    "boundary_source": {"ko": "경계", "en": "Boundaries"},
     # severities, tiers, statuses
     "watch": {"ko": "관심", "en": "watch"},
     "caution": {"ko": "주의", "en": "caution"},

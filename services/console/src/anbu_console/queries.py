@@ -324,3 +324,32 @@ def recent_feed(session: Session, scope: Scope, limit: int = 30) -> Sequence[Tim
         _scoped(query, col(TimelineEntry.household_id), scope)
     ).all()
     return rows
+
+
+def dong_measures(session: Session, scope: Scope, now: datetime) -> dict[str, dict[str, int]]:
+    """Per dong: watched households, open alerts and running protocols past their next step.
+
+    Counts per dong only: the map never places a household.
+    """
+    measures: dict[str, dict[str, int]] = {
+        cell["dong_code"]: {
+            "watched": cell["monitored"],
+            "open_alerts": cell["open_alerts"],
+            "overdue_steps": 0,
+        }
+        for cell in dong_grid(session, scope)
+    }
+    overdue = session.exec(
+        select(HouseholdView.dong_code, func.count())
+        .join(EscalationView, col(EscalationView.household_id) == HouseholdView.household_id)
+        .where(
+            col(EscalationView.status) == EscalationStatus.RUNNING.value,
+            col(EscalationView.next_step_due_at) < now,
+        )
+        .group_by(HouseholdView.dong_code)
+    ).all()
+    for dong, n in overdue:
+        if scope.sees(dong):
+            measures.setdefault(dong, {"watched": 0, "open_alerts": 0, "overdue_steps": 0})
+            measures[dong]["overdue_steps"] = int(n)
+    return measures
