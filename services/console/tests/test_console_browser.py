@@ -196,6 +196,7 @@ def pages_to_check(alert_id: str) -> list[tuple[str, str]]:
         ("console-dongs", "/dongs"),
         ("console-map", "/map"),
         ("console-map-overdue", "/map?measure=overdue_steps"),
+        ("console-trends", "/trends"),
     ]
 
 
@@ -316,6 +317,20 @@ async def test_an_sos_appears_live_on_the_open_console_and_a_rebuild_gives_the_s
             await district.wait_for_url(f"{CONSOLE}/alerts?dong={DONG}")
             await district.locator(f'#alerts tr[data-alert-id="{opened.alert_id}"]').wait_for()
             await district.close()
+
+            # The trend charts' tables hold the read model's numbers.
+            trends = (await api.get(f"{CONSOLE}/api/trends", headers=SERVICE)).json()
+            await overview.goto(f"{CONSOLE}/trends?lang=ko")
+            for day in trends["days"]:
+                row = overview.locator(f'#table-severity tr[data-day="{day}"] td')
+                counts = [await row.nth(i).text_content() for i in range(1, 5)]
+                by_severity = trends["alerts_by_severity"][day]
+                expected = [str(by_severity.get(s, 0)) for s in ("watch", "caution", "alert")]
+                assert counts == [*expected, str(by_severity.get("critical", 0))], day
+                overdue = overview.locator(f'#table-overdue tr[data-day="{day}"] td').nth(1)
+                assert await overdue.text_content() == str(trends["overdue_tasks"][day])
+            assert trends["alerts_by_severity"][trends["days"][-1]].get("critical", 0) >= 1
+            assert await overview.locator("#chart-severity rect.series-critical").count() >= 1
 
             # Every page, Korean and English, desktop and phone: axe-clean and photographed.
             phone = await browser.new_context(viewport=PHONE, is_mobile=True, locale="ko-KR")

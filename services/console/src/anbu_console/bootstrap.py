@@ -18,7 +18,7 @@ from .adapters.orm import metadata
 from .adapters.registry_client import RegistryClient
 from .adapters.replay import prepare
 from .domain.kpis import DEFAULT_TARGETS
-from .entrypoints import consumers, district_map, web
+from .entrypoints import consumers, district_map, trends, web
 from .entrypoints.live import Hub
 
 NAME = "console"
@@ -88,4 +88,5 @@ def create(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(web.router(console))
     app.include_router(district_map.router(console))
+    app.include_router(trends.router(console))
     return runtime, app

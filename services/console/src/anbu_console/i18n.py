@@ -170,6 +170,29 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "legal dong shared by several dongs",
     },
     "boundary_source": {"ko": "경계", "en": "Boundaries"},
+    # trends
+    "nav_trends": {"ko": "추이", "en": "Trends"},
+    "trend_alerts_by_severity": {
+        "ko": "일별 신규 경보 (심각도별)",
+        "en": "Alerts opened per day, by severity",
+    },
+    "trend_alerts_by_reason": {
+        "ko": "일별 신규 경보 (사유별)",
+        "en": "Alerts opened per day, by reason",
+    },
+    "trend_first_contact": {
+        "ko": "첫 신호부터 첫 접촉까지 (주별 중앙값, 시간)",
+        "en": "First signal to first contact (weekly median, hours)",
+    },
+    "trend_overdue_tasks": {"ko": "일별 기한 초과 업무", "en": "Tasks past their deadline per day"},
+    "trend_table": {"ko": "수치 표", "en": "The numbers"},
+    "trend_signals_note": {
+        "ko": "연계기관별 시간당 신호 수는 Grafana 대시보드(신호 수신)에서 봅니다.",
+        "en": "Signals per partner per hour: see the Grafana dashboard (signal intake).",
+    },
+    "day": {"ko": "날짜", "en": "Day"},
+    "week_of": {"ko": "주 (월요일)", "en": "Week of"},
+    "median_hours": {"ko": "중앙값 (시간)", "en": "Median (hours)"},
     # severities, tiers, statuses
     "watch": {"ko": "관심", "en": "watch"},
     "caution": {"ko": "주의", "en": "caution"},

@@ -353,3 +353,39 @@ def dong_measures(session: Session, scope: Scope, now: datetime) -> dict[str, di
             measures.setdefault(dong, {"watched": 0, "open_alerts": 0, "overdue_steps": 0})
             measures[dong]["overdue_steps"] = int(n)
     return measures
+
+
+def trend_rows(session: Session, scope: Scope, since: datetime) -> dict[str, list[Any]]:
+    """The raw rows of the trend charts since ``since``: alerts, outcomes, tasks (scoped)."""
+    alerts = session.exec(
+        _scoped(
+            select(
+                AlertView.household_id,
+                AlertView.opened_at,
+                AlertView.severity,
+                AlertView.reason,
+                AlertView.evidence,
+            ).where(col(AlertView.opened_at) >= since),
+            col(AlertView.household_id),
+            scope,
+        )
+    ).all()
+    outcomes = session.exec(
+        _scoped(
+            select(OutcomeView.household_id, OutcomeView.recorded_at).where(
+                col(OutcomeView.recorded_at) >= since
+            ),
+            col(OutcomeView.household_id),
+            scope,
+        )
+    ).all()
+    tasks = session.exec(
+        _scoped(
+            select(TaskView.deadline, TaskView.completed_at, TaskView.status).where(
+                col(TaskView.deadline) >= since
+            ),
+            col(TaskView.household_id),
+            scope,
+        )
+    ).all()
+    return {"alerts": list(alerts), "outcomes": list(outcomes), "tasks": list(tasks)}
