@@ -197,6 +197,8 @@ def pages_to_check(alert_id: str) -> list[tuple[str, str]]:
         ("console-map", "/map"),
         ("console-map-overdue", "/map?measure=overdue_steps"),
         ("console-trends", "/trends"),
+        ("console-escalations-filtered", "/escalations?protocol=emergency&dong=1111051500"),
+        ("console-day-sheet", "/escalations/day-sheet"),
     ]
 
 
@@ -348,6 +350,11 @@ async def test_an_sos_appears_live_on_the_open_console_and_a_rebuild_gives_the_s
                     width = await mobile.evaluate("document.documentElement.scrollWidth")
                     if width > PHONE["width"]:
                         watch.errors.append(f"{name}{suffix} scrolls sideways on a phone: {width}")
+            # The day sheet prints without the menu.
+            await overview.goto(f"{CONSOLE}/escalations/day-sheet?lang=ko")
+            await overview.emulate_media(media="print")
+            assert not await overview.locator("header").is_visible()
+            await overview.pdf(path=str(SCREENSHOTS / "console-day-sheet.pdf"))
             await browser.close()
             watch.assert_clean()
 

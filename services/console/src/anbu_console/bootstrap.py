@@ -18,7 +18,7 @@ from .adapters.orm import metadata
 from .adapters.registry_client import RegistryClient
 from .adapters.replay import prepare
 from .domain.kpis import DEFAULT_TARGETS
-from .entrypoints import consumers, district_map, trends, web
+from .entrypoints import consumers, day_sheet, district_map, trends, web
 from .entrypoints.live import Hub
 
 NAME = "console"
@@ -86,6 +86,7 @@ def create(
     app = runtime.build_app("anbu console", "The operators' dashboard.")
     app.state.console = console
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(day_sheet.router(console))
     app.include_router(web.router(console))
     app.include_router(district_map.router(console))
     app.include_router(trends.router(console))

@@ -193,6 +193,19 @@ LABELS: dict[str, dict[str, str]] = {
     "day": {"ko": "날짜", "en": "Day"},
     "week_of": {"ko": "주 (월요일)", "en": "Week of"},
     "median_hours": {"ko": "중앙값 (시간)", "en": "Median (hours)"},
+    # escalation board filter and the day sheet
+    "all": {"ko": "전체", "en": "All"},
+    "day_sheet": {"ko": "오늘의 2일차 방문표", "en": "Today's day-2 sheet"},
+    "day_sheet_hint": {
+        "ko": "동 복지팀별 오늘의 2일차 방문·확인입니다. 인쇄하면 메뉴 없이 한 장씩 나옵니다.",
+        "en": "Today's day-2 visits and checks per dong team. Print it: one team per page.",
+    },
+    "team": {"ko": "복지팀", "en": "team"},
+    "time": {"ko": "시각", "en": "Time"},
+    "task_state": {"ko": "업무 상태", "en": "Task"},
+    "done_check": {"ko": "완료", "en": "Done"},
+    "planned": {"ko": "예정", "en": "planned"},
+    "no_day_two": {"ko": "오늘 예정된 2일차 방문이 없습니다.", "en": "No day-2 visits today."},
     # severities, tiers, statuses
     "watch": {"ko": "관심", "en": "watch"},
     "caution": {"ko": "주의", "en": "caution"},

@@ -389,3 +389,34 @@ def trend_rows(session: Session, scope: Scope, since: datetime) -> dict[str, lis
         )
     ).all()
     return {"alerts": list(alerts), "outcomes": list(outcomes), "tasks": list(tasks)}
+
+
+def day_two_steps(session: Session, scope: Scope, start: datetime, end: datetime) -> dict[str, Any]:
+    """Day-2 protocol work between ``start`` and ``end``, with each household's dong:
+    steps still to come (running protocols whose next step is a ``day2.`` step due then) and
+    the tasks day-2 steps already created (deadline then)."""
+    upcoming = session.exec(
+        select(EscalationView, HouseholdView.dong_code)
+        .outerjoin(HouseholdView, col(HouseholdView.household_id) == EscalationView.household_id)
+        .where(
+            col(EscalationView.status) == EscalationStatus.RUNNING.value,
+            col(EscalationView.next_step_id).startswith("day2."),
+            col(EscalationView.next_step_due_at) >= start,
+            col(EscalationView.next_step_due_at) < end,
+        )
+        .order_by(col(EscalationView.next_step_due_at))
+    ).all()
+    tasks = session.exec(
+        select(TaskView, HouseholdView.dong_code)
+        .outerjoin(HouseholdView, col(HouseholdView.household_id) == TaskView.household_id)
+        .where(
+            col(TaskView.step_id).startswith("day2."),
+            col(TaskView.deadline) >= start,
+            col(TaskView.deadline) < end,
+        )
+        .order_by(col(TaskView.deadline))
+    ).all()
+    return {
+        "upcoming": [(e, d) for e, d in upcoming if scope.sees(d)],
+        "tasks": [(t, d or t.dong_code) for t, d in tasks if scope.sees(d or t.dong_code)],
+    }
