@@ -4,8 +4,11 @@ every service runs as a process against a broker of this test's own.
 The district hub's operator logs in through the registry and keeps the overview and the
 escalation board open; an SOS button is pressed (a signal on ``signals.sos.v1``); the
 detector opens a critical alert and starts the emergency protocol, and both pages show it
-without a reload. The test saves screenshots of the main pages to ``docs/screenshots/``,
-then drops the read model, replays the topics and finds the same figures.
+without a reload, and so does the district map, whose dong then leads to its alerts. Every
+page, in Korean and English, on a desktop and a phone, is scanned with axe-core (bundled by
+``axe-playwright-python``: no CDN) and must have no serious or critical violation and no
+browser console error; its screenshot goes to ``docs/screenshots/``. Then the test drops the
+read model, replays the topics and finds the same figures.
 """
 
 from __future__ import annotations
@@ -25,7 +28,15 @@ from uuid import uuid4
 import httpx
 import pytest
 import yaml
-from playwright.async_api import Page, ViewportSize, async_playwright
+from axe_playwright_python.async_playwright import Axe
+from playwright.async_api import (
+    BrowserContext,
+    ConsoleMessage,
+    Error,
+    Page,
+    ViewportSize,
+    async_playwright,
+)
 
 from anbu_contracts import AlertEvent
 
@@ -61,6 +72,7 @@ PORTS = {
 CONSOLE = f"http://127.0.0.1:{PORTS['console']}"
 SERVICE = {"Authorization": f"Bearer {E2E.TOKEN}"}
 HOUSEHOLD = "HH-DEMO000001"  # a seeded household of 청운효자동
+DONG = "1111051500"  # 청운효자동
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -73,6 +85,8 @@ CHROMIUM_ARGS = [
 DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 PHONE: ViewportSize = {"width": 390, "height": 844}
 LIVE_WITHIN_S = 2.0
+BLOCKING_IMPACTS = ("serious", "critical")
+AXE = Axe()
 
 
 def sos_signal(event_id: str) -> str:
@@ -136,6 +150,66 @@ async def shoot(page: Page, name: str) -> None:
     await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
+class Watch:
+    """Browser console errors, uncaught page errors and axe violations, gathered per page."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.violations: list[str] = []
+
+    def follow(self, context: BrowserContext) -> None:
+        def on_console(message: ConsoleMessage) -> None:
+            if message.type == "error":
+                self.errors.append(f"{message.page.url if message.page else '?'}: {message.text}")
+
+        def on_page_error(error: Error) -> None:
+            self.errors.append(f"uncaught: {error}")
+
+        context.on("console", on_console)
+        context.on("weberror", lambda web_error: on_page_error(web_error.error))
+
+    async def scan(self, page: Page, name: str) -> None:
+        results = await AXE.run(page)
+        for violation in results.response["violations"]:
+            if violation["impact"] in BLOCKING_IMPACTS:
+                targets = [", ".join(node["target"]) for node in violation["nodes"]]
+                self.violations.append(
+                    f"{name}: {violation['id']} ({violation['impact']}) {violation['help']} "
+                    f"at {targets[:3]}"
+                )
+
+    def assert_clean(self) -> None:
+        problems = [f"accessibility: {v}" for v in self.violations] + self.errors
+        assert not problems, "\n".join(problems)
+
+
+def pages_to_check(alert_id: str) -> list[tuple[str, str]]:
+    """(screenshot name, path) of every page an operator reaches."""
+    return [
+        ("console-overview", "/"),
+        ("console-escalations", "/escalations"),
+        ("console-alerts", "/alerts"),
+        ("console-alert", f"/alerts/{alert_id}"),
+        ("console-household", f"/households/{HOUSEHOLD}"),
+        ("console-partners", "/partners"),
+        ("console-kpis", "/kpis"),
+        ("console-dongs", "/dongs"),
+        ("console-map", "/map"),
+        ("console-map-overdue", "/map?measure=overdue_steps"),
+        ("console-trends", "/trends"),
+        ("console-escalations-filtered", "/escalations?protocol=emergency&dong=1111051500"),
+        ("console-day-sheet", "/escalations/day-sheet"),
+    ]
+
+
+def with_lang(path: str, lang: str) -> str:
+    return f"{path}{'&' if '?' in path else '?'}lang={lang}"
+
+
+async def map_value(page: Page, dong: str) -> str | None:
+    return await page.locator(f'#map a.dong[data-dong="{dong}"]').get_attribute("data-value")
+
+
 async def test_an_sos_appears_live_on_the_open_console_and_a_rebuild_gives_the_same_figures(
     world: Any,
 ) -> None:
@@ -144,21 +218,31 @@ async def test_an_sos_appears_live_on_the_open_console_and_a_rebuild_gives_the_s
     try:
         async with httpx.AsyncClient(timeout=15) as api, async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            watch = Watch()
             context = await browser.new_context(viewport=DESKTOP, locale="ko-KR")
+            watch.follow(context)
             overview = await context.new_page()
             await overview.goto(f"{CONSOLE}/")
             assert overview.url.startswith(f"{CONSOLE}/login")
             assert await overview.locator("html").get_attribute("lang") == "ko"
+            await watch.scan(overview, "login")
             await shoot(overview, "console-login")
+            await overview.goto(f"{CONSOLE}/login?lang=en")
+            await watch.scan(overview, "login-en")
+            await shoot(overview, "console-login-en")
+            await overview.goto(f"{CONSOLE}/login?lang=ko")
             await overview.locator("#username").fill("jongno-hub")
             await overview.locator("#password").fill("anbu-demo-2026")
             await overview.locator("#login").click()
             await overview.wait_for_url(f"{CONSOLE}/")
             board = await context.new_page()
             await board.goto(f"{CONSOLE}/escalations")
-            for page in (overview, board):
+            district = await context.new_page()
+            await district.goto(f"{CONSOLE}/map")
+            for page in (overview, board, district):
                 await page.wait_for_selector("#live-state.on")  # the event stream is open
                 await page.evaluate("window.__notReloaded = true")
+            before_on_map = int(await map_value(district, DONG) or "0")
 
             produced = time.monotonic()
             E2E.kcat_produce(bootstrap, "signals.sos.v1", [(HOUSEHOLD, sos_signal(str(uuid4())))])
@@ -178,6 +262,16 @@ async def test_an_sos_appears_live_on_the_open_console_and_a_rebuild_gives_the_s
             assert shown - on_topic <= LIVE_WITHIN_S
             assert "심각" in await row.inner_text()
             assert await overview.evaluate("window.__notReloaded === true")  # no reload
+            # The map recolours 청운효자동 live too.
+            await district.wait_for_function(
+                f"Number(document.querySelector('#map a.dong[data-dong=\"{DONG}\"]')"
+                f"?.dataset.value) > {before_on_map}",
+                timeout=LIVE_WITHIN_S * 1000,
+            )
+            on_map = time.monotonic()
+            print(f"alert on the map {on_map - on_topic:.2f} s after it was published")
+            assert on_map - on_topic <= LIVE_WITHIN_S + 0.5  # checked after the overview's row
+            assert await district.evaluate("window.__notReloaded === true")
 
             step = board.locator(f'tr.escalation[data-household-id="{HOUSEHOLD}"]')
             await step.wait_for(timeout=10_000)
@@ -195,36 +289,74 @@ async def test_an_sos_appears_live_on_the_open_console_and_a_rebuild_gives_the_s
             assert await countdown.get_attribute("data-due-ms")
             assert "시간" in await countdown.inner_text()  # about a day to the follow-up step
 
-            await shoot(overview, "console-overview")
-            await shoot(board, "console-escalations")
             await board.close()
             await overview.goto(f"{CONSOLE}/alerts/{opened.alert_id}")
             assert "sos.button" in await overview.locator("#rule-id").inner_text()
             evidence = await overview.locator("#evidence").inner_text()
             assert str(opened.evidence[0].event_id) in evidence
-            await shoot(overview, "console-alert")
             await overview.goto(f"{CONSOLE}/households/{HOUSEHOLD}")
             assert "detector.escalation" in await overview.locator("#timeline").inner_text()
-            await shoot(overview, "console-household")
             await overview.goto(f"{CONSOLE}/partners")
             assert "sos-e2e" in await overview.locator("#feeds").inner_text()
-            await shoot(overview, "console-partners")
-            await overview.goto(f"{CONSOLE}/kpis")
-            await shoot(overview, "console-kpis")
             await overview.goto(f"{CONSOLE}/dongs")
             assert await overview.locator('.cell[data-dong="1111051500"]').count() == 1
-            await shoot(overview, "console-dongs")
             await overview.goto(f"{CONSOLE}/?lang=en")
             assert "Open alerts" in await overview.content()
-            await shoot(overview, "console-overview-en")
 
+            # The map's figures are the read model's, and a dong leads to its alerts.
+            await district.reload()
+            read_model = (await api.get(f"{CONSOLE}/api/map", headers=SERVICE)).json()
+            for figure in read_model["dongs"]:
+                cells = district.locator(f'#map-table tr[data-dong="{figure["dong_code"]}"] td')
+                shown = [await cells.nth(i).inner_text() for i in range(1, 4)]
+                expected = [figure[k] for k in ("open_alerts", "overdue_steps", "watched")]
+                assert shown == [str(n) for n in expected], figure["dong_code"]
+                if figure["on_map"]:
+                    assert await map_value(district, figure["dong_code"]) == str(figure["value"])
+            label = await district.locator(f'#map a.dong[data-dong="{DONG}"] text').bounding_box()
+            assert label is not None
+            await district.mouse.click(label["x"] + label["width"] / 2, label["y"] + 2)
+            await district.wait_for_url(f"{CONSOLE}/alerts?dong={DONG}")
+            await district.locator(f'#alerts tr[data-alert-id="{opened.alert_id}"]').wait_for()
+            await district.close()
+
+            # The trend charts' tables hold the read model's numbers.
+            trends = (await api.get(f"{CONSOLE}/api/trends", headers=SERVICE)).json()
+            await overview.goto(f"{CONSOLE}/trends?lang=ko")
+            for day in trends["days"]:
+                row = overview.locator(f'#table-severity tr[data-day="{day}"] td')
+                counts = [await row.nth(i).text_content() for i in range(1, 5)]
+                by_severity = trends["alerts_by_severity"][day]
+                expected = [str(by_severity.get(s, 0)) for s in ("watch", "caution", "alert")]
+                assert counts == [*expected, str(by_severity.get("critical", 0))], day
+                overdue = overview.locator(f'#table-overdue tr[data-day="{day}"] td').nth(1)
+                assert await overdue.text_content() == str(trends["overdue_tasks"][day])
+            assert trends["alerts_by_severity"][trends["days"][-1]].get("critical", 0) >= 1
+            assert await overview.locator("#chart-severity rect.series-critical").count() >= 1
+
+            # Every page, Korean and English, desktop and phone: axe-clean and photographed.
             phone = await browser.new_context(viewport=PHONE, is_mobile=True, locale="ko-KR")
+            watch.follow(phone)
             await phone.add_cookies(await context.cookies())
             mobile = await phone.new_page()
-            await mobile.goto(f"{CONSOLE}/escalations?lang=ko")
-            assert await mobile.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-            await shoot(mobile, "console-escalations-phone")
+            for name, path in pages_to_check(str(opened.alert_id)):
+                for lang in ("ko", "en"):
+                    suffix = "" if lang == "ko" else "-en"
+                    await overview.goto(f"{CONSOLE}{with_lang(path, lang)}")
+                    await watch.scan(overview, f"{name}{suffix}")
+                    await shoot(overview, f"{name}{suffix}")
+                    await mobile.goto(f"{CONSOLE}{with_lang(path, lang)}")
+                    await shoot(mobile, f"{name}{suffix}-phone")
+                    width = await mobile.evaluate("document.documentElement.scrollWidth")
+                    if width > PHONE["width"]:
+                        watch.errors.append(f"{name}{suffix} scrolls sideways on a phone: {width}")
+            # The day sheet prints without the menu.
+            await overview.goto(f"{CONSOLE}/escalations/day-sheet?lang=ko")
+            await overview.emulate_media(media="print")
+            assert not await overview.locator("header").is_visible()
+            await overview.pdf(path=str(SCREENSHOTS / "console-day-sheet.pdf"))
             await browser.close()
+            watch.assert_clean()
 
             # Drop the read model, replay the topics from the beginning: the same figures.
             before = await settled(api)

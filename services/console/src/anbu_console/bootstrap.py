@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import httpx
@@ -14,11 +15,12 @@ from anbu_runtime.clock import Clock
 from anbu_runtime.service import ServiceRuntime
 from anbu_runtime.settings import CommonSettings, ServiceSettings
 
+from .adapters.boundaries import dong_outlines
 from .adapters.orm import metadata
 from .adapters.registry_client import RegistryClient
 from .adapters.replay import prepare
 from .domain.kpis import DEFAULT_TARGETS
-from .entrypoints import consumers, web
+from .entrypoints import consumers, day_sheet, district_map, trends, web
 from .entrypoints.live import Hub
 
 NAME = "console"
@@ -81,10 +83,18 @@ def create(
     async def prepare_read_model() -> None:
         console.needs_replay = await runtime.db.run(prepare)
 
+    async def load_boundaries() -> None:
+        # Decode the map's outlines once at start (about half a second), not on a first click.
+        await asyncio.to_thread(dong_outlines)
+
     runtime.on_startup(prepare_read_model)
+    runtime.on_startup(load_boundaries)
     runtime.add_background("replay", console.replay_if_needed)
     app = runtime.build_app("anbu console", "The operators' dashboard.")
     app.state.console = console
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(day_sheet.router(console))
     app.include_router(web.router(console))
+    app.include_router(district_map.router(console))
+    app.include_router(trends.router(console))
     return runtime, app

@@ -190,6 +190,63 @@ LABELS: dict[str, dict[str, str]] = {
     # dong grid
     "per_thousand": {"ko": "1천 가구당 경보", "en": "Alerts per 1,000 households"},
     "legend": {"ko": "범례", "en": "Legend"},
+    # district map
+    "nav_map": {"ko": "지도", "en": "Map"},
+    "map_title": {"ko": "행정동 지도", "en": "Dong map"},
+    "measure": {"ko": "표시 항목", "en": "Measure"},
+    "show": {"ko": "보기", "en": "Show"},
+    "overdue_steps": {"ko": "기한 지난 대응 단계", "en": "Overdue steps"},
+    "watched": {"ko": "관리 가구", "en": "Watched households"},
+    "map_caption": {
+        "ko": "행정동별 집계이며 가구 위치는 표시하지 않습니다. 동을 누르면 그 동의 경보로 갑니다.",
+        "en": "Counts per dong; households are never placed. Choose a dong for its alerts.",
+    },
+    "map_table": {"ko": "동별 수치", "en": "Figures by dong"},
+    "no_outline": {
+        "ko": "경계 자료로 나눌 수 없는 동",
+        "en": "Dongs the boundary data cannot separate",
+    },
+    "shared_area": {
+        "ko": "법정동, 여러 행정동이 나눠 관할",
+        "en": "legal dong shared by several dongs",
+    },
+    "boundary_source": {"ko": "경계", "en": "Boundaries"},
+    # trends
+    "nav_trends": {"ko": "추이", "en": "Trends"},
+    "trend_alerts_by_severity": {
+        "ko": "일별 신규 경보 (심각도별)",
+        "en": "Alerts opened per day, by severity",
+    },
+    "trend_alerts_by_reason": {
+        "ko": "일별 신규 경보 (사유별)",
+        "en": "Alerts opened per day, by reason",
+    },
+    "trend_first_contact": {
+        "ko": "첫 신호부터 첫 접촉까지 (주별 중앙값, 시간)",
+        "en": "First signal to first contact (weekly median, hours)",
+    },
+    "trend_overdue_tasks": {"ko": "일별 기한 초과 업무", "en": "Tasks past their deadline per day"},
+    "trend_table": {"ko": "수치 표", "en": "The numbers"},
+    "trend_signals_note": {
+        "ko": "연계기관별 시간당 신호 수는 Grafana 대시보드(신호 수신)에서 봅니다.",
+        "en": "Signals per partner per hour: see the Grafana dashboard (signal intake).",
+    },
+    "day": {"ko": "날짜", "en": "Day"},
+    "week_of": {"ko": "주 (월요일)", "en": "Week of"},
+    "median_hours": {"ko": "중앙값 (시간)", "en": "Median (hours)"},
+    # escalation board filter and the day sheet
+    "all": {"ko": "전체", "en": "All"},
+    "day_sheet": {"ko": "오늘의 2일차 방문표", "en": "Today's day-2 sheet"},
+    "day_sheet_hint": {
+        "ko": "동 복지팀별 오늘의 2일차 방문·확인입니다. 인쇄하면 메뉴 없이 한 장씩 나옵니다.",
+        "en": "Today's day-2 visits and checks per dong team. Print it: one team per page.",
+    },
+    "team": {"ko": "복지팀", "en": "team"},
+    "time": {"ko": "시각", "en": "Time"},
+    "task_state": {"ko": "업무 상태", "en": "Task"},
+    "done_check": {"ko": "완료", "en": "Done"},
+    "planned": {"ko": "예정", "en": "planned"},
+    "no_day_two": {"ko": "오늘 예정된 2일차 방문이 없습니다.", "en": "No day-2 visits today."},
     # severities, tiers, statuses
     "watch": {"ko": "관심", "en": "watch"},
     "caution": {"ko": "주의", "en": "caution"},

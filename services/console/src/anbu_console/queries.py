@@ -334,3 +334,99 @@ def recent_feed(session: Session, scope: Scope, limit: int = 30) -> Sequence[Tim
         _scoped(query, col(TimelineEntry.household_id), scope)
     ).all()
     return rows
+
+
+def dong_measures(session: Session, scope: Scope, now: datetime) -> dict[str, dict[str, int]]:
+    """Per dong: watched households, open alerts and running protocols past their next step.
+
+    Counts per dong only: the map never places a household.
+    """
+    measures: dict[str, dict[str, int]] = {
+        cell["dong_code"]: {
+            "watched": cell["monitored"],
+            "open_alerts": cell["open_alerts"],
+            "overdue_steps": 0,
+        }
+        for cell in dong_grid(session, scope)
+    }
+    overdue = session.exec(
+        select(HouseholdView.dong_code, func.count())
+        .join(EscalationView, col(EscalationView.household_id) == HouseholdView.household_id)
+        .where(
+            col(EscalationView.status) == EscalationStatus.RUNNING.value,
+            col(EscalationView.next_step_due_at) < now,
+        )
+        .group_by(HouseholdView.dong_code)
+    ).all()
+    for dong, n in overdue:
+        if scope.sees(dong):
+            measures.setdefault(dong, {"watched": 0, "open_alerts": 0, "overdue_steps": 0})
+            measures[dong]["overdue_steps"] = int(n)
+    return measures
+
+
+def trend_rows(session: Session, scope: Scope, since: datetime) -> dict[str, list[Any]]:
+    """The raw rows of the trend charts since ``since``: alerts, outcomes, tasks (scoped)."""
+    alerts = session.exec(
+        _scoped(
+            select(
+                AlertView.household_id,
+                AlertView.opened_at,
+                AlertView.severity,
+                AlertView.reason,
+                AlertView.evidence,
+            ).where(col(AlertView.opened_at) >= since),
+            col(AlertView.household_id),
+            scope,
+        )
+    ).all()
+    outcomes = session.exec(
+        _scoped(
+            select(OutcomeView.household_id, OutcomeView.recorded_at).where(
+                col(OutcomeView.recorded_at) >= since
+            ),
+            col(OutcomeView.household_id),
+            scope,
+        )
+    ).all()
+    tasks = session.exec(
+        _scoped(
+            select(TaskView.deadline, TaskView.completed_at, TaskView.status).where(
+                col(TaskView.deadline) >= since
+            ),
+            col(TaskView.household_id),
+            scope,
+        )
+    ).all()
+    return {"alerts": list(alerts), "outcomes": list(outcomes), "tasks": list(tasks)}
+
+
+def day_two_steps(session: Session, scope: Scope, start: datetime, end: datetime) -> dict[str, Any]:
+    """Day-2 protocol work between ``start`` and ``end``, with each household's dong:
+    steps still to come (running protocols whose next step is a ``day2.`` step due then) and
+    the tasks day-2 steps already created (deadline then)."""
+    upcoming = session.exec(
+        select(EscalationView, HouseholdView.dong_code)
+        .outerjoin(HouseholdView, col(HouseholdView.household_id) == EscalationView.household_id)
+        .where(
+            col(EscalationView.status) == EscalationStatus.RUNNING.value,
+            col(EscalationView.next_step_id).startswith("day2."),
+            col(EscalationView.next_step_due_at) >= start,
+            col(EscalationView.next_step_due_at) < end,
+        )
+        .order_by(col(EscalationView.next_step_due_at))
+    ).all()
+    tasks = session.exec(
+        select(TaskView, HouseholdView.dong_code)
+        .outerjoin(HouseholdView, col(HouseholdView.household_id) == TaskView.household_id)
+        .where(
+            col(TaskView.step_id).startswith("day2."),
+            col(TaskView.deadline) >= start,
+            col(TaskView.deadline) < end,
+        )
+        .order_by(col(TaskView.deadline))
+    ).all()
+    return {
+        "upcoming": [(e, d) for e, d in upcoming if scope.sees(d)],
+        "tasks": [(t, d or t.dong_code) for t, d in tasks if scope.sees(d or t.dong_code)],
+    }

@@ -303,21 +303,35 @@ class Console:
             "feed": queries.recent_feed(session, scope),
         }
 
-    def board(self, session: Any, scope: Scope) -> dict[str, Any]:
+    def board(
+        self, session: Any, scope: Scope, dong: str | None = None, protocol: str | None = None
+    ) -> dict[str, Any]:
+        """Running protocols, the nearest next step first; ``dong``/``protocol`` narrow it."""
         now = self.runtime.clock.now()
         rows = []
-        for escalation, dong in queries.running_escalations(session, scope):
+        running = queries.running_escalations(session, scope)
+        dongs = sorted({d for _, d in running if d})
+        protocols = sorted({e.protocol_id for e, _ in running})
+        for escalation, dong_code in running:
+            if (dong and dong_code != dong) or (protocol and escalation.protocol_id != protocol):
+                continue
             due = escalation.next_step_due_at
             rows.append(
                 {
                     "e": escalation,
-                    "dong": dong,
+                    "dong": dong_code,
                     "since": (now - escalation.triggered_at).total_seconds(),
                     "remaining": (due - now).total_seconds() if due else None,
                     "overdue": due is not None and due < now,
                 }
             )
-        return {"rows": rows}
+        return {
+            "rows": rows,
+            "dongs": dongs,
+            "protocols": protocols,
+            "chosen_dong": dong,
+            "chosen_protocol": protocol,
+        }
 
     def partners(self, session: Any, stale_hours: float | None) -> dict[str, Any]:
         now = self.runtime.clock.now()
@@ -423,8 +437,16 @@ def router(console: Console) -> APIRouter:
         return await console.page(request, "overview.html", console.overview)
 
     @web.get("/escalations", response_class=HTMLResponse, include_in_schema=False)
-    async def escalation_board(request: Request) -> Response:
-        return await console.page(request, "escalations.html", console.board)
+    async def escalation_board(
+        request: Request, dong: str | None = None, protocol: str | None = None
+    ) -> Response:
+        dong_code = dong if dong and dong.isdigit() and len(dong) == 10 else None
+        protocol_id = protocol[:64] if protocol else None
+        return await console.page(
+            request,
+            "escalations.html",
+            lambda s, scope: console.board(s, scope, dong_code, protocol_id),
+        )
 
     @web.get("/alerts", response_class=HTMLResponse, include_in_schema=False)
     async def alerts_page(request: Request, dong: str | None = None) -> Response:
