@@ -11,6 +11,7 @@ from anbu_contracts import (
     CaseEvent,
     EscalationEvent,
     EvidenceRef,
+    HeartbeatSignal,
     HouseholdSnapshot,
     NotificationStatusEvent,
     OutcomeEvent,
@@ -163,6 +164,20 @@ def sos(n: int, at: datetime, partner: str = "sos-button-co") -> SosSignal:
         partner_id=partner,
         partner_event_id=f"sos-{uuid4()}",
         device_id="btn-1",
+    )
+
+
+def heartbeat(n: int, at: datetime, partner: str = "plug-co") -> HeartbeatSignal:
+    return HeartbeatSignal(
+        occurred_at=at,
+        produced_at=at,
+        source=partner,
+        household_id=f"HH-CON{n:04d}",
+        partner_id=partner,
+        partner_event_id=f"hb-{uuid4()}",
+        channel="smart_plug",  # type: ignore[arg-type]
+        device_id="plug-1",
+        last_active_at=at,
     )
 
 

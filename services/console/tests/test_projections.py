@@ -10,16 +10,17 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from sqlmodel import select
 
 from anbu_console import queries
-from anbu_console.adapters.orm import CaseView, TaskView, metadata
+from anbu_console.adapters.orm import CaseView, PartnerSignalSeen, TaskView, metadata
 from anbu_console.adapters.replay import prepare, reset
 from anbu_console.domain.scope import EVERYTHING, Scope
 from anbu_console.projections import project, project_batch, stamp
 from anbu_contracts import SosSignal
 from anbu_runtime.db import Database
 
-from .builders import DONG_A, DONG_B, T0, alert, case, household, sos, story, task
+from .builders import DONG_A, DONG_B, T0, alert, case, heartbeat, household, sos, story, task
 
 NOW = T0 + timedelta(hours=6)
 
@@ -52,6 +53,7 @@ def figures(db: Database, scope: Scope = EVERYTHING) -> dict[str, Any]:
             "grid": queries.dong_grid(s, scope),
             "feeds": [(f.partner_id, f.kind, f.last_produced_at) for f in queries.partner_feeds(s)],
             "timeline": len(queries.recent_feed(s, scope, limit=1000)),
+            "signal_hours": queries.partner_signal_hours(s, T0 - timedelta(days=7)),
         }
 
 
@@ -219,3 +221,33 @@ def test_an_older_case_event_does_not_reopen_a_closed_case(db: Database) -> None
         assert row is not None
         assert (row.state, row.closure_reason) == ("closed", "goals_met")
         assert row.opened_at == T0 + h  # the opening still counts for the funnel
+
+
+def test_signals_are_counted_per_partner_kind_and_hour_once_each(db: Database) -> None:
+    m = timedelta(minutes=1)
+    first, second, later = heartbeat(1, T0 + 10 * m), heartbeat(2, T0 + 50 * m), sos(1, T0 + 65 * m)
+    other = heartbeat(3, T0 + 20 * m, partner="motion-co")
+    fold(db, [first, second, later, other])
+    # Redelivered, replayed in a batch, and resent with a fresh event id (a partner's
+    # producer that leaves it out gets a new one on every decode): still counted once.
+    fold(db, [first, later])
+    with db.session() as s:
+        project_batch(s, [second, other, second, first.model_copy(update={"event_id": uuid4()})])
+    hours = figures(db)["signal_hours"]
+    assert hours == {
+        ("plug-co", "heartbeat"): {T0: 2},
+        ("sos-button-co", "sos"): {T0 + timedelta(hours=1): 1},
+        ("motion-co", "heartbeat"): {T0: 1},
+    }
+
+
+def test_signal_hours_older_than_a_week_behind_the_newest_are_dropped(db: Database) -> None:
+    old = heartbeat(1, T0)
+    fold(db, [old, heartbeat(1, T0 + timedelta(days=6))])
+    fold(db, [heartbeat(1, T0 + timedelta(days=7, hours=1))])
+    fold(db, [old])  # a late replay of a dropped hour is not counted again
+    assert figures(db)["signal_hours"] == {
+        ("plug-co", "heartbeat"): {T0 + timedelta(days=6): 1, T0 + timedelta(days=7, hours=1): 1}
+    }
+    with db.session() as s:
+        assert len(s.exec(select(PartnerSignalSeen)).all()) == 2  # pruned with the hours

@@ -9,14 +9,15 @@ rebuilt figures equal the original ones, whatever the interleaving of partitions
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel
-from sqlmodel import Session
+from sqlmodel import Session, col, delete, func, select
 
 from anbu_contracts import (
     AlertEvent,
@@ -42,12 +43,17 @@ from .adapters.orm import (
     NotificationView,
     OutcomeView,
     PartnerFeedView,
+    PartnerSignalHour,
+    PartnerSignalSeen,
     StepView,
     TaskView,
     TimelineEntry,
 )
 
 ACCEPTED_OR_LATER = frozenset({TaskStatus.ACCEPTED, TaskStatus.STARTED, TaskStatus.COMPLETED})
+# Signals per partner per hour are kept this long behind the newest hour counted: the
+# trends page draws the last 48 hours; a week leaves room to look back at a quiet weekend.
+SIGNAL_HOURS_KEPT = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -82,9 +88,11 @@ def project_batch(session: Session, events: Iterable[BaseModel]) -> list[Change]
     """Fold a batch of events (any order, duplicates allowed) in the caller's transaction."""
     changes: list[Change] = []
     feeds: dict[tuple[str, str], tuple[datetime, datetime]] = {}
+    signals: list[Signal] = []
     seen: set[UUID] = set()
     for event in events:
         if isinstance(event, Signal):
+            signals.append(event)
             key = (event.partner_id, str(getattr(event, "kind", "")))
             old = feeds.get(key)
             feeds[key] = (
@@ -102,6 +110,7 @@ def project_batch(session: Session, events: Iterable[BaseModel]) -> list[Change]
             changes.append(change)
     for (partner_id, kind), (observed, produced) in feeds.items():
         _partner_feed(session, partner_id, kind, observed, produced)
+    count_signals(session, signals)
     return changes
 
 
@@ -130,6 +139,7 @@ def project(session: Session, event: Any) -> Change | None:
             event.occurred_at,
             event.produced_at,
         )
+        count_signals(session, [event])
     return None
 
 
@@ -406,3 +416,46 @@ def _partner_feed(
         row.last_observed_at = max(row.last_observed_at, observed)
         row.last_produced_at = max(row.last_produced_at, produced)
     session.add(row)
+
+
+def signal_hour(at: datetime) -> datetime:
+    """The UTC hour a signal is counted in."""
+    return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def count_signals(session: Session, signals: Sequence[Signal]) -> None:
+    """Add each signal not counted before to its partner's, kind's and hour's count.
+
+    A signal is counted once per (partner, partner's event id), the contract's idempotency
+    key, whichever batch or replay brings it again. Hours older than ``SIGNAL_HOURS_KEPT``
+    behind the newest hour counted are dropped, and signals that old are not counted, so a
+    replay from the beginning of the topics ends with the same window as the live fold.
+    """
+    if not signals:
+        return
+    newest = session.exec(select(func.max(PartnerSignalHour.hour))).one()
+    batch_newest = max(signal_hour(s.produced_at) for s in signals)
+    newest = batch_newest if newest is None else max(signal_hour(newest), batch_newest)
+    cutoff = newest - SIGNAL_HOURS_KEPT
+    fresh = {(s.partner_id, s.partner_event_id): s for s in signals}
+    fresh = {key: s for key, s in fresh.items() if signal_hour(s.produced_at) >= cutoff}
+    ids = sorted({event_id for _, event_id in fresh})
+    for start in range(0, len(ids), 500):  # stay under the databases' bound-parameter limits
+        chunk = ids[start : start + 500]
+        query = select(PartnerSignalSeen.partner_id, PartnerSignalSeen.partner_event_id).where(
+            col(PartnerSignalSeen.partner_event_id).in_(chunk)
+        )
+        for partner_id, event_id in session.exec(query):
+            fresh.pop((partner_id, event_id), None)
+    counts: Counter[tuple[str, str, datetime]] = Counter()
+    for (partner_id, event_id), signal in fresh.items():
+        hour = signal_hour(signal.produced_at)
+        session.add(PartnerSignalSeen(partner_id=partner_id, partner_event_id=event_id, hour=hour))
+        counts[(partner_id, str(getattr(signal, "kind", "")), hour)] += 1
+    for (partner_id, kind, hour), n in counts.items():
+        row = session.get(PartnerSignalHour, (partner_id, kind, hour))
+        row = row or PartnerSignalHour(partner_id=partner_id, kind=kind, hour=hour, count=0)
+        row.count += n
+        session.add(row)
+    session.exec(delete(PartnerSignalHour).where(col(PartnerSignalHour.hour) < cutoff))
+    session.exec(delete(PartnerSignalSeen).where(col(PartnerSignalSeen.hour) < cutoff))

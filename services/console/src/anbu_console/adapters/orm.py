@@ -165,6 +165,33 @@ class PartnerFeedView(Table, table=True):
     last_produced_at: datetime = Field(sa_column=_tz(False))
 
 
+class PartnerSignalHour(Table, table=True):
+    """How many signals a partner sent of a kind in one UTC hour (by ``produced_at``).
+
+    Kept for ``SIGNAL_HOURS_KEPT`` behind the newest hour; counted once per signal through
+    ``PartnerSignalSeen``, so redeliveries and replays do not inflate the counts.
+    """
+
+    __tablename__ = "partner_signal_hour"
+    partner_id: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(primary_key=True, max_length=32)
+    hour: datetime = Field(sa_column=Column(UtcDateTime(), primary_key=True))
+    count: int = 0
+
+
+class PartnerSignalSeen(Table, table=True):
+    """Signals already counted, by the contract's idempotency key (partner, partner's id).
+
+    Not the event id: a partner producing straight to Kafka may leave it out, and the
+    contract then draws a new one on every decode (every replay). Pruned with the hours.
+    """
+
+    __tablename__ = "partner_signal_seen"
+    partner_id: str = Field(primary_key=True, max_length=64)
+    partner_event_id: str = Field(primary_key=True, max_length=128)
+    hour: datetime = Field(sa_column=_tz(False, index=True))
+
+
 class TimelineEntry(Table, table=True):
     """One event about a household, once (keyed by event id), for timelines and the feed."""
 
@@ -199,5 +226,7 @@ READ_MODEL = (
     NotificationView,
     CaseView,
     PartnerFeedView,
+    PartnerSignalHour,
+    PartnerSignalSeen,
     TimelineEntry,
 )

@@ -28,7 +28,9 @@ log = get_logger(__name__)
 BATCH = 2000
 # Raise when a read-model table changes shape: the console then drops the read model at
 # start and replays the topics into the new shape.
-READ_MODEL_VERSION = 3  # 3: case_view, timeline label and terms (registry.case.v1)
+# 3: case_view, timeline label and terms (registry.case.v1)
+# 4: partner_signal_hour and partner_signal_seen (signals per partner per hour)
+READ_MODEL_VERSION = 4
 LEGACY_TABLES = ("feed",)
 
 
