@@ -4,11 +4,11 @@ tasks past their deadline per day; SVG bars with the same numbers in a table."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 
 from anbu_console.domain.trends import bar_chart, nice_top, week_of
 
-from .builders import story
+from .builders import T0, heartbeat, story
 from .conftest import TOKEN, Console
 
 Login = Callable[[str], Console]
@@ -66,3 +66,37 @@ def test_a_dong_official_sees_only_their_dongs_trends(logged_in: Login) -> None:
     assert (
         f'<tr data-day="{TODAY}"><td>{TODAY}</td><td>0</td><td>1</td><td>0</td><td>0</td>' in page
     )
+
+
+def test_signals_per_partner_per_hour_carry_the_stale_threshold(logged_in: Login) -> None:
+    console = logged_in("official-530")  # partners are not area-scoped: a dong official too
+    beats = [heartbeat(1, T0 + timedelta(minutes=m)) for m in (60, 90)]
+    console.feed([*story(), *beats, beats[0]])  # one heartbeat redelivered
+    data = console.client.get("/api/trends", headers=SERVICE).json()
+    hours = data["signal_hours"]
+    assert len(hours) == 48 and hours[-1] == "2026-11-25T06:00:00+00:00"  # now is 06:00 UTC
+    feeds = {(f["partner_id"], f["kind"]): f for f in data["partner_signals"]}
+    plug = feeds[("plug-co", "heartbeat")]
+    assert plug["counts"][hours.index("2026-11-25T01:00:00+00:00")] == 2
+    assert sum(plug["counts"]) == 2
+    assert (plug["stale_after_hours"], plug["stale"]) == (2.0, True)  # silent 4.5 h
+    sos = feeds[("sos-button-co", "sos")]
+    assert sos["counts"][hours.index("2026-11-24T23:00:00+00:00")] == 1
+    assert (sum(sos["counts"]), sos["stale_after_hours"], sos["stale"]) == (2, 720.0, False)
+
+
+def test_the_trends_page_draws_each_feed_with_its_stale_line(logged_in: Login) -> None:
+    console = logged_in("admin")
+    console.feed([*story(), heartbeat(1, T0 + timedelta(hours=1))])
+    page = console.client.get("/trends").text
+    assert "연계기관별 시간당 신호 수" in page
+    # The heartbeat feed may be silent 2 h: the line sits at 04:00 UTC, the 46th of 48
+    # hourly columns of 640/48 units each.
+    assert '<line class="threshold" x1="600.0"' in page
+    assert "수신 중단 기준 2시간" in page
+    assert "◀ 수신 중단 기준 30일" in page  # the SOS feed's 720 h lie before the chart
+    assert (
+        '<tr data-hour="2026-11-25T01:00:00+00:00"><td>11-25 10:00</td><td>1</td><td>0</td>' in page
+    )
+    english = console.client.get("/trends?lang=en").text
+    assert "Signals per partner per hour" in english and "Stale after 2 h" in english

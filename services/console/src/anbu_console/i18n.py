@@ -227,10 +227,21 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "trend_overdue_tasks": {"ko": "일별 기한 초과 업무", "en": "Tasks past their deadline per day"},
     "trend_table": {"ko": "수치 표", "en": "The numbers"},
-    "trend_signals_note": {
-        "ko": "연계기관별 시간당 신호 수는 Grafana 대시보드(신호 수신)에서 봅니다.",
-        "en": "Signals per partner per hour: see the Grafana dashboard (signal intake).",
+    "trend_partner_signals": {
+        "ko": "연계기관별 시간당 신호 수 (최근 48시간)",
+        "en": "Signals per partner per hour (last 48 hours)",
     },
+    "trend_partner_signals_note": {
+        "ko": "세로선은 수신 중단 기준입니다. 선 오른쪽에 막대가 없으면 수신 중단입니다.",
+        "en": "The line is the stale threshold: no bar right of it means the feed is stale.",
+    },
+    "trend_stale_line": {"ko": "수신 중단 기준", "en": "Stale after"},
+    "trend_stale_line_beyond": {
+        "ko": "수신 중단 기준 (48시간 이전)",
+        "en": "Stale after (before the last 48 hours)",
+    },
+    "trend_no_feeds": {"ko": "아직 받은 신호가 없습니다.", "en": "No signals received yet."},
+    "trend_hour": {"ko": "시각", "en": "Hour"},
     "day": {"ko": "날짜", "en": "Day"},
     "week_of": {"ko": "주 (월요일)", "en": "Week of"},
     "median_hours": {"ko": "중앙값 (시간)", "en": "Median (hours)"},

@@ -10,7 +10,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 SEVERITIES = ("watch", "caution", "alert", "critical")
@@ -19,6 +19,12 @@ SEVERITIES = ("watch", "caution", "alert", "critical")
 def days_back(today: date, days: int) -> list[date]:
     """The last ``days`` local days, oldest first, ending today."""
     return [today - timedelta(days=n) for n in range(days - 1, -1, -1)]
+
+
+def hours_back(now: datetime, hours: int) -> list[datetime]:
+    """The last ``hours`` UTC hours, oldest first, ending with the hour holding ``now``."""
+    top = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return [top - timedelta(hours=n) for n in range(hours - 1, -1, -1)]
 
 
 def week_of(day: date) -> date:
@@ -124,3 +130,18 @@ def bar_chart(
         if index % label_every == 0:
             labels.append((round(index * slot + slot / 2, 1), label))
     return Chart(width, height, top, bars, labels)
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A vertical line across a chart of hourly columns at one instant."""
+
+    x: float
+    inside: bool  # False: the instant is before the first column; drawn at the left edge
+
+
+def instant_marker(hours: Sequence[datetime], at: datetime, width: int = 640) -> Marker:
+    """Where ``at`` falls on a chart of one column per hour (``bar_chart``'s slots)."""
+    slot = width / max(len(hours), 1)
+    offset = (at - hours[0]).total_seconds() / 3600 * slot if hours else 0.0
+    return Marker(round(min(max(offset, 0.0), float(width)), 1), offset >= 0)

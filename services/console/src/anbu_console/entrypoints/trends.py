@@ -8,6 +8,7 @@ that went past their deadline per day. Numbers come from the read model.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,12 +17,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from .. import queries
+from ..domain.feeds import is_stale, stale_threshold
 from ..domain.scope import EVERYTHING, Scope
 from ..domain.trends import (
     SEVERITIES,
     bar_chart,
     days_back,
     first_contact_hours,
+    hours_back,
+    instant_marker,
     per_day,
     week_of,
     weekly_median,
@@ -30,6 +34,7 @@ from .web import Console, snapshot_read
 
 DAYS = 14
 WEEKS = 8
+HOURS = 48
 
 
 def _parse(text: Any) -> datetime | None:
@@ -78,6 +83,51 @@ def trends(session: Any, scope: Scope, now: datetime, zone: ZoneInfo) -> dict[st
     }
 
 
+def partner_signals(
+    session: Any, now: datetime, threshold_of: Callable[[str], timedelta]
+) -> dict[str, Any]:
+    """Signals per partner feed per UTC hour (the last 48), each feed with its stale
+    threshold. Every known feed is listed, a silent one too: that is the one to see."""
+    hours = hours_back(now, HOURS)
+    counts = queries.partner_signal_hours(session, hours[0])
+    feeds = []
+    for feed in queries.partner_feeds(session):
+        threshold = threshold_of(feed.kind)
+        by_hour = counts.get((feed.partner_id, feed.kind), {})
+        feeds.append(
+            {
+                "partner_id": feed.partner_id,
+                "kind": feed.kind,
+                "stale_after_hours": threshold.total_seconds() / 3600,
+                "stale": is_stale(feed.last_produced_at, now, threshold),
+                "counts": [by_hour.get(hour, 0) for hour in hours],
+            }
+        )
+    return {"signal_hours": [h.isoformat() for h in hours], "partner_signals": feeds}
+
+
+def signal_charts(data: dict[str, Any], now: datetime, zone: ZoneInfo) -> list[dict[str, Any]]:
+    """One chart per feed, with a line where its silence would turn it stale."""
+    hours = [datetime.fromisoformat(h) for h in data["signal_hours"]]
+
+    def label(hour: datetime) -> str:
+        local = hour.astimezone(zone)
+        return local.strftime("%m/%d") if local.hour == 0 else local.strftime("%H:00")
+
+    out = []
+    for feed in data["partner_signals"]:
+        columns = [(label(h), {"": float(n)}) for h, n in zip(hours, feed["counts"], strict=True)]
+        since = now - timedelta(hours=feed["stale_after_hours"])
+        out.append(
+            {
+                **feed,
+                "chart": bar_chart(columns, [""], height=120, label_every=6),
+                "marker": instant_marker(hours, since),
+            }
+        )
+    return out
+
+
 def charts(data: dict[str, Any]) -> dict[str, Any]:
     """Bar geometry for the page."""
 
@@ -105,13 +155,26 @@ def charts(data: dict[str, Any]) -> dict[str, Any]:
 def router(console: Console) -> APIRouter:
     web = APIRouter()
 
+    options = console.options
+
+    def threshold_of(kind: str) -> timedelta:
+        return stale_threshold(kind, options.feed_stale_hours, options.feed_stale_hours_by_kind)
+
+    def everything(session: Any, scope: Scope, now: datetime) -> dict[str, Any]:
+        return {
+            **trends(session, scope, now, console.zone),
+            **partner_signals(session, now, threshold_of),
+        }
+
     @web.get("/trends", response_class=HTMLResponse, include_in_schema=False)
     async def trends_page(request: Request) -> Response:
         now = console.runtime.clock.now()
 
         def read(session: Any, scope: Scope) -> dict[str, Any]:
-            data = trends(session, scope, now, console.zone)
-            return {"data": data, **charts(data)}
+            data = everything(session, scope, now)
+            feeds = signal_charts(data, now, console.zone)
+            hours = [datetime.fromisoformat(h) for h in data["signal_hours"]]
+            return {"data": data, **charts(data), "feeds": feeds, "signal_hours": hours}
 
         return await console.page(request, "trends.html", read, severities=SEVERITIES)
 
@@ -119,13 +182,11 @@ def router(console: Console) -> APIRouter:
         "/api/trends",
         tags=["console"],
         summary="Alerts per day by severity and reason, first-contact median per week, "
-        "overdue tasks per day",
+        "overdue tasks per day, signals per partner feed per hour with the stale threshold",
     )
     async def trends_json(request: Request) -> dict[str, Any]:
         scope = console.api_viewer(request).scope or EVERYTHING
         now = console.runtime.clock.now()
-        return await snapshot_read(
-            console.runtime.db, lambda s: trends(s, scope, now, console.zone)
-        )
+        return await snapshot_read(console.runtime.db, lambda s: everything(s, scope, now))
 
     return web
