@@ -42,3 +42,15 @@ def test_a_production_registry_with_its_keys_or_a_development_one_without_them_s
     runtime.require_safe_secrets()
     runtime, _ = create(_common("dev", tmp_path / "dev"), _settings(tmp_path / "dev"))
     runtime.require_safe_secrets()
+
+
+def test_the_published_all_zero_placeholder_keys_are_refused_in_production(
+    tmp_path: Path,
+) -> None:
+    zero = "A" * 43 + "="  # deploy/compose.env.example
+    placeholder = _settings(tmp_path, pii_keys=f"k1:{zero}", blind_index_key=zero)
+    runtime, _ = create(_common("production", tmp_path), placeholder)
+    with pytest.raises(UnsafeSecrets) as refused:
+        runtime.require_safe_secrets()
+    assert "all-zero placeholder" in str(refused.value)
+    assert zero not in str(refused.value)

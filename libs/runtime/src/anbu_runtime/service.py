@@ -10,6 +10,8 @@ broker comes up simply reports "not ready" until it can work.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
@@ -76,21 +78,26 @@ class ServiceRuntime:
         self._tasks: list[asyncio.Task[None]] = []
         self.connected = False
         self._unset_keys: list[str] = []
+        self._placeholder_keys: list[str] = []
 
     # -- composition -----------------------------------------------------------------
 
-    def require_key_setting(self, variable: str, configured: bool) -> None:
-        """A key setting (``variable``) this service needs outside development.
+    def require_key_setting(self, variable: str, *values: str) -> None:
+        """Key settings (named together by ``variable``) this service needs outside development.
 
-        Unset, the service falls back to development keys under ``var/secrets``; with
-        ``ANBU_ENV`` other than ``dev`` it then refuses to start, naming the variable.
+        Unset, the service falls back to development keys under ``var/secrets``; set to a
+        placeholder (an all-zero key, as in the published compose example), it would seal
+        with a key everyone knows. Either way, with ``ANBU_ENV`` other than ``dev`` it
+        refuses to start, naming the variable.
         """
-        if not configured:
+        if not all(values):
             self._unset_keys.append(variable)
+        elif any(_has_zero_key(value) for value in values):
+            self._placeholder_keys.append(variable)
 
     def require_safe_secrets(self) -> None:
         """Raise :class:`UnsafeSecrets` when a secret or key is unfit outside development."""
-        self.common.require_safe_secrets(self._unset_keys)
+        self.common.require_safe_secrets(self._unset_keys, self._placeholder_keys)
 
     def declare_publications(self, *topics: Topic) -> None:
         """Declare what this service publishes (through its outbox) for the AsyncAPI document."""
@@ -315,6 +322,19 @@ class ServiceRuntime:
 
         install_clock_route(app, runtime.clock)
         return app
+
+
+def _has_zero_key(setting: str) -> bool:
+    """Whether a key setting (``id:base64,...`` or plain base64) holds an all-zero key."""
+    for item in setting.split(","):
+        encoded = item.strip().rpartition(":")[2]
+        try:
+            key = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            continue  # not base64: the service's own parser reports it
+        if key and not any(key):
+            return True
+    return False
 
 
 def serve(app: FastAPI, runtime: ServiceRuntime) -> None:

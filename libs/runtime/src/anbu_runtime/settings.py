@@ -65,7 +65,9 @@ class CommonSettings(BaseSettings):
     # Largest request body a service reads (bytes); routes that take uploads set their own.
     http_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
-    def secret_problems(self, unset_keys: Iterable[str] = ()) -> list[str]:
+    def secret_problems(
+        self, unset_keys: Iterable[str] = (), placeholder_keys: Iterable[str] = ()
+    ) -> list[str]:
         """Why the secrets are unfit for this environment (empty: fit, or development).
 
         ``unset_keys`` names a service's own key settings that are empty, so that the
@@ -76,6 +78,9 @@ class CommonSettings(BaseSettings):
         problems = [
             f"{variable} is not set (development keys from var/secrets would be used)"
             for variable in unset_keys
+        ] + [
+            f"{variable} holds an all-zero placeholder key (as in the published example)"
+            for variable in placeholder_keys
         ]
         for variable, value in (
             ("ANBU_AUTH_SECRET", self.auth_secret),
@@ -89,9 +94,11 @@ class CommonSettings(BaseSettings):
                 )
         return problems
 
-    def require_safe_secrets(self, unset_keys: Iterable[str] = ()) -> None:
+    def require_safe_secrets(
+        self, unset_keys: Iterable[str] = (), placeholder_keys: Iterable[str] = ()
+    ) -> None:
         """Raise :class:`UnsafeSecrets` naming each unfit variable (never its value)."""
-        problems = self.secret_problems(unset_keys)
+        problems = self.secret_problems(unset_keys, placeholder_keys)
         if problems:
             raise UnsafeSecrets(
                 f"ANBU_ENV={self.env}: "

@@ -73,7 +73,7 @@ def create(
     common = common or CommonSettings()
     settings = settings or GatewaySettings()
     runtime = ServiceRuntime(NAME, common, settings, metadata, clock=clock)
-    runtime.require_key_setting("ANBU_GATEWAY_REPORT_KEYS", bool(settings.report_keys))
+    runtime.require_key_setting("ANBU_GATEWAY_REPORT_KEYS", settings.report_keys)
     runtime.declare_publications(*SIGNAL_TOPICS.values())
 
     registry = RegistryClient(

@@ -47,7 +47,8 @@ def create(
     runtime = ServiceRuntime(NAME, common, settings, metadata, clock=clock, migrate=upgrade)
     runtime.require_key_setting(
         "ANBU_REGISTRY_PII_KEYS and ANBU_REGISTRY_BLIND_INDEX_KEY",
-        bool(settings.pii_keys and settings.blind_index_key),
+        settings.pii_keys,
+        settings.blind_index_key,
     )
     cipher = cipher_from_settings(settings.pii_keys, settings.blind_index_key, common.var_dir)
     ctx = Context(cipher, runtime.outbox, runtime.clock)
