@@ -18,43 +18,30 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-_PREFIX = "enc1"
+from anbu_runtime.sealing import FieldSealer, parse_keys
 
 
 class PiiCipher:
+    """Sealing (the shared :class:`~anbu_runtime.sealing.FieldSealer`, ``enc1`` format) plus
+    the blind index the registry needs to find a person by phone or resident number."""
+
     def __init__(self, keys: list[tuple[str, bytes]], index_key: bytes) -> None:
-        if not keys:
-            raise ValueError("at least one PII key is required")
-        for key_id, key in keys:
-            if len(key) != 32:
-                raise ValueError(f"PII key {key_id} must be 32 bytes (AES-256)")
-            if ":" in key_id:
-                raise ValueError("a key id cannot contain ':'")
-        self._current_id = keys[0][0]
-        self._aead = {key_id: AESGCM(key) for key_id, key in keys}
-        self._current = self._aead[self._current_id]
+        self._sealer = FieldSealer(keys)
         self._index_key = index_key
 
     @property
     def current_key_id(self) -> str:
-        return self._current_id
+        return self._sealer.current_key_id
 
     def seal(self, plaintext: str, *, context: str) -> str:
         """Encrypt ``plaintext``; ``context`` (for example "person.phone") is authenticated."""
-        nonce = os.urandom(12)
-        sealed = self._current.encrypt(nonce, plaintext.encode(), context.encode())
-        blob = base64.urlsafe_b64encode(nonce + sealed).decode()
-        return f"{_PREFIX}:{self._current_id}:{blob}"
+        return self._sealer.seal(plaintext, context=context)
 
     def open(self, token: str, *, context: str) -> str:
-        prefix, key_id, blob = token.split(":", 2)
-        if prefix != _PREFIX or key_id not in self._aead:
-            raise ValueError("unknown ciphertext format or key id")
-        raw = base64.urlsafe_b64decode(blob)
-        return self._aead[key_id].decrypt(raw[:12], raw[12:], context.encode()).decode()
+        return self._sealer.open(token, context=context)
 
     def needs_rotation(self, token: str) -> bool:
-        return token.split(":", 2)[1] != self._current_id
+        return token.split(":", 2)[1] != self.current_key_id
 
     def blind_index(self, value: str, *, kind: str) -> str:
         normalised = normalise(value, kind)
@@ -73,11 +60,7 @@ def normalise(value: str, kind: str) -> str:
 def cipher_from_settings(keys_setting: str, index_key_setting: str, var_dir: Path) -> PiiCipher:
     """The configured keys, or development keys kept in ``var/secrets`` (0600)."""
     if keys_setting and index_key_setting:
-        keys = []
-        for item in keys_setting.split(","):
-            key_id, b64 = item.strip().split(":", 1)
-            keys.append((key_id, base64.b64decode(b64)))
-        return PiiCipher(keys, base64.b64decode(index_key_setting))
+        return PiiCipher(parse_keys(keys_setting), base64.b64decode(index_key_setting))
     path = var_dir / "secrets" / "registry-dev-keys.json"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
