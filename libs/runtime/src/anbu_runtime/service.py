@@ -15,7 +15,7 @@ import binascii
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
 from fastapi import FastAPI, Request, Response
@@ -31,6 +31,7 @@ from anbu_contracts.topics import Topic
 from .clock import Clock, clock_from
 from .clock_route import install_clock_route
 from .db import Database
+from .jobs import every
 from .kafka import RecordProducer, build_broker
 from .logs import configure_logging, get_logger
 from .metrics import HTTP_REQUESTS, HTTP_SECONDS, MESSAGES_CONSUMED
@@ -39,11 +40,13 @@ from .outbox import Inbox, Outbox, install
 from .problems import install_problem_handlers, problem_response
 from .settings import CommonSettings, ServiceSettings, UnsafeSecrets
 from .snapshots import SnapshotFollower
+from .uow import Transactions
 
 log = get_logger(__name__)
 
 Background = Callable[[asyncio.Event], Awaitable[None]]
 ReadyCheck = Callable[[], Awaitable[bool]]
+R = TypeVar("R")
 
 
 class ServiceRuntime:
@@ -135,6 +138,36 @@ class ServiceRuntime:
 
     def inbox(self, consumer: str) -> Inbox:
         return Inbox(self.tables, consumer)
+
+    def transactions(
+        self, repositories: Callable[[Session], R], *, inbox: str | None = None
+    ) -> Transactions[R]:
+        """Units of work over this service's database, outbox and clock (see :mod:`.uow`).
+
+        ``inbox`` names the consumer whose applied message ids make handling idempotent.
+        """
+        return Transactions(
+            self.db,
+            self.outbox,
+            self.clock,
+            repositories,
+            inbox=self.inbox(inbox) if inbox else None,
+            service=self.name,
+        )
+
+    def every(
+        self,
+        interval: float | Callable[[], float],
+        fn: Callable[[], Awaitable[object]],
+        *,
+        name: str,
+        drain: bool = False,
+        first: Callable[[], Awaitable[object]] | None = None,
+    ) -> None:
+        """Run ``fn`` every ``interval`` seconds once Kafka is up (see :func:`.jobs.every`)."""
+        self.add_background(
+            name, every(interval, fn, name=name, service=self.name, drain=drain, first=first)
+        )
 
     async def apply_once(
         self, inbox: Inbox, message_id: str, change: Callable[[Session], None]
