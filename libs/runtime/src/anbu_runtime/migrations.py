@@ -27,7 +27,8 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import MetaData, create_engine, pool
+from alembic.script import ScriptDirectory
+from sqlalchemy import MetaData, create_engine, inspect, pool
 
 from .db import Database
 from .outbox import install
@@ -52,10 +53,19 @@ class Migrations:
         return config
 
     def upgrade(self, db: Database) -> None:
-        """Bring ``db`` to the newest schema (idempotent). Call it under the schema lock."""
+        """Bring ``db`` to the newest schema (idempotent). Call it under the schema lock.
+
+        A database made by ``create_all`` before the service had migrations (it has the
+        outbox but no version table) is stamped at the first revision, which describes
+        exactly that schema, and migrated on from there.
+        """
         config = self.config(db.url)
         with db.engine.begin() as connection:
             config.attributes["connection"] = connection
+            tables = set(inspect(connection).get_table_names())
+            if "outbox" in tables and "alembic_version" not in tables:
+                base = ScriptDirectory.from_config(config).get_bases()[0]
+                command.stamp(config, base)
             command.upgrade(config, "head")
 
     def __call__(self, db: Database) -> None:  # ServiceRuntime(migrate=...)
