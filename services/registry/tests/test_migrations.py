@@ -19,4 +19,3 @@ def test_migrations_reach_the_models_and_a_second_run_changes_nothing(
         MIGRATIONS.upgrade(db)  # a replica starting after the first finds nothing to do
     assert schema_drift(db, metadata) == []
     db.dispose()
-
