@@ -15,13 +15,12 @@ from fastapi.testclient import TestClient
 
 from anbu_console.adapters.orm import metadata
 from anbu_console.bootstrap import ConsoleSettings, create
-from anbu_console.projections import project_batch
 from anbu_runtime.auth import Principal, UserRole, issue_token
 from anbu_runtime.clock import ManualClock
 from anbu_runtime.service import ServiceRuntime
 from anbu_runtime.settings import CommonSettings
 
-from .builders import DONG_B, T0
+from .builders import DONG_B, T0, project_batch
 
 SECRET = "console-test-auth-secret-0123456789abcdef"
 TOKEN = "console-test-service-token"

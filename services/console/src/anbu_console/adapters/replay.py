@@ -1,27 +1,25 @@
-"""Drop the read model and rebuild it by replaying the topics from their beginning.
+"""The read model's shape check and the reading side of a replay.
 
-The replay reads every partition from its first retained offset up to the end it had when
-the replay started (no consumer group, nothing committed) and folds the records with the
-same projections as the live consumer. The live consumer may keep running meanwhile: the
-projections are idempotent, so records both of them fold end in the same state.
+:func:`prepare` (at start) says whether the read model must be refilled; :func:`reset`
+empties it. :func:`retained` reads every partition from its first retained offset up to the
+end it had when the replay started (no consumer group, nothing committed), decoded as the
+live consumer decodes; ``handlers/rebuild.py`` folds what it yields with the same
+projections as the live consumer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import partial
+from collections.abc import AsyncIterator, Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
 from anbu_contracts.topics import Topic
-from anbu_runtime.db import Database
 from anbu_runtime.kafka import DeadLetter, Tombstone, decode_record
 from anbu_runtime.logs import get_logger
 
-from ..projections import project_batch, stamp
+from ..handlers import stamp
 from .orm import READ_MODEL, ReadModelVersion
 
 log = get_logger(__name__)
@@ -32,12 +30,6 @@ BATCH = 2000
 # 4: partner_signal_hour and partner_signal_seen (signals per partner per hour)
 READ_MODEL_VERSION = 4
 LEGACY_TABLES = ("feed",)
-
-
-@dataclass
-class ReplayReport:
-    records: int = 0
-    skipped: int = 0
 
 
 def reset(session: Session) -> None:
@@ -83,9 +75,11 @@ def _decode(record: object) -> BaseModel | None:
     return None if isinstance(event, Tombstone) else event  # the live consumer skips those too
 
 
-async def replay(db: Database, bootstrap: str, topics: Sequence[Topic]) -> ReplayReport:
-    """Fold every retained record of ``topics`` into ``db`` (call :func:`reset` first)."""
-    report = ReplayReport()
+async def retained(
+    bootstrap: str, topics: Sequence[Topic]
+) -> AsyncIterator[tuple[list[BaseModel], int]]:
+    """Every retained record of ``topics`` up to their end at the start, in batches:
+    the events the live consumer would project, and how many records it would not."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         group_id=None,
@@ -105,28 +99,19 @@ async def replay(db: Database, bootstrap: str, topics: Sequence[Topic]) -> Repla
         while pending:
             batches = await consumer.getmany(*pending, timeout_ms=500, max_records=BATCH)
             events: list[BaseModel] = []
+            skipped = 0
             for tp, records in batches.items():
                 for record in records:
                     if record.offset >= end[tp]:
                         continue
                     event = _decode(record)
                     if event is None:
-                        report.skipped += 1
+                        skipped += 1
                     else:
                         events.append(stamp(event, record.timestamp))
-            if events:
-                await db.run(partial(project_batch, events=events))
-                report.records += len(events)
+            yield events, skipped
             for tp in list(pending):
                 if await consumer.position(tp) >= end[tp]:
                     pending.discard(tp)
     finally:
         await consumer.stop()
-    log.info("read model replayed", records=report.records, skipped=report.skipped)
-    return report
-
-
-async def rebuild(db: Database, bootstrap: str, topics: Sequence[Topic]) -> ReplayReport:
-    """Drop the read model and replay ``topics`` into it."""
-    await db.run(reset)
-    return await replay(db, bootstrap, topics)
