@@ -16,6 +16,7 @@ from anbu_runtime.service import serve
 from anbu_runtime.settings import CommonSettings
 from anbu_runtime.uow import Transactions
 
+from .adapters.migrations import MIGRATIONS
 from .adapters.orm import metadata
 from .adapters.replay import prepare
 from .adapters.repository import ReadModel
@@ -27,8 +28,9 @@ from .handlers.rebuild import rebuild
 def rebuild_command() -> int:
     common, settings = CommonSettings(), ConsoleSettings()
     db = Database(settings.resolved_database_url(common, NAME))
-    db.create_all(metadata)
     try:
+        with db.schema_lock():  # a console starting meanwhile migrates after us, or before
+            MIGRATIONS.upgrade(db)
         with db.session() as session:
             prepare(session)
         # The console never publishes; the outbox is there because every unit of work has one.

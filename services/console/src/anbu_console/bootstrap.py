@@ -16,6 +16,7 @@ from anbu_runtime.service import ServiceRuntime
 from anbu_runtime.settings import CommonSettings, ServiceSettings
 
 from .adapters.boundaries import dong_outlines
+from .adapters.migrations import MIGRATIONS
 from .adapters.orm import metadata
 from .adapters.registry_client import RegistryClient
 from .adapters.repository import ReadModel
@@ -61,7 +62,7 @@ def create(
 ) -> tuple[ServiceRuntime, FastAPI]:
     common = common or CommonSettings()
     settings = settings or ConsoleSettings()
-    runtime = ServiceRuntime(NAME, common, settings, metadata, clock=clock)
+    runtime = ServiceRuntime(NAME, common, settings, metadata, clock=clock, migrate=MIGRATIONS)
     tx = runtime.transactions(ReadModel)
     hub = Hub()
     consumers.register(runtime, tx, hub, settings.consumer_group)

@@ -24,8 +24,9 @@ from .orm import READ_MODEL, ReadModelVersion
 
 log = get_logger(__name__)
 BATCH = 2000
-# Raise when a read-model table changes shape: the console then drops the read model at
-# start and replays the topics into the new shape.
+# Raise when what the projections store changes (a new column filled from history, a
+# different fold): the console then drops the read model at start and replays the topics
+# into it. A change of a table's shape also needs an Alembic revision (migrations/).
 # 3: case_view, timeline label and terms (registry.case.v1)
 # 4: partner_signal_hour and partner_signal_seen (signals per partner per hour)
 READ_MODEL_VERSION = 4
@@ -48,8 +49,15 @@ def prepare(session: Session) -> bool:
     A database without the version row is new, or was built by an older console (or its
     file was deleted while the consumer group kept its offsets): in every case the read
     model is recreated empty and the topics must be replayed into it.
+
+    This is not a migration: the migrations (run before this, under the schema lock) keep
+    the tables' shape; ``READ_MODEL_VERSION`` says whether their *contents* are still what
+    folding the topics gives. :func:`reset` recreates the tables from the models, which
+    equal the newest migration (tests/test_migrations.py fails on any drift).
     """
     connection = session.connection()
+    # The migrations make this table; a database of a console older than the version row
+    # was stamped at the first revision without it.
     ReadModelVersion.__table__.create(connection, checkfirst=True)  # type: ignore[attr-defined]
     row = session.get(ReadModelVersion, 1)
     if row is not None and row.version == READ_MODEL_VERSION:
