@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from anbu_contracts import (
-    CaseChange,
-    CaseEvent,
-)
+from anbu_contracts import CaseChange, CaseEvent
 
-from ..adapters.orm import (
-    CaseView,
-)
+from ..adapters.orm import CaseView
 from ..domain.changes import Change
 from .common import Uow, change, earliest, timeline
 

@@ -4,17 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from anbu_contracts import (
-    AlertEvent,
-    EscalationChange,
-    EscalationEvent,
-)
+from anbu_contracts import AlertEvent, EscalationChange, EscalationEvent
 
-from ..adapters.orm import (
-    AlertView,
-    EscalationView,
-    StepView,
-)
+from ..adapters.orm import AlertView, EscalationView, StepView
 from ..domain.changes import Change
 from .common import Uow, change, stale, timeline
 

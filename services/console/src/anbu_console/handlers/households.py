@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from anbu_contracts import (
-    HouseholdSnapshot,
-)
+from anbu_contracts import HouseholdSnapshot
 
-from ..adapters.orm import (
-    HouseholdView,
-)
+from ..adapters.orm import HouseholdView
 from .common import Uow
 
 

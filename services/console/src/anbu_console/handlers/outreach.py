@@ -11,11 +11,7 @@ from anbu_contracts import (
 )
 from anbu_contracts.outreach import ItemState
 
-from ..adapters.orm import (
-    NotificationView,
-    OutcomeView,
-    TaskView,
-)
+from ..adapters.orm import NotificationView, OutcomeView, TaskView
 from ..domain.changes import Change
 from .common import Uow, change, earliest, stale, timeline
 
