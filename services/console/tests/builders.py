@@ -6,6 +6,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+from pydantic import BaseModel
+from sqlmodel import Session
+
+from anbu_console import handlers
+from anbu_console.adapters.orm import metadata
+from anbu_console.adapters.repository import ReadModel
+from anbu_console.domain.changes import Change
 from anbu_contracts import (
     AlertEvent,
     CaseEvent,
@@ -20,9 +27,29 @@ from anbu_contracts import (
     StepRecord,
     TaskEvent,
 )
+from anbu_runtime.outbox import Outbox, install
+from anbu_runtime.uow import UnitOfWork
 
 T0 = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)  # 09:00 in Seoul
 DONG_A, DONG_B = "1111051500", "1111053000"
+# The console never publishes; a unit of work has an outbox all the same.
+OUTBOX = Outbox(install(metadata), "console")
+
+
+def unit_of_work(session: Session) -> UnitOfWork[ReadModel]:
+    """The unit of work the consumer folds a batch in, over the caller's session."""
+    return UnitOfWork(session, ReadModel(session), OUTBOX, T0)
+
+
+def project_batch(session: Session, events: list[Any]) -> list[Change]:
+    """Fold a batch in the caller's transaction, exactly as the live consumer does."""
+    return handlers.project_batch(unit_of_work(session), events)
+
+
+def project(session: Session, event: BaseModel) -> Change | None:
+    """Fold one event through the handler table."""
+    change: Change | None = handlers.HANDLERS.dispatch(event, unit_of_work(session))
+    return change
 
 
 def household(n: int, tier: str = "high_risk", dong: str = DONG_A, revision: int = 1) -> Any:

@@ -13,15 +13,14 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from anbu_console.adapters.orm import metadata
+from anbu_console.adapters.migrations import MIGRATIONS
 from anbu_console.bootstrap import ConsoleSettings, create
-from anbu_console.projections import project_batch
 from anbu_runtime.auth import Principal, UserRole, issue_token
 from anbu_runtime.clock import ManualClock
 from anbu_runtime.service import ServiceRuntime
 from anbu_runtime.settings import CommonSettings
 
-from .builders import DONG_B, T0
+from .builders import DONG_B, T0, project_batch
 
 SECRET = "console-test-auth-secret-0123456789abcdef"
 TOKEN = "console-test-service-token"
@@ -88,7 +87,7 @@ def console(tmp_path: Path) -> Iterator[Console]:
         clock=clock,
         registry_transport=httpx.MockTransport(registry_login),
     )
-    runtime.db.create_all(metadata)
+    MIGRATIONS.upgrade(runtime.db)  # as at start, where the runtime runs them
     # No lifespan: the pages read the database; Kafka stays out of these tests.
     client = TestClient(app, base_url="http://localhost")
     yield Console(runtime, client, clock)

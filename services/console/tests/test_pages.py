@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import jwt
 
+from anbu_console.domain.changes import Change
 from anbu_console.entrypoints.live import Hub
-from anbu_console.projections import Change
 from anbu_runtime.auth import ISSUER, Principal, UserRole, issue_token
 
 from .builders import DONG_B, T0, alert, escalation, household, sos, story

@@ -16,12 +16,14 @@ from anbu_runtime.service import ServiceRuntime
 from anbu_runtime.settings import CommonSettings, ServiceSettings
 
 from .adapters.boundaries import dong_outlines
+from .adapters.migrations import MIGRATIONS
 from .adapters.orm import metadata
 from .adapters.registry_client import RegistryClient
-from .adapters.replay import prepare
+from .adapters.repository import ReadModel
 from .domain.kpis import DEFAULT_TARGETS
-from .entrypoints import consumers, day_sheet, district_map, trends, web
+from .entrypoints import api, consumers, day_sheet, district_map, login, pages, trends, web
 from .entrypoints.live import Hub
+from .handlers.rebuild import Rebuilds
 
 NAME = "console"
 STATIC = Path(__file__).resolve().parent / "static"
@@ -60,9 +62,11 @@ def create(
 ) -> tuple[ServiceRuntime, FastAPI]:
     common = common or CommonSettings()
     settings = settings or ConsoleSettings()
-    runtime = ServiceRuntime(NAME, common, settings, metadata, clock=clock)
+    runtime = ServiceRuntime(NAME, common, settings, metadata, clock=clock, migrate=MIGRATIONS)
+    tx = runtime.transactions(ReadModel)
     hub = Hub()
-    consumers.register(runtime, hub, settings.consumer_group)
+    consumers.register(runtime, tx, hub, settings.consumer_group)
+    rebuilds = Rebuilds(tx, common.kafka_bootstrap, consumers.INPUT_TOPICS)
     registry = RegistryClient(
         common.registry_url, transport=registry_transport, service_token=common.service_token
     )
@@ -76,25 +80,23 @@ def create(
             feed_stale_hours=settings.feed_stale_hours,
             feed_stale_hours_by_kind=settings.feed_stale_hours_by_kind,
             kpi_targets=settings.kpi_targets,
-            topics=consumers.INPUT_TOPICS,
         ),
     )
-
-    async def prepare_read_model() -> None:
-        console.needs_replay = await runtime.db.run(prepare)
 
     async def load_boundaries() -> None:
         # Decode the map's outlines once at start (about half a second), not on a first click.
         await asyncio.to_thread(dong_outlines)
 
-    runtime.on_startup(prepare_read_model)
+    runtime.on_startup(rebuilds.prepare)
     runtime.on_startup(load_boundaries)
-    runtime.add_background("replay", console.replay_if_needed)
+    runtime.add_background("replay", rebuilds.replay_if_needed)
     app = runtime.build_app("anbu console", "The operators' dashboard.")
     app.state.console = console
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(day_sheet.router(console))
-    app.include_router(web.router(console))
+    app.include_router(login.router(console))
+    app.include_router(pages.router(console))
+    app.include_router(api.router(console, rebuilds))
     app.include_router(district_map.router(console))
     app.include_router(trends.router(console))
     return runtime, app

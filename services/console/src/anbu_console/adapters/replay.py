@@ -1,43 +1,36 @@
-"""Drop the read model and rebuild it by replaying the topics from their beginning.
+"""The read model's shape check and the reading side of a replay.
 
-The replay reads every partition from its first retained offset up to the end it had when
-the replay started (no consumer group, nothing committed) and folds the records with the
-same projections as the live consumer. The live consumer may keep running meanwhile: the
-projections are idempotent, so records both of them fold end in the same state.
+:func:`prepare` (at start) says whether the read model must be refilled; :func:`reset`
+empties it. :func:`retained` reads every partition from its first retained offset up to the
+end it had when the replay started (no consumer group, nothing committed), decoded as the
+live consumer decodes; ``handlers/rebuild.py`` folds what it yields with the same
+projections as the live consumer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import partial
+from collections.abc import AsyncIterator, Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
 from anbu_contracts.topics import Topic
-from anbu_runtime.db import Database
 from anbu_runtime.kafka import DeadLetter, Tombstone, decode_record
 from anbu_runtime.logs import get_logger
 
-from ..projections import project_batch, stamp
+from ..handlers import stamp
 from .orm import READ_MODEL, ReadModelVersion
 
 log = get_logger(__name__)
 BATCH = 2000
-# Raise when a read-model table changes shape: the console then drops the read model at
-# start and replays the topics into the new shape.
+# Raise when what the projections store changes (a new column filled from history, a
+# different fold): the console then drops the read model at start and replays the topics
+# into it. A change of a table's shape also needs an Alembic revision (migrations/).
 # 3: case_view, timeline label and terms (registry.case.v1)
 # 4: partner_signal_hour and partner_signal_seen (signals per partner per hour)
 READ_MODEL_VERSION = 4
 LEGACY_TABLES = ("feed",)
-
-
-@dataclass
-class ReplayReport:
-    records: int = 0
-    skipped: int = 0
 
 
 def reset(session: Session) -> None:
@@ -56,8 +49,15 @@ def prepare(session: Session) -> bool:
     A database without the version row is new, or was built by an older console (or its
     file was deleted while the consumer group kept its offsets): in every case the read
     model is recreated empty and the topics must be replayed into it.
+
+    This is not a migration: the migrations (run before this, under the schema lock) keep
+    the tables' shape; ``READ_MODEL_VERSION`` says whether their *contents* are still what
+    folding the topics gives. :func:`reset` recreates the tables from the models, which
+    equal the newest migration (tests/test_migrations.py fails on any drift).
     """
     connection = session.connection()
+    # The migrations make this table; a database of a console older than the version row
+    # was stamped at the first revision without it.
     ReadModelVersion.__table__.create(connection, checkfirst=True)  # type: ignore[attr-defined]
     row = session.get(ReadModelVersion, 1)
     if row is not None and row.version == READ_MODEL_VERSION:
@@ -83,9 +83,11 @@ def _decode(record: object) -> BaseModel | None:
     return None if isinstance(event, Tombstone) else event  # the live consumer skips those too
 
 
-async def replay(db: Database, bootstrap: str, topics: Sequence[Topic]) -> ReplayReport:
-    """Fold every retained record of ``topics`` into ``db`` (call :func:`reset` first)."""
-    report = ReplayReport()
+async def retained(
+    bootstrap: str, topics: Sequence[Topic]
+) -> AsyncIterator[tuple[list[BaseModel], int]]:
+    """Every retained record of ``topics`` up to their end at the start, in batches:
+    the events the live consumer would project, and how many records it would not."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         group_id=None,
@@ -105,28 +107,19 @@ async def replay(db: Database, bootstrap: str, topics: Sequence[Topic]) -> Repla
         while pending:
             batches = await consumer.getmany(*pending, timeout_ms=500, max_records=BATCH)
             events: list[BaseModel] = []
+            skipped = 0
             for tp, records in batches.items():
                 for record in records:
                     if record.offset >= end[tp]:
                         continue
                     event = _decode(record)
                     if event is None:
-                        report.skipped += 1
+                        skipped += 1
                     else:
                         events.append(stamp(event, record.timestamp))
-            if events:
-                await db.run(partial(project_batch, events=events))
-                report.records += len(events)
+            yield events, skipped
             for tp in list(pending):
                 if await consumer.position(tp) >= end[tp]:
                     pending.discard(tp)
     finally:
         await consumer.stop()
-    log.info("read model replayed", records=report.records, skipped=report.skipped)
-    return report
-
-
-async def rebuild(db: Database, bootstrap: str, topics: Sequence[Topic]) -> ReplayReport:
-    """Drop the read model and replay ``topics`` into it."""
-    await db.run(reset)
-    return await replay(db, bootstrap, topics)

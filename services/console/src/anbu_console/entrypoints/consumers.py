@@ -1,8 +1,9 @@
 """The console's Kafka entrypoint: every topic operators watch, into the read model.
 
 One batch consumer reads the operational topics and every signal topic (for the partner
-feeds); each batch is folded in one transaction (the projections are idempotent, so no
-inbox is needed) and the changes are announced to the open pages afterwards.
+feeds); each batch is folded in one unit of work through the handler table
+(``handlers.project_batch``; the projections are idempotent, so no inbox is needed) and the
+changes are announced to the open pages afterwards.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ from anbu_contracts.topics import (
 from anbu_runtime.batch import BatchConsumer, Received
 from anbu_runtime.kafka import Tombstone
 from anbu_runtime.service import ServiceRuntime
+from anbu_runtime.uow import Transactions
 
-from ..projections import project_batch, stamp
+from ..adapters.repository import ReadModel
+from ..handlers import fold, stamp
 from .live import Hub
 
 INPUT_TOPICS = (
@@ -46,12 +49,14 @@ INPUT_TOPICS = (
 )
 
 
-def register(runtime: ServiceRuntime, hub: Hub, group: str) -> BatchConsumer:
+def register(
+    runtime: ServiceRuntime, tx: Transactions[ReadModel], hub: Hub, group: str
+) -> BatchConsumer:
     async def handle(received: list[Received]) -> None:
         events = [
             stamp(r.event, r.timestamp_ms) for r in received if not isinstance(r.event, Tombstone)
         ]
-        changes = await runtime.db.run(lambda session: project_batch(session, events))
+        changes = await fold(tx, events)
         hub.publish(changes)
 
     consumer = BatchConsumer(

@@ -15,14 +15,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from .. import queries
+from .. import views
 from ..domain.scope import Scope
 from .web import Console
 
 
 def sheet(session: Any, scope: Scope, day: date, console: Console) -> dict[str, Any]:
     start = datetime.combine(day, time.min, console.zone)
-    found = queries.day_two_steps(session, scope, start, start + timedelta(days=1))
+    found = views.day_two_steps(session, scope, start, start + timedelta(days=1))
     teams: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for escalation, dong in found["upcoming"]:
         teams[dong or ""].append(

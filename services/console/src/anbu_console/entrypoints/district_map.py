@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from .. import queries
+from .. import views
 from ..adapters.boundaries import ATTRIBUTION, dong_outlines
 from ..domain.choropleth import (
     MEASURES,
@@ -35,7 +35,7 @@ EMPTY = {"watched": 0, "open_alerts": 0, "overdue_steps": 0}
 
 def figures(session: Any, scope: Scope, now: datetime, measure: str) -> list[dict[str, Any]]:
     """Every dong the viewer sees (the labelled ones and any with data), with its numbers."""
-    measures = queries.dong_measures(session, scope, now)
+    measures = views.dong_measures(session, scope, now)
     outlines = dong_outlines()
     codes = sorted({c for c in DONG_NAMES if scope.sees(c)} | set(measures))
     rows = []

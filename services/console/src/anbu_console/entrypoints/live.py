@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable
 
-from ..projections import Change
+from ..domain.changes import Change
 
 QUEUE_SIZE = 256
 

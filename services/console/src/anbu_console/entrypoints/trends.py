@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from .. import queries
+from .. import views
 from ..domain.feeds import is_stale, stale_threshold
 from ..domain.scope import EVERYTHING, Scope
 from ..domain.trends import (
@@ -49,14 +49,14 @@ def trends(session: Any, scope: Scope, now: datetime, zone: ZoneInfo) -> dict[st
     days = days_back(today, DAYS)
     weeks = [week_of(today) - timedelta(weeks=n) for n in range(WEEKS - 1, -1, -1)]
     since = datetime.combine(weeks[0], datetime.min.time(), zone)
-    rows = queries.trend_rows(session, scope, since)
+    rows = views.trend_rows(session, scope, since)
     alerts = rows["alerts"]
     signalled = []
     for household, opened, _severity, _reason, evidence in alerts:
         seen = [t for t in (_parse(e.get("occurred_at")) for e in evidence or []) if t]
         signalled.append((household, opened, min([*seen, opened])))
     contacts = first_contact_hours(signalled, rows["outcomes"])
-    open_statuses = set(queries.OPEN_TASK)
+    open_statuses = set(views.OPEN_TASK)
     overdue = [
         (deadline, "overdue")
         for deadline, completed, status in rows["tasks"]
@@ -89,9 +89,9 @@ def partner_signals(
     """Signals per partner feed per UTC hour (the last 48), each feed with its stale
     threshold. Every known feed is listed, a silent one too: that is the one to see."""
     hours = hours_back(now, HOURS)
-    counts = queries.partner_signal_hours(session, hours[0])
+    counts = views.partner_signal_hours(session, hours[0])
     feeds = []
-    for feed in queries.partner_feeds(session):
+    for feed in views.partner_feeds(session):
         threshold = threshold_of(feed.kind)
         by_hour = counts.get((feed.partner_id, feed.kind), {})
         feeds.append(

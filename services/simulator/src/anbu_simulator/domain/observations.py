@@ -1,0 +1,159 @@
+"""What the simulation produces: partner records, and the emitter that stamps their flaws.
+
+:class:`Emitter` is the simulation's one random generator and its delivery-ordered heap:
+every record passes through :meth:`Emitter.emit`, which draws its event id and whether
+the partner misbehaves (duplicate, late, malformed). The draws' order is the seed's
+contract: moving an ``emit`` call changes the world a seed gives.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import random
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from anbu_contracts import SignalKind
+from anbu_contracts.signals import SIGNAL_MODELS, Signal
+
+from .partners import Partner
+
+SEOUL = ZoneInfo("Asia/Seoul")
+
+
+class Flaw(StrEnum):
+    DUPLICATE = "duplicate"
+    LATE = "late"
+    MALFORMED = "malformed"
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One partner record: a signal of ``kind`` about a household, delivered at ``deliver_at``.
+
+    ``fields`` are the kind's own contract fields. ``flaw`` marks the misbehaving ones.
+    """
+
+    deliver_at: datetime
+    kind: SignalKind
+    household_id: str
+    partner_id: str
+    partner_event_id: str
+    event_id: UUID
+    occurred_at: datetime
+    fields: Mapping[str, Any]
+    flaw: Flaw | None = None
+
+    def signal(self) -> Signal:
+        """The contract model (validated); a malformed observation has none."""
+        if self.flaw is Flaw.MALFORMED:
+            raise ValueError("a malformed observation has no valid signal")
+        return SIGNAL_MODELS[self.kind](
+            event_id=self.event_id,
+            occurred_at=self.occurred_at,
+            produced_at=self.deliver_at,
+            source=self.partner_id,
+            household_id=self.household_id,
+            partner_id=self.partner_id,
+            partner_event_id=self.partner_event_id,
+            **self.fields,
+        )
+
+    def value(self) -> bytes:
+        """The record value as a partner would send it: JSON, or broken bytes if malformed."""
+        if self.flaw is not Flaw.MALFORMED:
+            return self.signal().model_dump_json().encode()
+        good = replace(self, flaw=None).signal().model_dump(mode="json")
+        variant = self.event_id.int % 3
+        if variant == 0:  # truncated in transit
+            return json.dumps(good).encode()[: 40 + self.event_id.int % 40]
+        if variant == 1:  # a name where the pseudonymous id belongs
+            return json.dumps({**good, "household_id": "홍길동 어르신"}).encode()
+        # personal data riding along: the contract forbids unknown fields
+        return json.dumps({**good, "resident_phone": "010-0000-0000"}).encode()
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    seed: int | str = 1
+    start: datetime = datetime(2026, 3, 2, tzinfo=SEOUL)
+    days: float = 7.0
+    crisis_rate_per_year: float = 0.1
+    duplicate_rate: float = 0.003
+    late_rate: float = 0.01
+    malformed_rate: float = 0.0005
+    heartbeat_block_hours: int = 4
+    background_reports_per_year: float = 0.01
+    false_sos_per_year: float = 0.3
+    demo: bool = False  # add the scripted demo crises
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(days=self.days)
+
+
+class Emitter:
+    """The world's random generator and the records waiting for their delivery instant."""
+
+    def __init__(self, config: SimulationConfig) -> None:
+        self.config = config
+        self.rng = random.Random(f"world:{config.seed}")
+        self._start, self._end = config.start.astimezone(UTC), config.end.astimezone(UTC)
+        self._seq = 0
+        self._heap: list[tuple[float, int, Observation]] = []
+
+    def emit(
+        self,
+        kind: SignalKind,
+        household_id: str,
+        partner: Partner,
+        occurred_at: datetime,
+        deliver_at: datetime,
+        fields: Mapping[str, Any],
+    ) -> None:
+        cfg, rng = self.config, self.rng
+        if occurred_at < self._start or occurred_at >= self._end:
+            return
+        event_id = UUID(int=rng.getrandbits(128), version=4)
+        flaw: Flaw | None = None
+        r = rng.random()
+        if r < cfg.malformed_rate:
+            flaw = Flaw.MALFORMED
+        elif r < cfg.malformed_rate + cfg.late_rate:
+            flaw = Flaw.LATE
+            deliver_at += timedelta(hours=rng.uniform(2, 48))
+        obs = Observation(
+            deliver_at=deliver_at,
+            kind=kind,
+            household_id=household_id,
+            partner_id=partner,
+            partner_event_id=f"{partner}-{event_id.hex[:20]}",
+            event_id=event_id,
+            occurred_at=occurred_at,
+            fields=fields,
+            flaw=flaw,
+        )
+        self._push(obs)
+        if rng.random() < cfg.duplicate_rate and flaw is not Flaw.MALFORMED:
+            again = deliver_at + timedelta(minutes=rng.uniform(1, 360))
+            self._push(replace(obs, deliver_at=again, flaw=Flaw.DUPLICATE))
+
+    def _push(self, obs: Observation) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (obs.deliver_at.timestamp(), self._seq, obs))
+
+    # -- one household's day -----------------------------------------------------------
+
+    def delivered_before(self, timestamp: float) -> Iterator[Observation]:
+        """Pop the records delivered before ``timestamp``, in delivery order."""
+        while self._heap and self._heap[0][0] < timestamp:
+            yield heapq.heappop(self._heap)[2]
+
+    def clear(self) -> None:
+        self._heap.clear()
