@@ -31,11 +31,12 @@ from anbu_detector.adapters.orm import (
     metadata,
 )
 from anbu_detector.domain.monitor import Monitor
-from anbu_detector.handlers import Detector
+from anbu_detector.handlers import Detector, Setup, repositories
 from anbu_runtime.batch import Received
 from anbu_runtime.clock import ManualClock
 from anbu_runtime.db import Database
 from anbu_runtime.outbox import Inbox, Outbox, install
+from anbu_runtime.uow import Transactions
 
 T0 = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)  # 10:00 in Seoul
 HH = "HH-SERVICE01"
@@ -48,16 +49,15 @@ class World:
         self.db.create_all(metadata)
         self.clock = ManualClock(T0)
         self.outbox = Outbox(tables, "detector")
-        self.detector = Detector(
-            catalog=load_catalog(),
-            protocols=load_protocols(),
-            db=self.db,
-            outbox=self.outbox,
+        setup = Setup(load_catalog(), load_protocols(), Monitor(), "test")
+        transactions = Transactions(
+            self.db,
+            self.outbox,
+            self.clock,
+            repositories(setup),
             inbox=Inbox(tables, "detector"),
-            clock=self.clock,
-            monitor=Monitor(),
-            instance="test",
         )
+        self.detector = Detector(setup, transactions)
         self.tables = tables
         self.seen = 0
         self.offset = 0
