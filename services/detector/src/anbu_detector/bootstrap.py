@@ -11,6 +11,7 @@ from anbu_runtime.service import ServiceRuntime
 from anbu_runtime.settings import CommonSettings, ServiceSettings
 
 from .adapters.config_files import check, load_catalog, load_protocols
+from .adapters.migrations import MIGRATIONS
 from .adapters.orm import metadata
 from .adapters.timers import StepTimers, timers_engine
 from .domain.monitor import Monitor
@@ -34,7 +35,7 @@ def create(
 ) -> tuple[ServiceRuntime, FastAPI]:
     common = common or CommonSettings()
     settings = settings or DetectorSettings()
-    runtime = ServiceRuntime(NAME, common, settings, metadata, clock=clock)
+    runtime = ServiceRuntime(NAME, common, settings, metadata, clock=clock, migrate=MIGRATIONS)
     catalog, protocols = load_catalog(), load_protocols()
     check(catalog, protocols)
     setup = Setup(catalog, protocols, Monitor(), common.instance_id)
