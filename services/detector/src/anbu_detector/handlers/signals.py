@@ -31,6 +31,7 @@ from anbu_contracts import (
     SignalKind,
     SosSignal,
     UsageDropSignal,
+    WaterMeterSignal,
 )
 from anbu_runtime.uow import Handler
 
@@ -159,6 +160,7 @@ STATELESS: dict[type[Signal], Callable[[Any, RuleSet], Finding | None]] = {
     BlindSpotSignal: signal_rules.blind_spot,
     HospitalDischargeSignal: signal_rules.hospital_discharge,
     MailUncollectedSignal: signal_rules.mail_uncollected,
+    WaterMeterSignal: signal_rules.water_meter,
 }
 
 
