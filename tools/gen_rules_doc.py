@@ -51,6 +51,8 @@ WORDS: dict[str, dict[str, str]] = {
         "blind_spot": "복지 사각지대 발굴 조사",
         "hospital": "퇴원 통보",
         "mail": "우편물 {n}일 이상 미수거",
+        "water_no_flow": "수도 원격검침: {h}시간 이상 물 사용 없음",
+        "water_drop": "수도 원격검침: 하루 사용량이 가구 평소 사용량보다 {r}% 이상 감소",
         "programmes": "사업별 조정",
         "programme": "사업",
         "setting": "설정",
@@ -90,6 +92,10 @@ WORDS: dict[str, dict[str, str]] = {
         "blind_spot": "blind-spot survey round",
         "hospital": "hospital discharge notice",
         "mail": "mail uncollected for {n} days or more",
+        "water_no_flow": "smart water meter: no flow for {h} hours or more",
+        "water_drop": (
+            "smart water meter: the last day's use {r}% or more below the household's baseline"
+        ),
         "programmes": "Programme overrides",
         "programme": "programme",
         "setting": "setting",
@@ -161,6 +167,19 @@ def rule_rows(rules: RuleSet, lang: str) -> list[tuple[str, str, str]]:
             rules.mail_uncollected.rule_id,
             w["mail"].format(n=rules.mail_uncollected.min_days),
             rules.mail_uncollected.severity.value,
+        ),
+    ]
+    wm = rules.water_meter
+    rows += [
+        (
+            wm.rule_id,
+            w["water_no_flow"].format(h=f"{wm.no_flow_hours:g}"),
+            wm.no_flow_severity.value,
+        ),
+        (
+            wm.rule_id,
+            w["water_drop"].format(r=f"{wm.min_drop_ratio * 100:g}"),
+            wm.drop_severity.value,
         ),
     ]
     return rows

@@ -80,6 +80,7 @@ from .signals import (
     SosSignal,
     UsageDropSignal,
     Utility,
+    WaterMeterSignal,
     any_signal_adapter,
 )
 from .topics import SIGNAL_TOPICS, TOPICS, TOPICS_BY_NAME, Topic, all_topics
@@ -165,6 +166,7 @@ __all__ = [
     "UsageDropSignal",
     "UtcDatetime",
     "Utility",
+    "WaterMeterSignal",
     "WeeklyShift",
     "WorkerSnapshot",
     "all_topics",

@@ -28,6 +28,7 @@ class SignalKind(StrEnum):
     BLIND_SPOT = "blind_spot"
     HOSPITAL_DISCHARGE = "hospital_discharge"
     MAIL_UNCOLLECTED = "mail_uncollected"
+    WATER_METER = "water_meter"
 
 
 class Signal(Event):
@@ -256,6 +257,22 @@ class MailUncollectedSignal(Signal):
     days_uncollected: int = Field(ge=0, le=3650)
 
 
+class WaterMeterSignal(Signal):
+    """수도 원격검침: a smart water meter's remote reading.
+
+    ``hours_without_flow``: how long no water has flowed through the meter;
+    ``litres_last_24h``: the last day's use; ``baseline_litres_per_day``: the household's
+    usual daily use as the meter operator knows it (e.g. its median over recent weeks), so
+    that a sudden drop is judged against this household and not an average one.
+    """
+
+    kind: Literal["water_meter"] = "water_meter"
+    meter_id: ShortText
+    hours_without_flow: float = Field(ge=0, le=24 * 366)
+    litres_last_24h: float = Field(ge=0)
+    baseline_litres_per_day: float | None = Field(default=None, gt=0)
+
+
 AnySignal = Annotated[
     ArrearsSignal
     | DisconnectionSignal
@@ -266,7 +283,8 @@ AnySignal = Annotated[
     | SosSignal
     | BlindSpotSignal
     | HospitalDischargeSignal
-    | MailUncollectedSignal,
+    | MailUncollectedSignal
+    | WaterMeterSignal,
     Field(discriminator="kind"),
 ]
 
@@ -281,6 +299,7 @@ SIGNAL_MODELS: dict[SignalKind, type[Signal]] = {
     SignalKind.BLIND_SPOT: BlindSpotSignal,
     SignalKind.HOSPITAL_DISCHARGE: HospitalDischargeSignal,
     SignalKind.MAIL_UNCOLLECTED: MailUncollectedSignal,
+    SignalKind.WATER_METER: WaterMeterSignal,
 }
 
 any_signal_adapter: TypeAdapter[AnySignal] = TypeAdapter(AnySignal)

@@ -21,6 +21,7 @@ from anbu_contracts import (
     OutcomeEvent,
     SafetyCallSignal,
     SosSignal,
+    WaterMeterSignal,
 )
 from anbu_contracts.topics import OUTREACH_OUTCOME, REGISTRY_HOUSEHOLD
 from anbu_detector.adapters.config_files import load_catalog, load_protocols
@@ -31,11 +32,12 @@ from anbu_detector.adapters.orm import (
     metadata,
 )
 from anbu_detector.domain.monitor import Monitor
-from anbu_detector.handlers import Detector
+from anbu_detector.handlers import Detector, Setup, repositories
 from anbu_runtime.batch import Received
 from anbu_runtime.clock import ManualClock
 from anbu_runtime.db import Database
 from anbu_runtime.outbox import Inbox, Outbox, install
+from anbu_runtime.uow import Transactions
 
 T0 = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)  # 10:00 in Seoul
 HH = "HH-SERVICE01"
@@ -48,16 +50,15 @@ class World:
         self.db.create_all(metadata)
         self.clock = ManualClock(T0)
         self.outbox = Outbox(tables, "detector")
-        self.detector = Detector(
-            catalog=load_catalog(),
-            protocols=load_protocols(),
-            db=self.db,
-            outbox=self.outbox,
+        setup = Setup(load_catalog(), load_protocols(), Monitor(), "test")
+        transactions = Transactions(
+            self.db,
+            self.outbox,
+            self.clock,
+            repositories(setup),
             inbox=Inbox(tables, "detector"),
-            clock=self.clock,
-            monitor=Monitor(),
-            instance="test",
         )
+        self.detector = Detector(setup, transactions)
         self.tables = tables
         self.seen = 0
         self.offset = 0
@@ -161,6 +162,30 @@ async def test_three_unanswered_calls_open_an_alert_and_run_day1(world: World) -
     assert step.step.step_id == "day1.contact"
     assert step.next_step_id == "day2.visit"
     assert step.next_step_due_at == datetime(2026, 11, 26, 0, 0, tzinfo=UTC)  # 09:00 KST
+
+
+async def test_a_dry_water_meter_opens_a_usage_drop_alert_and_a_welfare_check(
+    world: World,
+) -> None:
+    await world.send(household())
+    reading = WaterMeterSignal(
+        occurred_at=T0,
+        source="waterworks",
+        household_id=HH,
+        partner_id="waterworks",
+        partner_event_id="wm-1",
+        meter_id="wm-1",
+        hours_without_flow=30,
+        litres_last_24h=0,
+    )
+    await world.send(reading)
+    events = world.events()
+    [opened] = of(events, AlertEvent, change="opened")
+    assert opened.reason == "usage_drop" and opened.severity == "alert"
+    assert opened.rule.rule_id == "water-meter.no-flow-or-drop"
+    assert [e.event_id for e in opened.evidence] == [reading.event_id]
+    [started] = of(events, EscalationEvent, change="started")
+    assert started.protocol_id == "welfare-check"
 
 
 async def test_a_redelivered_signal_is_applied_once(world: World) -> None:

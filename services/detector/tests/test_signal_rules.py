@@ -18,6 +18,7 @@ from anbu_contracts import (
     Severity,
     SosSignal,
     UsageDropSignal,
+    WaterMeterSignal,
 )
 from anbu_detector.adapters.config_files import load_catalog
 from anbu_detector.domain import signal_rules
@@ -142,3 +143,31 @@ def test_programme_and_household_overrides_apply_on_top_of_the_defaults() -> Non
     assert signal_rules.arrears(ArrearsMemory(), arrears("rent", 2, date(2026, 11, 1)), tighter)[1]
     with pytest.raises(ValueError, match="unknown rule override"):
         catalog.for_household("default", {"arrears.nonsense": 1})
+
+
+def water(hours_dry: float, litres: float, baseline: float | None = None) -> WaterMeterSignal:
+    return WaterMeterSignal(
+        **envelope(
+            meter_id="wm-1",
+            hours_without_flow=hours_dry,
+            litres_last_24h=litres,
+            baseline_litres_per_day=baseline,
+        )
+    )
+
+
+def test_a_water_meter_without_flow_for_a_day_is_an_alert_and_a_quiet_night_is_not() -> None:
+    assert signal_rules.water_meter(water(23.9, 0), RULES) is None
+    finding = signal_rules.water_meter(water(24, 0), RULES)
+    assert finding is not None and finding.severity is Severity.ALERT
+    assert finding.reason is AlertReason.USAGE_DROP
+    assert finding.rule.rule_id == "water-meter.no-flow-or-drop"
+    assert finding.rule.thresholds["no_flow_hours"] == 24
+
+
+def test_a_water_day_far_below_the_households_own_baseline_is_a_caution() -> None:
+    assert signal_rules.water_meter(water(2, 40, baseline=120), RULES) is None  # 67 % down
+    finding = signal_rules.water_meter(water(2, 30, baseline=120), RULES)  # 75 % down
+    assert finding is not None and finding.severity is Severity.CAUTION
+    assert finding.rule.thresholds["drop_ratio"] == 0.75
+    assert signal_rules.water_meter(water(2, 0), RULES) is None  # no baseline: no judgement

@@ -1,4 +1,4 @@
-"""Wire the detector: settings, database, rules, protocols, timers, consumer, HTTP routes."""
+"""Wire the detector: settings, database, rules, protocols, timers, consumer, jobs, HTTP."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ from anbu_runtime.service import ServiceRuntime
 from anbu_runtime.settings import CommonSettings, ServiceSettings
 
 from .adapters.config_files import check, load_catalog, load_protocols
+from .adapters.migrations import MIGRATIONS
 from .adapters.orm import metadata
 from .adapters.timers import StepTimers, timers_engine
 from .domain.monitor import Monitor
-from .entrypoints import consumer, http
-from .handlers import Detector
+from .entrypoints import consumer, http, jobs
+from .handlers import Detector, Setup, repositories
 
 NAME = "detector"
 
@@ -34,41 +35,16 @@ def create(
 ) -> tuple[ServiceRuntime, FastAPI]:
     common = common or CommonSettings()
     settings = settings or DetectorSettings()
-    runtime = ServiceRuntime(NAME, common, settings, metadata, clock=clock)
+    runtime = ServiceRuntime(NAME, common, settings, metadata, clock=clock, migrate=MIGRATIONS)
     catalog, protocols = load_catalog(), load_protocols()
     check(catalog, protocols)
-    detector = Detector(
-        catalog=catalog,
-        protocols=protocols,
-        db=runtime.db,
-        outbox=runtime.outbox,
-        inbox=runtime.inbox(consumer.GROUP),
-        clock=runtime.clock,
-        monitor=Monitor(),
-        instance=common.instance_id,
-    )
+    setup = Setup(catalog, protocols, Monitor(), common.instance_id)
+    detector = Detector(setup, runtime.transactions(repositories(setup), inbox=consumer.GROUP))
     batch = consumer.register(runtime, detector, max_records=settings.batch_size)
-
-    due: list[str] = []
-
-    async def fire(escalation_id: str) -> None:
-        if not batch.caught_up:
-            # After a restart, apply the backlog (an outcome may have closed the protocol
-            # while the detector was down) before overdue steps run: try again shortly.
-            await detector.defer(escalation_id)
-            return
-        # Timers that go off while another firing holds the lock wait in ``due``; whoever
-        # gets the lock next runs them all in one transaction (a burst of due steps costs
-        # one commit, not one per escalation).
-        due.append(escalation_id)
-        async with batch.lock:  # one writer of the detector's state at a time
-            if not due:
-                return  # an earlier caller ran this one
-            ids = list(dict.fromkeys(due))
-            due.clear()
-            await detector.fire_many(ids)
-
-    detector.timers = StepTimers(timers_engine(runtime.db.url), runtime.clock, fire)
+    firing = jobs.StepFiring(detector, batch)
+    detector.timers = StepTimers(timers_engine(runtime.db.url), runtime.clock, firing)
+    runtime.every(jobs.SWEEP_SECONDS, jobs.sweep(detector, batch), name="sweep")
+    runtime.every(jobs.FIGURES_SECONDS, jobs.figures(detector), name="figures")
     runtime.declare_publications(DETECTOR_ALERT, DETECTOR_ESCALATION)
     app = runtime.build_app(
         "anbu detector",

@@ -1,4 +1,5 @@
-"""Detector figures computed from durable state (the per-record counters live in handlers).
+"""Detector figures: gauges of durable state and of the in-memory index (refreshed by the
+``figures`` job in entrypoints/jobs.py; the per-record counters live in handlers).
 
 ``anbu_detector_overdue_steps`` counts running escalations whose next protocol step is past
 due by more than a grace period of *real* time: a timer that should have fired and did not
@@ -21,8 +22,17 @@ from anbu_contracts import EscalationStatus
 from anbu_runtime.clock import Clock
 
 from .adapters.orm import EscalationRow
+from .domain.monitor import Monitor
 
 OVERDUE_GRACE = timedelta(seconds=60)
+SEVERITIES = ("watch", "caution", "alert", "critical")
+
+OPEN_ALERTS = Gauge("anbu_detector_open_alerts", "Open alerts, by severity.", ["severity"])
+RUNNING = Gauge(
+    "anbu_detector_running_escalations", "Running escalations, by protocol.", ["protocol"]
+)
+WATCHED = Gauge("anbu_detector_watched_households", "Households in this instance's index.")
+DEADLINES = Gauge("anbu_detector_pending_deadlines", "Inactivity deadlines in the index.")
 
 OVERDUE_STEPS = Gauge(
     "anbu_detector_overdue_steps",
@@ -57,3 +67,18 @@ def publish_overdue(counts: dict[str, int], protocols: Iterable[str]) -> None:
     """Set the gauge for every known protocol (0 when none is overdue) and any other seen."""
     for protocol in {*protocols, *counts}:
         OVERDUE_STEPS.labels(protocol).set(counts.get(protocol, 0))
+
+
+def publish_index(monitor: Monitor) -> None:
+    """The index's own figures (counted every few seconds and on assignment, not per batch)."""
+    WATCHED.set(len(monitor.households))
+    DEADLINES.set(monitor.pending())
+
+
+def publish_open(
+    by_severity: dict[str, int], by_protocol: dict[str, int], protocols: Iterable[str]
+) -> None:
+    for severity in SEVERITIES:
+        OPEN_ALERTS.labels(severity).set(by_severity.get(severity, 0))
+    for protocol_id in protocols:
+        RUNNING.labels(protocol_id).set(by_protocol.get(protocol_id, 0))

@@ -1,4 +1,4 @@
-"""The detector's own tables and the repository that maps them to domain objects."""
+"""The detector's own tables and how their rows map to domain objects (SQL: repository.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from pydantic import TypeAdapter
 from sqlalchemy import JSON, Column, Index, text
 from sqlalchemy.orm import registry
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, SQLModel
 
 from anbu_contracts import (
     AlertReason,
@@ -33,7 +33,6 @@ from ..domain.absence import QuietHours
 from ..domain.alerts import Alert
 from ..domain.monitor import WatchConfig
 from ..domain.protocols import Context, Escalation, StepState
-from ..domain.safety_calls import SafetyCallState
 
 
 class Table(SQLModel, registry=registry()):
@@ -42,8 +41,8 @@ class Table(SQLModel, registry=registry()):
 
 metadata = Table.metadata
 
-_evidence = TypeAdapter(list[EvidenceRef])
-_approvals = TypeAdapter(list[ApprovalRecord])
+EVIDENCE = TypeAdapter(list[EvidenceRef])
+APPROVALS = TypeAdapter(list[ApprovalRecord])
 
 
 def _tz() -> Any:
@@ -242,214 +241,6 @@ def protocol_context(row: HouseholdRow | None, facts: dict[str, Any]) -> Context
     )
 
 
-class Repository:
-    """Loads and saves the detector's domain objects inside one session."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    # households
-    def household(self, household_id: str) -> HouseholdRow | None:
-        return self.session.get(HouseholdRow, household_id)
-
-    def save_household(self, snapshot: HouseholdSnapshot, partition: int) -> HouseholdRow | None:
-        """Keep the snapshot unless a newer revision is stored; the row if it changed."""
-        row = self.session.get(HouseholdRow, snapshot.household_id)
-        if row is not None and row.revision >= snapshot.revision:
-            return None
-        values = household_values(snapshot, partition)
-        if row is None:
-            row = HouseholdRow(household_id=snapshot.household_id, **values)
-        else:
-            for key, value in values.items():
-                setattr(row, key, value)
-        self.session.add(row)
-        unknown = self.session.get(UnknownHouseholdRow, snapshot.household_id)
-        if unknown is not None:  # announced at last: no longer unknown
-            self.session.delete(unknown)
-        return row
-
-    def note_unknown(self, counts: dict[str, dict[str, int]], now: datetime) -> None:
-        for household_id, kinds in counts.items():
-            row = self.session.get(UnknownHouseholdRow, household_id)
-            if row is None:
-                row = UnknownHouseholdRow(household_id=household_id, first_seen=now, last_seen=now)
-            row.last_seen = now
-            row.signals += sum(kinds.values())
-            merged = dict(row.kinds)
-            for kind, n in kinds.items():
-                merged[kind] = merged.get(kind, 0) + n
-            row.kinds = merged
-            self.session.add(row)
-
-    # event-rule memory
-    def safety_calls(self, household_id: str) -> SafetyCallState:
-        row = self.session.get(SafetyCallRow, household_id)
-        if row is None:
-            return SafetyCallState()
-        return SafetyCallState(
-            consecutive_unanswered=row.consecutive_unanswered,
-            streak=tuple(_evidence.validate_python(row.streak)),
-            last_call_at=row.last_call_at,
-        )
-
-    def save_safety_calls(self, household_id: str, state: SafetyCallState) -> None:
-        row = self.session.get(SafetyCallRow, household_id) or SafetyCallRow(
-            household_id=household_id
-        )
-        row.consecutive_unanswered = state.consecutive_unanswered
-        row.streak = _evidence.dump_python(list(state.streak), mode="json")
-        row.last_call_at = state.last_call_at
-        self.session.add(row)
-
-    def rule_state(self, household_id: str, rule: str) -> dict[str, Any]:
-        row = self.session.get(RuleStateRow, (household_id, rule))
-        return dict(row.state) if row else {}
-
-    def save_rule_state(self, household_id: str, rule: str, state: dict[str, Any]) -> None:
-        row = self.session.get(RuleStateRow, (household_id, rule)) or RuleStateRow(
-            household_id=household_id, rule=rule
-        )
-        row.state = state
-        self.session.add(row)
-
-    # alerts
-    def open_alert(self, household_id: str, reason: AlertReason) -> Alert | None:
-        row = self.session.exec(
-            select(AlertRow).where(
-                AlertRow.household_id == household_id,
-                AlertRow.reason == reason.value,
-                AlertRow.status == AlertStatus.OPEN.value,
-            )
-        ).first()
-        return alert_of(row) if row else None
-
-    def open_alerts_of(self, household_id: str) -> list[Alert]:
-        rows = self.session.exec(
-            select(AlertRow).where(
-                AlertRow.household_id == household_id, AlertRow.status == AlertStatus.OPEN.value
-            )
-        ).all()
-        return [alert_of(r) for r in rows]
-
-    def alert(self, alert_id: UUID) -> Alert | None:
-        row = self.session.get(AlertRow, alert_id)
-        return alert_of(row) if row else None
-
-    def alert_correlation(self, alert_id: UUID) -> str | None:
-        row = self.session.get(AlertRow, alert_id)
-        return row.correlation_id if row else None
-
-    def save_alert(self, alert: Alert, correlation_id: str | None = None) -> None:
-        row = self.session.get(AlertRow, alert.alert_id)
-        values = {
-            "household_id": alert.household_id,
-            "reason": alert.reason.value,
-            "severity": alert.severity.value,
-            "status": alert.status.value,
-            "opened_at": alert.opened_at,
-            "resolved_at": alert.resolved_at,
-            "resolution": alert.resolution.value if alert.resolution else None,
-            "rule": alert.rule.model_dump(mode="json"),
-            "evidence": _evidence.dump_python(list(alert.evidence), mode="json"),
-            "protocol_id": alert.protocol_id,
-        }
-        if row is None:
-            row = AlertRow(alert_id=alert.alert_id, correlation_id=correlation_id, **values)
-        else:
-            for key, value in values.items():
-                setattr(row, key, value)
-        self.session.add(row)
-        self.session.flush()
-
-    # escalations
-    def escalation_row(self, escalation_id: UUID) -> EscalationRow | None:
-        return self.session.get(EscalationRow, escalation_id)
-
-    def escalation(self, escalation_id: UUID) -> Escalation | None:
-        row = self.session.get(EscalationRow, escalation_id)
-        return escalation_of(row) if row else None
-
-    def running_escalations(self, household_id: str) -> list[Escalation]:
-        rows = self.session.exec(
-            select(EscalationRow).where(
-                EscalationRow.household_id == household_id,
-                EscalationRow.status == EscalationStatus.RUNNING.value,
-            )
-        ).all()
-        return [escalation_of(r) for r in rows]
-
-    def escalation_for_alert(self, alert_id: UUID) -> Escalation | None:
-        row = self.session.exec(
-            select(EscalationRow).where(EscalationRow.alert_id == alert_id)
-        ).first()
-        return escalation_of(row) if row else None
-
-    def save_escalation(
-        self,
-        escalation: Escalation,
-        *,
-        partition: int | None = None,
-        facts: dict[str, Any] | None = None,
-        correlation_id: str | None = None,
-        next_due_at: datetime | None = None,
-    ) -> EscalationRow:
-        row = self.session.get(EscalationRow, escalation.escalation_id)
-        values = {
-            "alert_id": escalation.alert_id,
-            "household_id": escalation.household_id,
-            "protocol_id": escalation.protocol_id,
-            "protocol_version": escalation.protocol_version,
-            "status": escalation.status.value,
-            "triggered_at": escalation.triggered_at,
-            "steps": {k: v.value for k, v in escalation.steps.items()},
-            "approvals": _approvals.dump_python(list(escalation.approvals), mode="json"),
-            "advanced": sorted(escalation.advanced),
-            "closure": escalation.closure.value if escalation.closure else None,
-            "closed_at": escalation.closed_at,
-            "next_due_at": next_due_at,
-        }
-        if row is None:
-            assert partition is not None
-            row = EscalationRow(
-                escalation_id=escalation.escalation_id,
-                partition=partition,
-                trigger_facts=facts or {},
-                correlation_id=correlation_id,
-                **values,
-            )
-        else:
-            for key, value in values.items():
-                setattr(row, key, value)
-        self.session.add(row)
-        self.session.flush()
-        return row
-
-    def record_step(
-        self,
-        escalation_id: UUID,
-        step_id: str,
-        state: str,
-        due_at: datetime,
-        ran_at: datetime,
-        instance: str,
-        actions: list[dict[str, Any]],
-    ) -> None:
-        """Insert the step's execution row; a duplicate (a second firing) fails the transaction."""
-        self.session.add(
-            StepExecutionRow(
-                escalation_id=escalation_id,
-                step_id=step_id,
-                state=state,
-                due_at=due_at,
-                ran_at=ran_at,
-                instance=instance,
-                actions=actions,
-            )
-        )
-        self.session.flush()
-
-
 def escalation_of(row: EscalationRow) -> Escalation:
     return Escalation(
         escalation_id=row.escalation_id,
@@ -460,7 +251,7 @@ def escalation_of(row: EscalationRow) -> Escalation:
         status=EscalationStatus(row.status),
         triggered_at=row.triggered_at,
         steps={k: StepState(v) for k, v in row.steps.items()},
-        approvals=tuple(_approvals.validate_python(row.approvals)),
+        approvals=tuple(APPROVALS.validate_python(row.approvals)),
         advanced=frozenset(row.advanced),
         closure=EscalationClosure(row.closure) if row.closure else None,
         closed_at=row.closed_at,
@@ -476,7 +267,7 @@ def alert_of(row: AlertRow) -> Alert:
         status=AlertStatus(row.status),
         opened_at=row.opened_at,
         rule=RuleRef.model_validate(row.rule),
-        evidence=tuple(_evidence.validate_python(row.evidence)),
+        evidence=tuple(EVIDENCE.validate_python(row.evidence)),
         resolved_at=row.resolved_at,
         resolution=AlertResolution(row.resolution) if row.resolution else None,
         protocol_id=row.protocol_id,

@@ -134,6 +134,16 @@ class MailRule(_Strict):
     severity: Severity = Severity.CAUTION
 
 
+class WaterMeterRule(_Strict):
+    """수도 원격검침: no water at all for hours, or a day far below the household's baseline."""
+
+    rule_id: str = "water-meter.no-flow-or-drop"
+    no_flow_hours: float = Field(default=24, gt=0, le=24 * 30)
+    no_flow_severity: Severity = Severity.ALERT
+    min_drop_ratio: float = Field(default=0.7, gt=0, le=1)
+    drop_severity: Severity = Severity.CAUTION
+
+
 class ProtocolTrigger(_Strict):
     """Which alert starts which protocol; the first matching trigger wins."""
 
@@ -164,6 +174,7 @@ class RuleSet(_Strict):
         rule_id="hospital.discharge", severity=Severity.CAUTION
     )
     mail_uncollected: MailRule = MailRule()
+    water_meter: WaterMeterRule = WaterMeterRule()
     protocols: list[ProtocolTrigger] = Field(default_factory=list)
 
     def protocol_for(self, reason: AlertReason, severity: Severity = Severity.WATCH) -> str | None:

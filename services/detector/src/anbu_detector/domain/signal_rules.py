@@ -28,6 +28,7 @@ from anbu_contracts import (
     SignalKind,
     SosSignal,
     UsageDropSignal,
+    WaterMeterSignal,
 )
 
 from .alerts import Finding
@@ -232,6 +233,41 @@ def mail_uncollected(signal: MailUncollectedSignal, rules: RuleSet) -> Finding |
         reason=AlertReason.MAIL_UNCOLLECTED,
         severity=rule.severity,
         rule=_ref(rule.rule_id, rules, min_days=rule.min_days, days=signal.days_uncollected),
+        evidence=(evidence_of(signal),),
+    )
+
+
+# -- smart water meters (수도 원격검침) ----------------------------------------------------
+
+
+def water_meter(signal: WaterMeterSignal, rules: RuleSet) -> Finding | None:
+    """No flow for ``no_flow_hours`` (the stronger finding), or the last day's use below the
+    household's own baseline by ``min_drop_ratio`` or more; a usage-drop alert either way."""
+    rule = rules.water_meter
+    if signal.hours_without_flow >= rule.no_flow_hours:
+        return Finding(
+            reason=AlertReason.USAGE_DROP,
+            severity=rule.no_flow_severity,
+            rule=_ref(
+                rule.rule_id,
+                rules,
+                no_flow_hours=rule.no_flow_hours,
+                hours_without_flow=round(signal.hours_without_flow, 1),
+            ),
+            evidence=(evidence_of(signal),),
+        )
+    baseline = signal.baseline_litres_per_day
+    if baseline is None:
+        return None  # no baseline to judge a drop against
+    drop = max(0.0, 1 - signal.litres_last_24h / baseline)
+    if drop < rule.min_drop_ratio:
+        return None
+    return Finding(
+        reason=AlertReason.USAGE_DROP,
+        severity=rule.drop_severity,
+        rule=_ref(
+            rule.rule_id, rules, min_drop_ratio=rule.min_drop_ratio, drop_ratio=round(drop, 3)
+        ),
         evidence=(evidence_of(signal),),
     )
 

@@ -21,7 +21,8 @@ from anbu_runtime.problems import Problem
 from anbu_runtime.service import ServiceRuntime
 
 from .. import views
-from ..adapters.orm import EscalationRow, Repository, StepExecutionRow
+from ..adapters.orm import EscalationRow, StepExecutionRow
+from ..adapters.repository import Repository
 from ..domain.alerts import Alert
 from ..handlers import Detector
 

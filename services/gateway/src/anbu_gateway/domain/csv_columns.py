@@ -87,6 +87,12 @@ COLUMNS: dict[SignalKind, KindColumns] = {
             example=("2026-11-30",),
         ),
         KindColumns(SignalKind.MAIL_UNCOLLECTED, ("days_uncollected",), example=("9",)),
+        KindColumns(
+            SignalKind.WATER_METER,
+            ("meter_id", "hours_without_flow", "litres_last_24h"),
+            ("baseline_litres_per_day",),
+            example=("wm-0042", "30", "0"),
+        ),
     )
 }
 

@@ -1,0 +1,27 @@
+"""Run the detector's Alembic migrations (at start-up, and from the command line).
+
+python -m anbu_detector.adapters.migrations upgrade           migrate to head
+python -m anbu_detector.adapters.migrations revision -m MSG   autogenerate a migration
+"""
+
+from __future__ import annotations
+
+import sys
+
+from anbu_runtime.migrations import Migrations
+from anbu_runtime.migrations import main as migrations_main
+
+MIGRATIONS = Migrations("anbu_detector.migrations")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from anbu_runtime.settings import CommonSettings
+
+    from ..bootstrap import DetectorSettings
+
+    url = DetectorSettings().resolved_database_url(CommonSettings(), "detector")
+    return migrations_main([MIGRATIONS.package, "--url", url, *(argv or sys.argv[1:])])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,350 @@
+"""The detector's SQL: loading and saving domain objects, the heartbeat flush, the index load.
+
+Handlers see a :class:`Repository` as ``uow.repos`` (through the bundle in
+``handlers/unit.py``); HTTP reads use it directly. No other module writes SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import func
+from sqlmodel import Session, col, delete, select
+
+from anbu_contracts import (
+    AlertReason,
+    AlertStatus,
+    EscalationStatus,
+    HouseholdSnapshot,
+)
+
+from ..domain.alerts import Alert
+from ..domain.protocols import Escalation
+from ..domain.safety_calls import SafetyCallState
+from .orm import (
+    APPROVALS,
+    EVIDENCE,
+    AlertRow,
+    ChannelStateRow,
+    EscalationRow,
+    HouseholdRow,
+    RuleStateRow,
+    SafetyCallRow,
+    StepExecutionRow,
+    UnknownHouseholdRow,
+    alert_of,
+    escalation_of,
+    household_values,
+)
+
+# What indexing a household reads of its row (``watch_config`` and ``rules_for``).
+INDEXED_FIELDS = (
+    "household_id",
+    "partition",
+    "status",
+    "suspended_until",
+    "timezone",
+    "quiet_start",
+    "quiet_end",
+    "programme",
+    "windows",
+    "rule_overrides",
+)
+# A channel clock as the heartbeat flush writes it: household, channel, partition,
+# last activity (epoch seconds), silent.
+ChannelClockRow = tuple[str, str, int, float, bool]
+
+_UPSERT = (
+    "INSERT INTO channel_clock (household_id, channel, partition, last_active, silent) "
+    "VALUES ({0}, {0}, {0}, {0}, {0}) ON CONFLICT (household_id, channel) DO UPDATE SET "
+    "partition = excluded.partition, last_active = excluded.last_active, silent = excluded.silent"
+)
+_UPSERT_SQLITE = _UPSERT.format("?")
+_UPSERT_PG = _UPSERT.format("%s")
+# Partition loads stream rows in chunks: a million households never sit in memory at once.
+_CHUNK = {"yield_per": 5000}
+
+
+class Repository:
+    """Loads and saves the detector's domain objects inside one session."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # households
+    def household(self, household_id: str) -> HouseholdRow | None:
+        return self.session.get(HouseholdRow, household_id)
+
+    def save_household(self, snapshot: HouseholdSnapshot, partition: int) -> HouseholdRow | None:
+        """Keep the snapshot unless a newer revision is stored; the row if it changed."""
+        row = self.session.get(HouseholdRow, snapshot.household_id)
+        if row is not None and row.revision >= snapshot.revision:
+            return None
+        values = household_values(snapshot, partition)
+        if row is None:
+            row = HouseholdRow(household_id=snapshot.household_id, **values)
+        else:
+            for key, value in values.items():
+                setattr(row, key, value)
+        self.session.add(row)
+        unknown = self.session.get(UnknownHouseholdRow, snapshot.household_id)
+        if unknown is not None:  # announced at last: no longer unknown
+            self.session.delete(unknown)
+        return row
+
+    def note_unknown(self, counts: dict[str, dict[str, int]], now: datetime) -> None:
+        for household_id, kinds in counts.items():
+            row = self.session.get(UnknownHouseholdRow, household_id)
+            if row is None:
+                row = UnknownHouseholdRow(household_id=household_id, first_seen=now, last_seen=now)
+            row.last_seen = now
+            row.signals += sum(kinds.values())
+            merged = dict(row.kinds)
+            for kind, n in kinds.items():
+                merged[kind] = merged.get(kind, 0) + n
+            row.kinds = merged
+            self.session.add(row)
+
+    # event-rule memory
+    def safety_calls(self, household_id: str) -> SafetyCallState:
+        row = self.session.get(SafetyCallRow, household_id)
+        if row is None:
+            return SafetyCallState()
+        return SafetyCallState(
+            consecutive_unanswered=row.consecutive_unanswered,
+            streak=tuple(EVIDENCE.validate_python(row.streak)),
+            last_call_at=row.last_call_at,
+        )
+
+    def save_safety_calls(self, household_id: str, state: SafetyCallState) -> None:
+        row = self.session.get(SafetyCallRow, household_id) or SafetyCallRow(
+            household_id=household_id
+        )
+        row.consecutive_unanswered = state.consecutive_unanswered
+        row.streak = EVIDENCE.dump_python(list(state.streak), mode="json")
+        row.last_call_at = state.last_call_at
+        self.session.add(row)
+
+    def rule_state(self, household_id: str, rule: str) -> dict[str, Any]:
+        row = self.session.get(RuleStateRow, (household_id, rule))
+        return dict(row.state) if row else {}
+
+    def save_rule_state(self, household_id: str, rule: str, state: dict[str, Any]) -> None:
+        row = self.session.get(RuleStateRow, (household_id, rule)) or RuleStateRow(
+            household_id=household_id, rule=rule
+        )
+        row.state = state
+        self.session.add(row)
+
+    # alerts
+    def open_alert(self, household_id: str, reason: AlertReason) -> Alert | None:
+        row = self.session.exec(
+            select(AlertRow).where(
+                AlertRow.household_id == household_id,
+                AlertRow.reason == reason.value,
+                AlertRow.status == AlertStatus.OPEN.value,
+            )
+        ).first()
+        return alert_of(row) if row else None
+
+    def open_alerts_of(self, household_id: str) -> list[Alert]:
+        rows = self.session.exec(
+            select(AlertRow).where(
+                AlertRow.household_id == household_id, AlertRow.status == AlertStatus.OPEN.value
+            )
+        ).all()
+        return [alert_of(r) for r in rows]
+
+    def alert(self, alert_id: UUID) -> Alert | None:
+        row = self.session.get(AlertRow, alert_id)
+        return alert_of(row) if row else None
+
+    def alert_correlation(self, alert_id: UUID) -> str | None:
+        row = self.session.get(AlertRow, alert_id)
+        return row.correlation_id if row else None
+
+    def save_alert(self, alert: Alert, correlation_id: str | None = None) -> None:
+        row = self.session.get(AlertRow, alert.alert_id)
+        values = {
+            "household_id": alert.household_id,
+            "reason": alert.reason.value,
+            "severity": alert.severity.value,
+            "status": alert.status.value,
+            "opened_at": alert.opened_at,
+            "resolved_at": alert.resolved_at,
+            "resolution": alert.resolution.value if alert.resolution else None,
+            "rule": alert.rule.model_dump(mode="json"),
+            "evidence": EVIDENCE.dump_python(list(alert.evidence), mode="json"),
+            "protocol_id": alert.protocol_id,
+        }
+        if row is None:
+            row = AlertRow(alert_id=alert.alert_id, correlation_id=correlation_id, **values)
+        else:
+            for key, value in values.items():
+                setattr(row, key, value)
+        self.session.add(row)
+        self.session.flush()
+
+    # escalations
+    def escalation_row(self, escalation_id: UUID) -> EscalationRow | None:
+        return self.session.get(EscalationRow, escalation_id)
+
+    def escalation(self, escalation_id: UUID) -> Escalation | None:
+        row = self.session.get(EscalationRow, escalation_id)
+        return escalation_of(row) if row else None
+
+    def running_escalations(self, household_id: str) -> list[Escalation]:
+        rows = self.session.exec(
+            select(EscalationRow).where(
+                EscalationRow.household_id == household_id,
+                EscalationRow.status == EscalationStatus.RUNNING.value,
+            )
+        ).all()
+        return [escalation_of(r) for r in rows]
+
+    def escalation_for_alert(self, alert_id: UUID) -> Escalation | None:
+        row = self.session.exec(
+            select(EscalationRow).where(EscalationRow.alert_id == alert_id)
+        ).first()
+        return escalation_of(row) if row else None
+
+    def save_escalation(
+        self,
+        escalation: Escalation,
+        *,
+        partition: int | None = None,
+        facts: dict[str, Any] | None = None,
+        correlation_id: str | None = None,
+        next_due_at: datetime | None = None,
+    ) -> EscalationRow:
+        row = self.session.get(EscalationRow, escalation.escalation_id)
+        values = {
+            "alert_id": escalation.alert_id,
+            "household_id": escalation.household_id,
+            "protocol_id": escalation.protocol_id,
+            "protocol_version": escalation.protocol_version,
+            "status": escalation.status.value,
+            "triggered_at": escalation.triggered_at,
+            "steps": {k: v.value for k, v in escalation.steps.items()},
+            "approvals": APPROVALS.dump_python(list(escalation.approvals), mode="json"),
+            "advanced": sorted(escalation.advanced),
+            "closure": escalation.closure.value if escalation.closure else None,
+            "closed_at": escalation.closed_at,
+            "next_due_at": next_due_at,
+        }
+        if row is None:
+            assert partition is not None
+            row = EscalationRow(
+                escalation_id=escalation.escalation_id,
+                partition=partition,
+                trigger_facts=facts or {},
+                correlation_id=correlation_id,
+                **values,
+            )
+        else:
+            for key, value in values.items():
+                setattr(row, key, value)
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def record_step(
+        self,
+        escalation_id: UUID,
+        step_id: str,
+        state: str,
+        due_at: datetime,
+        ran_at: datetime,
+        instance: str,
+        actions: list[dict[str, Any]],
+    ) -> None:
+        """Insert the step's execution row; a duplicate (a second firing) fails the transaction."""
+        self.session.add(
+            StepExecutionRow(
+                escalation_id=escalation_id,
+                step_id=step_id,
+                state=state,
+                due_at=due_at,
+                ran_at=ran_at,
+                instance=instance,
+                actions=actions,
+            )
+        )
+        self.session.flush()
+
+    # channel clocks (the in-memory index's durable copy)
+    def upsert_channels(self, rows: list[ChannelClockRow]) -> None:
+        """One executemany through the driver: the heartbeat flush is the hottest write."""
+        if not rows:
+            return
+        connection = self.session.connection()
+        postgres = connection.dialect.name == "postgresql"
+        connection.exec_driver_sql(_UPSERT_PG if postgres else _UPSERT_SQLITE, rows)
+
+    def forget_channels(self, household_id: str, channels: Iterable[str]) -> None:
+        """Consent withdrawn or channel removed: its clock goes."""
+        for channel in channels:
+            self.session.exec(
+                delete(ChannelStateRow).where(
+                    col(ChannelStateRow.household_id) == household_id,
+                    col(ChannelStateRow.channel) == channel,
+                )
+            )
+
+    def indexed_households(self, partitions: set[int]) -> Iterator[Any]:
+        """The households of ``partitions``, as plain rows of INDEXED_FIELDS (streamed)."""
+        return iter(
+            self.session.exec(
+                select(*[col(getattr(HouseholdRow, name)) for name in INDEXED_FIELDS])
+                .where(col(HouseholdRow.partition).in_(partitions))
+                .execution_options(**_CHUNK)
+            )
+        )
+
+    def channel_clocks(self, partitions: set[int]) -> Iterator[Any]:
+        """The channel clocks of ``partitions`` as plain rows (streamed)."""
+        return iter(
+            self.session.exec(
+                select(  # type: ignore[call-overload]  # five columns: past sqlmodel's overloads
+                    col(ChannelStateRow.household_id),
+                    col(ChannelStateRow.partition),
+                    col(ChannelStateRow.channel),
+                    col(ChannelStateRow.last_active),
+                    col(ChannelStateRow.silent),
+                )
+                .where(col(ChannelStateRow.partition).in_(partitions))
+                .execution_options(**_CHUNK)
+            )
+        )
+
+    def running_due(self, partitions: set[int]) -> list[tuple[UUID, int, datetime | None]]:
+        """Running escalations of ``partitions``: id, partition, when the next step is due."""
+        rows = self.session.exec(
+            select(
+                EscalationRow.escalation_id, EscalationRow.partition, EscalationRow.next_due_at
+            ).where(
+                col(EscalationRow.partition).in_(partitions),
+                EscalationRow.status == EscalationStatus.RUNNING.value,
+            )
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    # figures
+    def open_alerts_by_severity(self) -> dict[str, int]:
+        rows = self.session.exec(
+            select(AlertRow.severity, func.count())
+            .where(AlertRow.status == AlertStatus.OPEN.value)
+            .group_by(AlertRow.severity)
+        )
+        return {severity: n for severity, n in rows}
+
+    def running_by_protocol(self) -> dict[str, int]:
+        rows = self.session.exec(
+            select(EscalationRow.protocol_id, func.count())
+            .where(EscalationRow.status == EscalationStatus.RUNNING.value)
+            .group_by(EscalationRow.protocol_id)
+        )
+        return {protocol: n for protocol, n in rows}

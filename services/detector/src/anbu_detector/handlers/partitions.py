@@ -1,0 +1,52 @@
+"""Partition ownership: the in-memory index of the partitions this instance owns.
+
+A partition assigned to this instance is indexed from durable state (its households'
+watch configurations and channel clocks); one taken away is written back and forgotten.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from anbu_contracts import MonitoringChannel
+
+from ..adapters.orm import watch_config
+from .absence import dirty_rows
+from .unit import Uow
+
+
+def index(uow: Uow, partitions: set[int]) -> tuple[int, int]:
+    """Index the households and channel clocks of ``partitions``; (households, channels).
+
+    Rows are streamed and indexed as they come (plain rows, not ORM objects: cheaper), so a
+    million households never sit in memory as rows at once.
+    """
+    repos = uow.repos
+    monitor = repos.monitor
+    defaults = repos.setup.catalog.default.absence.windows_hours
+    configured: list[tuple[str, int]] = []
+    for row in repos.indexed_households(partitions):
+        watch = monitor.watch(row.household_id, row.partition)
+        windows = repos.rules_for(row).absence.windows_hours or defaults
+        watch.config = watch_config(row, windows)
+        configured.append((row.household_id, row.partition))
+    channels = 0
+    for state in repos.channel_clocks(partitions):
+        monitor.restore(
+            state.household_id,
+            state.partition,
+            MonitoringChannel(state.channel),
+            datetime.fromtimestamp(state.last_active, tz=UTC),
+            state.silent,
+        )
+        channels += 1
+    for household_id, partition in configured:  # enrolled, never persisted: start now
+        watch = monitor.households[household_id]
+        if watch.config and any(c not in watch.channels for c in watch.config.windows):
+            monitor.configure(household_id, partition, watch.config, uow.now)
+    return len(configured), channels
+
+
+def flush(uow: Uow) -> None:
+    """Write the index's changed channel clocks (before offsets or partitions are let go)."""
+    uow.repos.upsert_channels(dirty_rows(uow.repos.monitor))

@@ -1,0 +1,192 @@
+"""The detector's service object: each piece of work as one unit of work, and what follows.
+
+Work arrives four ways — a batch from the consumer, a sweep of inactivity deadlines,
+protocol timers, people acting over HTTP — and each runs the ``on_x``/use-case functions
+of this package inside one transaction (``Transactions.run``), with its events staged in
+the outbox in that same transaction. Protocol timers the unit asked for are set only after
+the commit. Callers hold the consumer's lock (one writer of the in-memory index).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import TypeVar
+from uuid import UUID
+
+from sqlmodel import Session
+
+from anbu_contracts import ApprovalRecord
+from anbu_runtime.batch import Received
+from anbu_runtime.logs import get_logger
+from anbu_runtime.uow import Transactions
+
+from .. import metrics
+from ..adapters.timers import StepTimers
+from ..domain.monitor import Monitor
+from ..domain.protocols import Escalation
+from . import absence, findings, intake, partitions, protocols
+from .unit import Setup, Stores, Uow
+
+log = get_logger(__name__)
+T = TypeVar("T")
+
+
+def repositories(setup: Setup) -> Callable[[Session], Stores]:
+    """The ``uow.repos`` factory for ``Transactions`` (one bundle per unit of work)."""
+    return lambda session: Stores(session, setup)
+
+
+class Detector:
+    def __init__(
+        self, setup: Setup, tx: Transactions[Stores], timers: StepTimers | None = None
+    ) -> None:
+        self.setup = setup
+        self.tx = tx
+        self.clock = tx.clock
+        self.timers = timers
+
+    @property
+    def monitor(self) -> Monitor:
+        return self.setup.monitor
+
+    async def run(self, fn: Callable[[Uow], T]) -> T:
+        """Run ``fn`` in one unit of work; the protocol timers it changed are set after it."""
+
+        def work(uow: Uow) -> T:
+            result = fn(uow)
+            timers = uow.repos.timers
+            if timers and self.timers is not None:
+                uow.after_commit(lambda: self._set_timers(timers))
+            return result
+
+        return await self.tx.run(work)
+
+    async def _set_timers(self, changes: dict[UUID, tuple[int, datetime | None]]) -> None:
+        assert self.timers is not None
+        items = [(escalation_id, p, due) for escalation_id, (p, due) in changes.items()]
+        await asyncio.to_thread(self.timers.set_many, items)  # the job store's writes block
+
+    # -- the consumer's batches -------------------------------------------------------
+
+    async def handle(self, batch: list[Received]) -> None:
+        """Apply a batch. Heartbeats only touch the in-memory index (``flush`` makes them
+        durable before their offsets are committed); everything else commits here."""
+        work = intake.take_heartbeats(self.setup.monitor, batch)
+        if work.durable_work:
+            await self.run(lambda uow: intake.apply(uow, work))
+        intake.count(batch, work)
+
+    async def flush(self) -> None:
+        """Make the index's changes durable (called before offsets are committed)."""
+        rows = absence.dirty_rows(self.setup.monitor)
+        if rows:
+            await self.tx.run(lambda uow: uow.repos.upsert_channels(rows))
+
+    # -- absence ----------------------------------------------------------------------
+
+    async def sweep(self) -> int:
+        """Expire the inactivity windows that ended; returns how many channels fell silent."""
+        monitor = self.setup.monitor
+        now = self.clock.now()
+        expired = []
+        for household_id, channel in monitor.due(now):
+            expiry = monitor.expire(household_id, channel, now)
+            if expiry is not None:
+                expired.append(expiry)
+        if not expired and not monitor.dirty:
+            return 0
+        try:
+            await self.run(lambda uow: absence.on_expiries(uow, expired))
+        except Exception:
+            for expiry in expired:  # not durable: they will expire again next sweep
+                monitor.unsilence(expiry.household_id, expiry.channel)
+            raise
+        return len(expired)
+
+    # -- protocol timers --------------------------------------------------------------
+
+    async def fire(self, escalation_id: str) -> None:
+        """A protocol timer went off: run the steps that are due now."""
+        await self.fire_many([escalation_id])
+
+    async def fire_many(self, escalation_ids: Sequence[str]) -> None:
+        """Timers that went off together: their due steps run in one transaction."""
+        await self.run(lambda uow: protocols.run_due_steps(uow, list(escalation_ids)))
+
+    async def defer(self, escalation_id: str, seconds: float = 1.0) -> None:
+        """Fire this escalation's timer again in ``seconds`` of real time."""
+        timers = self.timers
+        if timers is None:
+            return
+
+        def read(repos: Stores) -> tuple[int, datetime | None] | None:
+            row = repos.escalation_row(UUID(escalation_id))
+            return (row.partition, row.next_due_at) if row else None
+
+        found = await self.tx.read(read)
+        if found is None or found[1] is None:
+            return
+        speed = float(getattr(self.clock, "speed", 1.0))
+        soon = self.clock.now() + timedelta(seconds=seconds * speed)
+        await asyncio.to_thread(timers.set, UUID(escalation_id), found[0], soon)
+
+    # -- people acting on the detector (HTTP) -----------------------------------------
+
+    async def resolve_by_operator(self, alert_id: UUID, actor: str) -> bool:
+        return await self.run(lambda uow: findings.resolve_by_operator(uow, alert_id, actor))
+
+    async def record_approval(self, escalation_id: UUID, approval: ApprovalRecord) -> Escalation:
+        """Record who asked, who approved, who was present; a waiting step runs at once."""
+        return await self.run(lambda uow: protocols.record_approval(uow, escalation_id, approval))
+
+    # -- partitions -------------------------------------------------------------------
+
+    async def load_partitions(self, assigned: set[int]) -> None:
+        """Rebuild the in-memory index for newly assigned partitions from durable state.
+
+        In a thread (the unit of work), so the event loop keeps the consumer's group
+        heartbeat going; the batch consumer's lock keeps every other writer out meanwhile.
+        """
+        started = time.perf_counter()
+        households, channels = await self.tx.run(lambda uow: partitions.index(uow, assigned))
+        if self.timers is not None:
+            self.timers.add_partitions(assigned)
+            await self._reconcile_timers(assigned)
+        metrics.publish_index(self.setup.monitor)
+        log.info(
+            "partitions loaded",
+            partitions=sorted(assigned),
+            households=households,
+            channels=channels,
+            seconds=round(time.perf_counter() - started, 2),
+        )
+
+    async def _reconcile_timers(self, assigned: set[int]) -> None:
+        """Every running escalation of these partitions has its timer (a crash may lose one)."""
+        assert self.timers is not None
+        timers = self.timers
+        running = await self.tx.read(lambda repos: repos.running_due(assigned))
+
+        def restore() -> int:
+            scheduled = {p: timers.scheduled(p) for p in assigned}
+            missing = [
+                (escalation_id, partition, due)
+                for escalation_id, partition, due in running
+                if due is not None and str(escalation_id) not in scheduled[partition]
+            ]
+            timers.set_many(missing)
+            return len(missing)
+
+        restored = await asyncio.to_thread(restore)
+        if restored:
+            log.warning("protocol timers restored", count=restored)
+
+    async def drop_partitions(self, revoked: set[int]) -> None:
+        await self.tx.run(partitions.flush)
+        self.setup.monitor.forget_partitions(revoked)
+        if self.timers is not None:
+            self.timers.remove_partitions(revoked)
+        metrics.publish_index(self.setup.monitor)

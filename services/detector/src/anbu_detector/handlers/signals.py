@@ -1,0 +1,204 @@
+"""Signals: each kind's rule turns a signal into findings, and every finding concludes.
+
+``SIGNAL_HANDLERS`` maps each signal contract type to its handler; a new kind is one
+``@rule_for(TheSignal)`` function here, its rule in ``domain/signal_rules.py`` and its
+thresholds in ``config/rules.yaml``. What every kind shares (counting, unknown households,
+households that rest) is in :func:`rule_for`, written once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from prometheus_client import Counter as MetricCounter
+from pydantic import BaseModel
+
+from anbu_contracts import (
+    ArrearsSignal,
+    BlindSpotSignal,
+    DisconnectionSignal,
+    EvidenceRef,
+    HospitalDischargeSignal,
+    HouseholdStatus,
+    MailUncollectedSignal,
+    ReportCategory,
+    ReportSignal,
+    SafetyCallSignal,
+    Signal,
+    SignalKind,
+    SosSignal,
+    UsageDropSignal,
+    WaterMeterSignal,
+)
+from anbu_runtime.uow import Handler
+
+from ..adapters.orm import HouseholdRow
+from ..domain import safety_calls, signal_rules
+from ..domain.alerts import Finding
+from ..domain.rules import RuleSet
+from ..domain.signal_rules import ArrearsMemory
+from .findings import conclude
+from .unit import Stores, Uow
+
+SIGNALS = MetricCounter(
+    "anbu_detector_signals_total", "Signals handled, by kind and partner.", ["kind", "partner"]
+)
+# Humans asking for help are heard even while a household is suspended (away, hospital).
+HEARD_WHEN_SUSPENDED = (SignalKind.SOS, SignalKind.REPORT)
+
+# What a kind's rule returns: its findings, and facts for the protocol it may start.
+Findings = tuple[list[Finding], dict[str, Any]]
+Rule = Callable[[Any, Stores, HouseholdRow | None, RuleSet], Findings]
+
+# Signal contract type → its handler (the consumer's table is built from this in intake.py).
+SIGNAL_HANDLERS: dict[type[BaseModel], Handler[Stores]] = {}
+
+
+def processing(household: HouseholdRow, signal: Signal) -> bool:
+    """Moved or closed households, and suspended ones (but for SOS and reports), rest."""
+    if household.status in (HouseholdStatus.MOVED.value, HouseholdStatus.CLOSED.value):
+        return False
+    if household.status == HouseholdStatus.SUSPENDED.value:
+        kind = SignalKind(signal.kind)  # type: ignore[attr-defined]
+        until = household.suspended_until
+        ended = until is not None and until <= signal.occurred_at
+        return ended or kind in HEARD_WHEN_SUSPENDED
+    return True
+
+
+def rule_for(*kinds: type[Signal]) -> Callable[[Rule], Rule]:
+    """Register ``rule`` as the handler of these signal types (wrapped in what all share)."""
+
+    def register(rule: Rule) -> Rule:
+        def on_signal(signal: Signal, uow: Uow) -> None:
+            repos = uow.repos
+            kind = signal.kind  # type: ignore[attr-defined]
+            SIGNALS.labels(kind, signal.partner_id).inc()
+            household = repos.household(signal.household_id)
+            if household is None:
+                repos.unknown[signal.household_id][kind] += 1
+            elif not processing(household, signal):
+                return
+            rules = repos.rules_for(household)
+            findings, facts = rule(signal, repos, household, rules)
+            due = signal_rules.due_by(signal)
+            if due is not None:
+                facts["signal_date"] = due.isoformat()
+            correlation = signal.correlation_id or str(signal.event_id)
+            for finding in findings:
+                conclude(
+                    uow,
+                    signal.household_id,
+                    repos.partition,
+                    finding,
+                    rules,
+                    correlation,
+                    str(signal.event_id),
+                    facts,
+                )
+
+        on_signal.__name__ = f"on_{rule.__name__}"
+        for kind in kinds:
+            if kind in SIGNAL_HANDLERS:
+                raise ValueError(f"{kind.__name__} already has a rule")
+            SIGNAL_HANDLERS[kind] = on_signal
+        return rule
+
+    return register
+
+
+def found(*findings: Finding | None, **facts: Any) -> Findings:
+    return [f for f in findings if f is not None], facts
+
+
+@rule_for(SafetyCallSignal)
+def safety_call(
+    signal: SafetyCallSignal, repos: Stores, household: HouseholdRow | None, rules: RuleSet
+) -> Findings:
+    state = repos.safety_calls(signal.household_id)
+    new_state, streak = safety_calls.apply_safety_call(
+        state, signal, rules.safety_call, rules.version
+    )
+    repos.save_safety_calls(signal.household_id, new_state)
+    return found(streak, signal_rules.safety_call_concern(signal, rules))
+
+
+@rule_for(ArrearsSignal)
+def arrears(
+    signal: ArrearsSignal, repos: Stores, household: HouseholdRow | None, rules: RuleSet
+) -> Findings:
+    memory = _arrears_memory(repos.rule_state(signal.household_id, "arrears"))
+    memory, finding = signal_rules.arrears(memory, signal, rules)
+    repos.save_rule_state(signal.household_id, "arrears", _arrears_state(memory))
+    return found(finding)
+
+
+@rule_for(DisconnectionSignal)
+def disconnection(
+    signal: DisconnectionSignal, repos: Stores, household: HouseholdRow | None, rules: RuleSet
+) -> Findings:
+    tz = ZoneInfo(household.timezone) if household else ZoneInfo("Asia/Seoul")
+    month = signal.occurred_at.astimezone(tz).month
+    return found(signal_rules.disconnection(signal, rules, month))
+
+
+@rule_for(ReportSignal)
+def report(
+    signal: ReportSignal, repos: Stores, household: HouseholdRow | None, rules: RuleSet
+) -> Findings:
+    abuse = signal.category is ReportCategory.ABUSE
+    return found(signal_rules.report(signal, rules), abuse=abuse)
+
+
+# Kinds whose rule needs only the signal and the thresholds (no memory, no household).
+STATELESS: dict[type[Signal], Callable[[Any, RuleSet], Finding | None]] = {
+    UsageDropSignal: signal_rules.usage_drop,
+    SosSignal: signal_rules.sos,
+    BlindSpotSignal: signal_rules.blind_spot,
+    HospitalDischargeSignal: signal_rules.hospital_discharge,
+    MailUncollectedSignal: signal_rules.mail_uncollected,
+    WaterMeterSignal: signal_rules.water_meter,
+}
+
+
+def stateless(decide: Callable[[Any, RuleSet], Finding | None]) -> Rule:
+    def rule(
+        signal: Signal, repos: Stores, household: HouseholdRow | None, rules: RuleSet
+    ) -> Findings:
+        return found(decide(signal, rules))
+
+    rule.__name__ = decide.__name__
+    return rule
+
+
+for _kind, _decide in STATELESS.items():
+    rule_for(_kind)(stateless(_decide))
+
+
+@rule_for(Signal)
+def no_rule(
+    signal: Signal, repos: Stores, household: HouseholdRow | None, rules: RuleSet
+) -> Findings:
+    """A kind without a rule of its own (none today but heartbeats, which never get here)."""
+    return found()
+
+
+def _arrears_memory(state: dict[str, Any]) -> ArrearsMemory:
+    return ArrearsMemory(
+        recent=tuple(
+            (r["type"], date.fromisoformat(r["as_of"]), EvidenceRef.model_validate(r["evidence"]))
+            for r in state.get("recent", [])
+        )
+    )
+
+
+def _arrears_state(memory: ArrearsMemory) -> dict[str, Any]:
+    return {
+        "recent": [
+            {"type": t, "as_of": d.isoformat(), "evidence": e.model_dump(mode="json")}
+            for t, d, e in memory.recent
+        ]
+    }
