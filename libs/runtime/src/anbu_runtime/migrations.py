@@ -88,6 +88,7 @@ def run_env(metadata: MetaData) -> None:
         "target_metadata": metadata,
         "render_as_batch": True,  # SQLite alters tables by copying them
         "compare_type": True,
+        "include_object": _ours,
     }
     if connection is not None:
         context.configure(connection=connection, **options)
@@ -101,14 +102,22 @@ def run_env(metadata: MetaData) -> None:
             context.run_migrations()
 
 
+def _ours(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Autogenerate only the service's own tables: a table in the database that no model
+    describes (APScheduler's ``timers_pNN`` job stores share the detector's PostgreSQL
+    database) is someone else's, never a table to drop."""
+    return not (type_ == "table" and reflected and compare_to is None)
+
+
 def schema_drift(db: Database, metadata: MetaData) -> list[Any]:
     """Differences between ``db``'s schema and ``metadata`` (empty when migrations match)."""
     install(metadata)
     with db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": False})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": False, "include_object": _ours}
+        )
         diffs = compare_metadata(context, metadata)
-    # Alembic's own version table is not a model.
-    return [d for d in diffs if not (d[0] == "remove_table" and d[1].name == "alembic_version")]
+    return list(diffs)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -276,6 +276,7 @@ LABELS: dict[str, dict[str, str]] = {
     "arrears": {"ko": "체납", "en": "arrears"},
     "disconnection": {"ko": "단전·단수·단가스", "en": "disconnection"},
     "usage_drop": {"ko": "사용량 급감", "en": "usage drop"},
+    "water_meter": {"ko": "수도 원격검침", "en": "water meter"},
     "safety_call_concern": {"ko": "안부전화 우려", "en": "safety-call concern"},
     "safety_call": {"ko": "안부전화", "en": "safety call"},
     "heartbeat": {"ko": "활동 신호", "en": "heartbeat"},
