@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -35,6 +36,8 @@ class RegistrySettings(ServiceSettings):
     seed_file: Path | None = None
     # Largest CSV upload to POST /v1/imports/households (spooled to disk while it is read).
     import_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+    # Worker processes that validate and seal an import's batches (0: in the request's thread).
+    import_workers: int = Field(default_factory=lambda: min(os.cpu_count() or 1, 4), ge=0, le=32)
 
 
 def create(

@@ -823,6 +823,7 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
                 who,
                 dry_run=dry_run,
                 batch_size=batch_size,
+                workers=getattr(runtime.settings, "import_workers", 0),
             )
         except imports.HeaderError as exc:
             raise Problem(

@@ -16,13 +16,12 @@ from anbu_contracts import (
     HouseholdStatus,
     Locale,
     MonitoringChannel,
-    QuietHours,
-    SuspensionReason,
     Tier,
 )
 from anbu_contracts.topics import REGISTRY_HOUSEHOLD
 from anbu_runtime.auth import Principal
 
+from ..adapters.events import household_snapshot
 from ..adapters.orm import (
     CaseRow,
     ConsentRow,
@@ -44,7 +43,7 @@ from ..domain.model import (
     Relation,
 )
 from .cases import case_of, save_case, stage_event
-from .common import SOURCE, Conflict, Context, NotFound, actor_name, require
+from .common import Conflict, Context, NotFound, actor_name, require
 
 
 @dataclass
@@ -68,35 +67,7 @@ def snapshot(session: Session, row: HouseholdRow, now: datetime) -> HouseholdSna
     return snapshot_of(row, relations, now)
 
 
-def snapshot_of(row: HouseholdRow, relations: set[str], now: datetime) -> HouseholdSnapshot:
-    """The snapshot of ``row`` given the relations of the people on file (no personal data)."""
-    return HouseholdSnapshot(
-        occurred_at=row.updated_at,
-        produced_at=now,
-        source=SOURCE,
-        household_id=row.household_id,
-        revision=row.revision,
-        district_code=row.district_code,
-        dong_code=row.dong_code,
-        timezone=row.timezone,
-        tier=Tier(row.tier),
-        status=HouseholdStatus(row.status),
-        suspended_until=row.suspended_until,
-        suspension_reason=(
-            SuspensionReason(row.suspension_reason) if row.suspension_reason else None
-        ),
-        channels=[ChannelEnrolment.model_validate(c) for c in row.channels],
-        quiet_hours=QuietHours(start=row.quiet_start, end=row.quiet_end),
-        programme=row.programme,
-        rule_overrides=row.rule_overrides,
-        medical_aid=row.medical_aid,
-        violence_risk=row.violence_risk,
-        landlord_on_file=Relation.LANDLORD.value in relations,
-        guardians_on_file=Relation.GUARDIAN.value in relations,
-        responsible_worker_id=row.responsible_worker_id,
-        matched_volunteer_id=row.matched_volunteer_id,
-        locale=Locale(row.locale),
-    )
+snapshot_of = household_snapshot  # the one domain → contract function (adapters/events.py)
 
 
 def publish(ctx: Context, session: Session, row: HouseholdRow, *, bump: bool = True) -> None:
