@@ -73,7 +73,7 @@ def create(
         "The system of record: households, people, consent, tiers, staff, partners, cases, "
         "the consultation log and the audit log. Personal data is sealed at rest and every "
         "read of it is audited.",
-        body_limits={"/v1/imports/households": settings.import_max_bytes},
+        body_limits={"/v1/imports/households": settings.import_max_bytes},  # and /jobs
     )
     app.state.registry_context = ctx
     app.include_router(http.router(runtime, ctx))

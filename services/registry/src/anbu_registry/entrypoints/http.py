@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 import secrets
 from collections.abc import Callable
@@ -10,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Header, Query, Request, UploadFile
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
@@ -53,7 +52,6 @@ from ..handlers import (
     cases,
     consultations,
     households,
-    imports,
     partners,
     recipients,
     reporter_lookups,
@@ -61,6 +59,7 @@ from ..handlers import (
     workers,
 )
 from ..handlers.common import Conflict, Context, NotFound
+from .routes import imports
 
 T = TypeVar("T")
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -227,23 +226,6 @@ class AuditEntry(BaseModel):
     subject: str
     purpose: str
     detail: dict[str, Any]
-
-
-class ImportRowError(BaseModel):
-    line: int
-    errors: list[str]
-
-
-class ImportReportView(BaseModel):
-    dry_run: bool
-    rows: int
-    valid: int
-    invalid: int
-    imported: int
-    batches: int
-    batches_rejected: int
-    errors: list[ImportRowError]
-    errors_truncated: bool
 
 
 LOCKED: dict[str, Any] = {
@@ -802,53 +784,5 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
 
         return await run(read)
 
-    @api.post(
-        "/v1/imports/households",
-        response_model=ImportReportView,
-        tags=["households"],
-        summary="Bulk enrolment from CSV: per-row report, all-or-nothing per batch, dry run",
-    )
-    async def import_households(
-        file: UploadFile,
-        who: Caller,
-        dry_run: bool = False,
-        batch_size: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    ) -> ImportReportView:
-        try:
-            report = await asyncio.to_thread(
-                imports.run_import,
-                ctx,
-                runtime.db,
-                imports.file_lines(file.file),
-                who,
-                dry_run=dry_run,
-                batch_size=batch_size,
-                workers=getattr(runtime.settings, "import_workers", 0),
-            )
-        except imports.HeaderError as exc:
-            raise Problem(
-                400, "Bad CSV header", str(exc), type_="csv-header", extensions={"line": exc.line}
-            ) from exc
-        except imports.MalformedFile as exc:
-            runtime.outbox.notify()  # batches before the bad line are written
-            done = exc.report or imports.ImportReport(dry_run=dry_run)
-            raise Problem(
-                422,
-                "Unreadable CSV",
-                f"{exc.detail}; the import stopped at line {exc.line} "
-                f"({done.imported} households of earlier complete batches were written)",
-                type_="csv-malformed",
-                extensions={
-                    "line": exc.line,
-                    "rows_before": done.rows,
-                    "imported_before": done.imported,
-                    "limits": {
-                        "cell_characters": imports.MAX_FIELD_CHARS,
-                        "line_bytes": imports.MAX_LINE_BYTES,
-                    },
-                },
-            ) from exc
-        runtime.outbox.notify()
-        return ImportReportView.model_validate(report, from_attributes=True)
-
+    api.include_router(imports.router(runtime, ctx, getattr(runtime.settings, "import_workers", 0)))
     return api
