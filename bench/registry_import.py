@@ -134,7 +134,7 @@ def main() -> int:
         "peak_rss_mb": round(peak_mb, 1),
         "importer_cpu_seconds": round(cpu_seconds, 1),
         "importer_cpu_us_per_row": round(cpu_seconds / args.rows * 1e6),
-        "workers": args.workers,
+        "workers": args.workers if args.workers is not None else os.cpu_count(),
         "load_average_1m_after": round(os.getloadavg()[0], 1),
         "households_in_db": households,
         "people_in_db": people,
