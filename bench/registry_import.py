@@ -1,6 +1,6 @@
 """Import N households (1,000,000 by default) from CSV into PostgreSQL; report rows/s and memory.
 
-    uv run python bench/registry_import.py [--rows 1000000] [--batch-size 2000]
+    uv run python bench/registry_import.py [--rows 1000000] [--batch-size 2000] [--postgres URL]
 
 Generates the CSV under var/bench/ (a district's hand-over list: dong, tier, channels, a
 resident and a landlord with phone numbers), starts a benchmark PostgreSQL cluster, runs
@@ -71,13 +71,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument("--workers", type=int, help="importer processes (default: one a CPU)")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("ANBU_TEST_POSTGRES_URL"),
+        help="an existing PostgreSQL (default: $ANBU_TEST_POSTGRES_URL, else a benchmark cluster)",
+    )
     args = parser.parse_args()
 
     csv_path = BENCH_VAR / f"households-{args.rows}.csv"
     if not csv_path.exists():
         print(f"generating {args.rows:,} rows into {csv_path} ...", flush=True)
         generate(csv_path, args.rows)
-    url = postgres()
+    url = args.postgres or postgres()
     engine = create_engine(url)
     with engine.begin() as conn:  # a fresh schema for every run
         conn.execute(text("DROP SCHEMA IF EXISTS bench_import CASCADE"))
@@ -98,6 +104,7 @@ def main() -> int:
             str(csv_path),
             "--batch-size",
             str(args.batch_size),
+            *(["--workers", str(args.workers)] if args.workers is not None else []),
         ],
         env=env,
         capture_output=True,
@@ -105,7 +112,11 @@ def main() -> int:
         check=False,
     )
     elapsed = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak_mb = usage.ru_maxrss / 1024  # the largest process: the importer or one worker
+    # CPU of the importer and its workers (not PostgreSQL's): the figure a busy shared
+    # machine distorts least.
+    cpu_seconds = usage.ru_utime + usage.ru_stime
     if child.returncode != 0:
         print(child.stdout[-2000:], child.stderr[-2000:], file=sys.stderr)
         return 1
@@ -121,6 +132,10 @@ def main() -> int:
         "seconds": round(elapsed, 1),
         "rows_per_second": round(args.rows / elapsed),
         "peak_rss_mb": round(peak_mb, 1),
+        "importer_cpu_seconds": round(cpu_seconds, 1),
+        "importer_cpu_us_per_row": round(cpu_seconds / args.rows * 1e6),
+        "workers": args.workers if args.workers is not None else os.cpu_count(),
+        "load_average_1m_after": round(os.getloadavg()[0], 1),
         "households_in_db": households,
         "people_in_db": people,
         "snapshots_staged_in_outbox": staged,
@@ -129,6 +144,7 @@ def main() -> int:
     print(
         f"\n{'rows':<28}{args.rows:>14,}\n{'seconds':<28}{elapsed:>14,.1f}\n"
         f"{'rows/s':<28}{args.rows / elapsed:>14,.0f}\n{'peak memory (MB)':<28}{peak_mb:>14,.1f}\n"
+        f"{'importer CPU (s)':<28}{cpu_seconds:>14,.1f}\n"
         f"{'households / people in db':<28}{households:>7,} / {people:,}"
     )
     print(f"results: {write_result('registry_import', result)}")

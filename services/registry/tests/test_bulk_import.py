@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -188,3 +189,49 @@ def test_no_file_makes_a_server_error(registry: Registry, body: bytes, dry_run: 
     assert response.status_code in (200, 400, 422), response.text
     if response.status_code != 200:
         assert isinstance(response.json()["line"], int)
+
+
+def test_a_background_import_shows_rows_done_rising_and_an_eta_before_it_finishes(
+    registry: Registry,
+) -> None:
+    before = count_in_dong(registry)
+    rows = 3000
+    response = registry.client.post(
+        "/v1/imports/households/jobs",
+        headers=registry.service,
+        params={"batch_size": 50},
+        files={"file": ("list.csv", csv_of([good(n) for n in range(rows)]), "text/csv")},
+    )
+    assert response.status_code == 202, response.text
+    location = response.headers["Location"]
+    seen: list[dict[str, Any]] = [response.json()]
+    deadline = time.monotonic() + 120
+    while seen[-1]["state"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.01)
+        status = registry.client.get(location, headers=registry.service)
+        assert status.status_code == 200, status.text
+        seen.append(status.json())
+    under_way = [s for s in seen if s["state"] == "running" and s["rows_done"] > 0]
+    done_counts = [s["rows_done"] for s in under_way]
+    assert len(set(done_counts)) >= 2 and done_counts == sorted(done_counts)  # rising
+    assert any(s["rows_done"] < rows for s in under_way)  # seen before the end
+    assert all(s["eta_seconds"] is not None and s["eta_seconds"] >= 0 for s in under_way)
+    assert all(0 < s["progress"] <= 1 for s in under_way)
+    final = seen[-1]
+    assert (final["state"], final["rows_done"], final["imported"]) == ("done", rows, rows)
+    assert final["eta_seconds"] is None and final["progress"] == 1.0
+    assert count_in_dong(registry) == before + rows
+
+
+def test_a_background_import_is_private_to_whoever_started_it(registry: Registry) -> None:
+    response = registry.client.post(
+        "/v1/imports/households/jobs",
+        headers=registry.service,
+        params={"dry_run": "true"},
+        files={"file": ("list.csv", csv_of([good(1)]), "text/csv")},
+    )
+    assert response.status_code == 202, response.text
+    someone = registry.login("official-515")
+    status = registry.client.get(response.headers["Location"], headers=someone)
+    assert status.status_code == 404
+    assert status.headers["content-type"].startswith("application/problem+json")

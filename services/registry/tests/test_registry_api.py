@@ -14,9 +14,11 @@ from sqlmodel import Session, select
 
 from anbu_contracts import HouseholdSnapshot, TaskEvent
 from anbu_registry.adapters.orm import metadata
+from anbu_registry.adapters.repository import Repositories
 from anbu_registry.handlers import events
 from anbu_runtime.db import Database
 from anbu_runtime.outbox import install
+from anbu_runtime.uow import UnitOfWork
 
 from .conftest import Registry
 
@@ -85,13 +87,18 @@ def test_a_field_worker_sees_an_address_only_through_an_accepted_task(registry: 
             assignees=["W-DEMO002"],
         )  # type: ignore[arg-type]
 
-    with db.session() as s:
-        events.on_task(ctx, s, task("accepted"))
+    def consume(event: TaskEvent) -> None:
+        with db.session() as s:
+            events.on_task(event, UnitOfWork(s, Repositories(s, ctx), ctx.outbox, ctx.now()))
+
+    consume(task("accepted"))
     shown = registry.client.get(url, headers=carer, params={"purpose": "day-2 visit"})
     assert shown.status_code == 200
     assert shown.json()["address"] == "서울특별시 종로구 시험로 1"
     with db.session() as s:
-        events.on_task(ctx, s, task("completed"))
+        events.on_task(
+            task("completed"), UnitOfWork(s, Repositories(s, ctx), ctx.outbox, ctx.now())
+        )
     assert registry.client.get(url, headers=carer, params={"purpose": "again"}).status_code == 403
 
     audit = registry.client.get(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -10,19 +11,17 @@ from pydantic_settings import SettingsConfigDict
 
 from anbu_contracts.topics import REGISTRY_CASE, REGISTRY_HOUSEHOLD, REGISTRY_WORKER
 from anbu_runtime.clock import Clock
-from anbu_runtime.logs import get_logger
 from anbu_runtime.service import ServiceRuntime
 from anbu_runtime.settings import CommonSettings, ServiceSettings
 
 from .adapters.migrations import upgrade
 from .adapters.orm import metadata
 from .adapters.pii import cipher_from_settings
-from .adapters.seed import load_seed
+from .adapters.seed import seeding
 from .entrypoints import consumers, http
 from .handlers.common import Context
 
 NAME = "registry"
-log = get_logger(__name__)
 
 
 class RegistrySettings(ServiceSettings):
@@ -35,6 +34,8 @@ class RegistrySettings(ServiceSettings):
     seed_file: Path | None = None
     # Largest CSV upload to POST /v1/imports/households (spooled to disk while it is read).
     import_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+    # Worker processes that validate and seal an import's batches (0: in the request's thread).
+    import_workers: int = Field(default_factory=lambda: min(os.cpu_count() or 1, 4), ge=0, le=32)
 
 
 def create(
@@ -54,14 +55,7 @@ def create(
     ctx = Context(cipher, runtime.outbox, runtime.clock)
 
     if settings.seed_file is not None:
-        seed_file = settings.seed_file
-
-        async def seed() -> None:
-            counts = await runtime.db.run(lambda s: load_seed(s, ctx, seed_file))
-            if counts:
-                log.info("seed loaded", file=str(seed_file), **counts)
-
-        runtime.on_startup(seed)
+        runtime.on_startup(seeding(runtime.db, ctx, settings.seed_file))
 
     consumers.register(runtime, ctx)
     runtime.declare_publications(REGISTRY_HOUSEHOLD, REGISTRY_WORKER, REGISTRY_CASE)
@@ -70,8 +64,8 @@ def create(
         "The system of record: households, people, consent, tiers, staff, partners, cases, "
         "the consultation log and the audit log. Personal data is sealed at rest and every "
         "read of it is audited.",
-        body_limits={"/v1/imports/households": settings.import_max_bytes},
+        body_limits={"/v1/imports/households": settings.import_max_bytes},  # and /jobs
     )
     app.state.registry_context = ctx
-    app.include_router(http.router(runtime, ctx))
+    app.include_router(http.router(runtime, ctx, settings.import_workers))
     return runtime, app

@@ -1,22 +1,57 @@
-"""Domain → contract: the one place a case becomes a ``registry.case.v1`` event."""
+"""Domain → contract: the one place each registry event is built from stored state."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Collection, Iterable
+from datetime import datetime, time
+from typing import Any, Protocol
 
 from anbu_contracts import (
     CaseChange,
     CaseClosureReason,
     CaseEvent,
+    ChannelEnrolment,
+    HouseholdSnapshot,
+    HouseholdStatus,
     LinkedService,
+    Locale,
+    QuietHours,
+    SuspensionReason,
+    Tier,
 )
 from anbu_contracts import CaseLevel as ContractLevel
 from anbu_contracts import CaseState as ContractState
 
 from ..domain.cases import Case, CaseState, ServiceType
+from ..domain.model import Relation
 
 SOURCE = "registry"
+
+
+class HouseholdFields(Protocol):
+    """What a household snapshot is made of: a ``HouseholdRow``, or the columns of one
+    about to be written (the bulk import builds them without the ORM)."""
+
+    household_id: str
+    revision: int
+    district_code: str
+    dong_code: str
+    timezone: str
+    tier: str
+    status: str
+    suspended_until: datetime | None
+    suspension_reason: str | None
+    channels: list[dict[str, Any]]
+    quiet_start: time
+    quiet_end: time
+    programme: str
+    rule_overrides: dict[str, float]
+    medical_aid: bool
+    violence_risk: bool
+    responsible_worker_id: str | None
+    matched_volunteer_id: str | None
+    locale: str
+    updated_at: datetime
 
 
 def change_of(to: CaseState) -> CaseChange:
@@ -57,4 +92,37 @@ def case_event(
         closure_reason=(
             (closure_reason or CaseClosureReason.OTHER) if change is CaseChange.CLOSED else None
         ),
+    )
+
+
+def household_snapshot(
+    row: HouseholdFields, relations: Collection[str], now: datetime
+) -> HouseholdSnapshot:
+    """The snapshot of ``row`` given the relations of the people on file (no personal data)."""
+    return HouseholdSnapshot(
+        occurred_at=row.updated_at,
+        produced_at=now,
+        source=SOURCE,
+        household_id=row.household_id,
+        revision=row.revision,
+        district_code=row.district_code,
+        dong_code=row.dong_code,
+        timezone=row.timezone,
+        tier=Tier(row.tier),
+        status=HouseholdStatus(row.status),
+        suspended_until=row.suspended_until,
+        suspension_reason=(
+            SuspensionReason(row.suspension_reason) if row.suspension_reason else None
+        ),
+        channels=[ChannelEnrolment.model_validate(c) for c in row.channels],
+        quiet_hours=QuietHours(start=row.quiet_start, end=row.quiet_end),
+        programme=row.programme,
+        rule_overrides=row.rule_overrides,
+        medical_aid=row.medical_aid,
+        violence_risk=row.violence_risk,
+        landlord_on_file=Relation.LANDLORD.value in relations,
+        guardians_on_file=Relation.GUARDIAN.value in relations,
+        responsible_worker_id=row.responsible_worker_id,
+        matched_volunteer_id=row.matched_volunteer_id,
+        locale=Locale(row.locale),
     )

@@ -262,3 +262,32 @@ class AuditRow(Table, table=True):
     subject: str = Field(max_length=128, index=True)
     purpose: str = Field(max_length=256)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
+
+
+# -- bulk imports -----------------------------------------------------------------------
+
+
+class HouseholdImportRow(Table, table=True):
+    """One bulk import started over HTTP, and how far it is (updated after every batch)."""
+
+    __tablename__ = "household_import"
+    import_id: str = Field(primary_key=True, max_length=32)
+    state: str = Field(max_length=16)  # running, done, failed, interrupted
+    started_by: str = Field(max_length=64)
+    dry_run: bool = False
+    batch_size: int
+    bytes_total: int
+    bytes_done: int = 0
+    rows: int = 0
+    valid: int = 0
+    invalid: int = 0
+    imported: int = 0
+    batches: int = 0
+    batches_rejected: int = 0
+    started_at: datetime = Field(sa_column=_tz(False))
+    updated_at: datetime = Field(sa_column=_tz(False))
+    finished_at: datetime | None = Field(default=None, sa_column=_tz())
+    # The row errors once it is done (at most MAX_REPORTED_ERRORS) and, if it failed, why.
+    errors: list[dict[str, Any]] = Field(default_factory=list, sa_column=_json())
+    errors_truncated: bool = False
+    problem: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))

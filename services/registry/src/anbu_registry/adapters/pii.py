@@ -28,6 +28,11 @@ class PiiCipher:
     def __init__(self, keys: list[tuple[str, bytes]], index_key: bytes) -> None:
         self._sealer = FieldSealer(keys)
         self._index_key = index_key
+        self._keys = keys
+
+    def __reduce__(self) -> tuple[type[PiiCipher], tuple[list[tuple[str, bytes]], bytes]]:
+        # Bulk imports hand the cipher to their worker processes (never to disk or a log).
+        return (PiiCipher, (self._keys, self._index_key))
 
     @property
     def current_key_id(self) -> str:

@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import yaml
 from sqlmodel import Session, select
 
 from anbu_runtime.auth import SERVICE
+from anbu_runtime.db import Database
+from anbu_runtime.logs import get_logger
 
 from ..domain.model import HouseholdIn, PartnerIn, UserIn, WorkerIn
 from ..handlers import households, partners, users, workers
 from ..handlers.common import Context
 from .orm import HouseholdRow
+
+log = get_logger(__name__)
+
+
+def seeding(db: Database, ctx: Context, path: Path) -> Callable[[], Awaitable[None]]:
+    """The start-up step that loads ``path`` into an empty registry."""
+
+    async def seed() -> None:
+        counts = await db.run(lambda s: load_seed(s, ctx, path))
+        if counts:
+            log.info("seed loaded", file=str(path), **counts)
+
+    return seed
 
 
 def load_seed(session: Session, ctx: Context, path: Path) -> dict[str, int]:

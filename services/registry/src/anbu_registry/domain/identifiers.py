@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import base64
 import secrets
 
-# RFC 4648 base32 mapped onto Crockford's alphabet (no I, L, O, U: easy to read aloud).
-_TO_CROCKFORD = str.maketrans(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-)
+# Crockford's base32 alphabet (no I, L, O, U: easy to read aloud).
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
 def new_id(prefix: str, length: int = 10) -> str:
-    raw = base64.b32encode(secrets.token_bytes((length * 5 + 7) // 8)).decode()
-    return prefix + raw[:length].translate(_TO_CROCKFORD)
+    # 5 random bits a character, taken from one integer: base64.b32encode is pure Python
+    # and was a twentieth of a bulk import's time.
+    value = secrets.randbits(5 * length)
+    chars = [_CROCKFORD[(value >> shift) & 31] for shift in range(5 * (length - 1), -1, -5)]
+    return prefix + "".join(chars)
 
 
 def new_household_id() -> str:

@@ -7,14 +7,15 @@ from anbu_contracts.topics import DETECTOR_ESCALATION, OUTREACH_OUTCOME, OUTREAC
 from anbu_runtime.kafka import message_id, subscriber_options
 from anbu_runtime.service import ServiceRuntime
 
-from ..handlers import events
+from ..adapters.repository import Repositories
 from ..handlers.common import Context
+from ..handlers.events import HANDLERS
 
 GROUP = "registry"
 
 
 def register(runtime: ServiceRuntime, ctx: Context) -> None:
-    inbox = runtime.inbox(GROUP)
+    tx = runtime.transactions(lambda session: Repositories(session, ctx), inbox=GROUP)
 
     @runtime.broker.subscriber(
         OUTREACH_OUTCOME.name,
@@ -27,18 +28,4 @@ def register(runtime: ServiceRuntime, ctx: Context) -> None:
         ),
     )
     async def on_event(event: OutcomeEvent | EscalationEvent | TaskEvent) -> None:
-        if isinstance(event, OutcomeEvent):
-            outcome = event
-            await runtime.apply_once(
-                inbox, message_id(outcome), lambda s: events.on_outcome(ctx, s, outcome)
-            )
-        elif isinstance(event, EscalationEvent):
-            escalation = event
-            await runtime.apply_once(
-                inbox, message_id(escalation), lambda s: events.on_escalation(ctx, s, escalation)
-            )
-        else:
-            task = event
-            await runtime.apply_once(
-                inbox, message_id(task), lambda s: events.on_task(ctx, s, task)
-            )
+        await HANDLERS.handle(tx, event, message_id=message_id(event))

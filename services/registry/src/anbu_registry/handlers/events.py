@@ -5,11 +5,11 @@
 - protocol steps (detector.escalation): the consultation-log records the protocol asks for;
 - tasks (outreach.task): an accepted task lets its team read the household's personal
   data until the task ends.
+
+Each is an ``on_x(event, uow)`` in :data:`HANDLERS`, which the consumer dispatches through.
 """
 
 from __future__ import annotations
-
-from sqlmodel import Session, col, select
 
 from anbu_contracts import (
     EscalationChange,
@@ -21,17 +21,19 @@ from anbu_contracts import (
     TaskStatus,
 )
 from anbu_runtime.auth import SERVICE
+from anbu_runtime.uow import HandlerTable, UnitOfWork
 
-from ..adapters.orm import CaseEventRow, HouseholdRow, TaskGrantRow
+from ..adapters.orm import CaseEventRow, TaskGrantRow
+from ..adapters.repository import Repositories
 from ..domain.model import CaseIn
 from . import cases, consultations
-from .common import Context
 
 ENDED = (TaskStatus.COMPLETED, TaskStatus.CANCELLED, TaskStatus.EXPIRED, TaskStatus.DECLINED)
 
 
-def on_outcome(ctx: Context, session: Session, outcome: OutcomeEvent) -> None:
-    if session.get(HouseholdRow, outcome.household_id) is None:
+def on_outcome(outcome: OutcomeEvent, uow: UnitOfWork[Repositories]) -> None:
+    ctx, session = uow.repos.ctx, uow.session
+    if not uow.repos.has_household(outcome.household_id):
         return  # not a household of this registry
     concerns = [
         name
@@ -77,8 +79,9 @@ def on_outcome(ctx: Context, session: Session, outcome: OutcomeEvent) -> None:
         )
 
 
-def on_escalation(ctx: Context, session: Session, event: EscalationEvent) -> None:
-    if session.get(HouseholdRow, event.household_id) is None:
+def on_escalation(event: EscalationEvent, uow: UnitOfWork[Repositories]) -> None:
+    ctx, session = uow.repos.ctx, uow.session
+    if not uow.repos.has_household(event.household_id):
         return
     if event.change is EscalationChange.STEP_EXECUTED and event.step is not None:
         for action in event.step.actions:
@@ -108,23 +111,25 @@ def on_escalation(ctx: Context, session: Session, event: EscalationEvent) -> Non
         )
 
 
-def on_task(ctx: Context, session: Session, event: TaskEvent) -> None:
+def on_task(event: TaskEvent, uow: UnitOfWork[Repositories]) -> None:
+    session = uow.session
     if event.status in (TaskStatus.ACCEPTED, TaskStatus.STARTED):
         for worker_id in event.assignees:
-            if session.get(TaskGrantRow, (event.task_id, worker_id)) is None:
+            if uow.repos.task_grant(event.task_id, worker_id) is None:
                 session.add(
                     TaskGrantRow(
                         task_id=event.task_id,
                         worker_id=worker_id,
                         household_id=event.household_id,
-                        granted_at=ctx.now(),
+                        granted_at=uow.now,
                     )
                 )
     elif event.status in ENDED:
-        for grant in session.exec(
-            select(TaskGrantRow).where(
-                TaskGrantRow.task_id == event.task_id, col(TaskGrantRow.revoked_at).is_(None)
-            )
-        ).all():
-            grant.revoked_at = ctx.now()
+        for grant in uow.repos.open_task_grants(event.task_id):
+            grant.revoked_at = uow.now
             session.add(grant)
+
+
+HANDLERS = HandlerTable[Repositories](
+    {OutcomeEvent: on_outcome, EscalationEvent: on_escalation, TaskEvent: on_task}
+)

@@ -2,59 +2,40 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from anbu_contracts import (
     CaseChange,
-    ChannelEnrolment,
     HouseholdSnapshot,
     HouseholdStatus,
-    Locale,
     MonitoringChannel,
-    QuietHours,
-    SuspensionReason,
-    Tier,
 )
 from anbu_contracts.topics import REGISTRY_HOUSEHOLD
 from anbu_runtime.auth import Principal
 
+from ..adapters.events import household_snapshot
 from ..adapters.orm import (
     CaseRow,
     ConsentRow,
     HouseholdRow,
     PersonRow,
-    TaskGrantRow,
     TierChangeRow,
 )
 from ..domain import access
 from ..domain.cases import OPEN_STATES, transfer
-from ..domain.consent import ConsentRecord, apply_consent, current_consent
 from ..domain.identifiers import new_household_id, new_person_id
 from ..domain.model import (
-    ConsentIn,
     HouseholdChange,
     HouseholdIn,
     PersonIn,
-    PersonView,
-    Relation,
 )
 from .cases import case_of, save_case, stage_event
-from .common import SOURCE, Conflict, Context, NotFound, actor_name, require
+from .common import Conflict, Context, NotFound, actor_name, require
 
 
-@dataclass
-class Page:
-    items: list[HouseholdSnapshot]
-    next_cursor: str | None
-    total: int | None
-
-
-def _row(session: Session, household_id: str) -> HouseholdRow:
+def household_row(session: Session, household_id: str) -> HouseholdRow:
     row = session.get(HouseholdRow, household_id)
     if row is None:
         raise NotFound(f"household {household_id} not found")
@@ -65,38 +46,7 @@ def snapshot(session: Session, row: HouseholdRow, now: datetime) -> HouseholdSna
     relations = set(
         session.exec(select(PersonRow.relation).where(PersonRow.household_id == row.household_id))
     )
-    return snapshot_of(row, relations, now)
-
-
-def snapshot_of(row: HouseholdRow, relations: set[str], now: datetime) -> HouseholdSnapshot:
-    """The snapshot of ``row`` given the relations of the people on file (no personal data)."""
-    return HouseholdSnapshot(
-        occurred_at=row.updated_at,
-        produced_at=now,
-        source=SOURCE,
-        household_id=row.household_id,
-        revision=row.revision,
-        district_code=row.district_code,
-        dong_code=row.dong_code,
-        timezone=row.timezone,
-        tier=Tier(row.tier),
-        status=HouseholdStatus(row.status),
-        suspended_until=row.suspended_until,
-        suspension_reason=(
-            SuspensionReason(row.suspension_reason) if row.suspension_reason else None
-        ),
-        channels=[ChannelEnrolment.model_validate(c) for c in row.channels],
-        quiet_hours=QuietHours(start=row.quiet_start, end=row.quiet_end),
-        programme=row.programme,
-        rule_overrides=row.rule_overrides,
-        medical_aid=row.medical_aid,
-        violence_risk=row.violence_risk,
-        landlord_on_file=Relation.LANDLORD.value in relations,
-        guardians_on_file=Relation.GUARDIAN.value in relations,
-        responsible_worker_id=row.responsible_worker_id,
-        matched_volunteer_id=row.matched_volunteer_id,
-        locale=Locale(row.locale),
-    )
+    return household_snapshot(row, relations, now)
 
 
 def publish(ctx: Context, session: Session, row: HouseholdRow, *, bump: bool = True) -> None:
@@ -191,82 +141,10 @@ def register(ctx: Context, session: Session, data: HouseholdIn, principal: Princ
     return household_id
 
 
-def get(
-    ctx: Context, session: Session, household_id: str, principal: Principal
-) -> HouseholdSnapshot:
-    row = _row(session, household_id)
-    require(
-        access.can_read_household(principal, row.dong_code),
-        f"household {household_id} is outside your area",
-    )
-    return snapshot(session, row, ctx.now())
-
-
-def search(
-    ctx: Context,
-    session: Session,
-    principal: Principal,
-    *,
-    dong_code: str | None = None,
-    district_code: str | None = None,
-    tier: Tier | None = None,
-    status: HouseholdStatus | None = None,
-    phone: str | None = None,
-    after: str | None = None,
-    limit: int = 50,
-    with_total: bool = False,
-) -> Page:
-    """Households in the caller's area matching the filters, by id, ``limit`` at a time."""
-    query = select(HouseholdRow)
-    if not principal.is_admin:
-        if principal.role is not None and principal.role.value == "operator":
-            query = query.where(col(HouseholdRow.district_code).in_(principal.district_codes))
-        else:
-            query = query.where(col(HouseholdRow.dong_code).in_(principal.dong_codes))
-    if dong_code:
-        query = query.where(HouseholdRow.dong_code == dong_code)
-    if district_code:
-        query = query.where(HouseholdRow.district_code == district_code)
-    if tier:
-        query = query.where(HouseholdRow.tier == tier.value)
-    if status:
-        query = query.where(HouseholdRow.status == status.value)
-    if phone:
-        index = ctx.cipher.blind_index(phone, kind="phone")
-        owners = select(PersonRow.household_id).where(PersonRow.phone_index == index)
-        query = query.where(col(HouseholdRow.household_id).in_(owners))
-        ctx.audit(session, principal, "household.search_by_phone", "phone", "lookup")
-    # Counting every match is the expensive part of a search: only on request.
-    total = (
-        session.exec(select(func.count()).select_from(query.subquery())).one()
-        if with_total
-        else None
-    )
-    if after:
-        query = query.where(HouseholdRow.household_id > after)
-    rows = session.exec(query.order_by(col(HouseholdRow.household_id)).limit(limit + 1)).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    now = ctx.now()
-    relations: dict[str, set[str]] = {r.household_id: set() for r in rows}
-    if rows:  # one query for the people of the whole page, not one per household
-        for household_id, relation in session.exec(
-            select(PersonRow.household_id, PersonRow.relation).where(
-                col(PersonRow.household_id).in_(list(relations))
-            )
-        ):
-            relations[household_id].add(relation)
-    return Page(
-        items=[snapshot_of(r, relations[r.household_id], now) for r in rows],
-        next_cursor=rows[-1].household_id if more and rows else None,
-        total=int(total) if total is not None else None,
-    )
-
-
 def change(
     ctx: Context, session: Session, household_id: str, data: HouseholdChange, principal: Principal
 ) -> HouseholdSnapshot:
-    row = _row(session, household_id)
+    row = household_row(session, household_id)
     require(
         access.can_change_household(principal, row.dong_code),
         f"you cannot change household {household_id}",
@@ -349,70 +227,10 @@ def _move(ctx: Context, session: Session, row: HouseholdRow, dong_code: str, act
         stage_event(ctx, session, moved, CaseChange.TRANSFERRED, from_dong_code=before.dong_code)
 
 
-def record_consent(
-    ctx: Context, session: Session, household_id: str, data: ConsentIn, principal: Principal
-) -> HouseholdSnapshot:
-    """Append a consent record; the channel's flag in the snapshot follows at once."""
-    row = _row(session, household_id)
-    require(
-        access.can_change_household(principal, row.dong_code),
-        f"you cannot record consent for household {household_id}",
-    )
-    now = ctx.now()
-    session.add(
-        ConsentRow(
-            household_id=household_id,
-            channel=data.channel.value,
-            given=data.given,
-            at=now,
-            recorded_by=actor_name(principal),
-            form=data.form,
-        )
-    )
-    session.flush()
-    history = consent_history(session, household_id)
-    row.channels = [
-        c.model_dump(mode="json")
-        for c in apply_consent(
-            [ChannelEnrolment.model_validate(c) for c in row.channels], current_consent(history)
-        )
-    ]
-    ctx.audit(
-        session,
-        principal,
-        "consent.given" if data.given else "consent.withdrawn",
-        household_id,
-        data.form,
-        {"channel": data.channel.value},
-    )
-    publish(ctx, session, row)
-    return snapshot(session, row, now)
-
-
-def consent_history(session: Session, household_id: str) -> list[ConsentRecord]:
-    rows = session.exec(
-        select(ConsentRow)
-        .where(ConsentRow.household_id == household_id)
-        .order_by(col(ConsentRow.id))
-    ).all()
-    return [
-        ConsentRecord(MonitoringChannel(r.channel), r.given, r.at, r.recorded_by, r.form)
-        for r in rows
-    ]
-
-
-def tier_history(session: Session, household_id: str) -> Sequence[TierChangeRow]:
-    return session.exec(
-        select(TierChangeRow)
-        .where(TierChangeRow.household_id == household_id)
-        .order_by(col(TierChangeRow.id))
-    ).all()
-
-
 def add_person(
     ctx: Context, session: Session, household_id: str, person: PersonIn, principal: Principal
 ) -> str:
-    row = _row(session, household_id)
+    row = household_row(session, household_id)
     require(
         access.can_change_household(principal, row.dong_code),
         f"you cannot change household {household_id}",
@@ -429,65 +247,3 @@ def add_person(
     )
     publish(ctx, session, row)  # landlord_on_file and guardians_on_file may change
     return sealed.person_id
-
-
-def _has_grant(
-    session: Session, principal: Principal, household_id: str
-) -> tuple[bool, str | None]:
-    if principal.worker_id is None:
-        return False, None
-    grant = session.exec(
-        select(TaskGrantRow).where(
-            TaskGrantRow.worker_id == principal.worker_id,
-            TaskGrantRow.household_id == household_id,
-            col(TaskGrantRow.revoked_at).is_(None),
-        )
-    ).first()
-    return grant is not None, str(grant.task_id) if grant else None
-
-
-def _pii_allowed(session: Session, principal: Principal, row: HouseholdRow, purpose: str) -> str:
-    granted, task_id = _has_grant(session, principal, row.household_id)
-    require(
-        access.can_read_personal_data(principal, row.dong_code, granted),
-        "personal data is shown only to office staff of the area or through an accepted task",
-    )
-    return (
-        f"task {task_id}: {purpose}"
-        if task_id and not principal.has_role(*access.OFFICE_ROLES)
-        else purpose
-    )
-
-
-def people(
-    ctx: Context, session: Session, household_id: str, principal: Principal, purpose: str
-) -> list[PersonView]:
-    row = _row(session, household_id)
-    why = _pii_allowed(session, principal, row, purpose)
-    found = session.exec(select(PersonRow).where(PersonRow.household_id == household_id)).all()
-    ctx.audit(session, principal, "pii.read.people", household_id, why, {"count": len(found)})
-    cipher = ctx.cipher
-    return [
-        PersonView(
-            person_id=p.person_id,
-            relation=Relation(p.relation),
-            name=cipher.open(p.name_enc, context="person.name"),
-            phone=cipher.open(p.phone_enc, context="person.phone") if p.phone_enc else None,
-            email=cipher.open(p.email_enc, context="person.email") if p.email_enc else None,
-            locale=Locale(p.locale),
-            preferred_channel=p.preferred_channel,
-            contact_hours=p.contact_hours,
-        )
-        for p in found
-    ]
-
-
-def address(
-    ctx: Context, session: Session, household_id: str, principal: Principal, purpose: str
-) -> str | None:
-    row = _row(session, household_id)
-    why = _pii_allowed(session, principal, row, purpose)
-    ctx.audit(session, principal, "pii.read.address", household_id, why)
-    return (
-        ctx.cipher.open(row.address_enc, context="household.address") if row.address_enc else None
-    )

@@ -1,0 +1,173 @@
+"""Reading the household lists districts hand over: checked lines, CSV records, households.
+
+A file that cannot be read as CSV at all (bad encoding, a NUL character, broken quoting, a
+line or a field over the limits below) raises :class:`MalformedFile`, which names the line.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from typing import IO, Any
+
+from ..domain.model import HouseholdIn
+
+COLUMNS = [
+    "household_id",
+    "district_code",
+    "dong_code",
+    "tier",
+    "tier_reason",
+    "channels",
+    "consent_form",
+    "medical_aid",
+    "violence_risk",
+    "responsible_worker_id",
+    "address",
+    "resident_name",
+    "resident_phone",
+    "guardian_name",
+    "guardian_phone",
+    "landlord_name",
+    "landlord_phone",
+]
+REQUIRED = {"district_code", "dong_code", "tier"}
+MAX_REPORTED_ERRORS = 1000
+# The longest real cell is an address (300 characters); anything near these limits is not a
+# household list. Checked here rather than with csv.field_size_limit, which is process-wide;
+# the line limit bounds the memory one physical line can take before the csv module sees it.
+MAX_FIELD_CHARS = 4_000
+MAX_LINE_BYTES = 256 * 1024
+
+
+class HeaderError(ValueError):
+    """The header line is unfit (missing, unknown or repeated columns); it is line 1."""
+
+    line = 1
+
+
+class MalformedFile(ValueError):
+    """The file is not readable CSV from ``line`` on (1-based, physical lines)."""
+
+    def __init__(self, line: int, detail: str) -> None:
+        super().__init__(f"line {line}: {detail}")
+        self.line = line
+        self.detail = detail
+        self.report: Any = None  # the ImportReport of what was done before the bad line
+        self.partial: list[Any] = []  # records read since the last full batch
+
+
+def file_lines(
+    binary: IO[bytes], encoding: str = "utf-8-sig", max_line_bytes: int = MAX_LINE_BYTES
+) -> Iterator[str]:
+    """The decoded lines of an upload, each checked before the csv module sees it.
+
+    Decoding line by line names the exact line of a bad byte (a text wrapper decodes in
+    chunks). Splitting bytes at ``\n`` is safe for UTF-8 and EUC-KR, whose multi-byte
+    characters never contain that byte.
+    """
+    number = 0
+    while True:
+        raw = binary.readline(max_line_bytes + 1)
+        if not raw:
+            return
+        number += 1
+        if len(raw) > max_line_bytes:
+            raise MalformedFile(number, f"a line is longer than {max_line_bytes:,} bytes")
+        try:
+            line = raw.decode(encoding if number == 1 else _without_bom(encoding))
+        except UnicodeDecodeError as exc:
+            raise MalformedFile(
+                number, f"not {encoding.removesuffix('-sig').upper()} at byte {exc.start + 1}"
+            ) from None
+        if "\x00" in line:
+            # PostgreSQL text cannot hold NUL, and no household list has one.
+            raise MalformedFile(number, "the line contains a NUL character")
+        yield line
+
+
+def _without_bom(encoding: str) -> str:
+    return "utf-8" if encoding.lower().replace("_", "-") == "utf-8-sig" else encoding
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "y", "예", "o"}
+
+
+def to_household(fields: dict[str, str]) -> HouseholdIn:
+    """One CSV row as a validated household (raises ValidationError)."""
+
+    def cell(name: str) -> str | None:
+        value = (fields.get(name) or "").strip()
+        return value or None
+
+    people: list[dict[str, Any]] = []
+    for relation in ("resident", "guardian", "landlord"):
+        name, phone = cell(f"{relation}_name"), cell(f"{relation}_phone")
+        if name:
+            people.append({"relation": relation, "name": name, "phone": phone})
+    channels = [c for c in (cell("channels") or "").replace(",", ";").split(";") if c.strip()]
+    return HouseholdIn.model_validate(
+        {
+            "household_id": cell("household_id"),
+            "district_code": cell("district_code"),
+            "dong_code": cell("dong_code"),
+            "tier": cell("tier"),
+            "tier_reason": cell("tier_reason") or "bulk import",
+            "channels": [{"channel": c.strip(), "consent": True} for c in channels],
+            "consent_form": cell("consent_form"),
+            "medical_aid": _flag(fields.get("medical_aid") or ""),
+            "violence_risk": _flag(fields.get("violence_risk") or ""),
+            "responsible_worker_id": cell("responsible_worker_id"),
+            "address": cell("address"),
+            "people": people,
+        }
+    )
+
+
+def rows_of(lines: Iterable[str]) -> Iterator[tuple[int, list[str], dict[str, str]]]:
+    """``(line, problems, fields)`` per record; ``problems`` name a wrong number of cells.
+
+    Raises :class:`HeaderError` for an unfit header and :class:`MalformedFile` where the
+    csv module gives up or a cell is over :data:`MAX_FIELD_CHARS`.
+    """
+    reader = csv.reader(lines, strict=True)
+    try:
+        names = next(reader, None)
+    except csv.Error as exc:
+        raise MalformedFile(max(reader.line_num, 1), f"the header is not CSV: {exc}") from None
+    names = [name.strip() for name in names or ()]
+    if not any(names):
+        raise HeaderError("the first line is empty; it must name the columns")
+    _check_cells(reader.line_num, names)
+    header = set(names)
+    missing = REQUIRED - header
+    if missing:
+        raise HeaderError(f"the header lacks required columns: {', '.join(sorted(missing))}")
+    unknown = header - set(COLUMNS)
+    if unknown:
+        raise HeaderError(
+            f"unknown columns: {', '.join(sorted(unknown))}; expected {', '.join(COLUMNS)}"
+        )
+    if len(header) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise HeaderError(f"columns named twice: {', '.join(twice)}")
+    while True:
+        try:
+            cells = next(reader, None)
+        except csv.Error as exc:
+            raise MalformedFile(reader.line_num, f"not CSV: {exc}") from None
+        if cells is None:
+            return
+        if not cells:
+            continue  # a blank line
+        _check_cells(reader.line_num, cells)
+        problems = []
+        if len(cells) != len(names):
+            problems.append(f"row: {len(cells)} cells where the header has {len(names)}")
+        yield reader.line_num, problems, dict(zip(names, cells, strict=False))
+
+
+def _check_cells(line: int, cells: list[str]) -> None:
+    if any(len(cell) > MAX_FIELD_CHARS for cell in cells):
+        raise MalformedFile(line, f"a cell is longer than {MAX_FIELD_CHARS:,} characters")

@@ -1,0 +1,263 @@
+"""One batch of an import, from CSV records to the rows to store: the CPU-bound half.
+
+Validation, sealing (AES-GCM) and blind indexes (HMAC) take most of an import's time and
+need no database, so :class:`BatchPreparer` runs them in worker processes while the parent
+reads the file and writes the batches before (COPY). Each worker builds its own
+:class:`PiiCipher` from the keys once; what comes back is plain rows, already sealed, and the
+snapshots already serialised for the outbox.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import multiprocessing
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
+
+from pydantic import ValidationError
+
+from anbu_contracts.topics import REGISTRY_HOUSEHOLD
+from anbu_runtime.auth import Principal
+from anbu_runtime.outbox import event_headers
+
+from ..adapters.events import household_snapshot
+from ..adapters.household_csv import MalformedFile, to_household
+from ..adapters.pii import PiiCipher
+from ..domain import access
+from ..domain.identifiers import new_household_id, new_person_id
+from ..domain.model import HouseholdIn
+from .common import actor_name
+
+Record = tuple[int, list[str], dict[str, str]]  # line, cell-count problems, cells by column
+
+
+@dataclass
+class Tables:
+    """Rows for one batch, by table; the outbox rows carry the serialised snapshots."""
+
+    household: list[dict[str, Any]] = field(default_factory=list)
+    person: list[dict[str, Any]] = field(default_factory=list)
+    tier_change: list[dict[str, Any]] = field(default_factory=list)
+    consent: list[dict[str, Any]] = field(default_factory=list)
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class PreparedBatch:
+    rows: int
+    invalid: int
+    # Only rows the parent must look at, in file order: those with errors, and those whose
+    # valid household names its own id (the parent checks ids against the whole file and
+    # the database). ``(line, errors, household_id given in the file if the row is valid)``.
+    notes: list[tuple[int, list[str], str | None]]
+    tables: Tables | None  # None for a dry run or a batch with an invalid row
+
+
+def prepare_batch(
+    cipher: PiiCipher, records: list[Record], principal: Principal, now: datetime, write: bool
+) -> PreparedBatch:
+    """Validate ``records``; if all are valid and ``write``, build their rows (sealed)."""
+    notes: list[tuple[int, list[str], str | None]] = []
+    households: list[HouseholdIn] = []
+    invalid = 0
+    for line, problems, fields in records:
+        errors = list(problems)
+        household: HouseholdIn | None = None
+        try:
+            household = to_household(fields)
+        except ValidationError as exc:
+            errors += [
+                f"{'.'.join(map(str, e['loc'])) or 'row'}: {e['msg']}"
+                for e in exc.errors(include_url=False)
+            ]
+        if household is not None and not access.can_change_household(
+            principal, household.dong_code
+        ):
+            errors.append(f"dong {household.dong_code} is outside your area")
+        given_id = household.household_id if household is not None else None
+        if errors or given_id:
+            notes.append((line, errors, given_id))
+        if errors or household is None:
+            invalid += 1
+        else:
+            households.append(household)
+    tables = None
+    if write and not invalid:
+        tables = Tables()
+        for household in households:
+            _add_household(tables, cipher, household, principal, now)
+    return PreparedBatch(rows=len(records), invalid=invalid, notes=notes, tables=tables)
+
+
+def _add_household(
+    tables: Tables, cipher: PiiCipher, data: HouseholdIn, principal: Principal, now: datetime
+) -> None:
+    household_id = data.household_id or new_household_id()
+    row = {
+        "household_id": household_id,
+        "revision": 1,
+        "district_code": data.district_code,
+        "dong_code": data.dong_code,
+        "timezone": data.timezone,
+        "tier": data.tier.value,
+        "tier_reason": data.tier_reason,
+        "status": "active",
+        "suspended_until": None,
+        "suspension_reason": None,
+        "channels": [c.model_dump(mode="json") for c in data.channels],
+        "quiet_start": data.quiet_start,
+        "quiet_end": data.quiet_end,
+        "programme": data.programme,
+        "rule_overrides": {},
+        "medical_aid": data.medical_aid,
+        "violence_risk": data.violence_risk,
+        "responsible_worker_id": data.responsible_worker_id,
+        "matched_volunteer_id": data.matched_volunteer_id,
+        "locale": data.locale.value,
+        "address_enc": (
+            cipher.seal(data.address, context="household.address") if data.address else None
+        ),
+        "address_index": cipher.blind_index(data.address, kind="address") if data.address else None,
+        "created_at": now,
+        "updated_at": now,
+    }
+    tables.household.append(row)
+    for person in data.people:
+        phone = person.phone
+        tables.person.append(
+            {
+                "person_id": new_person_id(),
+                "household_id": household_id,
+                "relation": person.relation.value,
+                "name_enc": cipher.seal(person.name, context="person.name"),
+                "phone_enc": cipher.seal(phone, context="person.phone") if phone else None,
+                "phone_index": cipher.blind_index(phone, kind="phone") if phone else None,
+                "email_enc": None,
+                "rrn_index": None,
+                "locale": person.locale.value,
+                "preferred_channel": person.preferred_channel.value,
+                "contact_hours": None,
+            }
+        )
+    actor = actor_name(principal)
+    tables.tier_change.append(
+        {
+            "household_id": household_id,
+            "tier": data.tier.value,
+            "reason": data.tier_reason or "bulk import",
+            "changed_by": actor,
+            "at": now,
+        }
+    )
+    tables.consent.extend(
+        {
+            "household_id": household_id,
+            "channel": c.channel.value,
+            "given": c.consent,
+            "at": now,
+            "recorded_by": actor,
+            "form": data.consent_form or "bulk import",
+        }
+        for c in data.channels
+    )
+    relations = {p.relation.value for p in data.people}
+    snapshot = household_snapshot(SimpleNamespace(**row), relations, now)
+    # The outbox's row for the snapshot, as Outbox.add_many stages it, serialised here
+    # rather than in the parent, which only copies bytes.
+    tables.outbox.append(
+        {
+            "topic": REGISTRY_HOUSEHOLD.name,
+            "key": REGISTRY_HOUSEHOLD.key_of(snapshot),
+            "value": snapshot.model_dump_json().encode(),
+            "headers": json.dumps(event_headers(snapshot)),
+            "created_at": now,
+        }
+    )
+
+
+# -- running batches in worker processes -------------------------------------------------
+
+_cipher: PiiCipher | None = None  # each worker process's own, from start_worker
+
+
+def start_worker(cipher: PiiCipher) -> None:
+    global _cipher
+    _cipher = cipher
+    # Everything imported so far lives as long as the worker: keeping it out of the
+    # collector's scans takes a third off the CPU a batch costs (see docs/performance.md).
+    gc.freeze()
+
+
+def _prepare_in_worker(
+    records: list[Record], principal: Principal, now: datetime, write: bool
+) -> PreparedBatch:
+    assert _cipher is not None, "start_worker runs first in every worker"
+    return prepare_batch(_cipher, records, principal, now, write)
+
+
+class BatchPreparer:
+    """Prepares batches inline (``workers=0``) or in a pool of worker processes.
+
+    The pool starts with the second batch, so a small file never pays for it. ``depth`` is
+    how many batches may be in flight: it bounds the memory an import holds.
+    """
+
+    def __init__(self, cipher: PiiCipher, workers: int, start_method: str = "spawn") -> None:
+        self._cipher = cipher
+        self._workers = workers
+        # spawn by default: the service would fork from a process with threads running; the
+        # command line (one thread) forks, which saves each worker its imports.
+        self._start_method = start_method
+        self._pool: ProcessPoolExecutor | None = None
+        self._submitted = 0
+        self.depth = 2 * workers
+
+    def submit(
+        self, records: list[Record], principal: Principal, now: datetime, write: bool
+    ) -> Future[PreparedBatch]:
+        self._submitted += 1
+        if self._workers and self._submitted > 1:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    self._workers,
+                    mp_context=multiprocessing.get_context(self._start_method),
+                    initializer=start_worker,
+                    initargs=(self._cipher,),
+                )
+            return self._pool.submit(_prepare_in_worker, records, principal, now, write)
+        done: Future[PreparedBatch] = Future()
+        done.set_result(prepare_batch(self._cipher, records, principal, now, write))
+        return done
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> BatchPreparer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def chunks(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
+    """``records`` in lists of ``size``; on a malformed line, the records read before it
+    travel on the exception (``exc.partial``) so the report still counts them."""
+    chunk: list[Record] = []
+    try:
+        for record in records:
+            chunk.append(record)
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+    except MalformedFile as exc:
+        exc.partial = chunk
+        raise
+    if chunk:
+        yield chunk

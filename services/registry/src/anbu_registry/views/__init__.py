@@ -1,0 +1,1 @@
+"""Reads for HTTP and the console."""
