@@ -25,6 +25,7 @@ from anbu_runtime.logs import get_logger
 from anbu_runtime.service import ServiceRuntime
 from anbu_runtime.snapshots import SnapshotFollower
 
+from ..adapters.inbox import first_times
 from ..adapters.orm import HouseholdRow
 from ..adapters.registry_client import RegistryClient, RegistryUnavailable
 from ..handlers import caches, tasks
@@ -32,8 +33,9 @@ from ..handlers.context import Context
 
 GROUP = "outreach"
 log = get_logger(__name__)
-# Small transactions let the outbox relay (same database) publish while a burst is applied.
-CHUNK = 50
+# A transaction per few hundred records: the records' tasks are created set-based (a few
+# statements each), and the outbox relay (same database) still gets turns during a burst.
+CHUNK = 500
 
 
 def register(runtime: ServiceRuntime, ctx: Context, registry: RegistryClient) -> SnapshotFollower:
@@ -77,9 +79,9 @@ def register(runtime: ServiceRuntime, ctx: Context, registry: RegistryClient) ->
             chunk = events[start : start + CHUNK]
 
             def apply(session: Session, chunk: list[EscalationEvent] = chunk) -> None:
-                for event in chunk:
-                    if inbox.first_time(session, message_id(event)):
-                        tasks.on_escalation(ctx, session, event)
+                once = first_times(session, inbox, [message_id(e) for e in chunk])
+                fresh = [event for event, first in zip(chunk, once, strict=True) if first]
+                tasks.on_escalations(ctx, session, fresh)
 
             await runtime.db.run(apply)
             runtime.outbox.notify()

@@ -20,6 +20,7 @@ from anbu_contracts.topics import OUTREACH_OUTCOME
 from anbu_runtime.logs import get_logger
 
 from .. import metrics
+from ..adapters import events
 from ..adapters.orm import OutcomeRow
 from ..domain.offers import (
     Change,
@@ -28,7 +29,7 @@ from ..domain.offers import (
 )
 from . import messages
 from .caches import household_context
-from .context import SOURCE, Context
+from .context import Context
 from .offering import Loaded, announce, describe, fill, load, settle
 from .routine import contact_made
 
@@ -69,7 +70,14 @@ def decline(
     row = loaded.row_of(offer)
     if row is not None and note:
         row.decline_note = note[:1000]
-    messages.emit_task(ctx, session, loaded.task, loaded.assignment, None, TaskStatus.DECLINED)
+    messages.emit_task(
+        ctx,
+        messages.outbox_stage(ctx, session),
+        loaded.task,
+        loaded.assignment,
+        None,
+        TaskStatus.DECLINED,
+    )
     change = fill(ctx, session, loaded, household_context(session, loaded.task.household_id))
     loaded.task.reason = (
         f"declined by {worker_id} ({reason.value}); {describe(change, loaded.assignment)}"
@@ -116,48 +124,26 @@ def record_outcome(
     now = ctx.now()
     loaded.assignment.complete(worker_id, now)
     task = loaded.task
-    outcome_id = uuid4()
-    session.add(
-        OutcomeRow(
-            outcome_id=outcome_id,
-            task_id=task.task_id,
-            household_id=task.household_id,
-            result=result.value,
-            contact_mode=contact_mode.value,
-            recorded_by=worker_id,
-            monitoring=monitoring.model_dump(mode="json"),
-            needs=[n.value for n in needs],
-            follow_up=follow_up,
-            note=note,
-            recorded_at=now,
-        )
+    row = OutcomeRow(
+        outcome_id=uuid4(),
+        task_id=task.task_id,
+        household_id=task.household_id,
+        result=result.value,
+        contact_mode=contact_mode.value,
+        recorded_by=worker_id,
+        monitoring=monitoring.model_dump(mode="json"),
+        needs=[n.value for n in needs],
+        follow_up=follow_up,
+        note=note,
+        recorded_at=now,
     )
+    session.add(row)
     task.reason = f"outcome {result.value} recorded by {worker_id}"
     task.ended_at = now
     settle(ctx, loaded)
     announce(ctx, session, loaded, Change(), None)
     metrics.TIME_TO_COMPLETION.labels(task.urgency).observe((now - task.created_at).total_seconds())
-    outcome = OutcomeEvent(
-        occurred_at=now,
-        produced_at=now,
-        source=SOURCE,
-        correlation_id=task.correlation_id,
-        causation_id=str(task.task_id),
-        outcome_id=outcome_id,
-        household_id=task.household_id,
-        result=result,
-        contact_mode=contact_mode,
-        recorded_by=worker_id,
-        task_id=task.task_id,
-        escalation_id=task.escalation_id,
-        step_id=task.step_id,
-        action_id=task.action_id,
-        monitoring=monitoring,
-        needs=list(dict.fromkeys(needs)),
-        follow_up=follow_up,
-        note_ref=str(outcome_id) if note else None,
-        contacted_at=now,
-    )
+    outcome = events.outcome_event(row, task)
     ctx.outbox.add(session, OUTREACH_OUTCOME, outcome)
     contact_made(ctx, session, task.household_id, result, contact_mode, now, task.task_id)
     log.info("outcome recorded", task_id=str(task.task_id), result=result.value)

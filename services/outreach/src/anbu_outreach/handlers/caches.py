@@ -3,8 +3,10 @@ what outreach needs of each household (area, people, risk flag, tier and cycles)
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from pydantic import BaseModel
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from anbu_contracts import HouseholdSnapshot, WorkerSnapshot
 
@@ -12,6 +14,9 @@ from ..adapters.orm import HouseholdRow, WorkerRow
 from ..domain.assignment import HouseholdContext
 from .contacts import refresh_cycles
 from .context import Context
+
+# Ids per IN (...) list: well under the databases' limits on bound parameters.
+_CHUNK = 5000
 
 
 def on_snapshots(ctx: Context, session: Session, events: list[BaseModel]) -> None:
@@ -70,13 +75,36 @@ def household_context(session: Session, household_id: str) -> HouseholdContext:
     row = session.get(HouseholdRow, household_id)
     if row is None:
         return HouseholdContext(household_id=household_id, dong_code=None)
+    return _context_of(row)
+
+
+def _context_of(row: HouseholdRow) -> HouseholdContext:
     return HouseholdContext(
-        household_id=household_id,
+        household_id=row.household_id,
         dong_code=row.dong_code,
         responsible_worker_id=row.responsible_worker_id,
         matched_volunteer_id=row.matched_volunteer_id,
         violence_risk=row.violence_risk,
     )
+
+
+def household_contexts(
+    session: Session, household_ids: Iterable[str]
+) -> dict[str, HouseholdContext]:
+    """:func:`household_context` for many households with one query per few thousand."""
+    ids = sorted(set(household_ids))
+    found: dict[str, HouseholdContext] = {
+        household_id: HouseholdContext(household_id=household_id, dong_code=None)
+        for household_id in ids
+    }
+    for start in range(0, len(ids), _CHUNK):
+        rows = session.exec(
+            select(HouseholdRow).where(
+                col(HouseholdRow.household_id).in_(ids[start : start + _CHUNK])
+            )
+        ).all()
+        found.update((row.household_id, _context_of(row)) for row in rows)
+    return found
 
 
 def load_roster(ctx: Context, session: Session) -> int:

@@ -9,8 +9,9 @@ the same offer.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import func
@@ -21,11 +22,12 @@ from anbu_contracts import (
     TaskStatus,
     TaskType,
     Urgency,
+    WorkerSnapshot,
 )
 from anbu_runtime.logs import get_logger
 
 from .. import metrics
-from ..adapters.orm import OfferRow, TaskRow
+from ..adapters.orm import AnyTask, OfferRow, TaskRow
 from ..domain.assignment import (
     EMERGENCY_STAND_INS,
     Circumstances,
@@ -47,6 +49,10 @@ log = get_logger(__name__)
 
 OPEN_VALUES = tuple(s.value for s in OPEN)
 ACTIVE_OFFER_VALUES = (OfferState.OFFERED.value, OfferState.ACCEPTED.value)
+
+
+# Ids per IN (...) list: well under SQLite's and PostgreSQL's limits on bound parameters.
+CHUNK = 5000
 
 
 class TaskNotFound(LookupError):
@@ -71,12 +77,13 @@ def _offer_of(row: OfferRow) -> Offer:
 
 @dataclass
 class Loaded:
-    task: TaskRow
+    task: AnyTask
     assignment: TaskAssignment
     rows: list[OfferRow]
 
     def save(self, session: Session) -> None:
         """Write the assignment back: new offers inserted, changed ones updated."""
+        assert isinstance(self.task, TaskRow), "a new task of a batch is inserted in bulk"
         for i, offer in enumerate(self.assignment.offers):
             if i < len(self.rows):
                 row = self.rows[i]
@@ -126,14 +133,34 @@ def load(session: Session, task_id: UUID, *, lock: bool = True) -> Loaded:
 def open_loads(session: Session, worker_ids: Iterable[str]) -> dict[str, int]:
     """Open offers (offered or accepted) per worker: their current load."""
     ids = sorted(set(worker_ids))
-    if not ids:
-        return {}
-    rows = session.exec(
-        select(OfferRow.worker_id, func.count())
-        .where(col(OfferRow.worker_id).in_(ids), col(OfferRow.state).in_(ACTIVE_OFFER_VALUES))
-        .group_by(OfferRow.worker_id)
-    ).all()
-    return {worker_id: count for worker_id, count in rows}
+    loads: dict[str, int] = {}
+    for start in range(0, len(ids), CHUNK):
+        rows = session.exec(
+            select(OfferRow.worker_id, func.count())
+            .where(
+                col(OfferRow.worker_id).in_(ids[start : start + CHUNK]),
+                col(OfferRow.state).in_(ACTIVE_OFFER_VALUES),
+            )
+            .group_by(OfferRow.worker_id)
+        ).all()
+        loads.update(rows)
+    return loads
+
+
+def offer_values(task: AnyTask, offer: Offer) -> dict[str, Any]:
+    """An offer's row as column values (for inserting many at once)."""
+    return {
+        "task_id": task.task_id,
+        "slot": offer.slot,
+        "role": offer.role.value,
+        "worker_id": offer.worker_id,
+        "state": offer.state.value,
+        "offered_at": offer.offered_at,
+        "expires_at": offer.expires_at,
+        "decided_at": offer.decided_at,
+        "decline_reason": offer.reason.value if offer.reason else None,
+        "decline_note": None,
+    }
 
 
 # -- assignment --------------------------------------------------------------------------
@@ -141,32 +168,63 @@ def open_loads(session: Session, worker_ids: Iterable[str]) -> dict[str, int]:
 
 def fill(ctx: Context, session: Session, loaded: Loaded, household: HouseholdContext) -> Change:
     """Offer every vacant slot to the best candidate left (the roster, loads, rules)."""
+    pool = candidate_pool(ctx, loaded, household)
+    return choose(ctx, loaded, household, pool, open_loads(session, pool))
+
+
+def candidate_pool(
+    ctx: Context, loaded: Loaded, household: HouseholdContext
+) -> dict[str, WorkerSnapshot]:
+    """The workers who might take the task's vacant slots (by role and area; their load,
+    shifts and the rules are weighed by :func:`choose`)."""
+    assignment, task = loaded.assignment, loaded.task
+    if household.dong_code is None or not assignment.is_open:
+        return {}
+    roles = [assignment.slots[i] for i in assignment.vacant_slots()]
+    stand_ins = _stand_ins(task)
+    critical = task.urgency == Urgency.CRITICAL.value
+    pool: dict[str, WorkerSnapshot] = {}
+    for role in {*roles, *(r for slot in roles for r in stand_ins.get(slot, ()))}:
+        for worker in ctx.roster.serving(role, household.dong_code, district_wide=critical):
+            pool[worker.worker_id] = worker
+    return pool
+
+
+def _stand_ins(task: AnyTask) -> Mapping[Role, tuple[Role, ...]]:
+    emergency = task.task_type == TaskType.EMERGENCY_RESPONSE.value
+    return EMERGENCY_STAND_INS if emergency else {}
+
+
+def choose(
+    ctx: Context,
+    loaded: Loaded,
+    household: HouseholdContext,
+    pool: dict[str, WorkerSnapshot],
+    loads: Mapping[str, int],
+    when: Circumstances | None = None,
+) -> Change:
+    """Offer the vacant slots to the best of ``pool`` given their open ``loads`` (``when``:
+    circumstances a batch shares, at the same instant and urgency)."""
     assignment, task = loaded.assignment, loaded.task
     vacant = assignment.vacant_slots()
     if not vacant or not assignment.is_open or assignment.status is TaskStatus.STARTED:
         return Change()
     now = ctx.now()
     urgency = Urgency(task.urgency)
-    roles = [assignment.slots[i] for i in vacant]
-    emergency = task.task_type == TaskType.EMERGENCY_RESPONSE.value
-    stand_ins = EMERGENCY_STAND_INS if emergency else {}
-    pool = {}
-    if household.dong_code is not None:
-        for role in {*roles, *(r for slot in roles for r in stand_ins.get(slot, ()))}:
-            for worker in ctx.roster.serving(
-                role, household.dong_code, district_wide=urgency is Urgency.CRITICAL
-            ):
-                pool[worker.worker_id] = worker
     choices = assign_team(
-        roles,
+        [assignment.slots[i] for i in vacant],
         household,
         pool.values(),
-        open_loads(session, pool),
-        Circumstances(now, urgency, ctx.is_holiday, ctx.policy.rules),
+        loads,
+        when or circumstances(ctx, urgency),
         exclude=assignment.excluded(),
-        stand_ins=stand_ins,
+        stand_ins=_stand_ins(task),
     )
     return assignment.fill(choices, now, ctx.windows().for_urgency(urgency))
+
+
+def circumstances(ctx: Context, urgency: Urgency) -> Circumstances:
+    return Circumstances(ctx.now(), urgency, ctx.is_holiday, ctx.policy.rules)
 
 
 def settle(ctx: Context, loaded: Loaded) -> None:
@@ -184,13 +242,20 @@ def settle(ctx: Context, loaded: Loaded) -> None:
 def announce(
     ctx: Context, session: Session, loaded: Loaded, change: Change, causation: str | None
 ) -> None:
-    """Publish the task's new state, offer notifications and the duty officer's alert."""
+    """Save the task and its offers, then publish what changed (see :func:`publish`)."""
     loaded.save(session)
-    messages.emit_task(ctx, session, loaded.task, loaded.assignment, causation)
-    messages.offers_made(ctx, session, loaded.task, change.offered, causation)
+    publish(ctx, messages.outbox_stage(ctx, session), loaded, change, causation)
+
+
+def publish(
+    ctx: Context, stage: messages.Stage, loaded: Loaded, change: Change, causation: str | None
+) -> None:
+    """Publish the task's new state, offer notifications and the duty officer's alert."""
+    messages.emit_task(ctx, stage, loaded.task, loaded.assignment, causation)
+    messages.offers_made(ctx, stage, loaded.task, change.offered, causation)
     metrics.OFFERS_MADE.inc(len(change.offered))
     if change.became_vacant:
-        messages.handed_to_duty_officer(ctx, session, loaded.task, causation)
+        messages.handed_to_duty_officer(ctx, stage, loaded.task, causation)
         metrics.HANDED_TO_DUTY_OFFICER.inc()
         log.warning(
             "task slot unassigned; duty officer notified",

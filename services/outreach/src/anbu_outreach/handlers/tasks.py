@@ -12,8 +12,13 @@
 from ..domain.offers import TaskStateError
 from ..views import outcome_of, task_counts, tasks_for_worker, tasks_in_area
 from .answers import accept, decline, offer_by_hand, record_outcome, start
-from .creation import NewTask, create_task
-from .escalations import cancel_for_escalation, on_escalation, protocol_notification
+from .creation import NewTask, create_task, create_tasks
+from .escalations import (
+    cancel_for_escalation,
+    on_escalation,
+    on_escalations,
+    protocol_notification,
+)
 from .offering import Loaded, TaskNotFound, load, open_loads
 from .routine import contact_made, is_routine_day, schedule_routine_contacts
 from .sweeps import expire_stale, retry_vacancies, sweep_offers
@@ -27,12 +32,14 @@ __all__ = [
     "cancel_for_escalation",
     "contact_made",
     "create_task",
+    "create_tasks",
     "decline",
     "expire_stale",
     "is_routine_day",
     "load",
     "offer_by_hand",
     "on_escalation",
+    "on_escalations",
     "open_loads",
     "outcome_of",
     "protocol_notification",
