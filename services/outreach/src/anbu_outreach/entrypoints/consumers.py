@@ -33,9 +33,10 @@ from ..handlers.context import Context
 
 GROUP = "outreach"
 log = get_logger(__name__)
-# A transaction per few hundred records: the records' tasks are created set-based (a few
-# statements each), and the outbox relay (same database) still gets turns during a burst.
-CHUNK = 500
+# A transaction per hundred records: their tasks are created set-based (the same few
+# statements for the lot), and the outbox relay, which shares the database (SQLite: its one
+# writer), gets a turn between chunks to publish what the last ones staged.
+CHUNK = 100
 
 
 def register(runtime: ServiceRuntime, ctx: Context, registry: RegistryClient) -> SnapshotFollower:

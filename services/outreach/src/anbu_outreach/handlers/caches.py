@@ -97,13 +97,25 @@ def household_contexts(
         household_id: HouseholdContext(household_id=household_id, dong_code=None)
         for household_id in ids
     }
+    columns = (
+        HouseholdRow.household_id,
+        HouseholdRow.dong_code,
+        HouseholdRow.responsible_worker_id,
+        HouseholdRow.matched_volunteer_id,
+        HouseholdRow.violence_risk,
+    )  # the columns, not whole rows: no ORM objects for a burst's thousands of households
     for start in range(0, len(ids), _CHUNK):
-        rows = session.exec(
-            select(HouseholdRow).where(
-                col(HouseholdRow.household_id).in_(ids[start : start + _CHUNK])
+        chunk = ids[start : start + _CHUNK]
+        for household_id, dong, responsible, volunteer, violence in session.exec(
+            select(*columns).where(col(HouseholdRow.household_id).in_(chunk))
+        ):
+            found[household_id] = HouseholdContext(
+                household_id=household_id,
+                dong_code=dong,
+                responsible_worker_id=responsible,
+                matched_volunteer_id=volunteer,
+                violence_risk=violence,
             )
-        ).all()
-        found.update((row.household_id, _context_of(row)) for row in rows)
     return found
 
 
