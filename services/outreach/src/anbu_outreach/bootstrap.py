@@ -15,6 +15,7 @@ from anbu_runtime.logs import get_logger
 from anbu_runtime.service import ServiceRuntime
 from anbu_runtime.settings import CommonSettings, ServiceSettings
 
+from .adapters.migrations import MIGRATIONS
 from .adapters.orm import metadata
 from .adapters.registry_client import RegistryClient
 from .adapters.roster import Roster
@@ -87,7 +88,7 @@ def create(
 ) -> tuple[ServiceRuntime, FastAPI]:
     common = common or CommonSettings()
     settings = settings or OutreachSettings()
-    runtime = ServiceRuntime(NAME, common, settings, metadata, clock=clock)
+    runtime = ServiceRuntime(NAME, common, settings, metadata, clock=clock, migrate=MIGRATIONS)
     ctx = Context(runtime.outbox, runtime.clock, Roster(), policy_of(common, settings))
     registry = registry or RegistryClient(common.registry_url, common.service_token)
     runtime.on_shutdown(registry.close)

@@ -1,8 +1,9 @@
 """Outreach's tables: the roster and household caches, tasks, offers and outcomes.
 
-The table names are new with issue 6 (``outreach_task``, ``task_offer``, ...): outreach has
-no migrations yet, and a development database created by the first version keeps its old
-tables (unused) instead of failing on changed columns.
+The schema is built by the migrations in ``anbu_outreach/migrations`` (a change to these
+models needs a new revision; ``test_migrations`` fails otherwise). The table names are new
+with issue 6 (``outreach_task``, ``task_offer``, ...): a development database created by
+the first version keeps its old tables, unused.
 """
 
 from __future__ import annotations
