@@ -58,7 +58,11 @@ class FieldTasks:
             return None
         return loaded if may_view(who, loaded) else None
 
-    async def task_page(self, request: Request, task_id: UUID) -> Response:
+    async def open(
+        self, request: Request, task_id: UUID
+    ) -> Response | tuple[str, Principal, Loaded]:
+        """The session and the task for a task's page, or the page to show instead (the
+        login, or not found for a task this person may not see)."""
         found = self.app.session(request)
         if found is None:
             return self.app.to_login(request)
@@ -66,6 +70,13 @@ class FieldTasks:
         loaded = await self.visible(who, task_id)
         if loaded is None:
             return self.app.message(request, token, 404, "not_found")
+        return token, who, loaded
+
+    async def task_page(self, request: Request, task_id: UUID) -> Response:
+        opened = await self.open(request, task_id)
+        if isinstance(opened, Response):
+            return opened
+        token, who, loaded = opened
         card = _card(loaded, who.worker_id)
         address, address_note = None, None
         if card["mine"] == OfferState.ACCEPTED.value and loaded.assignment.is_open:
@@ -94,13 +105,10 @@ class FieldTasks:
         )
 
     async def outcome_page(self, request: Request, task_id: UUID) -> Response:
-        found = self.app.session(request)
-        if found is None:
-            return self.app.to_login(request)
-        token, who = found
-        loaded = await self.visible(who, task_id)
-        if loaded is None:
-            return self.app.message(request, token, 404, "not_found")
+        opened = await self.open(request, task_id)
+        if isinstance(opened, Response):
+            return opened
+        token, who, loaded = opened
         return self.app.render(
             request,
             "outcome.html",

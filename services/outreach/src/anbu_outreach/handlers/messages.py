@@ -10,6 +10,7 @@ and links only: never a name, number or address.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from pydantic import BaseModel
 from sqlmodel import Session
@@ -64,33 +65,10 @@ def emit_task(
     stage(OUTREACH_TASK, events.task_event(task, assignment, ctx.now(), causation, status))
 
 
-def request(
-    ctx: Context,
-    stage: Stage,
-    *,
-    key: str,
-    recipient: RecipientRef,
-    template: str,
-    urgency: Urgency,
-    variables: dict[str, str],
-    household_id: str | None,
-    correlation_id: str | None,
-    causation_id: str | None,
-) -> None:
-    stage(
-        NOTIFY_REQUEST,
-        events.notification_request(
-            ctx.now(),
-            key=key,
-            recipient=recipient,
-            template=template,
-            urgency=urgency,
-            variables=variables,
-            household_id=household_id,
-            correlation_id=correlation_id,
-            causation_id=causation_id,
-        ),
-    )
+def request(ctx: Context, stage: Stage, **fields: Any) -> None:
+    """Stage a notification request (``fields``: those of
+    :func:`..adapters.events.notification_request`)."""
+    stage(NOTIFY_REQUEST, events.notification_request(ctx.now(), **fields))
 
 
 def task_variables(ctx: Context, task: AnyTask) -> dict[str, str]:
