@@ -28,6 +28,7 @@ from anbu_runtime.snapshots import SnapshotFollower
 from ..adapters.inbox import first_times
 from ..adapters.orm import HouseholdRow
 from ..adapters.registry_client import RegistryClient, RegistryUnavailable
+from ..adapters.repository import SnapshotCaches
 from ..handlers import caches, tasks
 from ..handlers.context import Context
 
@@ -42,8 +43,10 @@ CHUNK = 100
 def register(runtime: ServiceRuntime, ctx: Context, registry: RegistryClient) -> SnapshotFollower:
     inbox = runtime.inbox(GROUP)
 
+    snapshots = runtime.transactions(lambda session: SnapshotCaches(session, ctx.roster))
+
     async def apply_snapshots(events: list[BaseModel]) -> None:
-        await runtime.db.run(lambda s: caches.on_snapshots(ctx, s, events))
+        await caches.SNAPSHOTS.handle_batch(snapshots, events)  # one transaction per batch
 
     roster = runtime.follow_snapshots([REGISTRY_WORKER, REGISTRY_HOUSEHOLD], apply_snapshots)
 
@@ -68,7 +71,7 @@ def register(runtime: ServiceRuntime, ctx: Context, registry: RegistryClient) ->
                 log.warning("registry unreachable; household not cached", household_id=household_id)
                 continue
             if snapshot is not None:
-                await runtime.db.run(lambda s, h=snapshot: caches.on_household(ctx, s, h))
+                await caches.SNAPSHOTS.handle(snapshots, snapshot)
 
     async def handle(received: list[Received]) -> None:
         await roster.caught_up.wait()  # never assign from a cold roster

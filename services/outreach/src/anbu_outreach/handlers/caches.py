@@ -9,8 +9,11 @@ from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
 from anbu_contracts import HouseholdSnapshot, WorkerSnapshot
+from anbu_runtime.kafka import Tombstone
+from anbu_runtime.uow import HandlerTable, UnitOfWork
 
 from ..adapters.orm import HouseholdRow, WorkerRow
+from ..adapters.repository import SnapshotCaches
 from ..domain.assignment import HouseholdContext
 from .contacts import refresh_cycles
 from .context import Context
@@ -19,18 +22,27 @@ from .context import Context
 _CHUNK = 5000
 
 
+# The snapshot consumer's handlers: one per contract type (no isinstance ladder).
+SNAPSHOTS: HandlerTable[SnapshotCaches] = HandlerTable()
+
+
 def on_snapshots(ctx: Context, session: Session, events: list[BaseModel]) -> None:
+    """Apply ``events`` in ``session``'s transaction (what the consumer does in its own)."""
+    uow = UnitOfWork(session, SnapshotCaches(session, ctx.roster), ctx.outbox, ctx.now())
     for event in events:
-        if isinstance(event, WorkerSnapshot):
-            on_worker(ctx, session, event)
-        elif isinstance(event, HouseholdSnapshot):
-            on_household(ctx, session, event)
-        # Tombstones: a deleted household or worker keeps its last cached state until the
-        # registry's deletion workflow exists.
+        SNAPSHOTS.dispatch(event, uow)
 
 
-def on_worker(ctx: Context, session: Session, worker: WorkerSnapshot) -> None:
-    row = session.get(WorkerRow, worker.worker_id)
+@SNAPSHOTS.register(Tombstone)
+def on_tombstone(tombstone: Tombstone, uow: UnitOfWork[SnapshotCaches]) -> None:
+    """A deleted household or worker keeps its last cached state until the registry's
+    deletion workflow exists."""
+
+
+@SNAPSHOTS.register(WorkerSnapshot)
+def on_worker_snapshot(worker: WorkerSnapshot, uow: UnitOfWork[SnapshotCaches]) -> None:
+    caches = uow.repos
+    row = caches.worker(worker.worker_id)
     if row is not None and row.revision >= worker.revision:
         return
     data = worker.model_dump(mode="json")
@@ -38,12 +50,14 @@ def on_worker(ctx: Context, session: Session, worker: WorkerSnapshot) -> None:
         row = WorkerRow(worker_id=worker.worker_id, revision=worker.revision, snapshot=data)
     else:
         row.revision, row.snapshot = worker.revision, data
-    session.add(row)
-    ctx.roster.put(worker)
+    caches.save(row)
+    caches.roster.put(worker)
 
 
-def on_household(ctx: Context, session: Session, household: HouseholdSnapshot) -> None:
-    row = session.get(HouseholdRow, household.household_id)
+@SNAPSHOTS.register(HouseholdSnapshot)
+def on_household_snapshot(household: HouseholdSnapshot, uow: UnitOfWork[SnapshotCaches]) -> None:
+    caches = uow.repos
+    row = caches.household(household.household_id)
     if row is not None and row.revision >= household.revision:
         return
     if row is None:
@@ -64,7 +78,7 @@ def on_household(ctx: Context, session: Session, household: HouseholdSnapshot) -
     row.locale = household.locale.value
     row.enrolled_at = min(row.enrolled_at, household.occurred_at)
     refresh_cycles(row)
-    session.add(row)
+    caches.save(row)
 
 
 def knows_household(session: Session, household_id: str) -> bool:
