@@ -1,7 +1,7 @@
 """Outreach burst: a national list round lands at once.
 
     uv run python bench/outreach_burst.py [--tasks 10000] [--dongs 424] [--staff 5000]
-        [--postgres [URL]]
+        [--postgres [URL]] [--profile FILE]
 
 What runs: outreach as its own process (``python -m anbu_outreach``, SQLite by default or
 PostgreSQL) against a private broker (deploy/kafka.sh on port 29692). The roster (5,000
@@ -18,6 +18,9 @@ and tasks handed to the duty officer, and the spread of load — open tasks per 
 and mean, over the officials who could take them and over everyone — with the largest
 load against each person's maximum. Results go to bench/results/outreach_burst.json
 (``outreach_burst_postgresql.json`` with ``--postgres``).
+
+``--profile FILE`` samples the outreach process with py-spy during the burst (collapsed
+stacks; run as ``uv run --with py-spy python bench/outreach_burst.py --profile ...``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ import asyncio
 import json
 import random
 import shutil
+import signal
+import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
@@ -256,6 +261,14 @@ def load_spread(latest: dict[str, dict[str, Any]], workers: list[WorkerSnapshot]
     }
 
 
+def profiler(stack: Stack, path: str) -> subprocess.Popen[bytes]:
+    popen = stack.processes["outreach"].popen
+    assert popen is not None
+    spy = [shutil.which("py-spy") or "py-spy", "record", "--pid", str(popen.pid)]
+    options = ["--rate", "50", "--format", "raw", "--threads", "--idle", "-o", path]
+    return subprocess.Popen([*spy, *options])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tasks", type=int, default=10_000)
@@ -263,6 +276,7 @@ def main() -> int:
     parser.add_argument("--staff", type=int, default=5_000)
     parser.add_argument("--postgres", nargs="?", const="", default=None, help="PostgreSQL URL")
     parser.add_argument("--seed", type=int, default=20261125)
+    parser.add_argument("--profile", default=None, help="py-spy collapsed stacks to this file")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     work = BENCH_VAR / "outreach"
@@ -317,7 +331,13 @@ def main() -> int:
             stack.wait_ready(["outreach"], timeout=180)
             result["ready_with_warm_cache_seconds"] = round(time.perf_counter() - started, 1)
             print(f"burst: {len(steps):,} escalation steps at once ...", flush=True)
-            seen = asyncio.run(burst(bootstrap, steps))
+            spy = profiler(stack, args.profile) if args.profile else None
+            try:
+                seen = asyncio.run(burst(bootstrap, steps))
+            finally:
+                if spy is not None:  # py-spy writes its file when interrupted
+                    spy.send_signal(signal.SIGINT)
+                    spy.wait(timeout=60)
         finally:
             stack.stop()
     first: dict[str, float] = seen["first"]

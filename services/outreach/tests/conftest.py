@@ -34,6 +34,7 @@ from anbu_contracts import (
     WorkerSnapshot,
 )
 from anbu_contracts.topics import TOPICS_BY_NAME
+from anbu_outreach.adapters.migrations import MIGRATIONS
 from anbu_outreach.adapters.registry_client import RegistryClient
 from anbu_outreach.bootstrap import OutreachSettings, create
 from anbu_outreach.handlers import caches, tasks
@@ -147,7 +148,8 @@ class World:
         client = RegistryClient("http://registry.test", TOKEN, transport=self.registry.transport)
         self.runtime: ServiceRuntime
         self.runtime, self.app = create(common, settings, self.clock, registry=client)
-        self.runtime.db.create_all(self.runtime.metadata)
+        with self.runtime.db.schema_lock():  # as the service does at start
+            MIGRATIONS.upgrade(self.runtime.db)
         self.ctx: Context = self.app.state.outreach
         with self.runtime.db.session() as session:
             caches.load_roster(self.ctx, session)

@@ -3,16 +3,11 @@ routine-contact run, the REST API and the field app."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from datetime import time, timedelta
-from typing import Any
 
 from fastapi import FastAPI
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
 
 from anbu_contracts.topics import NOTIFY_REQUEST, OUTREACH_OUTCOME, OUTREACH_TASK
 from anbu_runtime.clock import Clock
@@ -20,15 +15,14 @@ from anbu_runtime.logs import get_logger
 from anbu_runtime.service import ServiceRuntime
 from anbu_runtime.settings import CommonSettings, ServiceSettings
 
-from . import metrics
+from .adapters.migrations import MIGRATIONS
 from .adapters.orm import metadata
 from .adapters.registry_client import RegistryClient
 from .adapters.roster import Roster
-from .adapters.scheduler import DailyRun, jobs_engine
 from .domain.availability import AvailabilityRules
-from .entrypoints import consumers, field_app, http
+from .entrypoints import consumers, field_app, http, jobs
 from .entrypoints.service import TaskService
-from .handlers import caches, contacts, tasks
+from .handlers import caches
 from .handlers.context import Context, Policy
 
 NAME = "outreach"
@@ -94,7 +88,7 @@ def create(
 ) -> tuple[ServiceRuntime, FastAPI]:
     common = common or CommonSettings()
     settings = settings or OutreachSettings()
-    runtime = ServiceRuntime(NAME, common, settings, metadata, clock=clock)
+    runtime = ServiceRuntime(NAME, common, settings, metadata, clock=clock, migrate=MIGRATIONS)
     ctx = Context(runtime.outbox, runtime.clock, Roster(), policy_of(common, settings))
     registry = registry or RegistryClient(common.registry_url, common.service_token)
     runtime.on_shutdown(registry.close)
@@ -107,105 +101,15 @@ def create(
     follower = consumers.register(runtime, ctx, registry)
     runtime.declare_publications(OUTREACH_TASK, OUTREACH_OUTCOME, NOTIFY_REQUEST)
 
-    async def sweep(stop: asyncio.Event) -> None:
-        """Offer windows and stale tasks, on the service clock, every sweep interval."""
-        await follower.caught_up.wait()
-        while not stop.is_set():
-            handled = await runtime.db.run(lambda s: tasks.sweep_offers(ctx, s))
-            handled += await runtime.db.run(lambda s: tasks.expire_stale(ctx, s))
-            handled += await runtime.db.run(lambda s: tasks.retry_vacancies(ctx, s))
-            if handled:
-                runtime.outbox.notify()
-                continue  # more may be waiting
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=settings.sweep_interval_s)
-
-    async def refresh_figures() -> None:
-        now = ctx.now()
-
-        def read(
-            session: Session,
-        ) -> tuple[dict[str, int], dict[str, Any], dict[tuple[str, str], int]]:
-            return (
-                tasks.task_counts(session),
-                contacts.figures(session, now),
-                metrics.open_task_counts(session),
-            )
-
-        counts, by_tier, open_tasks = await runtime.db.run(read)
-        metrics.publish_open_tasks(open_tasks)
-        for status in (
-            "offered",
-            "accepted",
-            "started",
-            "unassigned",
-            "completed",
-            "cancelled",
-            "expired",
-        ):
-            metrics.TASKS.labels(status).set(counts.get(status, 0))
-        metrics.UNASSIGNED_TASKS.set(counts.get("unassigned", 0))
-        for tier, figures in by_tier.items():
-            for cycle in ("contact", "visit"):
-                for state in ("due", "overdue"):
-                    metrics.CONTACTS.labels(tier, cycle, state).set(figures[cycle][state])
-
-    async def figures_loop(stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await refresh_figures()
-            except Exception:
-                log.exception("figures refresh failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=settings.figures_interval_s)
-
-    async def routine_run() -> None:
-        """Once a day: routine-contact tasks for households due (on working days)."""
-        await follower.caught_up.wait()
-        created = 0
-        if tasks.is_routine_day(ctx):
-            after: str | None = None
-            while True:
-
-                def page(session: Session, cursor: str | None = after) -> tuple[int, str | None]:
-                    return tasks.schedule_routine_contacts(ctx, session, cursor)
-
-                for attempt in range(3):
-                    try:
-                        made, after = await runtime.db.run(page)
-                        break
-                    except IntegrityError:
-                        # another instance created some of this page's tasks at the same
-                        # moment: the next attempt finds them and skips them
-                        log.info("routine page raced another instance", attempt=attempt + 1)
-                else:
-                    raise RuntimeError("routine contact page kept conflicting")
-                created += made
-                runtime.outbox.notify()
-                if after is None:
-                    break
-        await refresh_figures()
-        log.info("routine contact run", tasks_created=created)
-
-    daily = DailyRun(
-        jobs_engine(runtime.db.url),
-        runtime.clock,
-        settings.routine_run_at,
-        settings.timezone,
-        routine_run,
+    daily = jobs.register(
+        runtime,
+        ctx,
+        follower,
+        sweep_interval_s=settings.sweep_interval_s,
+        figures_interval_s=settings.figures_interval_s,
+        routine_at=settings.routine_run_at,
+        timezone=settings.timezone,
     )
-
-    async def start_scheduler() -> None:
-        daily.start()
-
-    async def stop_scheduler() -> None:
-        daily.shutdown()
-        daily.engine.dispose()
-
-    runtime.on_startup(start_scheduler)
-    runtime.on_shutdown(stop_scheduler)
-    runtime.add_background("offer-sweep", sweep)
-    runtime.add_background("figures", figures_loop)
 
     service = TaskService(runtime, ctx)
     app = runtime.build_app(

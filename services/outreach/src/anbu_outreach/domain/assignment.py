@@ -79,6 +79,20 @@ class Circumstances:
     urgency: Urgency
     is_holiday: HolidayCheck
     rules: AvailabilityRules = field(default_factory=AvailabilityRules)
+    # Worked out once per worker snapshot for these circumstances: a batch of tasks shares
+    # them and would otherwise check each worker's shifts once per task.
+    _reach: dict[str, tuple[WorkerSnapshot, Availability]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def reach(self, worker: WorkerSnapshot) -> Availability:
+        """``availability(worker)`` now (the same snapshot object: computed once)."""
+        found = self._reach.get(worker.worker_id)
+        if found is not None and found[0] is worker:
+            return found[1]
+        reach = availability(worker, self.now, self.is_holiday, self.rules)
+        self._reach[worker.worker_id] = (worker, reach)
+        return reach
 
 
 def team_slots(
@@ -122,7 +136,7 @@ def candidates(
         load = open_tasks.get(worker.worker_id, 0)
         if load >= worker.max_open_tasks:
             continue
-        reach = availability(worker, when.now, when.is_holiday, when.rules)
+        reach = when.reach(worker)
         if not reach.reachable:
             continue
         if household.dong_code in worker.dong_codes:

@@ -25,22 +25,28 @@ from anbu_runtime.logs import get_logger
 from anbu_runtime.service import ServiceRuntime
 from anbu_runtime.snapshots import SnapshotFollower
 
+from ..adapters.inbox import first_times
 from ..adapters.orm import HouseholdRow
 from ..adapters.registry_client import RegistryClient, RegistryUnavailable
+from ..adapters.repository import SnapshotCaches
 from ..handlers import caches, tasks
 from ..handlers.context import Context
 
 GROUP = "outreach"
 log = get_logger(__name__)
-# Small transactions let the outbox relay (same database) publish while a burst is applied.
-CHUNK = 50
+# A transaction per hundred records: their tasks are created set-based (the same few
+# statements for the lot), and the outbox relay, which shares the database (SQLite: its one
+# writer), gets a turn between chunks to publish what the last ones staged.
+CHUNK = 100
 
 
 def register(runtime: ServiceRuntime, ctx: Context, registry: RegistryClient) -> SnapshotFollower:
     inbox = runtime.inbox(GROUP)
 
+    snapshots = runtime.transactions(lambda session: SnapshotCaches(session, ctx.roster))
+
     async def apply_snapshots(events: list[BaseModel]) -> None:
-        await runtime.db.run(lambda s: caches.on_snapshots(ctx, s, events))
+        await caches.SNAPSHOTS.handle_batch(snapshots, events)  # one transaction per batch
 
     roster = runtime.follow_snapshots([REGISTRY_WORKER, REGISTRY_HOUSEHOLD], apply_snapshots)
 
@@ -65,7 +71,7 @@ def register(runtime: ServiceRuntime, ctx: Context, registry: RegistryClient) ->
                 log.warning("registry unreachable; household not cached", household_id=household_id)
                 continue
             if snapshot is not None:
-                await runtime.db.run(lambda s, h=snapshot: caches.on_household(ctx, s, h))
+                await caches.SNAPSHOTS.handle(snapshots, snapshot)
 
     async def handle(received: list[Received]) -> None:
         await roster.caught_up.wait()  # never assign from a cold roster
@@ -77,9 +83,9 @@ def register(runtime: ServiceRuntime, ctx: Context, registry: RegistryClient) ->
             chunk = events[start : start + CHUNK]
 
             def apply(session: Session, chunk: list[EscalationEvent] = chunk) -> None:
-                for event in chunk:
-                    if inbox.first_time(session, message_id(event)):
-                        tasks.on_escalation(ctx, session, event)
+                once = first_times(session, inbox, [message_id(e) for e in chunk])
+                fresh = [event for event, first in zip(chunk, once, strict=True) if first]
+                tasks.on_escalations(ctx, session, fresh)
 
             await runtime.db.run(apply)
             runtime.outbox.notify()

@@ -20,9 +20,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
-from starlette.datastructures import FormData
 
-from anbu_contracts import ContactMode, ItemState, MonitoringItems, Need, OutcomeResult
 from anbu_runtime.auth import Principal, verify_token
 from anbu_runtime.clock import Clock
 from anbu_runtime.logs import get_logger
@@ -30,17 +28,14 @@ from anbu_runtime.problems import Problem
 from anbu_runtime.web_login import LoginCookies, login_status, secure
 
 from ..adapters.registry_client import (
-    AddressRefused,
     LoginLocked,
     RegistryClient,
     RegistryUnavailable,
 )
 from ..domain.availability import zone
-from ..domain.offers import OPEN, DeclineReason, OfferState
-from ..handlers import TaskNotFound, TaskStateError
-from ..handlers.tasks import Loaded
+from .field_tasks import FieldTasks
 from .i18n import labeller, pick_language, translator
-from .service import TaskService, may_view
+from .service import TaskService
 
 log = get_logger(__name__)
 
@@ -53,7 +48,6 @@ COOKIES = LoginCookies(
 NOTICES = frozenset(
     {"done_accepted", "done_declined", "done_started", "done_outcome", "conflict", "csrf"}
 )
-ITEMS = tuple(MonitoringItems.model_fields)
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
@@ -79,6 +73,7 @@ class FieldApp:
         self.secret = auth_secret.encode()
         self.clock = clock
         self.timezone = timezone
+        self.tasks = FieldTasks(self)
         self.env = Environment(
             loader=PackageLoader("anbu_outreach", "templates"),
             autoescape=select_autoescape(default=True),
@@ -139,6 +134,12 @@ class FieldApp:
             )
         return response
 
+    def message(self, request: Request, token: str, status: int, message: str) -> HTMLResponse:
+        """A page with one message (no such task, no worker for this account)."""
+        return self.render(
+            request, "message.html", status=status, message=message, csrf=self.csrf_for(token)
+        )
+
     def to_login(self, request: Request) -> RedirectResponse:
         return RedirectResponse(f"/app/login?next={quote(request.url.path)}", status_code=303)
 
@@ -191,202 +192,12 @@ class FieldApp:
             response.delete_cookie(SESSION_COOKIE, path="/app")
         return response
 
-    async def inbox(self, request: Request) -> Response:
-        found = self.session(request)
-        if found is None:
-            return self.to_login(request)
-        token, who = found
-        if who.worker_id is None:
-            return self.render(
-                request, "message.html", status=403, message="no_worker", csrf=self.csrf_for(token)
-            )
-        tasks = await self.service.inbox(who.worker_id)
-        return self.render(
-            request,
-            "inbox.html",
-            tasks=[_card(t, who.worker_id) for t in tasks],
-            worker_id=who.worker_id,
-            csrf=self.csrf_for(token),
-            notice=self.notice(request),
-        )
-
-    async def visible(self, who: Principal, task_id: UUID) -> Loaded | None:
-        """The task if it exists and ``who`` may see it, else None (shown as not found)."""
-        try:
-            loaded = await self.service.view(task_id)
-        except TaskNotFound:
-            return None
-        return loaded if may_view(who, loaded) else None
-
-    async def task_page(self, request: Request, task_id: UUID) -> Response:
-        found = self.session(request)
-        if found is None:
-            return self.to_login(request)
-        token, who = found
-        loaded = await self.visible(who, task_id)
-        if loaded is None:
-            return self.render(
-                request, "message.html", status=404, message="not_found", csrf=self.csrf_for(token)
-            )
-        card = _card(loaded, who.worker_id)
-        address, address_note = None, None
-        if card["mine"] == OfferState.ACCEPTED.value and loaded.assignment.is_open:
-            try:
-                address = await self.registry.address(
-                    loaded.task.household_id,
-                    token,
-                    purpose=f"outreach task {task_id}: {loaded.task.task_type}",
-                )
-                address_note = None if address else "address_none"
-            except AddressRefused:
-                address_note = "address_after_team"
-            except RegistryUnavailable:
-                address_note = "address_unavailable"
-        elif loaded.assignment.is_open:
-            address_note = "address_after_accept"
-        return self.render(
-            request,
-            "task.html",
-            task=card,
-            address=address,
-            address_note=address_note,
-            csrf=self.csrf_for(token),
-            notice=self.notice(request),
-            reasons=list(DeclineReason),
-        )
-
-    async def outcome_page(self, request: Request, task_id: UUID) -> Response:
-        found = self.session(request)
-        if found is None:
-            return self.to_login(request)
-        token, who = found
-        loaded = await self.visible(who, task_id)
-        if loaded is None:
-            return self.render(
-                request, "message.html", status=404, message="not_found", csrf=self.csrf_for(token)
-            )
-        return self.render(
-            request,
-            "outcome.html",
-            task=_card(loaded, who.worker_id),
-            csrf=self.csrf_for(token),
-            results=list(OutcomeResult),
-            modes=list(ContactMode),
-            items=ITEMS,
-            item_states=list(ItemState),
-            needs=list(Need),
-            error=request.query_params.get("error") == "bad_form",
-        )
-
-    async def act(self, request: Request, task_id: UUID, action: str) -> Response:
-        """A form post on a task: accept, decline, start or outcome."""
-        found = self.session(request)
-        if found is None:
-            return self.to_login(request)
-        token, who = found
-        form = await request.form()
-        here = f"/app/tasks/{task_id}"
-        if not self.csrf_ok(token, form.get("csrf")):
-            return RedirectResponse(f"{here}?notice=csrf", status_code=303)
-        if who.worker_id is None:
-            return RedirectResponse(f"{here}?notice=conflict", status_code=303)
-        worker = who.worker_id
-        try:
-            if action == "accept":
-                await self.service.accept(task_id, worker)
-                done = "done_accepted"
-            elif action == "decline":
-                reason = DeclineReason(str(form.get("reason") or "other"))
-                note = form.get("note")
-                await self.service.decline(
-                    task_id, worker, reason, note[:1000] if isinstance(note, str) and note else None
-                )
-                return RedirectResponse("/app/tasks?notice=done_declined", status_code=303)
-            elif action == "start":
-                confirmed = [v for v in form.getlist("confirmed") if isinstance(v, str)]
-                await self.service.start(task_id, worker, confirmed)
-                done = "done_started"
-            else:
-                parsed = _outcome_form(form)
-                if parsed is None:
-                    return RedirectResponse(f"{here}/outcome?error=bad_form", status_code=303)
-                await self.service.outcome(task_id, worker, **parsed)
-                return RedirectResponse("/app/tasks?notice=done_outcome", status_code=303)
-        except (TaskStateError, ValueError) as exc:
-            log.info(
-                "field app action refused",
-                task_id=str(task_id),
-                action=action,
-                error=type(exc).__name__,
-            )
-            return RedirectResponse(f"{here}?notice=conflict", status_code=303)
-        except TaskNotFound:
-            return RedirectResponse("/app/tasks", status_code=303)
-        return RedirectResponse(f"{here}?notice={done}", status_code=303)
-
 
 def _safe_next(value: str | None) -> str:
     """Only paths of the field app itself (no open redirect)."""
     if value and value.startswith("/app/") and "//" not in value and "\\" not in value:
         return value
     return "/app/tasks"
-
-
-def _card(loaded: Loaded, me: str | None) -> dict[str, Any]:
-    """What a page shows of a task: ids, codes, times and the team (no personal data)."""
-    task, assignment = loaded.task, loaded.assignment
-    team = []
-    mine = None
-    for i, role in enumerate(assignment.slots):
-        holder = assignment.holder(i)
-        state = holder.state.value if holder else "vacant"
-        team.append(
-            {
-                "role": role.value,
-                "worker_id": holder.worker_id if holder else None,
-                "state": state,
-                "me": bool(holder and holder.worker_id == me),
-            }
-        )
-        if holder and holder.worker_id == me:
-            mine = state
-    return {
-        "task_id": str(task.task_id),
-        "task_type": task.task_type,
-        "household_id": task.household_id,
-        "dong_code": task.dong_code,
-        "urgency": task.urgency,
-        "status": task.status,
-        "deadline": task.deadline,
-        "step_id": task.step_id,
-        "preconditions": task.preconditions,
-        "team": team,
-        "mine": mine,
-        "open": assignment.status in OPEN,
-        "team_complete": assignment.team_complete(),
-    }
-
-
-def _outcome_form(form: FormData) -> dict[str, Any] | None:
-    try:
-        result = OutcomeResult(str(form.get("result")))
-        mode = ContactMode(str(form.get("contact_mode") or "visit"))
-        monitoring = MonitoringItems(
-            **{item: ItemState(str(form.get(f"item_{item}") or "not_checked")) for item in ITEMS}
-        )
-        needs = [Need(str(v)) for v in form.getlist("needs")]
-    except ValueError:
-        return None
-    note = form.get("note")
-    note = note.strip()[:4000] if isinstance(note, str) and note.strip() else None
-    return {
-        "result": result,
-        "contact_mode": mode,
-        "monitoring": monitoring,
-        "needs": list(dict.fromkeys(needs)),
-        "follow_up": form.get("follow_up") in ("1", "on", "yes", "true"),
-        "note": note,
-    }
 
 
 def router(app: FieldApp) -> APIRouter:
@@ -413,15 +224,15 @@ def router(app: FieldApp) -> APIRouter:
 
     @pages.get("/tasks")
     async def inbox(request: Request) -> Response:
-        return await app.inbox(request)
+        return await app.tasks.inbox(request)
 
     @pages.get("/tasks/{task_id}")
     async def task_page(request: Request, task_id: UUID) -> Response:
-        return await app.task_page(request, task_id)
+        return await app.tasks.task_page(request, task_id)
 
     @pages.get("/tasks/{task_id}/outcome")
     async def outcome_page(request: Request, task_id: UUID) -> Response:
-        return await app.outcome_page(request, task_id)
+        return await app.tasks.outcome_page(request, task_id)
 
     @pages.post("/tasks/{task_id}/{action}")
     async def act(request: Request, task_id: UUID, action: str) -> Response:
@@ -429,6 +240,6 @@ def router(app: FieldApp) -> APIRouter:
             return app.to_login(request)
         if action not in ("accept", "decline", "start", "outcome"):
             return RedirectResponse(f"/app/tasks/{task_id}", status_code=303)
-        return await app.act(request, task_id, action)
+        return await app.tasks.act(request, task_id, action)
 
     return pages

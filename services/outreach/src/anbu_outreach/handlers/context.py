@@ -8,11 +8,12 @@ from datetime import datetime, timedelta
 from anbu_runtime.clock import Clock
 from anbu_runtime.outbox import Outbox
 
+from ..adapters.events import SOURCE
 from ..adapters.roster import Roster
 from ..domain.availability import AvailabilityRules, HolidayCheck, korean_public_holidays
 from ..domain.offers import OfferWindows
 
-SOURCE = "outreach"
+__all__ = ["SOURCE", "Context", "Policy"]
 
 
 @dataclass(frozen=True)

@@ -1,104 +1,77 @@
-"""What outreach tells the world: task changes on ``outreach.task.v1`` and notification
-requests on ``notify.request.v1``, both staged in the outbox of the current transaction.
+"""What outreach tells the world after a task changes, and to whom: task changes on
+``outreach.task.v1`` and notification requests on ``notify.request.v1``.
 
-Variables carry ids, codes, times and links only: never a name, number or address.
+Events are built by :mod:`..adapters.events` and handed to a :data:`Stage`: the outbox of
+the current transaction, one row at a time (:func:`outbox_stage`), or a :class:`Staged`
+collection a batch writes with one statement per topic. Variables carry ids, codes, times
+and links only: never a name, number or address.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from uuid import uuid4
+from collections.abc import Callable, Iterable
+from typing import Any
 
+from pydantic import BaseModel
 from sqlmodel import Session
 
-from anbu_contracts import (
-    NotificationRequest,
-    RecipientKind,
-    RecipientRef,
-    Role,
-    TaskEvent,
-    TaskStatus,
-    TaskType,
-    Urgency,
-)
-from anbu_contracts.topics import NOTIFY_REQUEST, OUTREACH_TASK
+from anbu_contracts import RecipientKind, RecipientRef, TaskStatus, Urgency
+from anbu_contracts.topics import NOTIFY_REQUEST, OUTREACH_TASK, Topic
 
-from ..adapters.orm import TaskRow
+from ..adapters import events
+from ..adapters.orm import AnyTask
 from ..domain.offers import Offer, TaskAssignment
-from .context import SOURCE, Context
+from .context import Context
+
+Stage = Callable[[Topic, BaseModel], None]
+
+
+def outbox_stage(ctx: Context, session: Session) -> Stage:
+    """Stage each event in the outbox of ``session``'s transaction as it comes."""
+    return lambda topic, event: ctx.outbox.add(session, topic, event)
+
+
+class Staged:
+    """A batch's events, kept in order per topic and written with one statement per topic
+    (COPY on PostgreSQL) instead of one INSERT per event."""
+
+    def __init__(self) -> None:
+        self._topics: dict[str, Topic] = {}
+        self._events: dict[str, list[BaseModel]] = {}
+
+    def __call__(self, topic: Topic, event: BaseModel) -> None:
+        self._topics.setdefault(topic.name, topic)
+        self._events.setdefault(topic.name, []).append(event)
+
+    def flush(self, ctx: Context, session: Session) -> int:
+        staged = 0
+        for name, batch in self._events.items():
+            ctx.outbox.add_many(session, self._topics[name], batch)
+            staged += len(batch)
+        self._events.clear()
+        return staged
 
 
 def emit_task(
     ctx: Context,
-    session: Session,
-    task: TaskRow,
+    stage: Stage,
+    task: AnyTask,
     assignment: TaskAssignment,
     causation: str | None,
     status: TaskStatus | None = None,
 ) -> None:
     """Publish the task's state after a change (``status`` overrides it for a transitional
     event such as ``declined``)."""
-    now = ctx.now()
-    ctx.outbox.add(
-        session,
-        OUTREACH_TASK,
-        TaskEvent(
-            occurred_at=now,
-            produced_at=now,
-            source=SOURCE,
-            correlation_id=task.correlation_id,
-            causation_id=causation,
-            task_id=task.task_id,
-            household_id=task.household_id,
-            dong_code=task.dong_code,
-            task_type=TaskType(task.task_type),
-            team=[Role(r) for r in task.team],
-            deadline=task.deadline,
-            status=status or TaskStatus(task.status),
-            assignees=assignment.assignees(),
-            escalation_id=task.escalation_id,
-            step_id=task.step_id,
-            action_id=task.action_id,
-            reason=task.reason,
-        ),
-    )
+    stage(OUTREACH_TASK, events.task_event(task, assignment, ctx.now(), causation, status))
 
 
-def request(
-    ctx: Context,
-    session: Session,
-    *,
-    key: str,
-    recipient: RecipientRef,
-    template: str,
-    urgency: Urgency,
-    variables: dict[str, str],
-    household_id: str | None,
-    correlation_id: str | None,
-    causation_id: str | None,
-) -> None:
-    now = ctx.now()
-    ctx.outbox.add(
-        session,
-        NOTIFY_REQUEST,
-        NotificationRequest(
-            occurred_at=now,
-            produced_at=now,
-            source=SOURCE,
-            correlation_id=correlation_id,
-            causation_id=causation_id,
-            request_id=uuid4(),
-            request_key=key[:128],
-            recipient=recipient,
-            template=template,
-            urgency=urgency,
-            variables=variables,
-            household_id=household_id,
-        ),
-    )
+def request(ctx: Context, stage: Stage, **fields: Any) -> None:
+    """Stage a notification request (``fields``: those of
+    :func:`..adapters.events.notification_request`)."""
+    stage(NOTIFY_REQUEST, events.notification_request(ctx.now(), **fields))
 
 
-def task_variables(ctx: Context, task: TaskRow) -> dict[str, str]:
+def task_variables(ctx: Context, task: AnyTask) -> dict[str, str]:
     variables = {
         "task_id": str(task.task_id),
         "task_type": task.task_type,
@@ -114,13 +87,13 @@ def task_variables(ctx: Context, task: TaskRow) -> dict[str, str]:
 
 
 def offers_made(
-    ctx: Context, session: Session, task: TaskRow, offers: Iterable[Offer], causation: str | None
+    ctx: Context, stage: Stage, task: AnyTask, offers: Iterable[Offer], causation: str | None
 ) -> None:
     """Each person offered a slot gets ``task.offered`` with a link to the task page."""
     for offer in offers:
         request(
             ctx,
-            session,
+            stage,
             key=f"task:{task.task_id}:offer:{offer.worker_id}",
             recipient=RecipientRef(kind=RecipientKind.STAFF, ref=offer.worker_id),
             template="task.offered",
@@ -133,13 +106,13 @@ def offers_made(
 
 
 def handed_to_duty_officer(
-    ctx: Context, session: Session, task: TaskRow, causation: str | None
+    ctx: Context, stage: Stage, task: AnyTask, causation: str | None
 ) -> None:
     """A slot nobody can take: the duty officer gets ``task.unassigned`` (once per vacancy)."""
     task.vacancies_reported += 1
     request(
         ctx,
-        session,
+        stage,
         key=f"task:{task.task_id}:unassigned:{task.vacancies_reported}",
         recipient=RecipientRef(kind=RecipientKind.DUTY_OFFICER, household_id=task.household_id),
         template="task.unassigned",
