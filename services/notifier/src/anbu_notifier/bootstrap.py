@@ -19,6 +19,7 @@ from anbu_runtime.settings import CommonSettings, ServiceSettings
 
 from .adapters.channels import Channel, ConsoleSink
 from .adapters.http_provider import HttpProviderChannel
+from .adapters.migrations import MIGRATIONS
 from .adapters.orm import metadata
 from .adapters.registry_client import Directory, RegistryClient
 from .adapters.repository import NotifierRepository
@@ -187,7 +188,7 @@ def build(
     """The whole notifier, wired; ``directory`` replaces the registry client in tests."""
     common = common or CommonSettings()
     settings = settings or NotifierSettings()
-    runtime = ServiceRuntime(NAME, common, settings, metadata, clock=clock)
+    runtime = ServiceRuntime(NAME, common, settings, metadata, clock=clock, migrate=MIGRATIONS)
     channels, gates = _channels(common, settings)
     directory = directory or RegistryClient(common.registry_url, common.service_token)
     tx = runtime.transactions(NotifierRepository)
