@@ -73,7 +73,7 @@ def register(runtime: ServiceRuntime, notifier: Notifier, group: str = GROUP) ->
         topics=[NOTIFY_REQUEST.name],
         handler=accept,
         producer=runtime.producer,
-        max_records=1000,
+        max_records=250,  # a batch holds the one SQLite writer: keep it short beside the sends
         instance_id=runtime.common.instance_id,
     )
     runtime.declare_subscription(
