@@ -17,6 +17,7 @@ from notifier_fakes.provider import FakeProvider
 from notifier_fakes.smtp import SmtpServer
 from notifier_fakes.world import API_KEY, HOOK_SECRETS, T0, World, settings_for
 
+from anbu_notifier.adapters.migrations import MIGRATIONS
 from anbu_notifier.bootstrap import build
 from anbu_runtime.clock import ManualClock
 from anbu_runtime.settings import CommonSettings
@@ -59,7 +60,8 @@ async def make_world(
         )
         settings = settings_for(database_url, provider, smtp_server, tmp_path, **overrides)
         service = build(common, settings, clock, directory)
-        service.runtime.db.create_all(service.runtime.metadata)
+        with service.runtime.db.schema_lock():  # as the service does before it serves
+            MIGRATIONS.upgrade(service.runtime.db)
         world = World(service, directory, clock, provider, smtp_server)
         worlds.append(world)
         return world

@@ -299,3 +299,48 @@ async def test_the_console_sink_keeps_a_masked_name_while_the_provider_gets_the_
     [line] = (tmp_path / "sink.jsonl").read_text(encoding="utf-8").splitlines()
     assert "김민수" not in line
     assert json.loads(line)["text"].startswith("[안부 확인] 김*수님")
+
+
+async def test_a_batch_of_requests_is_accepted_together_and_each_key_only_once(
+    world: World,
+) -> None:
+    first, second = household_id(), household_id()
+    for hh in (first, second):
+        world.directory.add(hh, RecipientKind.RESIDENT, resident())
+    a, b = world.request(first), world.request(second)
+    again = world.request(first, key=a.request_key)  # a producer's retry inside the batch
+
+    assert await world.notifier.accept_many([a, again, b]) == [True, False, True]
+    await world.dispatcher.run_once()
+
+    assert len(world.provider_messages()) == 2
+    assert statuses(world, a.request_key) == ["queued", "sent"]
+    assert statuses(world, b.request_key) == ["queued", "sent"]
+
+
+async def test_sends_finishing_together_record_their_outcomes_in_shared_transactions(
+    world: World, monkeypatch: Any
+) -> None:
+    requests = []
+    for _ in range(20):
+        hh = household_id()
+        world.directory.add(hh, RecipientKind.RESIDENT, resident())
+        requests.append(world.request(hh))
+        await world.notifier.accept(requests[-1])
+    db = world.runtime.db
+    transactions = 0
+    run = db.run
+
+    async def counted(fn: Any) -> Any:
+        nonlocal transactions
+        transactions += 1
+        return await run(fn)
+
+    monkeypatch.setattr(db, "run", counted)
+    await world.dispatcher.run_once()
+
+    assert len(world.provider_messages()) == 20
+    assert all(statuses(world, r.request_key) == ["queued", "sent"] for r in requests)
+    # One transaction per request for planning and one for the outcome made 41; the claim,
+    # the plans and the outcomes of sends that finish together now share transactions.
+    assert transactions <= 20

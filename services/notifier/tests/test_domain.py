@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,6 +15,7 @@ from anbu_contracts.detector import RecipientRef
 from anbu_contracts.notify import Channel
 from anbu_notifier.domain import admission
 from anbu_notifier.domain.admission import RequestRejected
+from anbu_notifier.domain.delivery import Delivery, IllegalTransition, Notification
 from anbu_notifier.domain.messages import idempotency_key, normalise_phone, sms_type, subject_of
 from anbu_notifier.domain.model import DeliveryState, Recipient
 from anbu_notifier.domain.outcome import RecipientState, outcome_of, transitions
@@ -289,3 +291,71 @@ def test_a_request_the_notifier_cannot_honour_is_rejected(
 ) -> None:
     with pytest.raises(RequestRejected, match=reason):
         admission.check(request(**changes), Renderer())
+
+
+def _delivery(state: DeliveryState) -> Delivery:
+    now = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
+    return Delivery(
+        request_key="k",
+        person_ref="P-1",
+        plan=["sms", "email"],
+        state=state,
+        created_at=now,
+        updated_at=now,
+        channel="sms",
+    )
+
+
+@pytest.mark.parametrize("state", [DeliveryState.PENDING, DeliveryState.SENT, DeliveryState.FAILED])
+def test_only_a_message_being_sent_can_be_recorded_sent(state: DeliveryState) -> None:
+    delivery = _delivery(state)
+    with pytest.raises(IllegalTransition):
+        delivery.sent("m-1", False, 1, datetime(2026, 11, 24, 2, 0, tzinfo=UTC))
+    assert delivery.state is state and delivery.provider_message_id is None  # nothing changed
+
+
+def test_a_settled_delivery_is_never_sent_again_or_failed_twice() -> None:
+    now = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+    for state in (DeliveryState.SENT, DeliveryState.DELIVERED, DeliveryState.FAILED):
+        with pytest.raises(IllegalTransition):
+            _delivery(state).sending(0, Channel.SMS, "key", [], 1, now)
+        with pytest.raises(IllegalTransition):
+            _delivery(state).failed("late", now)
+
+
+def test_a_failure_receipt_moves_a_sent_message_to_its_next_channel_once() -> None:
+    now = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+    delivery = _delivery(DeliveryState.SENT)
+    assert delivery.receipt(False, "unreachable", now) is True
+    assert (delivery.state, delivery.channel_index) == (DeliveryState.PENDING, 1)
+    assert delivery.receipt(False, "again", now) is False  # not sent now: the first word stands
+    assert delivery.state is DeliveryState.PENDING
+
+
+def test_a_request_reports_sent_then_delivered_as_its_recipients_settle() -> None:
+    now = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+    sending = _delivery(DeliveryState.SENDING)
+    notification = Notification(
+        request_key="k",
+        request_id=uuid4(),
+        event_id=uuid4(),
+        household_id=None,
+        template="t",
+        urgency="high",
+        priority=1,
+        status=DeliveryStatus.QUEUED,
+        request="{}",
+        correlation_id=None,
+        created_at=now,
+        updated_at=now,
+        deliveries=[sending],
+    )
+    sending.sent("m-1", False, 1, now)
+    notification.settle(now, latest=sending)
+    sending.receipt(True, None, now)
+    notification.settle(now, latest=sending)
+    assert [c.status for c in notification.changes] == [
+        DeliveryStatus.SENT,
+        DeliveryStatus.DELIVERED,
+    ]
+    assert notification.changes[-1].provider_message_id == "m-1"

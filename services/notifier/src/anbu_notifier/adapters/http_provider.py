@@ -35,6 +35,7 @@ class HttpProviderChannel:
         *,
         timeout_s: float = 5.0,
         template_codes: Mapping[str, str] | None = None,
+        connections: int = 100,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if name not in (ChannelName.SMS, ChannelName.ALIMTALK):
@@ -46,6 +47,10 @@ class HttpProviderChannel:
             base_url=base_url.rstrip("/"),
             headers={"Authorization": f"Bearer {api_key}"},
             timeout=httpx.Timeout(timeout_s),
+            # One pool for every send, big enough for the dispatcher's concurrent sends:
+            # httpx keeps only 20 idle connections by default, so under load most sends
+            # paid for a new TCP connection.
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
             transport=transport,
         )
 

@@ -110,12 +110,12 @@ def router(
         found = await notifier.view(request_key)
         if found is None:
             raise Problem(404, "Not found", f"no request {request_key!r}")
-        row, deliveries = found
+        row, deliveries = found, found.deliveries
         return NotificationView(
             request_key=row.request_key,
             template=row.template,
             urgency=row.urgency,
-            status=row.status,
+            status=row.status.value,
             reason=row.reason,
             attempts=row.attempts,
             created_at=row.created_at,
@@ -125,7 +125,7 @@ def router(
                     person_ref=d.person_ref,
                     plan=d.plan,
                     channel=d.channel,
-                    state=d.state,
+                    state=d.state.value,
                     attempts=d.attempts,
                     provider_message_id=d.provider_message_id,
                     reason=d.reason,

@@ -1,0 +1,293 @@
+"""The notifier's repository: delivery aggregates in and out of its tables, set-based.
+
+One instance lives for one unit of work. It loads every aggregate a batch needs in two
+statements (the requests, locked on PostgreSQL in key order, then their deliveries), keeps
+them in an identity map while the handlers change them, and :meth:`save` writes back only
+what changed — one ``executemany`` per table and statement kind — and hands the status
+changes the aggregates recorded to the caller for the outbox. Core statements, not ORM
+objects: at a thousand messages a second the ORM's per-object bookkeeping was the cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, and_, bindparam, delete, insert, or_, select, tuple_, update
+from sqlmodel import Session
+
+from anbu_contracts import DeliveryStatus
+
+from ..domain.delivery import Delivery, Notification, StatusChange
+from ..domain.model import DeliveryState
+from .orm import DeliveryRow, NotificationRow, ReceiptRow
+
+REQUESTS: Table = NotificationRow.__table__  # type: ignore[attr-defined]
+DELIVERIES: Table = DeliveryRow.__table__  # type: ignore[attr-defined]
+RECEIPTS: Table = ReceiptRow.__table__  # type: ignore[attr-defined]
+REQUEST_COLUMNS = tuple(c.name for c in REQUESTS.columns)
+DELIVERY_COLUMNS = tuple(c.name for c in DELIVERIES.columns)
+MessageRef = tuple[str, str]  # (channel, provider message id)
+
+
+def _request_values(n: Notification) -> dict[str, Any]:
+    values = {c: getattr(n, c) for c in REQUEST_COLUMNS}
+    values["status"] = n.status.value
+    return values
+
+
+def _delivery_values(d: Delivery) -> dict[str, Any]:
+    values = {c: getattr(d, c) for c in DELIVERY_COLUMNS}
+    values["state"] = d.state.value
+    return values
+
+
+def _delivery(row: Any) -> Delivery:
+    values = dict(row._mapping)
+    values["state"] = DeliveryState(values["state"])
+    values["plan"] = list(values["plan"] or [])
+    return Delivery(**values)
+
+
+def _notification(row: Any) -> Notification:
+    values = dict(row._mapping)
+    values["status"] = DeliveryStatus(values["status"])
+    return Notification(**values)
+
+
+def _by_key(table: Table, names: Sequence[str]) -> Any:
+    """``UPDATE table SET … WHERE <primary key> = :b_<key>`` for ``executemany``."""
+    keys = [c.name for c in table.primary_key.columns]
+    return (
+        update(table)
+        .where(and_(*(table.c[k] == bindparam(f"b_{k}") for k in keys)))
+        .values({n: bindparam(n) for n in names if n not in keys})
+    )
+
+
+class NotifierRepository:
+    """Requests, deliveries and receipts over one transaction's session."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._map: dict[str, Notification] = {}
+        self._new: set[str] = set()
+        self._saved: dict[str, dict[str, Any]] = {}  # request key → values as loaded
+        self._saved_deliveries: dict[tuple[str, str], dict[str, Any]] = {}
+        self._new_receipts: set[MessageRef] = set()
+        self._owners: dict[MessageRef, tuple[str, str]] = {}
+        self._held: dict[MessageRef, tuple[str, str | None] | None] = {}
+
+    # -- requests ------------------------------------------------------------------------
+
+    def known(self, keys: Iterable[str]) -> dict[str, bool]:
+        """Request keys already on file → whether that request was rejected."""
+        wanted = list(set(keys))
+        if not wanted:
+            return {}
+        rows = self.session.execute(
+            select(REQUESTS.c.request_key, REQUESTS.c.rejected).where(
+                REQUESTS.c.request_key.in_(wanted)
+            )
+        )
+        return {key: bool(rejected) for key, rejected in rows}
+
+    def forget(self, keys: Sequence[str]) -> None:
+        """Remove requests (a rejected request whose key a corrected replay reuses)."""
+        if keys:
+            self.session.execute(delete(DELIVERIES).where(DELIVERIES.c.request_key.in_(keys)))
+            self.session.execute(delete(REQUESTS).where(REQUESTS.c.request_key.in_(keys)))
+
+    def add(self, notification: Notification) -> None:
+        self._map[notification.request_key] = notification
+        self._new.add(notification.request_key)
+
+    def load(self, keys: Iterable[str], *, lock: bool = True) -> dict[str, Notification]:
+        """The aggregates for ``keys`` that exist (locked for this transaction on PostgreSQL,
+        in key order, so concurrent receipts and sends of one request take turns)."""
+        wanted = sorted(set(keys) - set(self._map))
+        if wanted:
+            query = (
+                select(REQUESTS)
+                .where(REQUESTS.c.request_key.in_(wanted))
+                .order_by(REQUESTS.c.request_key)
+            )
+            for row in self.session.execute(query.with_for_update() if lock else query):
+                notification = _notification(row)
+                self._map[notification.request_key] = notification
+                self._saved[notification.request_key] = _request_values(notification)
+            found = [k for k in wanted if k in self._map]
+            for row in self.session.execute(
+                select(DELIVERIES)
+                .where(DELIVERIES.c.request_key.in_(found))
+                .order_by(DELIVERIES.c.request_key, DELIVERIES.c.person_ref)
+            ):
+                delivery = _delivery(row)
+                self._map[delivery.request_key].deliveries.append(delivery)
+                self._saved_deliveries[(delivery.request_key, delivery.person_ref)] = (
+                    _delivery_values(delivery)
+                )
+        return {k: self._map[k] for k in keys if k in self._map}
+
+    def get(self, key: str) -> Notification:
+        found = self.load([key]).get(key)
+        if found is None:
+            raise LookupError(f"request {key} vanished")
+        return found
+
+    def save(self) -> list[tuple[Notification, StatusChange]]:
+        """Write what changed since loading; return the status changes to publish."""
+        new_requests, changed_requests = [], []
+        new_deliveries, changed_deliveries = [], []
+        changes: list[tuple[Notification, StatusChange]] = []
+        for key, notification in self._map.items():
+            values = _request_values(notification)
+            if key in self._new:
+                new_requests.append(values)
+            elif values != self._saved.get(key):
+                changed_requests.append(values)
+            self._saved[key] = values
+            for delivery in notification.deliveries:
+                ref = (key, delivery.person_ref)
+                d_values = _delivery_values(delivery)
+                before = self._saved_deliveries.get(ref)
+                if before is None:
+                    new_deliveries.append(d_values)
+                elif d_values != before:
+                    changed_deliveries.append(d_values)
+                self._saved_deliveries[ref] = d_values
+            changes.extend((notification, change) for change in notification.changes)
+            notification.changes.clear()
+        self._new.clear()
+        self._write(REQUESTS, new_requests, changed_requests)
+        self._write(DELIVERIES, new_deliveries, changed_deliveries)
+        return changes
+
+    def _write(
+        self, table: Table, new: list[dict[str, Any]], changed: list[dict[str, Any]]
+    ) -> None:
+        if new:
+            self.session.execute(insert(table), new)
+        if changed:
+            keys = [c.name for c in table.primary_key.columns]
+            names = list(changed[0])
+            params = [{**v, **{f"b_{k}": v[k] for k in keys}} for v in changed]
+            self.session.execute(_by_key(table, names), params)
+
+    # -- claims --------------------------------------------------------------------------
+
+    def claim(
+        self,
+        instance: str,
+        limit: int,
+        busy: frozenset[str],
+        due_by: datetime,
+        real_now: datetime,
+        lease_until: datetime,
+    ) -> list[Notification]:
+        """Claim up to ``limit`` requests due by ``due_by`` (a lease until ``lease_until``;
+        leases are about processes, so wall-clock time) and load them."""
+        free = or_(REQUESTS.c.claimed_by.is_(None), REQUESTS.c.lease_until < real_now)
+        candidates = [
+            key
+            for (key,) in self.session.execute(
+                select(REQUESTS.c.request_key)
+                .where(REQUESTS.c.next_at <= due_by, free)
+                .order_by(REQUESTS.c.priority, REQUESTS.c.next_at)
+                .limit(limit + len(busy))
+            )
+            if key not in busy
+        ][:limit]
+        if not candidates:
+            return []
+        self.session.execute(
+            update(REQUESTS)
+            .where(REQUESTS.c.request_key.in_(candidates), free)
+            .values(claimed_by=instance, lease_until=lease_until)
+        )
+        loaded = self.load(candidates, lock=False)
+        return [n for n in loaded.values() if n.claimed_by == instance]
+
+    def release_all(self, instance: str) -> int:
+        result = self.session.execute(
+            update(REQUESTS)
+            .where(REQUESTS.c.claimed_by == instance)
+            .values(claimed_by=None, lease_until=None)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    # -- receipts ------------------------------------------------------------------------
+
+    def receipts_on_file(self, refs: Sequence[MessageRef]) -> set[MessageRef]:
+        if not refs:
+            return set()
+        rows = self.session.execute(
+            select(RECEIPTS.c.provider, RECEIPTS.c.message_id).where(
+                tuple_(RECEIPTS.c.provider, RECEIPTS.c.message_id).in_(list(refs))
+            )
+        )
+        return {(p, m) for p, m in rows}
+
+    def add_receipts(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.session.execute(insert(RECEIPTS), rows)
+            self._new_receipts.update((r["provider"], r["message_id"]) for r in rows)
+
+    def first_receipt(self, ref: MessageRef) -> bool:
+        """True the first time this unit asks about a receipt it added (later: a duplicate)."""
+        if ref in self._new_receipts:
+            self._new_receipts.discard(ref)
+            return True
+        return False
+
+    def delivery_of(self, ref: MessageRef) -> tuple[str, str] | None:
+        """(request key, person ref) of the delivery ``ref`` names (looked up by
+        :meth:`deliveries_for` for the batch)."""
+        return self._owners.get(ref)
+
+    def held_receipts(self, refs: Sequence[MessageRef]) -> dict[MessageRef, tuple[str, str | None]]:
+        """Receipts on file for ``refs`` not applied yet → (status, reason)."""
+        if not refs:
+            return {}
+        rows = self.session.execute(
+            select(RECEIPTS.c.provider, RECEIPTS.c.message_id, RECEIPTS.c.status, RECEIPTS.c.reason)
+            .where(tuple_(RECEIPTS.c.provider, RECEIPTS.c.message_id).in_(list(refs)))
+            .where(RECEIPTS.c.applied_at.is_(None))
+        )
+        found = {(p, m): (status, reason) for p, m, status, reason in rows}
+        for ref in refs:
+            self._held[ref] = found.get(ref)
+        return found
+
+    def held_receipt(self, ref: MessageRef) -> tuple[str, str | None] | None:
+        """The receipt that overtook the commit recording ``ref`` (prefetched per batch)."""
+        if ref not in self._held:
+            self.held_receipts([ref])
+        return self._held[ref]
+
+    def receipts_applied(self, refs: Sequence[MessageRef], now: datetime) -> None:
+        if refs:
+            self.session.execute(
+                update(RECEIPTS)
+                .where(RECEIPTS.c.provider == bindparam("b_provider"))
+                .where(RECEIPTS.c.message_id == bindparam("b_message_id"))
+                .values(applied_at=now),
+                [{"b_provider": p, "b_message_id": m} for p, m in refs],
+            )
+
+    def deliveries_for(self, refs: Sequence[MessageRef]) -> dict[MessageRef, tuple[str, str]]:
+        """(channel, provider message id) → (request key, person ref) of the delivery."""
+        if not refs:
+            return {}
+        rows = self.session.execute(
+            select(
+                DELIVERIES.c.channel,
+                DELIVERIES.c.provider_message_id,
+                DELIVERIES.c.request_key,
+                DELIVERIES.c.person_ref,
+            ).where(tuple_(DELIVERIES.c.channel, DELIVERIES.c.provider_message_id).in_(list(refs)))
+        )
+        found = {(c, m): (k, p) for c, m, k, p in rows}
+        self._owners.update(found)
+        return found

@@ -1,0 +1,81 @@
+"""Providers' delivery receipts: each applied once, the ones arriving together in one
+transaction.
+
+A receipt for a message we have not recorded yet (it overtook the commit of our own
+``sent``) is kept and applied by that commit (:func:`.outcomes.on_sent`). A failure receipt
+moves the delivery to its next channel, and the dispatcher is woken for it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from anbu_contracts import DeliveryStatus
+from anbu_contracts.notify import Channel
+from anbu_runtime.uow import HandlerTable
+
+from ..adapters.repository import MessageRef, NotifierRepository
+from .batching import Uow
+
+ReceiptResult = Literal["applied", "held", "duplicate"]
+
+
+class RecordReceipt(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    provider: Channel
+    message_id: str
+    status: str
+    reason: str | None = None
+
+    @property
+    def ref(self) -> MessageRef:
+        return (self.provider.value, self.message_id)
+
+
+HANDLERS: HandlerTable[NotifierRepository] = HandlerTable()
+
+
+def prefetch(receipts: list[Any], uow: Uow) -> None:
+    """Which receipts are new, whose deliveries they are, and those requests (locked)."""
+    refs = list(dict.fromkeys(r.ref for r in receipts))
+    on_file = uow.repos.receipts_on_file(refs)
+    uow.repos.add_receipts(
+        [
+            {
+                "provider": r.provider.value,
+                "message_id": r.message_id,
+                "status": r.status,
+                "reason": r.reason[:200] if r.reason else None,
+                "received_at": uow.now,
+                "applied_at": None,
+            }
+            for r in {r.ref: r for r in receipts if r.ref not in on_file}.values()
+        ]
+    )
+    owners = uow.repos.deliveries_for([ref for ref in refs if ref not in on_file])
+    uow.repos.load(key for key, _ in owners.values())
+
+
+@HANDLERS.register(RecordReceipt)
+def on_receipt(receipt: RecordReceipt, uow: Uow) -> tuple[ReceiptResult, bool]:
+    """``applied`` (and whether it sends the message to its next channel), ``held`` or
+    ``duplicate``."""
+    if not uow.repos.first_receipt(receipt.ref):
+        return "duplicate", False
+    owner = uow.repos.delivery_of(receipt.ref)
+    if owner is None:
+        return "held", False
+    request_key, person_ref = owner
+    notification = uow.repos.get(request_key)
+    delivery = notification.delivery(person_ref)
+    uow.repos.receipts_applied([receipt.ref], uow.now)
+    fallback = delivery.receipt(
+        receipt.status == DeliveryStatus.DELIVERED.value, receipt.reason, uow.now
+    )
+    if fallback:
+        notification.next_at = uow.now
+    notification.settle(uow.now, latest=delivery)
+    return "applied", fallback

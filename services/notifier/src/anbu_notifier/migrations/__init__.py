@@ -1,0 +1,1 @@
+"""Alembic migrations of the notifier's database."""
