@@ -28,7 +28,6 @@ from ..adapters.orm import SubmissionRow
 from ..adapters.registry_client import PartnerKey
 from ..domain.batches import Parsed, count_records, parse_ndjson, validate_one
 from ..domain.encoding import UnsupportedEncoding, declared
-from ..domain.envelope import kind_of
 from ..domain.records import BatchReport, Mode, Outcome
 from ..handlers import batches
 from ..handlers.files import FileIntake, FileRefused, FileWorker, get
@@ -281,15 +280,15 @@ def router(
         except KafkaUnavailable as exc:
             raise _kafka_problem(exc) from exc
         [result] = report.results
-        signal = parsed.candidates[0].signal
+        record = parsed.candidates[0]
         if result.outcome is Outcome.DUPLICATE:
             response.status_code = 200
         elif result.outcome is Outcome.REJECTED:
             raise Problem(409, "Conflict", result.detail, type_="reused-partner-event-id")
         return Accepted(
-            event_id=str(signal.event_id),
-            topic=SIGNAL_TOPICS[kind_of(signal)].name,
-            partition_key=signal.household_id,
+            event_id=record.event_id,
+            topic=SIGNAL_TOPICS[SignalKind(record.kind)].name,
+            partition_key=record.household_id,
             outcome=result.outcome,
             detail=result.detail,
         )

@@ -39,6 +39,7 @@ from ..adapters.registry_client import PartnerKey
 from ..domain.csv_columns import Header, HeaderError, parse_header
 from ..domain.encoding import public_name
 from ..domain.envelope import content_digest, to_signal_of_kind
+from ..domain.prepared import Prepared, prepare
 from ..domain.rate_limit import RateLimiter
 from ..domain.records import Candidate, Mode, RecordError, invalid, reused_id
 from ..domain.submissions import SubmissionState, move
@@ -50,7 +51,7 @@ from ..metrics import (
     SUBMISSION_TRANSITIONS,
     SUBMISSIONS,
 )
-from .publishing import ChunkResult, KafkaUnavailable, Prepared, Publisher, prepare, real_now
+from .publishing import ChunkResult, KafkaUnavailable, Publisher, real_now
 
 log = get_logger(__name__)
 

@@ -27,10 +27,12 @@ from anbu_runtime.sealing import FieldSealer
 from anbu_runtime.service import ServiceRuntime
 
 from ..adapters import submission_log as log_repo
+from ..adapters.kafka_batches import send_prepared
 from ..adapters.orm import InvitationRow, ReportReadRow, ReportRow
 from ..adapters.registry_client import RegistryClient
 from ..adapters.submission_log import NewEntry
 from ..domain.envelope import content_digest, signal_event_id
+from ..domain.prepared import Prepared, prepare
 from ..domain.rate_limit import TokenBucket
 from ..domain.records import Candidate
 from ..domain.reports import (
@@ -42,7 +44,7 @@ from ..domain.reports import (
 )
 from ..domain.rewards import ReportFacts, RewardPolicy, RewardRecord, yearly_records
 from ..metrics import REPORTS, SIGNALS
-from .publishing import KafkaUnavailable, Prepared, Publisher, prepare, real_now
+from .publishing import TOPIC_OF, KafkaUnavailable, Publisher, real_now
 
 log = get_logger(__name__)
 
@@ -254,9 +256,7 @@ class SafetyNet:
                 current.last_used_at = now
                 session.add(current)
             if pending is not None:
-                entry = NewEntry(
-                    row.reference, "report", pending.candidate.digest, None, pending.value
-                )
+                entry = NewEntry(row.reference, "report", pending.digest, None, pending.value)
                 owner = f"report-{row.reference}"
                 log_repo.reserve(session, self.settings.partner_id, owner, [entry], real_now())
 
@@ -300,7 +300,7 @@ class SafetyNet:
             if not self.runtime.producer.started or not self.runtime.connected:
                 raise KafkaUnavailable("Kafka is not connected")
             await asyncio.wait_for(
-                self.runtime.producer.send_batch([pending.record()]),
+                send_prepared(self.runtime.producer, TOPIC_OF, [pending]),
                 timeout=self.settings.publish_timeout_s,
             )
         except asyncio.CancelledError:
