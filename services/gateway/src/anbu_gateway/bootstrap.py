@@ -22,6 +22,7 @@ from anbu_runtime.settings import CommonSettings, ServiceSettings
 from .adapters import submission_log as log_repo
 from .adapters.orm import metadata
 from .adapters.registry_client import RegistryClient
+from .adapters.validation_pool import ValidationPool
 from .domain.rate_limit import RateLimiter
 from .domain.rewards import RewardPolicy
 from .entrypoints import http, operators, reporter
@@ -48,6 +49,9 @@ class GatewaySettings(ServiceSettings):
     file_max_bytes: int = Field(default=2 * 1024**3, ge=1024)
     file_chunk_rows: int = Field(default=2000, ge=1, le=50_000)
     file_workers: int = Field(default=2, ge=1, le=16)
+    # Worker processes validating and serialising NDJSON batches and file chunks (0: a
+    # thread of the gateway's own process).
+    validation_processes: int = Field(default=2, ge=0, le=16)
     max_reported_errors: int = Field(default=1000, ge=1)
     # A pending record whose send attempt is older than this is taken over and reconciled.
     pending_lease_seconds: float = Field(default=60.0, gt=0)
@@ -91,8 +95,9 @@ def create(
         max_reported_errors=settings.max_reported_errors,
         lease=lease,
     )
+    pool = ValidationPool(settings.validation_processes)
     intake = FileIntake(runtime, file_settings)
-    worker = FileWorker(runtime, publisher, limiter, file_settings)
+    worker = FileWorker(runtime, publisher, limiter, file_settings, pool)
     net = SafetyNet(
         runtime,
         publisher,
@@ -157,6 +162,7 @@ def create(
     runtime.on_startup(recover)
     runtime.on_shutdown(net.drain)  # a report's send in flight finishes (else: the sweeper)
     runtime.on_shutdown(registry.close)
+    runtime.on_shutdown(pool.close)
 
     app = runtime.build_app(
         "anbu gateway",
@@ -176,6 +182,7 @@ def create(
             publisher,
             intake,
             worker,
+            pool,
             batch_max_lines=settings.batch_max_lines,
             batch_max_bytes=settings.batch_max_bytes,
             file_max_bytes=settings.file_max_bytes,

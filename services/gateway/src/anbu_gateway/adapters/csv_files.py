@@ -21,6 +21,7 @@ from pathlib import Path
 from charset_normalizer import from_bytes
 
 from ..domain.encoding import CP949, UTF8, public_name, reads_as_korean
+from ..domain.file_rows import Record
 
 READ_CHUNK = 1 << 20
 csv.field_size_limit(1 << 20)
@@ -147,21 +148,6 @@ def check_encoding(path: Path, codec: str | None) -> EncodingCheck:
         "recognisable EUC-KR/CP949 either; declare the encoding with ?encoding=euc-kr or "
         "convert the file to UTF-8",
     )
-
-
-@dataclass(frozen=True)
-class Record:
-    """One CSV record: the physical line it starts on, its data-row number and its cells.
-
-    ``error`` is set when the record cannot be read (bad quoting); ``cut`` when it is the
-    last record of a file that does not end with a line break (it may have been truncated).
-    """
-
-    line: int
-    row: int
-    cells: list[str]
-    error: str | None = None
-    cut: bool = False
 
 
 def _ends_with_line_break(path: Path) -> bool:

@@ -26,6 +26,7 @@ from anbu_runtime.service import ServiceRuntime
 from ..adapters import csv_files
 from ..adapters.orm import SubmissionRow
 from ..adapters.registry_client import PartnerKey
+from ..adapters.validation_pool import ValidationPool
 from ..domain.batches import Parsed, count_records, parse_ndjson, validate_one
 from ..domain.encoding import UnsupportedEncoding, declared
 from ..domain.records import BatchReport, Mode, Outcome
@@ -213,6 +214,7 @@ def router(
     publisher: Publisher,
     intake: FileIntake,
     worker: FileWorker,
+    pool: ValidationPool,
     *,
     batch_max_lines: int,
     batch_max_bytes: int,
@@ -352,7 +354,7 @@ def router(
             )
         gate.admit(key, records)
         now = runtime.clock.now()
-        parsed = await asyncio.to_thread(parse_ndjson, body, key.partner_id, now)
+        parsed = await pool.run(parse_ndjson, body, key.partner_id, now)
         try:
             report = await batches.ingest(
                 publisher, key.partner_id, key.allowed_kinds, parsed, mode, "batch"

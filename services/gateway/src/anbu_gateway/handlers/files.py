@@ -15,14 +15,14 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -33,15 +33,16 @@ from anbu_runtime.service import ServiceRuntime
 
 from ..adapters import csv_files
 from ..adapters import submission_log as log_repo
-from ..adapters.csv_files import Record, StoredFile, Undecodable
+from ..adapters.csv_files import StoredFile, Undecodable
 from ..adapters.orm import SubmissionRow
 from ..adapters.registry_client import PartnerKey
+from ..adapters.validation_pool import ValidationPool
 from ..domain.csv_columns import Header, HeaderError, parse_header
 from ..domain.encoding import public_name
-from ..domain.envelope import content_digest, to_signal_of_kind
-from ..domain.prepared import Prepared, prepare
+from ..domain.file_rows import Record, check_record, check_rows
+from ..domain.prepared import Prepared
 from ..domain.rate_limit import RateLimiter
-from ..domain.records import Candidate, Mode, RecordError, invalid, reused_id
+from ..domain.records import Candidate, Mode, RecordError, reused_id
 from ..domain.submissions import SubmissionState, move
 from ..metrics import (
     FILE_PACED_SECONDS,
@@ -75,6 +76,7 @@ class FileRefused(Exception):
 class FileSettings:
     upload_dir: Path
     chunk_rows: int = 2000
+    chunks_ahead: int = 3  # read and checked while the current one is published
     max_reported_errors: int = 1000
     lease: timedelta = timedelta(seconds=60)
 
@@ -247,11 +249,13 @@ class FileWorker:
         publisher: Publisher,
         limiter: RateLimiter,
         settings: FileSettings,
+        pool: ValidationPool,
     ) -> None:
         self.runtime = runtime
         self.publisher = publisher
         self.limiter = limiter
         self.settings = settings
+        self.pool = pool
         self.wake = asyncio.Event()
 
     async def run(self, stop: asyncio.Event, worker: int = 0) -> None:
@@ -396,21 +400,32 @@ class FileWorker:
             await self._set_state(submission_id, S.PROCESSING)
         log.info("file processing", submission_id=submission_id, resume_after_line=row.cursor_line)
         records = csv_files.records(path, codec)
+        # Chunks are read (in a thread, one after the other: the lock is first come, first
+        # served) and checked (in a worker process) a few ahead, while the oldest is
+        # published; publication keeps the file's order.
+        reading = asyncio.Lock()
+        ahead: deque[asyncio.Task[Chunk]] = deque()
+        exhausted = False
 
-        def read_next() -> asyncio.Task[Chunk]:
-            # Read and validate the next chunk in a thread while this one is published.
-            return asyncio.create_task(
-                asyncio.to_thread(
-                    self._next_chunk, records, header, kind, row.partner_id, row.cursor_line
+        def read_ahead() -> None:
+            while not exhausted and len(ahead) < self.settings.chunks_ahead:
+                ahead.append(
+                    asyncio.create_task(
+                        self._next_chunk(
+                            records, reading, header, kind, row.partner_id, row.cursor_line
+                        )
+                    )
                 )
-            )
 
-        upcoming: asyncio.Task[Chunk] | None = read_next()
+        read_ahead()
         try:
-            while upcoming is not None and not stop.is_set():
+            while ahead and not stop.is_set():
                 started = time.perf_counter()
-                chunk = await upcoming
-                upcoming = None if chunk.exhausted else read_next()
+                chunk = await ahead.popleft()
+                exhausted = exhausted or chunk.exhausted
+                read_ahead()
+                if chunk.rows == 0:
+                    continue  # read after the end of the file
                 await self._pace(row, len(chunk.prepared), stop)
                 if stop.is_set():
                     return
@@ -445,9 +460,9 @@ class FileWorker:
                     rejected_before + len(result.rejected)
                 )
         finally:
-            if upcoming is not None:
+            for task in ahead:
                 with contextlib.suppress(Exception):
-                    await upcoming  # the reading thread must finish before the file closes
+                    await task  # the reading thread must finish before the file closes
             records.close()
         if not stop.is_set():
             await self._finish(submission_id, S.COMPLETED)
@@ -476,33 +491,25 @@ class FileWorker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=max(wait, 0.05))
 
-    def _next_chunk(
+    async def _next_chunk(
         self,
         records: Iterator[Record],
+        reading: asyncio.Lock,
         header: Header,
         kind: SignalKind,
         partner_id: str,
         after_line: int,
     ) -> Chunk:
-        """Read and validate the next chunk of records after ``after_line`` (in a thread)."""
-        prepared: list[Prepared] = []
-        errors: list[RecordError] = []
-        rows = 0
-        last_line = after_line
-        now = self.runtime.clock.now()
-        for record in records:
-            if record.line <= after_line:
-                continue  # committed before a restart
-            rows += 1
-            last_line = record.line
-            outcome = check_record(record, header, kind, partner_id, now)
-            if isinstance(outcome, RecordError):
-                errors.append(outcome)
-            else:
-                prepared.append(prepare(outcome))
-            if rows >= self.settings.chunk_rows:
-                return Chunk(prepared, errors, rows, last_line, exhausted=False)
-        return Chunk(prepared, errors, rows, last_line, exhausted=True)
+        """Read the next chunk of records after ``after_line`` and check it (off the loop)."""
+        async with reading:
+            rows, exhausted = await asyncio.to_thread(
+                _take, records, after_line, self.settings.chunk_rows
+            )
+        prepared, errors = await self.pool.run(
+            check_rows, rows, header, kind, partner_id, self.runtime.clock.now()
+        )
+        last_line = rows[-1].line if rows else after_line
+        return Chunk(prepared, errors, len(rows), last_line, exhausted)
 
     def _advance(
         self,
@@ -623,41 +630,13 @@ class FileWorker:
         return False
 
 
-def check_record(
-    record: Record, header: Header, kind: SignalKind, partner_id: str, now: datetime
-) -> Candidate | RecordError:
-    """One CSV record as a validated candidate, or the reason it is refused."""
-    if record.error is not None:
-        kind_of = "truncated-record" if "never closed" in record.error else "invalid-csv-row"
-        return RecordError(record.line, record.error, type=kind_of, row=record.row)
-    if len(record.cells) != header.width:
-        if record.cut:
-            return RecordError(
-                record.line,
-                f"the file ends inside this row ({len(record.cells)} of {header.width} "
-                "columns): it was cut off",
-                type="truncated-record",
-                row=record.row,
-            )
-        return RecordError(
-            record.line,
-            f"the row has {len(record.cells)} columns, the header {header.width}",
-            type="invalid-csv-row",
-            row=record.row,
-        )
-    body = header.body(record.cells)
-    pid = body.get("partner_event_id")
-    try:
-        signal = to_signal_of_kind(kind, body, partner_id, now)
-    except ValidationError as exc:
-        return invalid(record.line, exc, row=record.row, partner_event_id=pid)
-    if record.cut:
-        return RecordError(
-            record.line,
-            "the file does not end with a line break after this row, so it may have been "
-            "cut off; end the file with a line break and send this row again",
-            type="truncated-record",
-            row=record.row,
-            partner_event_id=signal.partner_event_id,
-        )
-    return Candidate(record.line, signal, content_digest(signal), record.row)
+def _take(records: Iterator[Record], after_line: int, limit: int) -> tuple[list[Record], bool]:
+    """Up to ``limit`` records after ``after_line`` and whether the file is exhausted."""
+    taken: list[Record] = []
+    for record in records:
+        if record.line <= after_line:
+            continue  # committed before a restart
+        taken.append(record)
+        if len(taken) >= limit:
+            return taken, False
+    return taken, True
