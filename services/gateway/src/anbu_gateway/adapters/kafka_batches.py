@@ -48,9 +48,9 @@ async def send_prepared(
                 list(metadata.available_partitions_for_topic(topic)),
             )
             partitions[topic] = known
-        key = record.household_id.encode()
+        key = record.key
         partition = kafka._partitioner(key, known[0], known[1])
-        headers = [(k, v.encode()) for k, v in record.headers().items()]
+        headers = record.headers()
         builder = builders.get((topic, partition))
         if builder is None:
             builder = builders[(topic, partition)] = kafka.create_batch()

@@ -28,10 +28,15 @@ class Prepared:
     value: bytes
     row: int | None = None
 
-    def headers(self) -> dict[str, str]:
-        headers = {"event_id": self.event_id}
+    @property
+    def key(self) -> bytes:
+        return self.household_id.encode()
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        """The Kafka headers (as the runtime's producer writes them for every event)."""
+        headers = [("event_id", self.event_id.encode())]
         if self.correlation_id is not None:
-            headers["correlation_id"] = self.correlation_id
+            headers.append(("correlation_id", self.correlation_id.encode()))
         return headers
 
 

@@ -75,7 +75,7 @@ class FileRefused(Exception):
 @dataclass(frozen=True)
 class FileSettings:
     upload_dir: Path
-    chunk_rows: int = 2000
+    chunk_rows: int = 10_000
     chunks_ahead: int = 3  # read and checked while the current one is published
     max_reported_errors: int = 1000
     lease: timedelta = timedelta(seconds=60)
