@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import time
 from datetime import timedelta
 from functools import partial
 
@@ -19,16 +16,16 @@ from anbu_runtime.sealing import sealer_from_setting
 from anbu_runtime.service import ServiceRuntime
 from anbu_runtime.settings import CommonSettings, ServiceSettings
 
-from .adapters import submission_log as log_repo
+from .adapters.migrations import upgrade
 from .adapters.orm import metadata
 from .adapters.registry_client import RegistryClient
 from .adapters.validation_pool import ValidationPool
 from .domain.rate_limit import RateLimiter
 from .domain.rewards import RewardPolicy
-from .entrypoints import http, operators, reporter
+from .entrypoints import http, jobs, operators, reporter
 from .entrypoints.partners import PartnerGate
 from .handlers.files import FileIntake, FileSettings, FileWorker, release_claims
-from .handlers.publishing import Publisher, real_now
+from .handlers.publishing import Publisher
 from .handlers.reports import ReportSettings, SafetyNet
 
 NAME = "gateway"
@@ -76,7 +73,7 @@ def create(
 ) -> tuple[ServiceRuntime, FastAPI]:
     common = common or CommonSettings()
     settings = settings or GatewaySettings()
-    runtime = ServiceRuntime(NAME, common, settings, metadata, clock=clock)
+    runtime = ServiceRuntime(NAME, common, settings, metadata, clock=clock, migrate=upgrade)
     runtime.require_key_setting("ANBU_GATEWAY_REPORT_KEYS", settings.report_keys)
     runtime.declare_publications(*SIGNAL_TOPICS.values())
 
@@ -117,35 +114,13 @@ def create(
         ),
     )
 
-    for index in range(settings.file_workers):
-        runtime.add_background(f"files-{index}", partial(worker.run, worker=index))
-    runtime.add_background("submission-gauges", worker.refresh_gauges)
-
-    async def sweep(stop: asyncio.Event) -> None:
-        """Settle records a crashed request left pending; forget old published ids."""
-        last_prune = 0.0
-        while not stop.is_set():
-            try:
-                while await publisher.sweep():
-                    pass
-                if time.monotonic() - last_prune > 3600:
-                    pruned = await runtime.db.run(
-                        partial(
-                            log_repo.prune,
-                            published_before=real_now() - timedelta(days=settings.dedupe_days),
-                        )
-                    )
-                    last_prune = time.monotonic()
-                    if pruned:
-                        log.info("forgot published partner event ids", rows=pruned)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("sweep failed; will retry", error=f"{type(exc).__name__}: {exc}"[:300])
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=10.0)
-
-    runtime.add_background("sweeper", sweep)
+    jobs.register(
+        runtime,
+        worker,
+        publisher,
+        file_workers=settings.file_workers,
+        dedupe_days=settings.dedupe_days,
+    )
 
     async def recover() -> None:
         # Parts of uploads interrupted by a crash have no submission: remove them.

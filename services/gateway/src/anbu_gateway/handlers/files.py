@@ -59,6 +59,7 @@ log = get_logger(__name__)
 S = SubmissionState
 _table: Any = SubmissionRow.__table__  # type: ignore[attr-defined]
 ACTIVE = (S.RECEIVED.value, S.VALIDATING.value, S.PROCESSING.value)
+IDLE_WAIT = 2.0  # seconds an idle file worker waits for an upload before it looks again
 
 
 class FileRefused(Exception):
@@ -258,53 +259,41 @@ class FileWorker:
         self.pool = pool
         self.wake = asyncio.Event()
 
-    async def run(self, stop: asyncio.Event, worker: int = 0) -> None:
-        owner = f"{self.runtime.common.instance_id}/files-{worker}"
-        backoff = 1.0
-        while not stop.is_set():
-            submission_id = await self.runtime.db.run(lambda s: self._claim(s, owner))
-            if submission_id is None:
-                self.wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), timeout=2.0)
-                continue
-            try:
-                await self.process(submission_id, owner, stop)
-                backoff = 1.0
-            except asyncio.CancelledError:
-                raise
-            except (FileNotFoundError, UnicodeDecodeError) as exc:
-                await self._finish(
-                    submission_id, S.FAILED, detail=f"the stored file is unreadable: {exc}"
-                )
-            except Exception as exc:  # Kafka or the database: keep the file, try again
-                log.warning(
-                    "file processing interrupted; will resume",
-                    submission_id=submission_id,
-                    error=f"{type(exc).__name__}: {exc}"[:300],
-                )
-                await self.runtime.db.run(
-                    partial(self._release, submission_id=submission_id, exc=exc)
-                )
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
+    async def run_once(self, owner: str, stop: asyncio.Event) -> bool:
+        """Claim and process one submission (a job's round); False when none was waiting.
 
-    async def refresh_gauges(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-
-            def count(session: Session) -> dict[str, int]:
-                counts = dict.fromkeys((s.value for s in S), 0)
-                for state, n in session.execute(
-                    select(_table.c.state, func.count()).group_by(_table.c.state)
-                ):
-                    counts[state] = n
-                return counts
-
-            with contextlib.suppress(Exception):
-                for state, n in (await self.runtime.db.run(count)).items():
-                    SUBMISSIONS.labels(state).set(n)
+        Idle, it waits for an upload's wake-up (at most ``IDLE_WAIT`` seconds) before it
+        returns, so a new file starts at once. A Kafka or database failure releases the
+        claim (the file is kept and resumed) and is raised for the job to count and pause.
+        """
+        submission_id = await self.runtime.db.run(lambda s: self._claim(s, owner))
+        if submission_id is None:
+            self.wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=15.0)
+                await asyncio.wait_for(self.wake.wait(), timeout=IDLE_WAIT)
+            return False
+        try:
+            await self.process(submission_id, owner, stop)
+        except (FileNotFoundError, UnicodeDecodeError) as exc:
+            await self._finish(
+                submission_id, S.FAILED, detail=f"the stored file is unreadable: {exc}"
+            )
+        except Exception as exc:  # Kafka or the database: keep the file, try again
+            await self.runtime.db.run(partial(self._release, submission_id=submission_id, exc=exc))
+            raise
+        return True
+
+    async def refresh_gauges(self) -> None:
+        def count(session: Session) -> dict[str, int]:
+            counts = dict.fromkeys((s.value for s in S), 0)
+            for state, n in session.execute(
+                select(_table.c.state, func.count()).group_by(_table.c.state)
+            ):
+                counts[state] = n
+            return counts
+
+        for state, n in (await self.runtime.db.run(count)).items():
+            SUBMISSIONS.labels(state).set(n)
 
     # -- claiming ----------------------------------------------------------------------
 
