@@ -149,7 +149,7 @@ def test_an_abandoned_pending_record_is_taken_over_once_and_swept_only_with_a_pa
 
 def test_a_file_being_processed_reports_rows_done_and_an_eta_at_its_rate_so_far() -> None:
     from anbu_gateway.adapters.orm import SubmissionRow
-    from anbu_gateway.entrypoints.http import SubmissionView
+    from anbu_gateway.entrypoints.files_http import SubmissionView
 
     now = datetime.now(UTC)
     row = SubmissionRow(

@@ -19,12 +19,14 @@ from anbu_runtime.settings import CommonSettings, ServiceSettings
 from .adapters.migrations import upgrade
 from .adapters.orm import metadata
 from .adapters.registry_client import RegistryClient
+from .adapters.submissions import release_claims
 from .adapters.validation_pool import ValidationPool
 from .domain.rate_limit import RateLimiter
 from .domain.rewards import RewardPolicy
-from .entrypoints import http, jobs, operators, reporter
+from .entrypoints import files_http, http, jobs, operators, reporter
 from .entrypoints.partners import PartnerGate
-from .handlers.files import FileIntake, FileSettings, FileWorker, release_claims
+from .handlers.file_intake import FileIntake, FileSettings
+from .handlers.file_worker import FileWorker
 from .handlers.publishing import Publisher
 from .handlers.reports import ReportSettings, SafetyNet
 
@@ -150,18 +152,19 @@ def create(
             "/v1/files": settings.file_max_bytes + 1024 * 1024,
         },
     )
+    gate = PartnerGate(registry, limiter)
     app.include_router(
         http.router(
             runtime,
-            PartnerGate(registry, limiter),
+            gate,
             publisher,
-            intake,
-            worker,
             pool,
             batch_max_lines=settings.batch_max_lines,
             batch_max_bytes=settings.batch_max_bytes,
-            file_max_bytes=settings.file_max_bytes,
         )
+    )
+    app.include_router(
+        files_http.router(runtime, gate, intake, worker, file_max_bytes=settings.file_max_bytes)
     )
     app.include_router(operators.router(net, registry))
     app.include_router(reporter.router(net))

@@ -11,7 +11,7 @@ from anbu_runtime.logs import get_logger
 from anbu_runtime.service import ServiceRuntime
 
 from ..adapters import submission_log as log_repo
-from ..handlers.files import FileWorker
+from ..handlers.file_worker import FileWorker
 from ..handlers.publishing import Publisher, real_now
 
 log = get_logger(__name__)

@@ -1,4 +1,4 @@
-"""CSV files: receive and check an upload, then publish it in chunks in the background.
+"""CSV files: publish a registered file in chunks in the background.
 
 The upload is stored and checked (encoding from first byte to last, header, not empty)
 before the partner gets its answer, so a file that cannot be read at all is refused at
@@ -14,35 +14,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import uuid
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from anbu_contracts import SignalKind
 from anbu_runtime.logs import get_logger
 from anbu_runtime.service import ServiceRuntime
 
-from ..adapters import csv_files
-from ..adapters import submission_log as log_repo
-from ..adapters.csv_files import StoredFile, Undecodable
+from ..adapters import csv_files, submissions
 from ..adapters.orm import SubmissionRow
-from ..adapters.registry_client import PartnerKey
 from ..adapters.validation_pool import ValidationPool
-from ..domain.csv_columns import Header, HeaderError, parse_header
-from ..domain.encoding import public_name
-from ..domain.file_rows import Record, check_record, check_rows
+from ..domain.csv_columns import Header, parse_header
+from ..domain.file_rows import Record, check_rows
 from ..domain.prepared import Prepared
 from ..domain.rate_limit import RateLimiter
-from ..domain.records import Candidate, Mode, RecordError, reused_id
+from ..domain.records import Mode, RecordError
 from ..domain.submissions import SubmissionState, move
 from ..metrics import (
     FILE_PACED_SECONDS,
@@ -52,184 +43,14 @@ from ..metrics import (
     SUBMISSION_TRANSITIONS,
     SUBMISSIONS,
 )
+from .file_intake import FileSettings
+from .file_validation import scan_all
 from .publishing import ChunkResult, KafkaUnavailable, Publisher, real_now
 
 log = get_logger(__name__)
 
 S = SubmissionState
-_table: Any = SubmissionRow.__table__  # type: ignore[attr-defined]
-ACTIVE = (S.RECEIVED.value, S.VALIDATING.value, S.PROCESSING.value)
 IDLE_WAIT = 2.0  # seconds an idle file worker waits for an upload before it looks again
-
-
-class FileRefused(Exception):
-    """The file cannot be read as a whole: refused at once, nothing stored."""
-
-    def __init__(self, type_: str, title: str, detail: str, **extensions: Any) -> None:
-        super().__init__(detail)
-        self.type = type_
-        self.title = title
-        self.detail = detail
-        self.extensions = extensions
-
-
-@dataclass(frozen=True)
-class FileSettings:
-    upload_dir: Path
-    chunk_rows: int = 10_000
-    chunks_ahead: int = 3  # read and checked while the current one is published
-    max_reported_errors: int = 1000
-    lease: timedelta = timedelta(seconds=60)
-
-
-def new_submission_id() -> str:
-    return "SUB-" + uuid.uuid4().hex[:20].upper()
-
-
-class FileIntake:
-    """The upload side: dedupe, check and register a stored file."""
-
-    def __init__(self, runtime: ServiceRuntime, settings: FileSettings) -> None:
-        self.runtime = runtime
-        self.settings = settings
-
-    def temp_path(self) -> Path:
-        return self.settings.upload_dir / f"incoming-{uuid.uuid4().hex}.part"
-
-    async def register(
-        self,
-        key: PartnerKey,
-        kind: SignalKind,
-        mode: Mode,
-        codec: str | None,
-        stored: StoredFile,
-    ) -> tuple[SubmissionRow, bool]:
-        """The submission for ``stored`` and whether it is new.
-
-        The same bytes sent again by the same partner for the same kind and mode are the
-        same submission (a failed one is resumed). Raises :class:`FileRefused`.
-        """
-        previous = await self.runtime.db.run(lambda s: _find(s, key.partner_id, kind, mode, stored))
-        if previous is not None:
-            stored.path.unlink(missing_ok=True)
-            if previous.state == S.FAILED.value:
-                previous = await self.runtime.db.run(
-                    partial(_resume, submission_id=previous.submission_id)
-                )
-            return previous, False
-        try:
-            check = await asyncio.to_thread(csv_files.check_encoding, stored.path, codec)
-            cells = await asyncio.to_thread(csv_files.read_header, stored.path, check.codec)
-            if not cells:
-                raise FileRefused("empty-file", "The file is empty", "the file has no header line")
-            try:
-                parse_header(kind, cells)
-            except HeaderError as exc:
-                raise FileRefused(
-                    "invalid-header", "The header does not fit", str(exc), line=1
-                ) from exc
-            if check.lines < 2:
-                raise FileRefused("empty-file", "The file is empty", "the file has no data rows")
-        except Undecodable as exc:
-            stored.path.unlink(missing_ok=True)
-            raise FileRefused(
-                "undecodable-file",
-                "The file cannot be decoded",
-                exc.detail,
-                line=exc.line,
-                encoding=public_name(exc.codec),
-            ) from exc
-        except FileRefused:
-            stored.path.unlink(missing_ok=True)
-            raise
-        submission_id = new_submission_id()
-        final = self.settings.upload_dir / f"{submission_id}.csv"
-        stored.path.rename(final)
-        now = self.runtime.clock.now()
-        row = SubmissionRow(
-            submission_id=submission_id,
-            partner_id=key.partner_id,
-            kind=kind.value,
-            mode=mode.value,
-            encoding=check.name,
-            encoding_detected=check.detected,
-            file_sha256=stored.sha256,
-            file_bytes=stored.size,
-            file_lines=check.lines,
-            file_path=str(final),
-            rate_limit_per_minute=key.rate_limit_per_minute,
-            state=S.RECEIVED.value,
-            created_at=now,
-            updated_at=now,
-        )
-
-        def insert(session: Session) -> SubmissionRow:
-            session.add(row)
-            session.flush()
-            return row
-
-        try:
-            created = await self.runtime.db.run(insert)
-        except IntegrityError:  # the same file arrived twice at once: one submission wins
-            final.unlink(missing_ok=True)
-            again = await self.runtime.db.run(
-                lambda s: _find(s, key.partner_id, kind, mode, stored)
-            )
-            if again is None:
-                raise
-            return again, False
-        SUBMISSION_TRANSITIONS.labels(S.RECEIVED.value).inc()
-        log.info(
-            "file received",
-            submission_id=submission_id,
-            partner=key.partner_id,
-            kind=kind.value,
-            mode=mode.value,
-            bytes=stored.size,
-            lines=check.lines,
-            encoding=check.name,
-        )
-        return created, True
-
-
-def _find(
-    session: Session, partner_id: str, kind: SignalKind, mode: Mode, stored: StoredFile
-) -> SubmissionRow | None:
-    found = session.execute(
-        select(_table.c.submission_id).where(
-            _table.c.partner_id == partner_id,
-            _table.c.kind == kind.value,
-            _table.c.mode == mode.value,
-            _table.c.file_sha256 == stored.sha256,
-        )
-    ).scalar_one_or_none()
-    return None if found is None else session.get(SubmissionRow, found)
-
-
-def _resume(session: Session, submission_id: str) -> SubmissionRow:
-    row = session.get(SubmissionRow, submission_id)
-    assert row is not None
-    row.state = move(S(row.state), S.RECEIVED).value
-    row.attempts = 0
-    row.last_error = None
-    row.claimed_by = None
-    session.add(row)
-    return row
-
-
-def release_claims(session: Session, instance: str) -> int:
-    """Release the claims an earlier run of this instance left (called before workers start)."""
-    result: Any = session.execute(
-        update(_table)
-        .where(_table.c.claimed_by.like(f"{instance}/%"))
-        .where(_table.c.state.in_(ACTIVE))
-        .values(claimed_by=None)
-    )
-    return int(result.rowcount or 0)
-
-
-def get(session: Session, submission_id: str) -> SubmissionRow | None:
-    return session.get(SubmissionRow, submission_id)
 
 
 @dataclass
@@ -284,44 +105,15 @@ class FileWorker:
         return True
 
     async def refresh_gauges(self) -> None:
-        def count(session: Session) -> dict[str, int]:
-            counts = dict.fromkeys((s.value for s in S), 0)
-            for state, n in session.execute(
-                select(_table.c.state, func.count()).group_by(_table.c.state)
-            ):
-                counts[state] = n
-            return counts
-
-        for state, n in (await self.runtime.db.run(count)).items():
-            SUBMISSIONS.labels(state).set(n)
+        counts = await self.runtime.db.run(submissions.count_by_state)
+        for state in S:
+            SUBMISSIONS.labels(state.value).set(counts.get(state.value, 0))
 
     # -- claiming ----------------------------------------------------------------------
 
     def _claim(self, session: Session, owner: str) -> str | None:
         now = real_now()
-        stale = now - self.settings.lease
-        t = _table
-        candidates = (
-            session.execute(
-                select(t.c.submission_id)
-                .where(t.c.state.in_(ACTIVE))
-                .where(or_(t.c.claimed_by.is_(None), t.c.claimed_at < stale))
-                .order_by(t.c.created_at)
-                .limit(5)
-            )
-            .scalars()
-            .all()
-        )
-        for submission_id in candidates:
-            result: Any = session.execute(
-                update(t)
-                .where(t.c.submission_id == submission_id)
-                .where(or_(t.c.claimed_by.is_(None), t.c.claimed_at < stale))
-                .values(claimed_by=owner, claimed_at=now)
-            )
-            if result.rowcount == 1:
-                return str(submission_id)
-        return None
+        return submissions.claim(session, owner, now, stale=now - self.settings.lease)
 
     def _release(self, session: Session, submission_id: str, exc: Exception) -> None:
         row = session.get(SubmissionRow, submission_id)
@@ -372,7 +164,7 @@ class FileWorker:
     # -- processing --------------------------------------------------------------------
 
     async def process(self, submission_id: str, owner: str, stop: asyncio.Event) -> None:
-        row = await self.runtime.db.run(lambda s: get(s, submission_id))
+        row = await self.runtime.db.run(lambda s: submissions.get(s, submission_id))
         assert row is not None
         kind = SignalKind(row.kind)
         codec = "utf-8-sig" if row.encoding == "utf-8" else row.encoding
@@ -455,7 +247,7 @@ class FileWorker:
             records.close()
         if not stop.is_set():
             await self._finish(submission_id, S.COMPLETED)
-            done = await self.runtime.db.run(lambda s: get(s, submission_id))
+            done = await self.runtime.db.run(lambda s: submissions.get(s, submission_id))
             if done is not None:
                 log.info(
                     "file completed",
@@ -543,57 +335,17 @@ class FileWorker:
         kind = SignalKind(row.kind)
         started = time.perf_counter()
 
-        def scan() -> tuple[int, int, list[RecordError]]:
-            now = self.runtime.clock.now()
-            rows = 0
-            rejected = 0
-            kept: list[RecordError] = []
-            seen: dict[str, tuple[str, int]] = {}
-            window = 50_000  # ids reused inside the file: checked within this many rows
-            batch: list[Candidate] = []
-
-            def refuse(error: RecordError) -> None:
-                nonlocal rejected
-                rejected += 1
-                if len(kept) < self.settings.max_reported_errors:
-                    kept.append(error)
-
-            def check_log() -> None:
-                # ids this partner used before (another submission) for other content
-                with self.runtime.db.session() as session:
-                    known = log_repo.existing(
-                        session, row.partner_id, [c.partner_event_id for c in batch]
-                    )
-                for c in batch:
-                    entry = known.get(c.partner_event_id)
-                    if entry is not None and entry.digest != c.digest:
-                        refuse(reused_id(c))
-                batch.clear()
-
-            for record in csv_files.records(Path(row.file_path), codec):
-                if stop.is_set():
-                    break
-                rows += 1
-                outcome = check_record(record, header, kind, row.partner_id, now)
-                if isinstance(outcome, RecordError):
-                    refuse(outcome)
-                    continue
-                first = seen.get(outcome.partner_event_id)
-                if first is not None and first[0] != outcome.digest:
-                    refuse(reused_id(outcome, first[1]))
-                    continue
-                if len(seen) >= window:
-                    seen.clear()
-                seen.setdefault(outcome.partner_event_id, (outcome.digest, outcome.line))
-                batch.append(outcome)
-                if len(batch) >= self.settings.chunk_rows:
-                    check_log()
-            if batch:
-                check_log()
-            kept.sort(key=lambda e: e.line)
-            return rows, rejected, kept
-
-        rows, rejected, kept = await asyncio.to_thread(scan)
+        rows, rejected, kept = await asyncio.to_thread(
+            scan_all,
+            self.runtime.db,
+            row,
+            header,
+            codec,
+            stop,
+            self.runtime.clock.now(),
+            max_errors=self.settings.max_reported_errors,
+            batch_rows=self.settings.chunk_rows,
+        )
         if stop.is_set():
             return False
         if rejected == 0:
