@@ -26,7 +26,8 @@ from anbu_gateway.domain.records import Candidate
 from anbu_gateway.domain.reports import ReportState, check_form
 from anbu_gateway.domain.rewards import RewardPolicy
 from anbu_gateway.handlers.publishing import ChunkResult, Publisher
-from anbu_gateway.handlers.reports import ReportSettings, SafetyNet
+from anbu_gateway.handlers.report_access import ReportSettings
+from anbu_gateway.handlers.reports import SafetyNet
 from anbu_runtime.auth import SERVICE
 from anbu_runtime.processes import Stack
 from anbu_runtime.sealing import FieldSealer

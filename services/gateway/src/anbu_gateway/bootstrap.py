@@ -28,7 +28,8 @@ from .entrypoints.partners import PartnerGate
 from .handlers.file_intake import FileIntake, FileSettings
 from .handlers.file_worker import FileWorker
 from .handlers.publishing import Publisher
-from .handlers.reports import ReportSettings, SafetyNet
+from .handlers.report_access import ReportSettings
+from .handlers.reports import SafetyNet
 
 NAME = "gateway"
 log = get_logger(__name__)
