@@ -355,7 +355,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "setup": {
             "kafka": bootstrap,
             "database": "sqlite (embedded default)",
-            "gateway": "one process (uvicorn), 2 file workers, 2000-row chunks",
+            "gateway": (
+                "one process (uvicorn) + 2 validation worker processes, 2 file workers, "
+                "10,000-row chunks"
+            ),
             "partner_rate_limit_per_minute": 1_000_000,
             "acks": "all (idempotent producer); 202 only after every acknowledgement",
         },

@@ -6,8 +6,8 @@ Pure code, so that a chunk of rows can be checked in a worker process
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from pydantic import ValidationError
 
@@ -19,12 +19,12 @@ from .prepared import Prepared, prepare
 from .records import Candidate, RecordError, invalid
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     """One CSV record: the physical line it starts on, its data-row number and its cells.
 
     ``error`` is set when the record cannot be read (bad quoting); ``cut`` when it is the
     last record of a file that does not end with a line break (it may have been truncated).
+    A named tuple: built for every row and sent to a worker process by the chunk.
     """
 
     line: int

@@ -8,15 +8,18 @@ not the pydantic signal.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .envelope import kind_of
 from .records import Candidate
 
 
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """A record ready to send: where it came from, its identity and its serialised value."""
+class Prepared(NamedTuple):
+    """A record ready to send: where it came from, its identity and its serialised value.
+
+    A named tuple: tens of thousands a second cross from the worker processes, and a tuple
+    pickles several times cheaper than a (slotted) dataclass.
+    """
 
     line: int
     partner_event_id: str
