@@ -46,23 +46,47 @@ TYPES = ("electricity", "water", "gas", "telecom", "health_insurance", "rent")
 
 
 class MemorySampler:
-    """Peak resident memory of one process, sampled in the background."""
+    """Peak resident memory of one process (and, apart, of its worker processes), sampled
+    in the background; and the CPU time the process and its workers used."""
 
     def __init__(self, pid: int) -> None:
         self.process = psutil.Process(pid)
         self.samples: list[tuple[float, int]] = []
+        self.worker_samples: list[int] = []
         self._task: asyncio.Task[None] | None = None
 
     def rss(self) -> int:
         return int(self.process.memory_info().rss)
 
+    def workers(self) -> list[psutil.Process]:
+        return self.process.children(recursive=True)
+
+    def workers_rss(self) -> int:
+        total = 0
+        for child in self.workers():
+            with contextlib.suppress(psutil.Error):
+                total += int(child.memory_info().rss)
+        return total
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the gateway and its live worker processes."""
+        times = self.process.cpu_times()
+        total = times.user + times.system
+        for child in self.workers():
+            with contextlib.suppress(psutil.Error):
+                t = child.cpu_times()
+                total += t.user + t.system
+        return total
+
     async def _run(self) -> None:
         while True:
             self.samples.append((time.monotonic(), self.rss()))
+            self.worker_samples.append(self.workers_rss())
             await asyncio.sleep(0.2)
 
     def start(self) -> None:
         self.samples.clear()
+        self.worker_samples.clear()
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> int:
@@ -146,7 +170,13 @@ def partner(kinds: list[str]) -> str:
 
 
 async def bench_ndjson(
-    key: str, bootstrap: str, run: str, batches: int, lines: int, concurrency: int
+    key: str,
+    bootstrap: str,
+    run: str,
+    batches: int,
+    lines: int,
+    concurrency: int,
+    sampler: MemorySampler,
 ) -> dict[str, Any]:
     before = await topic_total(bootstrap, SignalKind.HEARTBEAT)
     bodies = [ndjson_batch(run + f"C{concurrency}", b, lines) for b in range(batches)]
@@ -169,9 +199,11 @@ async def bench_ndjson(
                 raise RuntimeError(f"batch refused: {response.status_code} {response.text[:300]}")
 
     async with httpx.AsyncClient(base_url=GATEWAY, timeout=120) as client:
+        cpu_before = sampler.cpu_seconds()
         started = time.perf_counter()
         await asyncio.gather(*(sender(client) for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
+        cpu = sampler.cpu_seconds() - cpu_before
     published = await topic_total(bootstrap, SignalKind.HEARTBEAT) - before
     signals = batches * lines
     return {
@@ -184,6 +216,9 @@ async def bench_ndjson(
         "batch_latency_ms_p50": round(percentile(latencies, 50) * 1000, 1),
         "batch_latency_ms_p95": round(percentile(latencies, 95) * 1000, 1),
         "records_added_to_topic": published,
+        # CPU the gateway (and its worker processes) spent: comparable on a busy machine
+        "gateway_cpu_seconds": round(cpu, 2),
+        "gateway_cpu_us_per_signal": round(cpu / signals * 1e6, 1),
     }
 
 
@@ -200,6 +235,7 @@ async def bench_file(
     before = await topic_total(bootstrap, SignalKind.ARREARS)
     baseline = sampler.rss()
     sampler.start()
+    cpu_before = sampler.cpu_seconds()
     async with httpx.AsyncClient(base_url=GATEWAY, timeout=600) as client:
         started = time.perf_counter()
         response = await client.post(
@@ -224,6 +260,8 @@ async def bench_file(
                 )
             await asyncio.sleep(0.5)
         elapsed = time.perf_counter() - started
+    cpu = sampler.cpu_seconds() - cpu_before
+    workers_peak = max(sampler.worker_samples, default=0)
     peak = await sampler.stop()
     published = await topic_total(bootstrap, SignalKind.ARREARS) - before
     path.unlink()
@@ -250,6 +288,9 @@ async def bench_file(
         "gateway_rss_mib_before": mib(baseline),
         "gateway_rss_mib_peak": mib(peak),
         "gateway_rss_mib_after": mib(sampler.rss()),
+        "validation_workers_rss_mib_peak": mib(workers_peak),
+        "gateway_cpu_seconds": round(cpu, 1),
+        "gateway_cpu_us_per_row": round(cpu / rows * 1e6, 1),
     }
 
 
@@ -300,7 +341,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             (args.batch_lines, args.batches, 4),
             (10_000, max(args.batches // 10, 2), 2),
         ):
-            result = await bench_ndjson(key, bootstrap, run, batches, lines, concurrency)
+            result = await bench_ndjson(key, bootstrap, run, batches, lines, concurrency, sampler)
             print(f"ndjson: {result}", flush=True)
             ndjson.append(result)
         file_result = await bench_file(key, bootstrap, run, args.rows, sampler, var_dir)
@@ -314,7 +355,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "setup": {
             "kafka": bootstrap,
             "database": "sqlite (embedded default)",
-            "gateway": "one process (uvicorn), 2 file workers, 2000-row chunks",
+            "gateway": (
+                "one process (uvicorn) + 2 validation worker processes, 2 file workers, "
+                "10,000-row chunks"
+            ),
             "partner_rate_limit_per_minute": 1_000_000,
             "acks": "all (idempotent producer); 202 only after every acknowledgement",
         },

@@ -21,11 +21,13 @@ from anbu_gateway.adapters.orm import metadata
 from anbu_gateway.adapters.registry_client import RegistryClient
 from anbu_gateway.adapters.submission_log import NewEntry
 from anbu_gateway.domain.envelope import content_digest, to_signal
+from anbu_gateway.domain.prepared import Prepared, prepare
 from anbu_gateway.domain.records import Candidate
 from anbu_gateway.domain.reports import ReportState, check_form
 from anbu_gateway.domain.rewards import RewardPolicy
-from anbu_gateway.handlers.publishing import ChunkResult, Prepared, Publisher, prepare
-from anbu_gateway.handlers.reports import ReportSettings, SafetyNet
+from anbu_gateway.handlers.publishing import ChunkResult, Publisher
+from anbu_gateway.handlers.report_access import ReportSettings
+from anbu_gateway.handlers.reports import SafetyNet
 from anbu_runtime.auth import SERVICE
 from anbu_runtime.processes import Stack
 from anbu_runtime.sealing import FieldSealer
@@ -176,9 +178,7 @@ async def test_records_sent_but_not_marked_before_a_crash_are_found_on_the_topic
             )
         assert len(await topic.signals(household_id=household)) == 30  # acknowledged...
         statuses = await runtime.db.run(
-            lambda s: log_repo.status_of(
-                s, "crash-test", [r.candidate.partner_event_id for r in records]
-            )
+            lambda s: log_repo.status_of(s, "crash-test", [r.partner_event_id for r in records])
         )
         assert set(statuses.values()) == {"pending"}  # ...but never marked
 
@@ -208,9 +208,9 @@ async def test_records_reserved_by_a_request_that_died_before_sending_are_publis
                 "req-died",
                 [
                     NewEntry(
-                        r.candidate.partner_event_id,
+                        r.partner_event_id,
                         "safety_call",
-                        r.candidate.digest,
+                        r.digest,
                         None,
                         r.value,
                     )

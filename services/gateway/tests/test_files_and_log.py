@@ -145,3 +145,33 @@ def test_an_abandoned_pending_record_is_taken_over_once_and_swept_only_with_a_pa
         assert log_repo.prune(session, now + timedelta(seconds=1)) == 1
         session.commit()
     engine.dispose()
+
+
+def test_a_file_being_processed_reports_rows_done_and_an_eta_at_its_rate_so_far() -> None:
+    from anbu_gateway.adapters.orm import SubmissionRow
+    from anbu_gateway.entrypoints.files_http import SubmissionView
+
+    now = datetime.now(UTC)
+    row = SubmissionRow(
+        submission_id="SUB-1",
+        partner_id="p",
+        kind="arrears",
+        mode="accept_valid",
+        encoding="utf-8",
+        encoding_detected=False,
+        file_sha256="0" * 64,
+        file_bytes=1,
+        file_lines=1001,  # the header and 1,000 rows
+        file_path="/nowhere.csv",
+        state="processing",
+        created_at=now,
+        updated_at=now,
+        rows=250,
+        published=250,
+        cursor_line=251,
+        processing_seconds=5.0,
+    )
+    view = SubmissionView.of(row)
+    assert (view.rows, view.rows_per_second, view.eta_seconds) == (250, 50.0, 15.0)
+    row.state = "completed"
+    assert SubmissionView.of(row).eta_seconds is None

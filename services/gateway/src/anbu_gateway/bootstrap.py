@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import time
 from datetime import timedelta
 from functools import partial
 
@@ -19,16 +16,20 @@ from anbu_runtime.sealing import sealer_from_setting
 from anbu_runtime.service import ServiceRuntime
 from anbu_runtime.settings import CommonSettings, ServiceSettings
 
-from .adapters import submission_log as log_repo
+from .adapters.migrations import upgrade
 from .adapters.orm import metadata
 from .adapters.registry_client import RegistryClient
+from .adapters.submissions import release_claims
+from .adapters.validation_pool import ValidationPool
 from .domain.rate_limit import RateLimiter
 from .domain.rewards import RewardPolicy
-from .entrypoints import http, operators, reporter
+from .entrypoints import files_http, http, jobs, operators, reporter
 from .entrypoints.partners import PartnerGate
-from .handlers.files import FileIntake, FileSettings, FileWorker, release_claims
-from .handlers.publishing import Publisher, real_now
-from .handlers.reports import ReportSettings, SafetyNet
+from .handlers.file_intake import FileIntake, FileSettings
+from .handlers.file_worker import FileWorker
+from .handlers.publishing import Publisher
+from .handlers.report_access import ReportSettings
+from .handlers.reports import SafetyNet
 
 NAME = "gateway"
 log = get_logger(__name__)
@@ -46,8 +47,11 @@ class GatewaySettings(ServiceSettings):
     batch_max_lines: int = Field(default=10_000, ge=1)
     batch_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     file_max_bytes: int = Field(default=2 * 1024**3, ge=1024)
-    file_chunk_rows: int = Field(default=2000, ge=1, le=50_000)
+    file_chunk_rows: int = Field(default=10_000, ge=1, le=50_000)
     file_workers: int = Field(default=2, ge=1, le=16)
+    # Worker processes validating and serialising NDJSON batches and file chunks (0: a
+    # thread of the gateway's own process).
+    validation_processes: int = Field(default=2, ge=0, le=16)
     max_reported_errors: int = Field(default=1000, ge=1)
     # A pending record whose send attempt is older than this is taken over and reconciled.
     pending_lease_seconds: float = Field(default=60.0, gt=0)
@@ -72,7 +76,7 @@ def create(
 ) -> tuple[ServiceRuntime, FastAPI]:
     common = common or CommonSettings()
     settings = settings or GatewaySettings()
-    runtime = ServiceRuntime(NAME, common, settings, metadata, clock=clock)
+    runtime = ServiceRuntime(NAME, common, settings, metadata, clock=clock, migrate=upgrade)
     runtime.require_key_setting("ANBU_GATEWAY_REPORT_KEYS", settings.report_keys)
     runtime.declare_publications(*SIGNAL_TOPICS.values())
 
@@ -91,8 +95,9 @@ def create(
         max_reported_errors=settings.max_reported_errors,
         lease=lease,
     )
+    pool = ValidationPool(settings.validation_processes)
     intake = FileIntake(runtime, file_settings)
-    worker = FileWorker(runtime, publisher, limiter, file_settings)
+    worker = FileWorker(runtime, publisher, limiter, file_settings, pool)
     net = SafetyNet(
         runtime,
         publisher,
@@ -112,35 +117,13 @@ def create(
         ),
     )
 
-    for index in range(settings.file_workers):
-        runtime.add_background(f"files-{index}", partial(worker.run, worker=index))
-    runtime.add_background("submission-gauges", worker.refresh_gauges)
-
-    async def sweep(stop: asyncio.Event) -> None:
-        """Settle records a crashed request left pending; forget old published ids."""
-        last_prune = 0.0
-        while not stop.is_set():
-            try:
-                while await publisher.sweep():
-                    pass
-                if time.monotonic() - last_prune > 3600:
-                    pruned = await runtime.db.run(
-                        partial(
-                            log_repo.prune,
-                            published_before=real_now() - timedelta(days=settings.dedupe_days),
-                        )
-                    )
-                    last_prune = time.monotonic()
-                    if pruned:
-                        log.info("forgot published partner event ids", rows=pruned)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("sweep failed; will retry", error=f"{type(exc).__name__}: {exc}"[:300])
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=10.0)
-
-    runtime.add_background("sweeper", sweep)
+    jobs.register(
+        runtime,
+        worker,
+        publisher,
+        file_workers=settings.file_workers,
+        dedupe_days=settings.dedupe_days,
+    )
 
     async def recover() -> None:
         # Parts of uploads interrupted by a crash have no submission: remove them.
@@ -157,6 +140,7 @@ def create(
     runtime.on_startup(recover)
     runtime.on_shutdown(net.drain)  # a report's send in flight finishes (else: the sweeper)
     runtime.on_shutdown(registry.close)
+    runtime.on_shutdown(pool.close)
 
     app = runtime.build_app(
         "anbu gateway",
@@ -169,17 +153,19 @@ def create(
             "/v1/files": settings.file_max_bytes + 1024 * 1024,
         },
     )
+    gate = PartnerGate(registry, limiter)
     app.include_router(
         http.router(
             runtime,
-            PartnerGate(registry, limiter),
+            gate,
             publisher,
-            intake,
-            worker,
+            pool,
             batch_max_lines=settings.batch_max_lines,
             batch_max_bytes=settings.batch_max_bytes,
-            file_max_bytes=settings.file_max_bytes,
         )
+    )
+    app.include_router(
+        files_http.router(runtime, gate, intake, worker, file_max_bytes=settings.file_max_bytes)
     )
     app.include_router(operators.router(net, registry))
     app.include_router(reporter.router(net))

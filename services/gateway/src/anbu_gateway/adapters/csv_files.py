@@ -17,11 +17,11 @@ import os
 from collections.abc import AsyncIterator, Generator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 from charset_normalizer import from_bytes
 
 from ..domain.encoding import CP949, UTF8, public_name, reads_as_korean
+from ..domain.file_rows import Record
 
 READ_CHUNK = 1 << 20
 csv.field_size_limit(1 << 20)
@@ -150,49 +150,27 @@ def check_encoding(path: Path, codec: str | None) -> EncodingCheck:
     )
 
 
-@dataclass(frozen=True)
-class Record:
-    """One CSV record: the physical line it starts on, its data-row number and its cells.
-
-    ``error`` is set when the record cannot be read (bad quoting); ``cut`` when it is the
-    last record of a file that does not end with a line break (it may have been truncated).
-    """
-
-    line: int
-    row: int
-    cells: list[str]
-    error: str | None = None
-    cut: bool = False
-
-
-class _Lines:
-    """The file's physical lines, counted, remembering whether the last one ended."""
-
-    def __init__(self, text: IO[str]) -> None:
-        self._text = text
-        self.count = 0
-        self.ended = True
-
-    def __iter__(self) -> _Lines:
-        return self
-
-    def __next__(self) -> str:
-        line = self._text.readline()
-        if not line:
-            raise StopIteration
-        self.count += 1
-        self.ended = line.endswith(("\n", "\r"))
-        return line
+def _ends_with_line_break(path: Path) -> bool:
+    """Whether the file's last byte is a line break (CR and LF are one byte in every codec
+    the gateway reads, so the raw bytes tell)."""
+    with path.open("rb") as raw:
+        raw.seek(0, 2)
+        if raw.tell() == 0:
+            return True
+        raw.seek(-1, 2)
+        return raw.read(1) in (b"\n", b"\r")
 
 
 def records(path: Path, codec: str) -> Generator[Record, None, None]:
     """Every record of the file after its header line, one ahead (bounded memory).
 
     A quoted field that is never closed is reported on the line where its record starts.
+    The reader iterates the file itself (C speed) and its ``line_num`` counts the physical
+    lines, so a record spanning lines still reports the line it starts on.
     """
+    ended = _ends_with_line_break(path)
     with path.open("r", encoding=codec, errors="strict", newline="") as text:
-        lines = _Lines(text)
-        reader = csv.reader(lines, strict=True)
+        reader = csv.reader(text, strict=True)
         try:
             next(reader)  # the header (checked by read_header)
         except (StopIteration, csv.Error):
@@ -200,7 +178,7 @@ def records(path: Path, codec: str) -> Generator[Record, None, None]:
         row = 0
         held: Record | None = None
         while True:
-            start = lines.count + 1
+            start = reader.line_num + 1
             try:
                 cells = next(reader)
             except StopIteration:
@@ -220,7 +198,7 @@ def records(path: Path, codec: str) -> Generator[Record, None, None]:
                 yield held
             held = current
         if held is not None:
-            if not lines.ended and held.error is None:
+            if not ended and held.error is None:
                 held = Record(held.line, held.row, held.cells, cut=True)
             yield held
 

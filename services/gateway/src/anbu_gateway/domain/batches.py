@@ -15,12 +15,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from .envelope import WrongPartner, content_digest, to_signal
+from .prepared import Prepared, prepare
 from .records import Candidate, RecordError, invalid
 
 
 @dataclass
 class Parsed:
-    candidates: list[Candidate] = field(default_factory=list)
+    candidates: list[Prepared] = field(default_factory=list)  # valid, serialised
     errors: list[RecordError] = field(default_factory=list)
     kinds: dict[str, list[int]] = field(default_factory=dict)  # kind → lines claiming it
 
@@ -54,7 +55,7 @@ def validate_one(doc: Any, line: int, partner_id: str, now: datetime, parsed: Pa
     except ValidationError as exc:
         parsed.errors.append(invalid(line, exc, partner_event_id=partner_event_id))
         return
-    parsed.candidates.append(Candidate(line, signal, content_digest(signal)))
+    parsed.candidates.append(prepare(Candidate(line, signal, content_digest(signal))))
 
 
 def parse_ndjson(body: bytes, partner_id: str, now: datetime) -> Parsed:

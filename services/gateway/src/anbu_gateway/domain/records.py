@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from pydantic import ValidationError
 
@@ -158,16 +158,30 @@ class BatchReport:
         )
 
 
-def split_duplicates_within(
-    candidates: Sequence[Candidate],
-) -> tuple[list[Candidate], list[tuple[Candidate, Candidate]]]:
+class Keyed(Protocol):
+    """What deduplication needs of a record (a :class:`Candidate` or a prepared record)."""
+
+    @property
+    def line(self) -> int: ...
+    @property
+    def row(self) -> int | None: ...
+    @property
+    def partner_event_id(self) -> str: ...
+    @property
+    def digest(self) -> str: ...
+
+
+K = TypeVar("K", bound=Keyed)
+
+
+def split_duplicates_within(candidates: Sequence[K]) -> tuple[list[K], list[tuple[K, K]]]:
     """First occurrences, and (later, first) pairs of records reusing a partner event id.
 
     A later record with the same content is a duplicate; with other content, a reused id.
     """
-    first: dict[str, Candidate] = {}
-    kept: list[Candidate] = []
-    repeats: list[tuple[Candidate, Candidate]] = []
+    first: dict[str, K] = {}
+    kept: list[K] = []
+    repeats: list[tuple[K, K]] = []
     for candidate in candidates:
         seen = first.get(candidate.partner_event_id)
         if seen is None:
@@ -178,7 +192,7 @@ def split_duplicates_within(
     return kept, repeats
 
 
-def reused_id(candidate: Candidate, first_line: int | None = None) -> RecordError:
+def reused_id(candidate: Keyed, first_line: int | None = None) -> RecordError:
     where = f" (line {first_line})" if first_line is not None else ""
     return RecordError(
         line=candidate.line,

@@ -19,7 +19,8 @@ from anbu_runtime.problems import Problem
 from ..adapters.orm import InvitationRow, ReportRow
 from ..adapters.registry_client import RegistryClient
 from ..domain.reports import INVITED_ROLES, LookupResult, ReportState
-from ..handlers.reports import Conflict, NotAllowed, NotFound, SafetyNet
+from ..handlers.report_access import Conflict, NotAllowed, NotFound
+from ..handlers.reports import SafetyNet
 
 HouseholdId = Annotated[str, Field(pattern=r"^HH-[0-9A-Z]{6,26}$")]
 Reference = Annotated[str, Path(max_length=32)]

@@ -8,10 +8,9 @@ from sqlmodel import Session
 
 from ..adapters import submission_log as log_repo
 from ..domain.batches import Parsed
-from ..domain.envelope import kind_of
+from ..domain.prepared import Prepared
 from ..domain.records import (
     BatchReport,
-    Candidate,
     Mode,
     Outcome,
     RecordError,
@@ -21,7 +20,7 @@ from ..domain.records import (
     split_duplicates_within,
 )
 from ..metrics import SIGNALS
-from .publishing import Publisher, prepare
+from .publishing import Publisher
 
 
 class OutsideScope(Exception):
@@ -71,7 +70,7 @@ async def ingest(
     result = await publisher.publish(
         partner_id,
         publisher.new_owner(),
-        [prepare(c) for c in parsed.candidates],
+        parsed.candidates,
         keep_payload=True,
     )
     report = BatchReport()
@@ -80,16 +79,14 @@ async def ingest(
         rows.append(
             (
                 c.line,
-                RecordResult(c.line, Outcome.ACCEPTED, c.partner_event_id, str(c.signal.event_id)),
+                RecordResult(c.line, Outcome.ACCEPTED, c.partner_event_id, c.event_id),
             )
         )
     for c, why in result.duplicates:
         rows.append(
             (
                 c.line,
-                RecordResult(
-                    c.line, Outcome.DUPLICATE, c.partner_event_id, str(c.signal.event_id), why
-                ),
+                RecordResult(c.line, Outcome.DUPLICATE, c.partner_event_id, c.event_id, why),
             )
         )
     for error in errors + result.rejected:
@@ -108,7 +105,7 @@ async def ingest(
 
 
 async def _reused_ids(
-    publisher: Publisher, partner_id: str, candidates: list[Candidate]
+    publisher: Publisher, partner_id: str, candidates: list[Prepared]
 ) -> list[RecordError]:
     """Records reusing a partner event id for other content (refused before publishing)."""
     kept, repeats = split_duplicates_within(candidates)
@@ -128,6 +125,6 @@ async def _reused_ids(
     return errors
 
 
-def _count(candidates: list[Candidate], partner_id: str, channel: str, outcome: Outcome) -> None:
-    for kind, n in Counter(kind_of(c.signal).value for c in candidates).items():
+def _count(candidates: list[Prepared], partner_id: str, channel: str, outcome: Outcome) -> None:
+    for kind, n in Counter(c.kind for c in candidates).items():
         SIGNALS.labels(kind, partner_id, channel, outcome.value).inc(n)

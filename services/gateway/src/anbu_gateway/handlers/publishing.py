@@ -37,10 +37,11 @@ from anbu_runtime.outbox import OutgoingRecord
 from anbu_runtime.service import ServiceRuntime
 
 from ..adapters import submission_log as log_repo
+from ..adapters.kafka_batches import send_prepared
 from ..adapters.submission_log import PUBLISHED, LogEntry, NewEntry
 from ..adapters.topic_scan import already_on_topic
-from ..domain.envelope import kind_of
-from ..domain.records import Candidate, RecordError, reused_id, split_duplicates_within
+from ..domain.prepared import Prepared
+from ..domain.records import RecordError, reused_id, split_duplicates_within
 from ..metrics import PUBLISH_SECONDS, RECONCILED
 
 log = get_logger(__name__)
@@ -55,33 +56,17 @@ def real_now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """A validated record ready to send: its candidate, serialised value and topic."""
-
-    candidate: Candidate
-    value: bytes
-
-    @property
-    def topic(self) -> Topic:
-        return SIGNAL_TOPICS[kind_of(self.candidate.signal)]
-
-    def record(self) -> OutgoingRecord:
-        signal = self.candidate.signal
-        headers = {"event_id": str(signal.event_id)}
-        if signal.correlation_id is not None:
-            headers["correlation_id"] = signal.correlation_id
-        return OutgoingRecord(self.topic.name, signal.household_id.encode(), self.value, headers)
+TOPIC_OF: dict[str, str] = {kind.value: topic.name for kind, topic in SIGNAL_TOPICS.items()}
 
 
-def prepare(candidate: Candidate) -> Prepared:
-    return Prepared(candidate, candidate.signal.model_dump_json().encode())
+def topic_of(record: Prepared) -> Topic:
+    return SIGNAL_TOPICS[SignalKind(record.kind)]
 
 
 @dataclass
 class ChunkResult:
-    accepted: list[Candidate] = field(default_factory=list)
-    duplicates: list[tuple[Candidate, str]] = field(default_factory=list)
+    accepted: list[Prepared] = field(default_factory=list)
+    duplicates: list[tuple[Prepared, str]] = field(default_factory=list)
     rejected: list[RecordError] = field(default_factory=list)
 
 
@@ -90,7 +75,7 @@ class _Plan:
     send: list[Prepared] = field(default_factory=list)
     doubtful: list[tuple[Prepared, datetime]] = field(default_factory=list)
     confirmed: list[Prepared] = field(default_factory=list)
-    duplicates: list[tuple[Candidate, str]] = field(default_factory=list)
+    duplicates: list[tuple[Prepared, str]] = field(default_factory=list)
     rejected: list[RecordError] = field(default_factory=list)
 
 
@@ -120,14 +105,12 @@ class Publisher:
         if not self.runtime.producer.started or not self.runtime.connected:
             raise KafkaUnavailable("Kafka is not connected yet")
         result = ChunkResult()
-        firsts = {id(p.candidate): p for p in records}
-        kept, repeats = split_duplicates_within([p.candidate for p in records])
+        prepared, repeats = split_duplicates_within(records)
         for later, first in repeats:
             if later.digest == first.digest:
                 result.duplicates.append((later, f"repeats line {first.line} of this submission"))
             else:
                 result.rejected.append(reused_id(later, first.line))
-        prepared = [firsts[id(c)] for c in kept]
         plan = await self.runtime.db.run(
             lambda s: self._classify(s, partner_id, owner, prepared, keep_payload)
         )
@@ -140,16 +123,16 @@ class Publisher:
         if plan.send:
             started = time.perf_counter()
             try:
-                await self.runtime.producer.send_batch([p.record() for p in plan.send])
+                await send_prepared(self.runtime.producer, TOPIC_OF, plan.send)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 raise KafkaUnavailable(f"Kafka did not acknowledge: {type(exc).__name__}") from exc
             PUBLISH_SECONDS.observe(time.perf_counter() - started)
         done = plan.send + found
-        result.accepted.extend(p.candidate for p in plan.confirmed + done)
+        result.accepted.extend(plan.confirmed + done)
         result.accepted.sort(key=lambda c: c.line)
-        ids = [p.candidate.partner_event_id for p in done]
+        ids = [p.partner_event_id for p in done]
 
         def commit(session: Session) -> None:
             log_repo.mark_published(session, partner_id, ids, real_now())
@@ -169,26 +152,24 @@ class Publisher:
     ) -> _Plan:
         plan = _Plan()
         now = real_now()
-        known = log_repo.existing(
-            session, partner_id, [p.candidate.partner_event_id for p in records]
-        )
+        known = log_repo.existing(session, partner_id, [p.partner_event_id for p in records])
         new: list[Prepared] = []
         stale: list[tuple[Prepared, LogEntry]] = []
         for p in records:
-            entry = known.get(p.candidate.partner_event_id)
+            entry = known.get(p.partner_event_id)
             if entry is None:
                 new.append(p)
-            elif entry.digest != p.candidate.digest:
-                plan.rejected.append(reused_id(p.candidate))
-            elif entry.owner == owner and entry.line == p.candidate.line:
+            elif entry.digest != p.digest:
+                plan.rejected.append(reused_id(p))
+            elif entry.owner == owner and entry.line == p.line:
                 if entry.status == PUBLISHED:
                     plan.confirmed.append(p)  # this submission's own, before a restart
                 else:
                     plan.doubtful.append((p, entry.attempted_at))
             elif entry.status == PUBLISHED:
-                plan.duplicates.append((p.candidate, "already accepted"))
+                plan.duplicates.append((p, "already accepted"))
             elif entry.attempted_at > now - self.lease:
-                plan.duplicates.append((p.candidate, "already received; being published"))
+                plan.duplicates.append((p, "already received; being published"))
             else:
                 stale.append((p, entry))
         if stale:
@@ -197,21 +178,19 @@ class Publisher:
                 if entry.partner_event_id in taken:
                     plan.doubtful.append((p, entry.attempted_at))
                 else:
-                    plan.duplicates.append((p.candidate, "already received; being published"))
+                    plan.duplicates.append((p, "already received; being published"))
         if plan.doubtful:
-            log_repo.touch(
-                session, partner_id, [p.candidate.partner_event_id for p, _ in plan.doubtful], now
-            )
+            log_repo.touch(session, partner_id, [p.partner_event_id for p, _ in plan.doubtful], now)
         inserted = log_repo.reserve(
             session,
             partner_id,
             owner,
             [
                 NewEntry(
-                    p.candidate.partner_event_id,
-                    kind_of(p.candidate.signal).value,
-                    p.candidate.digest,
-                    p.candidate.line if not keep_payload else None,
+                    p.partner_event_id,
+                    p.kind,
+                    p.digest,
+                    p.line if not keep_payload else None,
                     p.value if keep_payload else None,
                 )
                 for p in new
@@ -219,10 +198,10 @@ class Publisher:
             now,
         )
         for p in new:
-            if p.candidate.partner_event_id in inserted:
+            if p.partner_event_id in inserted:
                 plan.send.append(p)
             else:  # a concurrent request inserted it a moment ago
-                plan.duplicates.append((p.candidate, "already received; being published"))
+                plan.duplicates.append((p, "already received; being published"))
         return plan
 
     async def _reconcile(
@@ -231,12 +210,12 @@ class Publisher:
         """Split records whose earlier send is in doubt into (on the topic, not on it)."""
         by_topic: dict[str, list[tuple[Prepared, datetime]]] = defaultdict(list)
         for item in doubtful:
-            by_topic[item[0].topic.name].append(item)
+            by_topic[item[0].kind].append(item)
         found: list[Prepared] = []
         missing: list[Prepared] = []
         for items in by_topic.values():
-            topic = items[0][0].topic
-            ids = {p.candidate.partner_event_id for p, _ in items}
+            topic = topic_of(items[0][0])
+            ids = {p.partner_event_id for p, _ in items}
             on_topic = await already_on_topic(
                 self.runtime.common.kafka_bootstrap,
                 topic,
@@ -246,7 +225,7 @@ class Publisher:
                 real_now(),
             )
             for p, _ in items:
-                (found if p.candidate.partner_event_id in on_topic else missing).append(p)
+                (found if p.partner_event_id in on_topic else missing).append(p)
         RECONCILED.labels("found_on_topic").inc(len(found))
         RECONCILED.labels("republished").inc(len(missing))
         log.info(

@@ -1,0 +1,383 @@
+"""CSV files: publish a registered file in chunks in the background.
+
+The upload is stored and checked (encoding from first byte to last, header, not empty)
+before the partner gets its answer, so a file that cannot be read at all is refused at
+once. The submission and its progress are rows in the gateway's database; a worker claims a
+submission (with a lease another instance takes over if this one dies), reads the stored
+file as a stream and publishes it chunk by chunk through the submission log, committing
+the progress with each chunk's "published" marks. A restarted gateway resumes after the last
+committed chunk; the records of the chunk in flight are reconciled with the topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from sqlmodel import Session
+
+from anbu_contracts import SignalKind
+from anbu_runtime.logs import get_logger
+from anbu_runtime.service import ServiceRuntime
+
+from ..adapters import csv_files, submissions
+from ..adapters.orm import SubmissionRow
+from ..adapters.validation_pool import ValidationPool
+from ..domain.csv_columns import Header, parse_header
+from ..domain.file_rows import Record, check_rows
+from ..domain.prepared import Prepared
+from ..domain.rate_limit import RateLimiter
+from ..domain.records import Mode, RecordError
+from ..domain.submissions import SubmissionState, move
+from ..metrics import (
+    FILE_PACED_SECONDS,
+    FILE_ROWS,
+    FILE_ROWS_PER_SECOND,
+    SIGNALS,
+    SUBMISSION_TRANSITIONS,
+    SUBMISSIONS,
+)
+from .file_intake import FileSettings
+from .file_validation import scan_all
+from .publishing import ChunkResult, KafkaUnavailable, Publisher, real_now
+
+log = get_logger(__name__)
+
+S = SubmissionState
+IDLE_WAIT = 2.0  # seconds an idle file worker waits for an upload before it looks again
+
+
+@dataclass
+class Chunk:
+    prepared: list[Prepared]
+    errors: list[RecordError]
+    rows: int
+    last_line: int
+    exhausted: bool
+
+
+class FileWorker:
+    """Processes submissions in the background; several run side by side."""
+
+    def __init__(
+        self,
+        runtime: ServiceRuntime,
+        publisher: Publisher,
+        limiter: RateLimiter,
+        settings: FileSettings,
+        pool: ValidationPool,
+    ) -> None:
+        self.runtime = runtime
+        self.publisher = publisher
+        self.limiter = limiter
+        self.settings = settings
+        self.pool = pool
+        self.wake = asyncio.Event()
+
+    async def run_once(self, owner: str, stop: asyncio.Event) -> bool:
+        """Claim and process one submission (a job's round); False when none was waiting.
+
+        Idle, it waits for an upload's wake-up (at most ``IDLE_WAIT`` seconds) before it
+        returns, so a new file starts at once. A Kafka or database failure releases the
+        claim (the file is kept and resumed) and is raised for the job to count and pause.
+        """
+        submission_id = await self.runtime.db.run(lambda s: self._claim(s, owner))
+        if submission_id is None:
+            self.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout=IDLE_WAIT)
+            return False
+        try:
+            await self.process(submission_id, owner, stop)
+        except (FileNotFoundError, UnicodeDecodeError) as exc:
+            await self._finish(
+                submission_id, S.FAILED, detail=f"the stored file is unreadable: {exc}"
+            )
+        except Exception as exc:  # Kafka or the database: keep the file, try again
+            await self.runtime.db.run(partial(self._release, submission_id=submission_id, exc=exc))
+            raise
+        return True
+
+    async def refresh_gauges(self) -> None:
+        counts = await self.runtime.db.run(submissions.count_by_state)
+        for state in S:
+            SUBMISSIONS.labels(state.value).set(counts.get(state.value, 0))
+
+    # -- claiming ----------------------------------------------------------------------
+
+    def _claim(self, session: Session, owner: str) -> str | None:
+        now = real_now()
+        return submissions.claim(session, owner, now, stale=now - self.settings.lease)
+
+    def _release(self, session: Session, submission_id: str, exc: Exception) -> None:
+        row = session.get(SubmissionRow, submission_id)
+        if row is None:
+            return
+        row.claimed_by = None
+        row.attempts += 1
+        row.last_error = (
+            f"{type(exc).__name__}: {exc}"[:500]
+            if not isinstance(exc, KafkaUnavailable)
+            else str(exc)
+        )
+        row.updated_at = self.runtime.clock.now()
+        session.add(row)
+
+    async def _finish(
+        self, submission_id: str, state: SubmissionState, *, detail: str | None = None
+    ) -> None:
+        def finish(session: Session) -> str | None:
+            row = session.get(SubmissionRow, submission_id)
+            if row is None:
+                return None
+            row.state = move(S(row.state), state).value
+            row.finished_at = row.updated_at = self.runtime.clock.now()
+            row.claimed_by = None
+            if detail is not None:
+                row.detail = detail
+            session.add(row)
+            return row.file_path
+
+        path = await self.runtime.db.run(finish)
+        SUBMISSION_TRANSITIONS.labels(state.value).inc()
+        if path and state is not S.FAILED:
+            await asyncio.to_thread(Path(path).unlink, missing_ok=True)  # no longer needed
+
+    async def _set_state(self, submission_id: str, state: SubmissionState) -> None:
+        def change(session: Session) -> None:
+            row = session.get(SubmissionRow, submission_id)
+            assert row is not None
+            if row.state != state.value:
+                row.state = move(S(row.state), state).value
+                row.updated_at = self.runtime.clock.now()
+                session.add(row)
+
+        await self.runtime.db.run(change)
+        SUBMISSION_TRANSITIONS.labels(state.value).inc()
+
+    # -- processing --------------------------------------------------------------------
+
+    async def process(self, submission_id: str, owner: str, stop: asyncio.Event) -> None:
+        row = await self.runtime.db.run(lambda s: submissions.get(s, submission_id))
+        assert row is not None
+        kind = SignalKind(row.kind)
+        codec = "utf-8-sig" if row.encoding == "utf-8" else row.encoding
+        path = Path(row.file_path)
+        cells = await asyncio.to_thread(csv_files.read_header, path, codec)
+        header = parse_header(kind, cells or [])
+        state = S(row.state)
+        if Mode(row.mode) is Mode.ALL_OR_NOTHING and state in (S.RECEIVED, S.VALIDATING):
+            await self._set_state(submission_id, S.VALIDATING)
+            if not await self._validate_all(row, header, codec, owner, stop):
+                return
+            state = S.VALIDATING
+        if state is not S.PROCESSING:
+            await self._set_state(submission_id, S.PROCESSING)
+        log.info("file processing", submission_id=submission_id, resume_after_line=row.cursor_line)
+        records = csv_files.records(path, codec)
+        # Chunks are read (in a thread, one after the other: the lock is first come, first
+        # served) and checked (in a worker process) a few ahead, while the oldest is
+        # published; publication keeps the file's order.
+        reading = asyncio.Lock()
+        ahead: deque[asyncio.Task[Chunk]] = deque()
+        exhausted = False
+
+        def read_ahead() -> None:
+            while not exhausted and len(ahead) < self.settings.chunks_ahead:
+                ahead.append(
+                    asyncio.create_task(
+                        self._next_chunk(
+                            records, reading, header, kind, row.partner_id, row.cursor_line
+                        )
+                    )
+                )
+
+        read_ahead()
+        try:
+            while ahead and not stop.is_set():
+                started = time.perf_counter()
+                chunk = await ahead.popleft()
+                exhausted = exhausted or chunk.exhausted
+                read_ahead()
+                if chunk.rows == 0:
+                    continue  # read after the end of the file
+                await self._pace(row, len(chunk.prepared), stop)
+                if stop.is_set():
+                    return
+                rejected_before = len(chunk.errors)
+
+                def on_commit(
+                    session: Session,
+                    result: ChunkResult,
+                    chunk: Chunk = chunk,
+                    started: float = started,
+                ) -> None:
+                    self._advance(session, submission_id, owner, chunk, result, started)
+
+                result = await self.publisher.publish(
+                    row.partner_id,
+                    submission_id,
+                    chunk.prepared,
+                    keep_payload=False,
+                    on_commit=on_commit,
+                )
+                FILE_ROWS.labels(kind.value).inc(chunk.rows)
+                elapsed = time.perf_counter() - started
+                if chunk.rows and elapsed > 0:
+                    FILE_ROWS_PER_SECOND.set(chunk.rows / elapsed)
+                SIGNALS.labels(kind.value, row.partner_id, "file", "accepted").inc(
+                    len(result.accepted)
+                )
+                SIGNALS.labels(kind.value, row.partner_id, "file", "duplicate").inc(
+                    len(result.duplicates)
+                )
+                SIGNALS.labels(kind.value, row.partner_id, "file", "rejected").inc(
+                    rejected_before + len(result.rejected)
+                )
+        finally:
+            for task in ahead:
+                with contextlib.suppress(Exception):
+                    await task  # the reading thread must finish before the file closes
+            records.close()
+        if not stop.is_set():
+            await self._finish(submission_id, S.COMPLETED)
+            done = await self.runtime.db.run(lambda s: submissions.get(s, submission_id))
+            if done is not None:
+                log.info(
+                    "file completed",
+                    submission_id=submission_id,
+                    rows=done.rows,
+                    accepted=done.accepted,
+                    duplicates=done.duplicates,
+                    rejected=done.rejected,
+                    seconds=round(done.processing_seconds, 2),
+                )
+
+    async def _pace(self, row: SubmissionRow, records: int, stop: asyncio.Event) -> None:
+        """Wait until the partner's rate limit has room for ``records`` records."""
+        remaining = records
+        while remaining > 0 and not stop.is_set():
+            took, wait = self.limiter.pace(
+                row.partner_id, row.rate_limit_per_minute, remaining, time.monotonic()
+            )
+            remaining -= took
+            if took == 0:
+                FILE_PACED_SECONDS.inc(wait)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=max(wait, 0.05))
+
+    async def _next_chunk(
+        self,
+        records: Iterator[Record],
+        reading: asyncio.Lock,
+        header: Header,
+        kind: SignalKind,
+        partner_id: str,
+        after_line: int,
+    ) -> Chunk:
+        """Read the next chunk of records after ``after_line`` and check it (off the loop)."""
+        async with reading:
+            rows, exhausted = await asyncio.to_thread(
+                _take, records, after_line, self.settings.chunk_rows
+            )
+        prepared, errors = await self.pool.run(
+            check_rows, rows, header, kind, partner_id, self.runtime.clock.now()
+        )
+        last_line = rows[-1].line if rows else after_line
+        return Chunk(prepared, errors, len(rows), last_line, exhausted)
+
+    def _advance(
+        self,
+        session: Session,
+        submission_id: str,
+        owner: str,
+        chunk: Chunk,
+        result: ChunkResult,
+        started: float,
+    ) -> None:
+        row = session.get(SubmissionRow, submission_id)
+        assert row is not None
+        if row.claimed_by != owner:
+            raise RuntimeError("the submission was claimed by another worker")
+        errors = sorted(chunk.errors + result.rejected, key=lambda e: e.line)
+        row.rows += chunk.rows
+        row.accepted += len(result.accepted)
+        row.published += len(result.accepted)
+        row.duplicates += len(result.duplicates)
+        row.rejected += len(errors)
+        row.cursor_line = max(row.cursor_line, chunk.last_line)
+        self._add_errors(row, errors)
+        row.processing_seconds += time.perf_counter() - started
+        row.updated_at = self.runtime.clock.now()
+        row.claimed_at = real_now()
+        session.add(row)
+
+    def _add_errors(self, row: SubmissionRow, errors: list[RecordError]) -> None:
+        room = self.settings.max_reported_errors - len(row.errors)
+        if errors and room > 0:
+            row.errors = [*row.errors, *(e.as_problem() for e in errors[:room])]
+        if len(errors) > max(room, 0):
+            row.errors_truncated = True
+
+    async def _validate_all(
+        self, row: SubmissionRow, header: Header, codec: str, owner: str, stop: asyncio.Event
+    ) -> bool:
+        """all_or_nothing: check every row first; refuse the file if any is invalid.
+
+        Returns True when the file may be published.
+        """
+        kind = SignalKind(row.kind)
+        started = time.perf_counter()
+
+        rows, rejected, kept = await asyncio.to_thread(
+            scan_all,
+            self.runtime.db,
+            row,
+            header,
+            codec,
+            stop,
+            self.runtime.clock.now(),
+            max_errors=self.settings.max_reported_errors,
+            batch_rows=self.settings.chunk_rows,
+        )
+        if stop.is_set():
+            return False
+        if rejected == 0:
+            return True
+
+        def refuse(session: Session) -> None:
+            current = session.get(SubmissionRow, row.submission_id)
+            assert current is not None
+            current.rows = rows
+            current.rejected = rejected
+            current.errors = [e.as_problem() for e in kept]
+            current.errors_truncated = rejected > len(kept)
+            current.detail = (
+                f"{rejected} of {rows} rows are invalid; mode all_or_nothing: nothing was published"
+            )
+            current.processing_seconds += time.perf_counter() - started
+            session.add(current)
+
+        await self.runtime.db.run(refuse)
+        await self._finish(row.submission_id, S.REJECTED)
+        SIGNALS.labels(kind.value, row.partner_id, "file", "rejected").inc(rows)
+        log.info("file refused", submission_id=row.submission_id, rows=rows, rejected=rejected)
+        return False
+
+
+def _take(records: Iterator[Record], after_line: int, limit: int) -> tuple[list[Record], bool]:
+    """Up to ``limit`` records after ``after_line`` and whether the file is exhausted."""
+    taken: list[Record] = []
+    for record in records:
+        if record.line <= after_line:
+            continue  # committed before a restart
+        taken.append(record)
+        if len(taken) >= limit:
+            return taken, False
+    return taken, True
