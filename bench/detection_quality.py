@@ -434,6 +434,7 @@ def run_shard(
     days: float,
     crisis_rate: float,
     curve: tuple[float, ...] = (),
+    variants: tuple[str, ...] = tuple(VARIANTS),
 ) -> ShardResult:
     """Simulate one shard of households through every rule variant (its own derived seed)."""
     # The detector has watched these households before the period: a warm-up of history
@@ -450,7 +451,8 @@ def run_shard(
     specs = load_protocols()
     profiles = {p.household_id: p for p in population}
     harnesses: dict[str, RuleHarness] = {}
-    for name, (mode, learned, check_first) in VARIANTS.items():
+    for name in variants:
+        mode, learned, check_first = VARIANTS[name]
         rules = _variant_rules(catalog.default, learned, None)
         harnesses[name] = RuleHarness(mode, rules, specs, profiles, check_first, config.start)
     for threshold in curve:
@@ -517,6 +519,7 @@ def simulate(
     crisis_rate: float,
     workers: int | None = None,
     curve: tuple[float, ...] = (),
+    variants: tuple[str, ...] = tuple(VARIANTS),
 ) -> list[ShardResult]:
     """Run the period, sharded: a fixed number of shards, each with its own derived seed.
 
@@ -525,7 +528,7 @@ def simulate(
     population = synthetic_population(seed, households)
     size = -(-households // SHARDS)
     jobs = [
-        (seed, n, population[n * size : (n + 1) * size], days, crisis_rate, curve)
+        (seed, n, population[n * size : (n + 1) * size], days, crisis_rate, curve, variants)
         for n in range(SHARDS)
         if population[n * size : (n + 1) * size]
     ]
@@ -693,9 +696,12 @@ def run(
     crisis_rate: float = 0.1,
     workers: int | None = 1,
     curve: tuple[float, ...] = (),
+    variants: tuple[str, ...] = tuple(VARIANTS),
 ) -> dict[str, Any]:
     """Every figure of the benchmark (deterministic for the arguments; not for ``workers``)."""
-    shards = simulate(households, days, seed, crisis_rate, workers, curve)
+    if "fused" not in variants:
+        raise ValueError("the configured rules (fused) are always measured")
+    shards = simulate(households, days, seed, crisis_rate, workers, curve, variants)
     crises = sorted(
         (c for shard in shards for c in shard.ground_truth), key=lambda c: (c.onset, c.household_id)
     )
@@ -717,7 +723,7 @@ def run(
         "crises_injected": dict(sorted(kinds.items())),
         "horizons_days": {k.value: v.days for k, v in HORIZON.items()},
     }
-    for name in VARIANTS:
+    for name in variants:
         figures[name] = score(truth, merged(name), households, days)
     figures["national_list"] = national_list(truth, lists, specs, households, days)
     if curve:
@@ -770,14 +776,14 @@ def table(figures: dict[str, Any]) -> str:
         "| false alerts per 1,000 households per week | discharge care tasks (apart) |",
         "|---|---|---|---|---|---|",
     ]
-    for variant in (*VARIANTS, "national_list"):
+    for variant in (*(v for v in VARIANTS if v in figures), "national_list"):
         lines.append(_row(NAMES[variant], figures[variant]))
     return "\n".join(lines)
 
 
 def by_kind(figures: dict[str, Any]) -> str:
     kinds = sorted(figures["fused"]["recall_by_kind"])
-    variants = (*VARIANTS, "national_list")
+    variants = (*(v for v in VARIANTS if v in figures), "national_list")
     lines = [
         "| crisis | horizon | " + " | ".join(NAMES[v].split(" (")[0] for v in variants) + " |",
         "|---|---|" + "---|" * len(variants),
@@ -894,7 +900,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def reasons_line(figures: dict[str, Any]) -> str:
     parts = []
-    for variant in VARIANTS:
+    for variant in (v for v in VARIANTS if v in figures):
         r = figures[variant]
         by = r["false_alerts_per_1000_households_per_week_by_reason"]
         listed = (

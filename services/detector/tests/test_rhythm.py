@@ -10,7 +10,6 @@ from anbu_contracts import (
     AlertReason,
     MailUncollectedSignal,
     MonitoringChannel,
-    SafetyCallSignal,
     Severity,
 )
 from anbu_detector.adapters.config_files import load_catalog
@@ -18,8 +17,7 @@ from anbu_detector.domain import signal_rules
 from anbu_detector.domain.absence import QuietHours, explain, fuse, rhythm_params
 from anbu_detector.domain.monitor import Monitor, WatchConfig
 from anbu_detector.domain.rhythm import BLOCKS_PER_WEEK, block_of_week
-from anbu_detector.domain.rules import AbsenceRule, RhythmRule, SafetyCallRule
-from anbu_detector.domain.safety_calls import SafetyCallState, apply_safety_call
+from anbu_detector.domain.rules import AbsenceRule, RhythmRule
 
 SEOUL = ZoneInfo("Asia/Seoul")
 PHONE, PLUG = MonitoringChannel.PHONE, MonitoringChannel.SMART_PLUG
@@ -146,37 +144,6 @@ def test_without_rhythms_the_fixed_windows_and_severities_stay() -> None:
 
 
 T0 = datetime(2026, 11, 25, 9, tzinfo=UTC)
-
-
-def call(hours: float) -> SafetyCallSignal:
-    return SafetyCallSignal(
-        occurred_at=T0 + timedelta(hours=hours),
-        source="ai",
-        household_id="HH-AAAAAA",
-        partner_id="ai",
-        partner_event_id=str(uuid4()),
-        outcome="unanswered",
-    )
-
-
-def test_activity_after_the_first_missed_call_holds_the_streak_back() -> None:
-    rule = SafetyCallRule(unanswered_threshold=3, activity_clears=True)
-    calls = [call(0), call(9), call(24)]
-
-    def fold(last_activity: datetime | None) -> object:
-        state, finding = SafetyCallState(), None
-        for signal in calls:
-            state, finding = apply_safety_call(state, signal, rule, "v", last_activity)
-        return finding
-
-    assert fold(T0 + timedelta(hours=12)) is None  # the phone was used after the calls began
-    assert fold(T0 - timedelta(hours=1)) is not None  # nothing since: safety not confirmed
-    assert fold(None) is not None
-    plain = SafetyCallRule(unanswered_threshold=3)  # the old rule ignores activity
-    state, finding = SafetyCallState(), None
-    for signal in calls:
-        state, finding = apply_safety_call(state, signal, plain, "v", T0 + timedelta(hours=12))
-    assert finding is not None
 
 
 def test_uncollected_mail_while_a_device_is_active_is_no_alert() -> None:
