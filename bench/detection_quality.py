@@ -38,6 +38,9 @@ from __future__ import annotations
 import argparse
 import heapq
 import json
+import math
+import multiprocessing
+import os
 import platform
 import sys
 import time
@@ -69,12 +72,12 @@ from anbu_contracts import (
 )
 from anbu_detector.adapters.config_files import load_catalog, load_protocols
 from anbu_detector.domain import alerts, protocols, safety_calls, signal_rules
-from anbu_detector.domain.absence import QuietHours, fuse
+from anbu_detector.domain.absence import QuietHours, SilenceScore, explain, fuse, rhythm_params
 from anbu_detector.domain.alerts import Finding
 from anbu_detector.domain.monitor import Monitor, WatchConfig
 from anbu_detector.domain.protocols import Context, ProtocolSpec
 from anbu_detector.domain.rules import RuleSet
-from anbu_simulator.domain.crises import CrisisKind
+from anbu_simulator.domain.crises import Crisis, CrisisKind
 from anbu_simulator.domain.population import HouseholdProfile, synthetic_population
 from anbu_simulator.domain.simulation import SEOUL, Flaw, Observation, Simulation, SimulationConfig
 
@@ -88,6 +91,10 @@ HORIZON: dict[CrisisKind, timedelta] = {
     CrisisKind.FINANCIAL_COLLAPSE: timedelta(days=75),
 }
 ABSENCE = (AlertReason.SAFETY_NOT_CONFIRMED, AlertReason.CHANNEL_SILENT)
+CHECK_FIRST = "safety-check-first"
+CARE = "transition-care"  # hospital discharges: care work, counted apart from false alerts
+SHARDS = 16  # fixed, so that the figures do not depend on the number of cores
+WARMUP_DAYS = 28  # history the detector has seen before the scored period
 
 
 @dataclass
@@ -99,6 +106,15 @@ class OpenedAlert:
     protocol_id: str | None
     contact_at: datetime | None
     rule_id: str = ""
+    # An automated check went first (safety-check-first): the person's task is created at
+    # ``person_at`` unless the household answered before (``answered_at``).
+    person_at: datetime | None = None
+    answered_at: datetime | None = None
+    score: float | None = None
+
+    @property
+    def sends_person(self) -> bool:
+        return self.protocol_id is not None and self.answered_at is None
 
 
 @dataclass
@@ -109,33 +125,48 @@ class RuleHarness:
     rules: RuleSet
     specs: dict[str, ProtocolSpec]
     profiles: dict[str, HouseholdProfile]
+    check_first: bool = True  # False: the 2026.11 protocol map (a person for every silence)
+    since: datetime = START  # when watching began (the warm-up's start)
     monitor: Monitor = field(default_factory=Monitor)
     open: dict[tuple[str, str], alerts.Alert] = field(default_factory=dict)
     calls: dict[str, safety_calls.SafetyCallState] = field(default_factory=dict)
     arrears: dict[str, signal_rules.ArrearsMemory] = field(default_factory=dict)
     opened: list[OpenedAlert] = field(default_factory=list)
-    contacts: list[tuple[datetime, tuple[str, str]]] = field(default_factory=list)
+    contacts: list[tuple[float, int, tuple[str, str], OpenedAlert]] = field(default_factory=list)
+    checks: dict[str, list[tuple[tuple[str, str], OpenedAlert]]] = field(default_factory=dict)
+    crisis_of: Any = None  # the world's ``crisis_of``: what a person at the door finds
     _ids: int = 0
 
     def __post_init__(self) -> None:
         absence = self.rules.absence
         quiet = QuietHours(absence.quiet_start, absence.quiet_end)
+        rhythm = rhythm_params(absence) if self.mode == "fused" else None
         configs: dict[tuple[MonitoringChannel, ...], WatchConfig] = {}
         for profile in self.profiles.values():
             config = configs.get(profile.channels)
             if config is None:
                 windows = {c: timedelta(hours=absence.window_hours(c)) for c in profile.channels}
-                config = configs[profile.channels] = WatchConfig(windows, quiet, SEOUL)
-            self.monitor.configure(profile.household_id, 0, config, START)
+                config = configs[profile.channels] = WatchConfig(
+                    windows, quiet, SEOUL, rhythm=rhythm
+                )
+            self.monitor.configure(profile.household_id, 0, config, self.since)
         self.monitor.take_dirty()
 
     def _uuid(self) -> UUID:
         self._ids += 1
         return UUID(int=self._ids)
 
+    def next_due(self) -> float:
+        """The earliest instant (epoch s) at which ``advance`` has anything to do."""
+        due = self.monitor.next_due()
+        first = float("inf") if due is None else float(due)
+        if self.contacts:
+            first = min(first, self.contacts[0][0])
+        return first
+
     # -- time passing: windows expire, people make contact --------------------------------
 
-    def advance(self, now: datetime, world: Simulation) -> None:
+    def advance(self, now: datetime) -> None:
         due = sorted(self.monitor.due(now), key=lambda hc: (hc[0], hc[1].value))
         expired = {}
         for household_id, channel in due:
@@ -145,42 +176,84 @@ class RuleHarness:
         latest = {e.household_id: e for e in expired.values()}
         if self.mode == "fused":
             for household_id, expiry in sorted(latest.items()):
-                fused = fuse(set(expiry.silent), set(expiry.enrolled), self.rules.absence)
+                score = self.monitor.explain(household_id, now)
+                fused = fuse(set(expiry.silent), set(expiry.enrolled), self.rules.absence, score)
                 if fused is not None:
-                    self._conclude(
-                        household_id, self._absence(fused.reason, fused.severity), now, None
-                    )
+                    finding = self._absence(fused.reason, fused.severity, score)
+                    self._conclude(household_id, finding, now, None)
         else:
             for (household_id, channel), _ in sorted(expired.items(), key=lambda kv: kv[0][0]):
-                finding = self._absence(AlertReason.SAFETY_NOT_CONFIRMED, Severity.ALERT)
+                finding = self._absence(AlertReason.SAFETY_NOT_CONFIRMED, Severity.ALERT, None)
                 self._conclude(household_id, finding, now, None, key_suffix=channel.value)
         self.monitor.dirty.clear()
-        while self.contacts and self.contacts[0][0] <= now:
-            at, key = heapq.heappop(self.contacts)
-            self._contact(key, at, world)
+        stamp = now.timestamp()
+        while self.contacts and self.contacts[0][0] <= stamp:
+            _, _, key, opened = heapq.heappop(self.contacts)
+            self._contact(key, opened)
 
-    def _absence(self, reason: AlertReason, severity: Severity) -> Finding:
-        rule = RuleRef(rule_id=self.rules.absence.rule_id, rule_version=self.rules.version)
+    def _absence(
+        self, reason: AlertReason, severity: Severity, score: SilenceScore | None
+    ) -> Finding:
+        thresholds = explain(score, self.rules.absence) if score is not None else {}
+        rule = RuleRef(
+            rule_id=self.rules.absence.rule_id,
+            rule_version=self.rules.version,
+            thresholds=thresholds,
+        )
         return Finding(reason=reason, severity=severity, rule=rule, evidence=())
 
-    def _contact(self, key: tuple[str, str], at: datetime, world: Simulation) -> None:
-        """A person reaches the household: found well (resolve), or found in crisis."""
+    def _contact(self, key: tuple[str, str], opened: OpenedAlert) -> None:
+        """A person reaches the household (found well: resolve; or found in crisis).
+
+        Whether the person finds a crisis is the only place the ground truth is read, and it
+        only resets the safety-call streak, as an official's confirmed contact does.
+        """
+        if opened.answered_at is not None:
+            return  # the household answered the automated check: nobody was sent
         alert = self.open.pop(key, None)
         if alert is None:
             return
         household_id = key[0]
-        if world.crisis_of(household_id, at) is None and household_id in self.calls:
+        found_well = self.crisis_of(household_id, opened.contact_at) is None
+        if found_well and household_id in self.calls:
             self.calls[household_id] = safety_calls.reset(self.calls[household_id])
+
+    def _answered(self, household_id: str, active_at: datetime, now: datetime) -> None:
+        """Life shown after an automated check went out, before a person was due: answered."""
+        pending = self.checks.get(household_id)
+        if not pending:
+            return
+        keep = []
+        for key, opened in pending:
+            person_at = opened.person_at
+            assert person_at is not None
+            if now >= person_at:
+                continue  # the person's task exists already: the check is over
+            if active_at >= opened.at:
+                opened.answered_at = now
+                self.open.pop(key, None)
+            else:
+                keep.append((key, opened))
+        if keep:
+            self.checks[household_id] = keep
+        else:
+            del self.checks[household_id]
 
     # -- signals --------------------------------------------------------------------------
 
-    def heartbeat(self, obs: Observation) -> None:
-        recovery = self.monitor.heartbeat(
-            obs.household_id, 0, obs.fields["channel"], obs.fields["last_active_at"]
-        )
-        if recovery is None or not self.rules.absence.recovery_resolves:
-            return
+    def heartbeat(self, obs: Observation) -> bool:
+        """Apply a heartbeat; True when it queued a deadline (a silent channel came back)."""
         hid = obs.household_id
+        last_active = obs.fields["last_active_at"]
+        recovery = self.monitor.heartbeat(
+            hid, 0, obs.fields["channel"], last_active, obs.event_id, obs.partner_id
+        )
+        if hid in self.checks:
+            self._answered(hid, last_active, obs.deliver_at)
+        if recovery is None:
+            return False
+        if not self.rules.absence.recovery_resolves:
+            return True
         if self.mode == "fused":
             reasons = (AlertReason.SAFETY_NOT_CONFIRMED,) if recovery.still_silent else ABSENCE
             for reason in reasons:
@@ -191,6 +264,7 @@ class RuleHarness:
             self.open.pop(
                 (hid, f"{AlertReason.SAFETY_NOT_CONFIRMED.value}:{recovery.channel.value}"), None
             )
+        return True
 
     def signal(self, obs: Observation) -> None:
         signal = obs.signal()
@@ -201,7 +275,7 @@ class RuleHarness:
         if isinstance(signal, SafetyCallSignal):
             state = self.calls.get(hid, safety_calls.SafetyCallState())
             state, streak = safety_calls.apply_safety_call(
-                state, signal, rules.safety_call, rules.version
+                state, signal, rules.safety_call, rules.version, self.monitor.last_activity(hid)
             )
             self.calls[hid] = state
             concern = signal_rules.safety_call_concern(signal, rules)
@@ -228,7 +302,7 @@ class RuleHarness:
         elif isinstance(signal, HospitalDischargeSignal):
             findings.append(signal_rules.hospital_discharge(signal, rules))
         elif isinstance(signal, MailUncollectedSignal):
-            finding = signal_rules.mail_uncollected(signal, rules)
+            finding = signal_rules.mail_uncollected(signal, rules, self.monitor.last_activity(hid))
             findings += [finding] if finding else []
         due = signal_rules.due_by(signal)
         facts = {"abuse": abuse, "signal_date": due}
@@ -236,6 +310,15 @@ class RuleHarness:
             self._conclude(hid, finding, obs.deliver_at, facts)
 
     # -- alerts and protocols -------------------------------------------------------------
+
+    def _protocol(self, finding: Finding) -> str | None:
+        protocol_id = self.rules.protocol_for(finding.reason, finding.severity)
+        if protocol_id == CHECK_FIRST and not self.check_first:
+            # the 2026.11 map: every silence and streak sent a person, mail a welfare check
+            if finding.reason is AlertReason.MAIL_UNCOLLECTED:
+                return "welfare-check"
+            return "safety-not-confirmed"
+        return protocol_id
 
     def _conclude(
         self,
@@ -251,30 +334,36 @@ class RuleHarness:
         if existing is not None:
             self.open[key], _ = alerts.absorb(existing, finding)
             return
-        protocol_id = self.rules.protocol_for(finding.reason, finding.severity)
+        protocol_id = self._protocol(finding)
         alert = alerts.open_alert(self._uuid(), household_id, finding, now, protocol_id)
-        contact = None
+        score = finding.rule.thresholds.get("score_nats")
+        opened = OpenedAlert(
+            household_id,
+            finding.reason,
+            finding.severity,
+            now,
+            protocol_id,
+            None,
+            finding.rule.rule_id,
+            score=float(score) if isinstance(score, (int, float)) else None,
+        )
         if protocol_id is not None:
-            contact = self._first_contact(self.specs[protocol_id], alert, now, facts or {})
-            heapq.heappush(self.contacts, (contact, key))
+            person_at, contact = self._first_contact(
+                self.specs[protocol_id], alert, now, facts or {}
+            )
+            opened.contact_at = contact
+            if person_at > now:  # an automated check goes first
+                opened.person_at = person_at
+                self.checks.setdefault(household_id, []).append((key, opened))
+            heapq.heappush(self.contacts, (contact.timestamp(), self._ids, key, opened))
         if protocol_id is not None or finding.reason in ABSENCE:
             self.open[key] = alert  # a watch-level absence alert stays open until recovery
-        self.opened.append(
-            OpenedAlert(
-                household_id,
-                finding.reason,
-                finding.severity,
-                now,
-                protocol_id,
-                contact,
-                finding.rule.rule_id,
-            )
-        )
+        self.opened.append(opened)
 
     def _first_contact(
         self, spec: ProtocolSpec, alert: alerts.Alert, now: datetime, facts: dict[str, Any]
-    ) -> datetime:
-        """When the protocol's first task is due: the promised first human contact."""
+    ) -> tuple[datetime, datetime]:
+        """When the protocol's first task is created, and when it is due (first contact)."""
         profile = self.profiles[alert.household_id]
         signal_date = facts.get("signal_date")
         ctx = Context(
@@ -296,53 +385,159 @@ class RuleHarness:
                 if isinstance(action, TaskAction)
             ]
             if deadlines:
-                return min(deadlines)
+                return at, min(deadlines)
             following = protocols.next_due(spec, escalation, ctx)
             if following is None:
                 break
             at = following[1]
-        return now
+        return now, now
 
 
-def simulate(
-    households: int, days: float, seed: int, crisis_rate: float
-) -> tuple[Simulation, dict[str, RuleHarness], list[Observation]]:
-    """Run the period once through both rule variants; returns the world, harnesses, lists."""
-    population = synthetic_population(seed, households)
-    config = SimulationConfig(seed=seed, start=START, days=days, crisis_rate_per_year=crisis_rate)
+VARIANTS: dict[str, tuple[str, bool, bool]] = {
+    # name: (mode, learned rhythms, automated check first)
+    "single_channel": ("single", False, False),
+    "fused_fixed": ("fused", False, False),
+    "fused": ("fused", True, True),
+}
+
+
+@dataclass
+class ShardResult:
+    """What one shard of households produced: the ground truth and each variant's alerts."""
+
+    ground_truth: list[Crisis]
+    opened: dict[str, list[OpenedAlert]]
+    lists: list[tuple[str, datetime, str]]  # (household, delivered, round) of each list row
+
+
+def _variant_rules(rules: RuleSet, current: bool, threshold: float | None) -> RuleSet:
+    """The configured rules, or (``current`` False) the 2026.11 ones: fixed windows only, no
+    activity context for streaks and uncollected mail."""
+    rhythm = rules.absence.rhythm
+    update: dict[str, Any] = {"enabled": current and rhythm.enabled}
+    if threshold is not None:
+        update["threshold_nats"] = threshold
+    absence = rules.absence.model_copy(update={"rhythm": rhythm.model_copy(update=update)})
+    changes: dict[str, Any] = {"absence": absence}
+    if not current:
+        changes["safety_call"] = rules.safety_call.model_copy(update={"activity_clears": False})
+        changes["mail_uncollected"] = rules.mail_uncollected.model_copy(
+            update={"active_within_hours": 0}
+        )
+    return rules.model_copy(update=changes)
+
+
+def run_shard(
+    seed: int,
+    shard: int,
+    population: list[HouseholdProfile],
+    days: float,
+    crisis_rate: float,
+    curve: tuple[float, ...] = (),
+    variants: tuple[str, ...] = tuple(VARIANTS),
+) -> ShardResult:
+    """Simulate one shard of households through every rule variant (its own derived seed)."""
+    # The detector has watched these households before the period: a warm-up of history
+    # for the learned rhythms, not scored.
+    config = SimulationConfig(
+        seed=f"{seed}/{shard}",
+        start=START - timedelta(days=WARMUP_DAYS),
+        days=days + WARMUP_DAYS,
+        crisis_rate_per_year=crisis_rate,
+    )
+    scored_from = START.timestamp()
     world = Simulation(population, config)
     catalog = load_catalog()
     specs = load_protocols()
     profiles = {p.household_id: p for p in population}
-    harnesses = {
-        mode: RuleHarness(mode, catalog.default, specs, profiles) for mode in ("single", "fused")
-    }
-    lists: list[Observation] = []
+    harnesses: dict[str, RuleHarness] = {}
+    for name in variants:
+        mode, learned, check_first = VARIANTS[name]
+        rules = _variant_rules(catalog.default, learned, None)
+        harnesses[name] = RuleHarness(mode, rules, specs, profiles, check_first, config.start)
+    for threshold in curve:
+        rules = _variant_rules(catalog.default, True, threshold)
+        harnesses[f"curve:{threshold:g}"] = RuleHarness(
+            "fused", rules, specs, profiles, True, config.start
+        )
+    for harness in harnesses.values():
+        harness.crisis_of = world.crisis_of
+    every = list(harnesses.values())
+    lists: list[tuple[str, datetime, str]] = []
     # The inbox drops redelivered events; duplicates come within hours, so two days of ids do.
     seen_today: set[UUID] = set()
     seen_before: set[UUID] = set()
-    next_day = START.timestamp() + 86400
+    next_day = config.start.timestamp() + 86400
+    wake = min(h.next_due() for h in every)
+    heartbeat_kind = SignalKind.HEARTBEAT
     for obs in world.observations():
         if obs.flaw is Flaw.MALFORMED:
             continue  # dead-lettered by the consumer
-        if obs.deliver_at.timestamp() >= next_day:
-            while obs.deliver_at.timestamp() >= next_day:
+        stamp = obs.deliver_at.timestamp()
+        if stamp >= next_day:
+            while stamp >= next_day:
                 next_day += 86400
             seen_before, seen_today = seen_today, set()
-        if obs.event_id in seen_today or obs.event_id in seen_before:
+        event_id = obs.event_id
+        if event_id in seen_today or event_id in seen_before:
             continue  # the inbox drops a redelivered event
-        seen_today.add(obs.event_id)
-        if obs.kind is SignalKind.BLIND_SPOT:
-            lists.append(obs)
-        for harness in harnesses.values():
-            harness.advance(obs.deliver_at, world)
-            if obs.kind is SignalKind.HEARTBEAT:
-                harness.heartbeat(obs)
-            else:
+        seen_today.add(event_id)
+        if stamp >= wake:  # something is due in some variant: let time pass first
+            for harness in every:
+                if harness.next_due() <= stamp:
+                    harness.advance(obs.deliver_at)
+            wake = min(h.next_due() for h in every)
+        # A recovered channel or a new alert can queue something earlier than ``wake``.
+        if obs.kind is heartbeat_kind:
+            for harness in every:
+                if harness.heartbeat(obs):
+                    wake = min(wake, harness.next_due())
+        else:
+            if obs.kind is SignalKind.BLIND_SPOT and stamp >= scored_from:
+                lists.append((obs.household_id, obs.deliver_at, obs.fields["round_id"]))
+            for harness in every:
                 harness.signal(obs)
-    for harness in harnesses.values():
-        harness.advance(config.end, world)
-    return world, harnesses, lists
+                wake = min(wake, harness.next_due())
+    for harness in every:
+        harness.advance(config.end)
+    # Only the scored period counts: crises and alerts of the warm-up are left out.
+    return ShardResult(
+        [c for c in world.ground_truth if c.onset >= START],
+        {name: [a for a in h.opened if a.at >= START] for name, h in harnesses.items()},
+        lists,
+    )
+
+
+def _run_shard(args: tuple[Any, ...]) -> ShardResult:
+    return run_shard(*args)
+
+
+def simulate(
+    households: int,
+    days: float,
+    seed: int,
+    crisis_rate: float,
+    workers: int | None = None,
+    curve: tuple[float, ...] = (),
+    variants: tuple[str, ...] = tuple(VARIANTS),
+) -> list[ShardResult]:
+    """Run the period, sharded: a fixed number of shards, each with its own derived seed.
+
+    The figures depend on the shard count (fixed) and not on how many processes run them.
+    """
+    population = synthetic_population(seed, households)
+    size = -(-households // SHARDS)
+    jobs = [
+        (seed, n, population[n * size : (n + 1) * size], days, crisis_rate, curve, variants)
+        for n in range(SHARDS)
+        if population[n * size : (n + 1) * size]
+    ]
+    workers = workers or os.cpu_count() or 1
+    if workers <= 1 or len(jobs) == 1:
+        return [_run_shard(job) for job in jobs]
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    with context.Pool(min(workers, len(jobs))) as pool:
+        return pool.map(_run_shard, jobs, chunksize=1)
 
 
 def _hours(values: Iterable[timedelta]) -> list[float]:
@@ -360,15 +555,44 @@ def _stats(hours: list[float]) -> dict[str, float | None]:
     return {"median_h": q(0.5), "p90_h": q(0.9)}
 
 
+def wilson(found: int, n: int, z: float = 1.96) -> tuple[float, float] | None:
+    """The 95 % Wilson score interval of a proportion (sound at 0 and n, unlike ±1.96 SE)."""
+    if n == 0:
+        return None
+    p = found / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)
+
+
+class Truth:
+    """The ground truth of every shard, to score against (never shown to the rules)."""
+
+    def __init__(self, crises: list[Crisis], end: datetime) -> None:
+        self.crises = crises
+        self.end = end
+        self._of = {c.household_id: c for c in crises}
+
+    def crisis_of(self, household_id: str, at: datetime) -> Crisis | None:
+        crisis = self._of.get(household_id)
+        return crisis if crisis is not None and crisis.onset <= at else None
+
+
 def score(
-    world: Simulation,
+    truth: Truth,
     alerts_opened: list[OpenedAlert],
     households: int,
     days: float,
 ) -> dict[str, Any]:
-    """Recall, delays and false alerts of one variant's actionable alerts."""
-    end = world.config.end
-    actionable = [a for a in alerts_opened if a.protocol_id is not None]
+    """Recall, delays and false alerts of one variant's alerts that send a person.
+
+    Hospital discharges (transition care) are care work, not crisis detection: they are
+    counted apart (``care_tasks…``) and left out of the actionable and false-alert figures.
+    """
+    end = truth.end
+    care = [a for a in alerts_opened if a.protocol_id == CARE]
+    actionable = [a for a in alerts_opened if a.sends_person and a.protocol_id != CARE]
+    checks = [a for a in alerts_opened if a.person_at is not None]
     by_household: dict[str, list[OpenedAlert]] = defaultdict(list)
     for alert in actionable:
         by_household[alert.household_id].append(alert)
@@ -376,7 +600,7 @@ def score(
     to_alert: list[timedelta] = []
     to_contact: list[timedelta] = []
     per_kind: dict[str, dict[str, int]] = defaultdict(lambda: {"evaluated": 0, "found": 0})
-    for crisis in world.ground_truth:
+    for crisis in truth.crises:
         horizon = HORIZON[crisis.kind]
         if crisis.onset + horizon > end:
             continue  # censored: the period ends before the horizon
@@ -395,32 +619,45 @@ def score(
         contacts = [a.contact_at for a in hits if a.contact_at is not None]
         if contacts:
             to_contact.append(min(contacts) - crisis.onset)
-    false = [a for a in actionable if world.crisis_of(a.household_id, a.at) is None]
+    false = [a for a in actionable if truth.crisis_of(a.household_id, a.at) is None]
     weeks = days / 7
+    per_week = (households / 1000) * weeks
     reasons = Counter(a.rule_id or a.reason.value for a in false)
+    answered = [a for a in checks if a.answered_at is not None]
     return {
         "crises_evaluated": evaluated,
         "crises_found": found,
         "recall": round(found / evaluated, 4) if evaluated else None,
+        "recall_ci95": wilson(found, evaluated),
         "recall_by_kind": {
-            k: {**v, "recall": round(v["found"] / v["evaluated"], 3) if v["evaluated"] else None}
+            k: {
+                **v,
+                "recall": round(v["found"] / v["evaluated"], 3) if v["evaluated"] else None,
+                "ci95": wilson(v["found"], v["evaluated"]),
+            }
             for k, v in sorted(per_kind.items())
         },
         "time_to_first_alert": _stats(_hours(to_alert)),
         "time_to_first_contact": _stats(_hours(to_contact)),
         "actionable_alerts": len(actionable),
+        "precision": round(1 - len(false) / len(actionable), 4) if actionable else None,
         "false_alerts": len(false),
-        "false_alerts_per_1000_households_per_week": round(
-            len(false) / (households / 1000) / weeks, 3
-        ),
+        "false_alerts_per_1000_households_per_week": round(len(false) / per_week, 3),
         "false_alerts_by_reason": dict(sorted(reasons.items())),
+        "false_alerts_per_1000_households_per_week_by_reason": {
+            k: round(v / per_week, 3) for k, v in sorted(reasons.items())
+        },
+        "care_tasks": len(care),
+        "care_tasks_per_1000_households_per_week": round(len(care) / per_week, 3),
+        "automated_checks": len(checks),
+        "automated_checks_answered": len(answered),
         "watch_alerts": sum(1 for a in alerts_opened if a.protocol_id is None),
     }
 
 
 def national_list(
-    world: Simulation,
-    lists: list[Observation],
+    truth: Truth,
+    lists: list[tuple[str, datetime, str]],
     specs: dict[str, ProtocolSpec],
     households: int,
     days: float,
@@ -428,47 +665,91 @@ def national_list(
     """The national baseline: the blind-spot list every two months, a welfare check each row."""
     spec = specs["welfare-check"]
     alerts_opened = []
-    for n, obs in enumerate(lists):
+    for n, (household_id, delivered, _) in enumerate(lists):
         escalation = protocols.start(
-            spec, UUID(int=n + 1), UUID(int=n + 1), obs.household_id, obs.deliver_at
+            spec, UUID(int=n + 1), UUID(int=n + 1), household_id, delivered
         )
-        _, results = protocols.run_due(spec, escalation, Context(tz=SEOUL), obs.deliver_at)
+        _, results = protocols.run_due(spec, escalation, Context(tz=SEOUL), delivered)
         deadlines = [
             a.deadline for r in results for a in r.record.actions if isinstance(a, TaskAction)
         ]
         alerts_opened.append(
             OpenedAlert(
-                obs.household_id,
+                household_id,
                 AlertReason.BLIND_SPOT,
                 Severity.CAUTION,
-                obs.deliver_at,
+                delivered,
                 spec.id,
-                min(deadlines) if deadlines else obs.deliver_at,
+                min(deadlines) if deadlines else delivered,
                 "national-list",
             )
         )
-    result = score(world, alerts_opened, households, days)
-    result["rounds"] = sorted({o.fields["round_id"] for o in lists})
+    result = score(truth, alerts_opened, households, days)
+    result["rounds"] = sorted({round_id for _, _, round_id in lists})
     return result
 
 
-def run(households: int, days: float, seed: int, crisis_rate: float = 0.1) -> dict[str, Any]:
-    """Every figure of the benchmark (deterministic for the arguments)."""
-    world, harnesses, lists = simulate(households, days, seed, crisis_rate)
+def run(
+    households: int,
+    days: float,
+    seed: int,
+    crisis_rate: float = 0.1,
+    workers: int | None = 1,
+    curve: tuple[float, ...] = (),
+    variants: tuple[str, ...] = tuple(VARIANTS),
+) -> dict[str, Any]:
+    """Every figure of the benchmark (deterministic for the arguments; not for ``workers``)."""
+    if "fused" not in variants:
+        raise ValueError("the configured rules (fused) are always measured")
+    shards = simulate(households, days, seed, crisis_rate, workers, curve, variants)
+    crises = sorted(
+        (c for shard in shards for c in shard.ground_truth), key=lambda c: (c.onset, c.household_id)
+    )
+    truth = Truth(crises, START + timedelta(days=days))
     specs = load_protocols()
-    kinds = Counter(c.kind.value for c in world.ground_truth)
-    return {
+    kinds = Counter(c.kind.value for c in crises)
+    lists = [row for shard in shards for row in shard.lists]
+
+    def merged(name: str) -> list[OpenedAlert]:
+        return [a for shard in shards for a in shard.opened[name]]
+
+    figures: dict[str, Any] = {
         "households": households,
         "days": days,
         "seed": seed,
+        "shards": SHARDS,
         "start": START.isoformat(),
         "crisis_rate_per_household_year": crisis_rate,
         "crises_injected": dict(sorted(kinds.items())),
         "horizons_days": {k.value: v.days for k, v in HORIZON.items()},
-        "single_channel": score(world, harnesses["single"].opened, households, days),
-        "fused": score(world, harnesses["fused"].opened, households, days),
-        "national_list": national_list(world, lists, specs, households, days),
     }
+    for name in variants:
+        figures[name] = score(truth, merged(name), households, days)
+    figures["national_list"] = national_list(truth, lists, specs, households, days)
+    if curve:
+        points = []
+        for threshold in curve:
+            r = score(truth, merged(f"curve:{threshold:g}"), households, days)
+            points.append(
+                {
+                    "threshold_nats": threshold,
+                    "recall": r["recall"],
+                    "precision": r["precision"],
+                    "false_alerts_per_1000_households_per_week": r[
+                        "false_alerts_per_1000_households_per_week"
+                    ],
+                }
+            )
+        figures["curve"] = points
+    return figures
+
+
+NAMES = {
+    "single_channel": "single-channel, fixed windows",
+    "fused_fixed": "fused, fixed windows (2026.11 rules)",
+    "fused": "fused, learned rhythms + automated check first (as configured)",
+    "national_list": "national list only (every 2 months)",
+}
 
 
 def _row(name: str, r: dict[str, Any]) -> str:
@@ -478,39 +759,87 @@ def _row(name: str, r: dict[str, Any]) -> str:
         return "—" if value is None else f"{value:.1f} h"
 
     recall = "—" if r["recall"] is None else f"{r['recall']:.1%}"
+    ci = r.get("recall_ci95")
+    interval = f" [{ci[0]:.1%}–{ci[1]:.1%}]" if ci else ""
     return (
-        f"| {name} | {recall} ({r['crises_found']}/{r['crises_evaluated']}) | {h(a['median_h'])} / "
-        f"{h(a['p90_h'])} | {h(c['median_h'])} / {h(c['p90_h'])} | "
-        f"{r['false_alerts_per_1000_households_per_week']:.2f} |"
+        f"| {name} | {recall}{interval} ({r['crises_found']}/{r['crises_evaluated']}) | "
+        f"{h(a['median_h'])} / {h(a['p90_h'])} | {h(c['median_h'])} / {h(c['p90_h'])} | "
+        f"{r['false_alerts_per_1000_households_per_week']:.2f} | "
+        f"{r.get('care_tasks_per_1000_households_per_week', 0):.2f} |"
     )
 
 
 def table(figures: dict[str, Any]) -> str:
     lines = [
-        "| rules | recall | onset → first alert (median / p90) "
+        "| rules | recall [95 % CI] | onset → first alert (median / p90) "
         "| onset → first human contact (median / p90) "
-        "| false alerts per 1,000 households per week |",
-        "|---|---|---|---|---|",
-        _row("single-channel", figures["single_channel"]),
-        _row("fused (as configured)", figures["fused"]),
-        _row("national list only (every 2 months)", figures["national_list"]),
+        "| false alerts per 1,000 households per week | discharge care tasks (apart) |",
+        "|---|---|---|---|---|---|",
     ]
+    for variant in (*(v for v in VARIANTS if v in figures), "national_list"):
+        lines.append(_row(NAMES[variant], figures[variant]))
     return "\n".join(lines)
 
 
 def by_kind(figures: dict[str, Any]) -> str:
     kinds = sorted(figures["fused"]["recall_by_kind"])
+    variants = (*(v for v in VARIANTS if v in figures), "national_list")
     lines = [
-        "| crisis | horizon | single-channel | fused | national list |",
-        "|---|---|---|---|---|",
+        "| crisis | horizon | " + " | ".join(NAMES[v].split(" (")[0] for v in variants) + " |",
+        "|---|---|" + "---|" * len(variants),
     ]
     for kind in kinds:
         cells = []
-        for variant in ("single_channel", "fused", "national_list"):
+        for variant in variants:
             v = figures[variant]["recall_by_kind"].get(kind, {"found": 0, "evaluated": 0})
-            cells.append(f"{v['found']}/{v['evaluated']}")
+            ci = v.get("ci95")
+            interval = f" [{ci[0]:.0%}–{ci[1]:.0%}]" if ci and variant == "fused" else ""
+            cells.append(f"{v['found']}/{v['evaluated']}{interval}")
         lines.append(f"| {kind} | {figures['horizons_days'][kind]} d | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def plot_curve(figures: dict[str, Any], path: Path) -> None:
+    """The precision–recall curve over the score threshold, the operating point marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = [p for p in figures["curve"] if p["recall"] is not None]
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=110)
+    ax.plot([p["recall"] for p in points], [p["precision"] for p in points], "o-", color="#3465a4")
+    for p in points:
+        ax.annotate(
+            f"{p['threshold_nats']:g} nats\n"
+            f"{p['false_alerts_per_1000_households_per_week']:.1f}/1k/wk",
+            (p["recall"], p["precision"]),
+            textcoords="offset points",
+            xytext=(6, 4),
+            fontsize=7,
+        )
+    op = figures["fused"]
+    ax.plot(
+        [op["recall"]],
+        [op["precision"]],
+        "*",
+        color="#cc0000",
+        markersize=16,
+        label=f"operating point (as configured): recall {op['recall']:.1%}, "
+        f"{op['false_alerts_per_1000_households_per_week']:.1f} false /1k/wk",
+    )
+    ax.set_xlabel("recall (crises with a person sent within the horizon)")
+    ax.set_ylabel("precision (alerts sending a person that find a crisis)")
+    ax.set_title(
+        f"Fused rules over the silence threshold — {figures['households']:,} households, "
+        f"{figures['days']:g} d, seed {figures['seed']}",
+        fontsize=9,
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -519,14 +848,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=float, default=90)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--crisis-rate", type=float, default=0.1)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--curve",
+        type=lambda text: tuple(float(x) for x in text.split(",")),
+        default=(),
+        help="silence thresholds (nats) for the precision–recall curve, e.g. 3,4,6,8,12",
+    )
     parser.add_argument(
         "--out", type=Path, default=ROOT / "bench" / "results" / "detection_quality.json"
     )
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "detection-quality.md")
+    parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "detection-quality-pr.png")
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite the doc's figures")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    figures = run(args.households, args.days, args.seed, args.crisis_rate)
+    figures = run(args.households, args.days, args.seed, args.crisis_rate, args.workers, args.curve)
     elapsed = time.perf_counter() - started
     command = "uv run --frozen python bench/detection_quality.py " + " ".join(
         argv if argv is not None else sys.argv[1:]
@@ -538,8 +875,9 @@ def main(argv: list[str] | None = None) -> int:
         "run": {
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
             "elapsed_s": round(elapsed, 1),
+            "workers": args.workers,
             "python": platform.python_version(),
-            "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         },
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -547,6 +885,10 @@ def main(argv: list[str] | None = None) -> int:
     print(table(figures))
     print()
     print(by_kind(figures))
+    print("\n" + reasons_line(figures))
+    if "curve" in figures:
+        plot_curve(figures, args.plot)
+        print(json.dumps(figures["curve"]))
     print(
         f"\n{args.households} households, {args.days:g} days, seed {args.seed}: "
         f"{elapsed:.0f} s; {args.out}"
@@ -554,6 +896,29 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_doc:
         write_doc(args.doc, result)
     return 0
+
+
+def reasons_line(figures: dict[str, Any]) -> str:
+    parts = []
+    for variant in (v for v in VARIANTS if v in figures):
+        r = figures[variant]
+        by = r["false_alerts_per_1000_households_per_week_by_reason"]
+        listed = (
+            ", ".join(
+                f"{k} {figures[variant]['false_alerts_by_reason'][k]} ({v:.2f})"
+                for k, v in by.items()
+            )
+            or "none"
+        )
+        parts.append(
+            f"*{NAMES[variant]}*: {listed}; automated checks {r['automated_checks']} "
+            f"({r['automated_checks_answered']} answered, nobody sent); watch-level alerts "
+            f"{r['watch_alerts']}; discharge care tasks {r['care_tasks']} (not counted as false)"
+        )
+    return (
+        "False alerts sending a person, by rule — count (per 1,000 households per week):\n\n"
+        + "\n".join(f"- {p}" for p in parts)
+    )
 
 
 DOC_BEGIN = "<!-- figures:begin (written by bench/detection_quality.py) -->"
@@ -569,7 +934,7 @@ def write_doc(path: Path, result: dict[str, Any]) -> None:
             "",
             f"Command: `{result['command']}` — {figures['households']:,} households, "
             f"{figures['days']:g} simulated days from {figures['start'][:10]}, "
-            f"seed {figures['seed']}, "
+            f"seed {figures['seed']} ({figures.get('shards', 1)} shards), "
             f"{result['run']['elapsed_s']:.0f} s on {result['run']['machine']} "
             f"({result['run']['at'][:10]}).",
             "",
@@ -579,25 +944,12 @@ def write_doc(path: Path, result: dict[str, Any]) -> None:
             "",
             table(figures),
             "",
-            "Recall by crisis kind (found / evaluated within the horizon):",
+            "Recall by crisis kind (found / evaluated within the horizon; fused with its 95 % "
+            "Wilson interval):",
             "",
             by_kind(figures),
             "",
-            "False actionable alerts by reason (fused): "
-            + (
-                ", ".join(f"{k} {v}" for k, v in figures["fused"]["false_alerts_by_reason"].items())
-                or "none"
-            )
-            + "; (single-channel): "
-            + (
-                ", ".join(
-                    f"{k} {v}"
-                    for k, v in figures["single_channel"]["false_alerts_by_reason"].items()
-                )
-                or "none"
-            )
-            + ". Watch-level alerts (no protocol) with fused rules: "
-            + f"{figures['fused']['watch_alerts']}.",
+            reasons_line(figures),
             "",
             DOC_END,
         ]

@@ -117,3 +117,23 @@ def test_resolving_twice_changes_nothing() -> None:
     resolved = alerts.resolve(alert, AlertResolution.OUTCOME, T0 + timedelta(hours=5))
     assert resolved.status is AlertStatus.RESOLVED
     assert alerts.resolve(resolved, AlertResolution.OPERATOR, T0 + timedelta(days=1)) == resolved
+
+
+def test_activity_after_the_first_missed_call_holds_the_streak_back() -> None:
+    rule = SafetyCallRule(unanswered_threshold=3, activity_clears=True)
+    calls = [call(0), call(9), call(24)]
+
+    def streak_with(last_activity: datetime | None) -> object:
+        state, finding = SafetyCallState(), None
+        for signal in calls:
+            state, finding = apply_safety_call(state, signal, rule, "v", last_activity)
+        return finding
+
+    assert streak_with(T0 + timedelta(hours=12)) is None  # the phone was used after the calls
+    assert streak_with(T0 - timedelta(hours=1)) is not None  # nothing since: not confirmed
+    assert streak_with(None) is not None
+    plain = SafetyCallRule(unanswered_threshold=3)  # the old rule ignores activity
+    state, finding = SafetyCallState(), None
+    for signal in calls:
+        state, finding = apply_safety_call(state, signal, plain, "v", T0 + timedelta(hours=12))
+    assert finding is not None

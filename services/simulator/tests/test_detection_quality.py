@@ -34,6 +34,23 @@ def test_the_same_seed_gives_the_same_figures_twice():
     assert first["fused"]["actionable_alerts"] <= first["single_channel"]["actionable_alerts"]
 
 
+def test_the_figures_do_not_depend_on_the_number_of_worker_processes():
+    bench = _bench()
+    alone = bench.run(households=64, days=4, seed=2, crisis_rate=3.0, workers=1)
+    pooled = bench.run(households=64, days=4, seed=2, crisis_rate=3.0, workers=2)
+    assert alone == pooled
+    assert alone["shards"] == bench.SHARDS
+
+
+def test_recall_intervals_are_wilson_intervals():
+    bench = _bench()
+    assert bench.wilson(0, 0) is None
+    low, high = bench.wilson(0, 10)
+    assert low == 0.0 and 0.27 < high < 0.28  # not the degenerate 0 ± 0 of the normal interval
+    low, high = bench.wilson(43, 65)
+    assert 0.54 < low < 0.55 and 0.76 < high < 0.77
+
+
 def test_the_doc_keeps_its_prose_around_the_figures(tmp_path):
     bench = _bench()
     doc = tmp_path / "quality.md"
@@ -49,4 +66,4 @@ def test_the_doc_keeps_its_prose_around_the_figures(tmp_path):
     bench.write_doc(doc, result)
     text = doc.read_text()
     assert text.startswith("# Title\n\nProse.") and text.rstrip().endswith("More prose.")
-    assert "STALE-FIGURES" not in text and "| fused (as configured) |" in text
+    assert "STALE-FIGURES" not in text and "(as configured) |" in text

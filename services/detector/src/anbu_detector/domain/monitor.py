@@ -18,9 +18,11 @@ from zoneinfo import ZoneInfo
 
 from anbu_contracts import MonitoringChannel
 
-from .absence import QuietHours
+from .absence import ChannelSilence, QuietHours, SilenceScore
+from .rhythm import ChannelRhythm, RhythmParams
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+STALE = -1.0  # a learned deadline not computed yet (see ``Monitor._reschedule``)
 
 
 _OFFSETS: dict[tuple[str, int], float] = {}
@@ -68,6 +70,9 @@ class WatchConfig:
     tz: ZoneInfo
     active: bool = True  # False while moved or closed
     suspended_until: datetime | None = None
+    # Learned rhythms (``absence.rhythm``): a channel listed here falls silent when its
+    # silence is surprising enough for this household, not after the fixed window.
+    rhythm: dict[MonitoringChannel, RhythmParams] | None = field(default=None, compare=False)
     # The same in seconds, for the heartbeat path (computed once per configuration).
     window_seconds: dict[MonitoringChannel, float] = field(init=False, repr=False, compare=False)
     quiet_seconds: tuple[int, int] = field(init=False, repr=False, compare=False)
@@ -89,7 +94,15 @@ class WatchConfig:
 
 
 class ChannelClock:
-    __slots__ = ("deadline", "last_active", "last_event", "last_partner", "silent")
+    __slots__ = (
+        "deadline",
+        "last_active",
+        "last_event",
+        "last_partner",
+        "rhythm",
+        "scheduled",
+        "silent",
+    )
 
     def __init__(self, last_active: float, deadline: float) -> None:
         self.last_active = last_active
@@ -97,6 +110,11 @@ class ChannelClock:
         self.silent = False
         self.last_event: UUID | None = None
         self.last_partner: str | None = None
+        self.rhythm: ChannelRhythm | None = None
+        # The second whose bucket holds this channel (None: not queued). A heartbeat only
+        # moves ``deadline`` later; the bucket entry stays and ``expire`` re-queues it, so
+        # the common case (activity well before the deadline) costs no bucket work.
+        self.scheduled: int | None = None
 
 
 class HouseholdWatch:
@@ -158,13 +176,15 @@ class Monitor:
         dropped = [c for c in watch.channels if c not in config.windows]
         for channel in dropped:
             removed = watch.channels.pop(channel)
-            self._unschedule(household_id, channel, removed.deadline)
+            self._unschedule(household_id, channel, removed)
         for channel in config.windows:
             found = watch.channels.get(channel)
             if found is None:
                 start = _seconds(now)
                 found = watch.channels[channel] = ChannelClock(start, start)
                 self.dirty.add((household_id, channel))
+            if config.rhythm is not None and channel in config.rhythm and found.rhythm is None:
+                found.rhythm = ChannelRhythm(_seconds(now))
             self._reschedule(watch, channel, found)
         return dropped
 
@@ -173,7 +193,7 @@ class Monitor:
         for household_id in gone:
             watch = self.households.pop(household_id)
             for channel, clock in watch.channels.items():
-                self._unschedule(household_id, channel, clock.deadline)
+                self._unschedule(household_id, channel, clock)
                 self.dirty.discard((household_id, channel))
 
     # -- activity ------------------------------------------------------------------------
@@ -192,7 +212,7 @@ class Monitor:
         config = watch.config
         if config is not None and channel not in config.windows:
             return None  # not enrolled, or consent withdrawn: not processed
-        seen = _seconds(last_active)
+        seen = last_active.timestamp()
         clock = watch.channels.get(channel)
         if clock is None:
             clock = watch.channels[channel] = ChannelClock(seen, seen)
@@ -203,7 +223,12 @@ class Monitor:
         self.dirty.add((household_id, channel))
         was_silent = clock.silent
         clock.silent = False
-        self._reschedule(watch, channel, clock)
+        rhythm = clock.rhythm
+        if rhythm is not None and config is not None:
+            rhythm.observe(seen + _utc_offset(config.tz, seen))
+            if was_silent:
+                rhythm.outages += 1  # it came back by itself: this channel drops out
+        self._reschedule(watch, channel, clock, lazy=True)
         if not was_silent:
             return None
         still = frozenset(c for c, k in watch.channels.items() if k.silent)
@@ -212,26 +237,59 @@ class Monitor:
     # -- deadlines -----------------------------------------------------------------------
 
     def _reschedule(
-        self, watch: HouseholdWatch, channel: MonitoringChannel, clock: ChannelClock
+        self,
+        watch: HouseholdWatch,
+        channel: MonitoringChannel,
+        clock: ChannelClock,
+        *,
+        lazy: bool = False,
     ) -> None:
-        self._unschedule(watch.household_id, channel, clock.deadline)
         config = watch.config
         if config is None or channel not in config.windows or clock.silent:
+            self._unschedule(watch.household_id, channel, clock)
             return
-        clock.deadline = window_end_seconds(
-            clock.last_active, config.window_seconds[channel], config
-        )
+        params = config.rhythm.get(channel) if config.rhythm is not None else None
+        if lazy and clock.scheduled is not None and params is not None:
+            # Learned rhythm: walking the week costs more than a window, and activity only
+            # moves the deadline later, so it is computed when the queued entry fires.
+            clock.deadline = STALE
+            return
+        clock.deadline = self._deadline(config, channel, clock)
         second = int(clock.deadline)
+        if lazy and clock.scheduled is not None and clock.scheduled <= second:
+            return  # the earlier entry fires first and ``expire`` re-queues it
+        self._unschedule(watch.household_id, channel, clock)
         bucket = self._buckets.get(second)
         if bucket is None:
             bucket = self._buckets[second] = set()
             heapq.heappush(self._seconds_heap, second)
         bucket.add((watch.household_id, channel))
+        clock.scheduled = second
 
-    def _unschedule(self, household_id: str, channel: MonitoringChannel, deadline: float) -> None:
-        bucket = self._buckets.get(int(deadline))
+    @staticmethod
+    def _deadline(config: WatchConfig, channel: MonitoringChannel, clock: ChannelClock) -> float:
+        """When the channel falls silent: its learned rhythm, else its fixed window."""
+        rhythm = clock.rhythm
+        params = config.rhythm.get(channel) if config.rhythm is not None else None
+        last = clock.last_active
+        if rhythm is not None and params is not None:
+            local = last + _utc_offset(config.tz, last)
+            return last + rhythm.silent_after(local, last, params)
+        return window_end_seconds(last, config.window_seconds[channel], config)
+
+    def _unschedule(
+        self, household_id: str, channel: MonitoringChannel, clock: ChannelClock
+    ) -> None:
+        if clock.scheduled is None:
+            return
+        bucket = self._buckets.get(clock.scheduled)
         if bucket is not None:
             bucket.discard((household_id, channel))  # an empty bucket is popped by due()
+        clock.scheduled = None
+
+    def next_due(self) -> float | None:
+        """The epoch second of the earliest queued deadline (None: nothing queued)."""
+        return self._seconds_heap[0] if self._seconds_heap else None
 
     def due(self, now: datetime) -> list[tuple[str, MonitoringChannel]]:
         """Take the channels whose window ended by ``now`` out of the index, oldest first.
@@ -240,9 +298,15 @@ class Monitor:
         """
         limit = int(_seconds(now))
         taken: list[tuple[str, MonitoringChannel]] = []
+        households = self.households
         while self._seconds_heap and self._seconds_heap[0] <= limit:
             second = heapq.heappop(self._seconds_heap)
-            taken.extend(self._buckets.pop(second, ()))
+            for household_id, channel in self._buckets.pop(second, ()):
+                watch = households.get(household_id)
+                clock = watch.channels.get(channel) if watch else None
+                if clock is not None and clock.scheduled == second:
+                    clock.scheduled = None
+                taken.append((household_id, channel))
         return taken
 
     def expire(self, household_id: str, channel: MonitoringChannel, now: datetime) -> Expiry | None:
@@ -251,6 +315,8 @@ class Monitor:
         clock = watch.channels.get(channel) if watch else None
         if watch is None or clock is None or clock.silent:
             return None
+        if clock.deadline == STALE and watch.config is not None:
+            clock.deadline = self._deadline(watch.config, channel, clock)
         if clock.deadline > _seconds(now):  # activity arrived meanwhile: keep watching
             self._reschedule(watch, channel, clock)
             return None
@@ -301,16 +367,64 @@ class Monitor:
         """Load one channel's durable state (on partition assignment)."""
         watch = self.watch(household_id, partition)
         seen = _seconds(last_active)
+        old = watch.channels.get(channel)
+        if old is not None:
+            self._unschedule(household_id, channel, old)
         clock = watch.channels[channel] = ChannelClock(seen, seen)
         clock.silent = silent
+        if old is not None:
+            clock.rhythm = old.rhythm
         self._reschedule(watch, channel, clock)
 
     def deadline_of(self, household_id: str, channel: MonitoringChannel) -> datetime | None:
         watch = self.households.get(household_id)
         clock = watch.channels.get(channel) if watch else None
-        if clock is None or clock.silent:
+        if clock is None or clock.silent or watch is None:
             return None
+        if clock.deadline == STALE and watch.config is not None:
+            clock.deadline = self._deadline(watch.config, channel, clock)
         return _instant(clock.deadline)
+
+    def explain(self, household_id: str, now: datetime) -> SilenceScore | None:
+        """The household's silence score now, channel by channel (None: no learned rhythm)."""
+        watch = self.households.get(household_id)
+        config = watch.config if watch else None
+        if watch is None or config is None or config.rhythm is None:
+            return None
+        at = now.timestamp()
+        offset = _utc_offset(config.tz, at)
+        parts = []
+        floor = 0.0
+        for channel in sorted(watch.channels, key=lambda c: c.value):
+            clock = watch.channels[channel]
+            params = config.rhythm.get(channel)
+            rhythm = clock.rhythm
+            if rhythm is None or params is None or not clock.silent:
+                continue
+            floor = params.max_seconds / 3600
+            last = clock.last_active
+            weeks = rhythm.weeks(at)
+            parts.append(
+                ChannelSilence(
+                    channel=channel,
+                    silent_hours=(at - last) / 3600,
+                    surprise_nats=rhythm.surprise(
+                        last + _utc_offset(config.tz, last), at + offset, at, params
+                    ),
+                    reliability=rhythm.reliability(weeks, params),
+                    baseline_blocks_per_week=rhythm.baseline(weeks, params),
+                    weeks_learned=weeks,
+                )
+            )
+        return SilenceScore(tuple(parts), floor)
+
+    def last_activity(self, household_id: str) -> datetime | None:
+        """The household's latest heard activity on any channel (None: none heard)."""
+        watch = self.households.get(household_id)
+        if watch is None:
+            return None
+        heard = [k.last_active for k in watch.channels.values() if k.last_event is not None]
+        return _instant(max(heard)) if heard else None
 
     def pending(self) -> int:
         return sum(len(b) for b in self._buckets.values())

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import time
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from anbu_contracts import (
     AlertReason,
@@ -28,6 +28,50 @@ from anbu_contracts import (
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _cold_start() -> dict[MonitoringChannel, list[float]]:
+    # The chance of activity in each 4-hour block of a day (00–04, 04–08, … 20–24) for a
+    # household with no history yet: deliberately modest, so that a new household's
+    # silence is judged cautiously until its own weeks outweigh the default.
+    person = [0.05, 0.3, 0.6, 0.6, 0.6, 0.4]
+    return {
+        MonitoringChannel.PHONE: person,
+        MonitoringChannel.SMART_PLUG: [0.1, 0.3, 0.5, 0.5, 0.6, 0.5],
+        MonitoringChannel.MOTION_SENSOR: person,
+        MonitoringChannel.WEARABLE: person,
+        MonitoringChannel.APPLIANCE: [0.05, 0.2, 0.4, 0.4, 0.5, 0.4],
+    }
+
+
+class RhythmRule(_Strict):
+    """Silence judged against each household's own learned week (see ``domain/rhythm.py``).
+
+    A channel is silent when its silence reaches ``threshold_nats`` of surprise (about
+    e^-threshold: the chance this household would be that quiet on an ordinary week),
+    never before ``min_hours`` and always by ``max_hours`` — the absolute floor.
+    """
+
+    enabled: bool = False
+    threshold_nats: float = Field(default=6.0, gt=0, le=60)
+    min_hours: float = Field(default=8.0, gt=0, le=72)
+    max_hours: float = Field(default=48.0, gt=0, le=168)
+    prior_weeks: float = Field(default=2.0, gt=0, le=52)
+    outage_weight: float = Field(default=1.0, ge=0, le=20)
+    cold_start: dict[MonitoringChannel, list[float]] = Field(default_factory=_cold_start)
+    # A household silent everywhere with a score below this gets an automated check first
+    # (``check_first_severity``); at or above it — or at the floor — a person at once.
+    person_at_nats: float = Field(default=18.0, gt=0)
+    check_first_severity: Severity = Severity.CAUTION
+
+    @model_validator(mode="after")
+    def _sane(self) -> RhythmRule:
+        if self.min_hours > self.max_hours:
+            raise ValueError("rhythm.min_hours must not exceed rhythm.max_hours")
+        for channel, blocks in self.cold_start.items():
+            if len(blocks) != 6 or not all(0 <= p < 1 for p in blocks):
+                raise ValueError(f"rhythm.cold_start.{channel.value}: six values in [0, 1)")
+        return self
 
 
 class AbsenceRule(_Strict):
@@ -48,6 +92,7 @@ class AbsenceRule(_Strict):
     one_silent_severity: Severity = Severity.WATCH
     all_silent_severity: Severity = Severity.ALERT
     recovery_resolves: bool = True
+    rhythm: RhythmRule = RhythmRule()
 
     def window_hours(self, channel: MonitoringChannel) -> float:
         return self.windows_hours.get(channel, 24.0)
@@ -59,6 +104,8 @@ class SafetyCallRule(_Strict):
     rule_id: str = "safety-call.unanswered-streak"
     unanswered_threshold: int = Field(default=3, ge=1, le=20)
     severity: Severity = Severity.ALERT
+    # Activity on a monitored device after the streak's first call: no alert (yet).
+    activity_clears: bool = False
     concern_rule_id: str = "safety-call.concern"
     concern_severity: dict[Concern, Severity] = Field(
         default_factory=lambda: {
@@ -74,7 +121,10 @@ class SafetyCallRule(_Strict):
         return RuleRef(
             rule_id=self.rule_id,
             rule_version=version,
-            thresholds={"unanswered_threshold": self.unanswered_threshold},
+            thresholds={
+                "unanswered_threshold": self.unanswered_threshold,
+                **({"activity_clears": True} if self.activity_clears else {}),
+            },
         )
 
 
@@ -132,6 +182,8 @@ class MailRule(_Strict):
     rule_id: str = "mail.uncollected"
     min_days: int = Field(default=7, ge=1, le=365)
     severity: Severity = Severity.CAUTION
+    # Activity on a monitored device this recently: the person is about (0: not used).
+    active_within_hours: float = Field(default=0, ge=0, le=24 * 14)
 
 
 class WaterMeterRule(_Strict):

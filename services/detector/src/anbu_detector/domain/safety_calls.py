@@ -32,12 +32,19 @@ def evidence_of(signal: SafetyCallSignal) -> EvidenceRef:
 
 
 def apply_safety_call(
-    state: SafetyCallState, signal: SafetyCallSignal, rule: SafetyCallRule, rule_version: str
+    state: SafetyCallState,
+    signal: SafetyCallSignal,
+    rule: SafetyCallRule,
+    rule_version: str,
+    last_activity: datetime | None = None,
 ) -> tuple[SafetyCallState, Finding | None]:
     """Fold one call outcome into the state; return a finding when the streak reaches the rule.
 
     A call older than the newest one already seen arrives late: it cannot change the streak,
-    which is about the most recent calls.
+    which is about the most recent calls. ``last_activity`` is the household's latest
+    activity on any monitored device: with ``rule.activity_clears``, life shown after the
+    first call of the streak means the person is about and just not answering — the streak
+    keeps counting, but raises nothing until the calls go unanswered past that activity.
     """
     if state.last_call_at is not None and signal.occurred_at <= state.last_call_at:
         return state, None
@@ -51,6 +58,8 @@ def apply_safety_call(
         last_call_at=signal.occurred_at,
     )
     if new_state.consecutive_unanswered < rule.unanswered_threshold:
+        return new_state, None
+    if rule.activity_clears and last_activity is not None and last_activity > streak[0].occurred_at:
         return new_state, None
     return new_state, Finding(
         reason=AlertReason.SAFETY_NOT_CONFIRMED,

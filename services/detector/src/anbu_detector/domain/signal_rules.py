@@ -225,9 +225,22 @@ def hospital_discharge(signal: HospitalDischargeSignal, rules: RuleSet) -> Findi
     )
 
 
-def mail_uncollected(signal: MailUncollectedSignal, rules: RuleSet) -> Finding | None:
+def mail_uncollected(
+    signal: MailUncollectedSignal, rules: RuleSet, last_activity: datetime | None = None
+) -> Finding | None:
+    """Registered mail left uncollected; ``last_activity``: the latest device activity.
+
+    Uncollected mail asks "is the person there?": a device active within
+    ``active_within_hours`` answers it (the person is about, just not collecting mail).
+    """
     rule = rules.mail_uncollected
     if signal.days_uncollected < rule.min_days:
+        return None
+    if (
+        rule.active_within_hours
+        and last_activity is not None
+        and signal.occurred_at - last_activity <= timedelta(hours=rule.active_within_hours)
+    ):
         return None
     return Finding(
         reason=AlertReason.MAIL_UNCOLLECTED,
