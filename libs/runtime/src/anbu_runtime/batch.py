@@ -182,6 +182,12 @@ class BatchConsumer:
                 batches = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
                 if not batches:
                     self.caught_up = bool(self.partitions) and not self._loading
+                    if self._pending:
+                        # Handled records wait for the commit interval; when no record
+                        # follows they would stay uncommitted (a lag that never reaches 0,
+                        # replayed after a restart) until the next one arrived.
+                        async with self._lock:
+                            await self._commit_when_durable(consumer)
                     continue
                 self.caught_up = False
                 async with self._lock:
