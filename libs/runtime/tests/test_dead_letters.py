@@ -171,3 +171,66 @@ async def test_on_the_real_broker_a_malformed_record_lands_on_the_dlq_with_its_e
         await raw.stop()
         await dlq.stop()
         await producer.stop()
+
+
+def _database_refused() -> Exception:
+    """What SQLAlchemy raises when PostgreSQL is down (connection refused)."""
+    from sqlalchemy.exc import OperationalError
+
+    return OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
+
+
+async def test_a_record_failing_because_the_database_is_down_waits_instead_of_dead_lettering(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An outage is not the record's fault: it is retried past max_attempts until the
+    database is back, and handled, never dead-lettered (a PostgreSQL restart had sent every
+    record of its 30 s to the dead-letter topic, and their alerts were lost)."""
+    monkeypatch.setattr("anbu_runtime.kafka.OUTAGE_RETRY_S", 0.01)
+    producer = CapturingProducer()
+    broker = KafkaBroker(middlewares=[dead_letter_middleware("t", producer, max_attempts=3)])  # type: ignore[arg-type]
+    calls = 0
+
+    @broker.subscriber(TOPIC.name, **subscriber_options("g", title="t", description="t"))
+    async def on_signal(signal: SafetyCallSignal) -> None:
+        nonlocal calls
+        calls += 1
+        if calls <= 5:  # more failures than max_attempts allows
+            raise _database_refused()
+
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish(
+            valid_signal().model_dump(mode="json"), TOPIC.name, key=b"HH-AAAAAA"
+        )
+    assert calls == 6
+    assert producer.records == []
+
+
+async def test_the_batch_consumer_waits_out_a_database_outage_instead_of_dead_lettering(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from anbu_runtime.batch import BATCH_ATTEMPTS, BatchConsumer, Received
+
+    monkeypatch.setattr("anbu_runtime.batch.OUTAGE_RETRY_S", 0.01)
+    producer = CapturingProducer()
+    calls = 0
+
+    async def handle(batch: list[Received]) -> None:
+        nonlocal calls
+        calls += 1
+        if calls <= 2 * BATCH_ATTEMPTS + 1:  # the batch and then its records would give up
+            raise _database_refused()
+
+    consumer = BatchConsumer(
+        service="t",
+        bootstrap="127.0.0.1:1",
+        group_id="g",
+        topics=[TOPIC.name],
+        handler=handle,
+        producer=producer,  # type: ignore[arg-type]
+    )
+    signal = valid_signal()
+    item = Received(TOPIC.name, 0, 7, signal, 0)
+    await consumer._handle_safely([item], {})
+    assert calls == 2 * BATCH_ATTEMPTS + 2
+    assert producer.records == []

@@ -177,3 +177,32 @@ async def test_the_console_sink_stores_the_text_with_the_recipients_name_masked(
 def test_an_outgoing_message_never_shows_its_address_or_text() -> None:
     message = OutgoingMessage("k1", "key", Channel.SMS, "010-1234-5678", "김안부님", "t", "high")
     assert "1234" not in repr(message) and "김안부" not in repr(message)
+
+
+async def test_the_console_sink_appends_a_message_resent_under_its_key_only_once(
+    tmp_path: Path,
+) -> None:
+    """The notifier sends, then records the delivery: when recording failed (PostgreSQL
+    down) it sends again, under the same idempotency key, possibly from another instance.
+    The resident must get one text, as a provider honouring the key would ensure."""
+
+    def message(key: str) -> OutgoingMessage:
+        return OutgoingMessage(
+            request_key=f"r-{key}",
+            idempotency_key=key,
+            channel=Channel.CONSOLE,
+            address="010-1234-5678",
+            text="안녕하세요",
+            template="t",
+            urgency="high",
+        )
+
+    first, second = ConsoleSink(tmp_path / "sink.jsonl"), ConsoleSink(tmp_path / "sink.jsonl")
+    sent = await first.send(message("abc"))
+    again = await second.send(message("abc"))  # another instance, the same message
+    assert again == sent
+    assert (await first.send(message("abc"))) == sent
+    await second.send(message("def"))
+    await first.send(message("ghi"))
+    lines = (tmp_path / "sink.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["idempotency_key"] for line in lines] == ["abc", "def", "ghi"]

@@ -32,7 +32,7 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError
 from pydantic import BaseModel, ValidationError
 
-from .kafka import DeadLetter, RecordProducer, decode_record
+from .kafka import OUTAGE_RETRY_S, DeadLetter, RecordProducer, decode_record, is_outage
 from .logs import describe_error, get_logger
 from .metrics import CONSUMER_LAG, DEAD_LETTERS, HANDLER_SECONDS, MESSAGES_CONSUMED
 from .outbox import OutgoingRecord
@@ -182,6 +182,12 @@ class BatchConsumer:
                 batches = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
                 if not batches:
                     self.caught_up = bool(self.partitions) and not self._loading
+                    if self._pending:
+                        # Handled records wait for the commit interval; when no record
+                        # follows they would stay uncommitted (a lag that never reaches 0,
+                        # replayed after a restart) until the next one arrived.
+                        async with self._lock:
+                            await self._commit_when_durable(consumer)
                     continue
                 self.caught_up = False
                 async with self._lock:
@@ -296,13 +302,17 @@ class BatchConsumer:
         record that fails on its own goes to the dead-letter topic with the error, so one bad
         record cannot stop a partition.
         """
-        for attempt in range(BATCH_ATTEMPTS):
+        attempt = 0
+        while attempt < BATCH_ATTEMPTS:
             try:
                 await self.handler(received)
                 return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if is_outage(exc):  # no record is at fault: wait, without limit
+                    await self._wait_out(exc, len(received))
+                    continue
                 log.warning(
                     "batch failed; retrying",
                     attempt=attempt + 1,
@@ -310,22 +320,39 @@ class BatchConsumer:
                     error=describe_error(exc)[:500],
                 )
                 await asyncio.sleep(0.2 * 2**attempt)
+                attempt += 1
         originals = {(r.topic, r.partition, r.offset): r for rs in batches.values() for r in rs}
         for item in received:
-            try:
-                await self.handler([item])
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                record = originals[(item.topic, item.partition, item.offset)]
-                log.error(
-                    "record keeps failing; dead-lettering",
-                    topic=item.topic,
-                    partition=item.partition,
-                    offset=item.offset,
-                    error=describe_error(exc)[:500],
-                )
-                await self._dead_letter(record, exc, reason="handler_error")
+            while True:
+                try:
+                    await self.handler([item])
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    if is_outage(exc):
+                        await self._wait_out(exc, 1)
+                        continue
+                    record = originals[(item.topic, item.partition, item.offset)]
+                    log.error(
+                        "record keeps failing; dead-lettering",
+                        topic=item.topic,
+                        partition=item.partition,
+                        offset=item.offset,
+                        error=describe_error(exc)[:500],
+                    )
+                    await self._dead_letter(record, exc, reason="handler_error")
+                    break
+
+    @staticmethod
+    async def _wait_out(exc: Exception, size: int) -> None:
+        log.warning(
+            "database unavailable; retrying the batch",
+            size=size,
+            retry_in_s=OUTAGE_RETRY_S,
+            error=describe_error(exc)[:500],
+        )
+        await asyncio.sleep(OUTAGE_RETRY_S)
 
     @staticmethod
     def _decode(record: Any) -> BaseModel | Exception:

@@ -63,6 +63,33 @@ class DeadLetter(Exception):
 
 _CONTRACT_ERRORS = (ValidationError, DeadLetter, json.JSONDecodeError, UnicodeDecodeError)
 MAX_ATTEMPTS = 6
+# How long a consumer waits between tries while its database is unreachable.
+OUTAGE_RETRY_S = 2.0
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True when ``exc`` says the service's database is unreachable (refused, lost, locked,
+    full), not that the record is bad.
+
+    Such a record is not poisoned: dead-lettering it would drop a good record for an outage
+    (every record of a 30 s PostgreSQL restart went to the dead-letter topic, and the
+    alerts they carried were lost), so consumers keep retrying it, uncommitted, instead.
+    """
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OperationalError | InterfaceError) or (
+            isinstance(seen, DBAPIError) and seen.connection_invalidated
+        ):
+            return True
+        if type(seen).__module__.startswith("psycopg") and type(seen).__name__ in (
+            "OperationalError",
+            "InterfaceError",
+        ):
+            return True
+        seen = seen.__cause__
+    return False
 
 
 class RecordProducer:
@@ -193,6 +220,16 @@ def dead_letter_middleware(
                     except asyncio.CancelledError:
                         raise
                     except Exception as exc:
+                        if is_outage(exc):
+                            attempt -= 1  # not the record's fault: wait, without limit
+                            log.warning(
+                                "database unavailable; retrying the record",
+                                topic=topic,
+                                retry_in_s=OUTAGE_RETRY_S,
+                                error=describe_error(exc),
+                            )
+                            await asyncio.sleep(OUTAGE_RETRY_S)
+                            continue
                         if attempt >= max_attempts:
                             log.error(
                                 "handler failed; dead-lettering",
@@ -274,9 +311,13 @@ def dead_letter_middleware(
 
 
 def build_broker(bootstrap: str, service: str, producer: RecordProducer) -> KafkaBroker:
-    """The service's FastStream broker with the dead-letter middleware installed."""
+    """The service's FastStream broker with the dead-letter middleware installed.
+
+    ``bootstrap`` may list several brokers, comma-separated, as every Kafka client accepts:
+    FastStream takes one string for one server, so the list is split here.
+    """
     return KafkaBroker(
-        bootstrap,
+        [server.strip() for server in bootstrap.split(",") if server.strip()],
         client_id=service,
         acks="all",
         enable_idempotence=True,

@@ -1,6 +1,6 @@
 """Create every topic of the topic registry on the broker (idempotent).
 
-anbu-topics create [--bootstrap HOST:PORT] [--wait SECONDS]
+anbu-topics create [--bootstrap HOST:PORT] [--wait SECONDS] [--replication-factor N]
 anbu-topics list
 """
 
@@ -32,7 +32,7 @@ async def _admin(bootstrap: str, wait_s: float) -> AIOKafkaAdminClient:
             await asyncio.sleep(1.0)
 
 
-async def create(bootstrap: str, wait_s: float) -> int:
+async def create(bootstrap: str, wait_s: float, replication_factor: int = 1) -> int:
     admin = await _admin(bootstrap, wait_s)
     try:
         existing = set(await admin.list_topics())
@@ -44,7 +44,7 @@ async def create(bootstrap: str, wait_s: float) -> int:
                     NewTopic(
                         name=t.name,
                         num_partitions=t.partitions,
-                        replication_factor=1,
+                        replication_factor=replication_factor,
                         topic_configs=t.config(),
                     )
                     for t in missing
@@ -82,9 +82,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["create", "list"])
     parser.add_argument("--bootstrap", default=CommonSettings().kafka_bootstrap)
     parser.add_argument("--wait", type=float, default=60.0, help="seconds to wait for the broker")
+    # A production cluster gives 3 (with the brokers' min.insync.replicas=2, so that a write
+    # acknowledged by acks=all survives the loss of one broker); one broker takes 1.
+    parser.add_argument("--replication-factor", type=int, default=1)
     args = parser.parse_args(argv)
-    run = create if args.command == "create" else list_topics
-    return asyncio.run(run(args.bootstrap, args.wait))
+    if args.command == "create":
+        return asyncio.run(create(args.bootstrap, args.wait, args.replication_factor))
+    return asyncio.run(list_topics(args.bootstrap, args.wait))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
 from anbu_runtime.clock import Clock
-from anbu_runtime.db import sibling_engine
+from anbu_runtime.db import SCHEMA_LOCK_KEY, sibling_engine
 from anbu_runtime.logs import get_logger
 
 log = get_logger(__name__)
@@ -78,11 +78,54 @@ class StepTimers:
 
     def add_partitions(self, partitions: set[int]) -> None:
         for partition in sorted(partitions - self.partitions):
+            self._forget_if_clock_changed(partition)
             self.scheduler.add_jobstore(
                 SQLAlchemyJobStore(engine=self.engine, tablename=f"timers_{_alias(partition)}"),
                 alias=_alias(partition),
             )
             self.partitions.add(partition)
+
+    def _clock_mapping(self) -> str:
+        """The shared clock's simulated → wall-clock mapping, as two mapped instants."""
+        return "/".join(
+            f"{self.clock.real_instant(datetime(year, 1, 1, tzinfo=UTC)).timestamp():.3f}"
+            for year in (2000, 2100)
+        )
+
+    def _forget_if_clock_changed(self, partition: int) -> None:
+        """Drop a partition's jobs stored under another clock mapping.
+
+        Jobs hold wall-clock run times mapped with the clock of the instance that stored
+        them; after the shared clock jumps (a new ``ANBU_CLOCK_START``, another speed) they
+        would fire at the wrong moment, days late. The escalations' due times are durable
+        in simulated time, so the partition's reconciliation re-arms every dropped timer
+        with the current mapping (overdue steps then run at once, in order).
+        """
+        mapping, store = self._clock_mapping(), _alias(partition)
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Replicas loading partitions together would both CREATE the table; PostgreSQL
+                # fails one (pg_type unique violation) even with IF NOT EXISTS.
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+            conn.execute(
+                text(
+                    "CREATE TABLE IF NOT EXISTS timers_clock"
+                    " (store VARCHAR(16) PRIMARY KEY, mapping VARCHAR(80) NOT NULL)"
+                )
+            )
+            stored = conn.execute(
+                text("SELECT mapping FROM timers_clock WHERE store = :store"), {"store": store}
+            ).scalar()
+            if stored == mapping:
+                return
+            if stored is not None and inspect(conn).has_table(f"timers_{store}"):
+                dropped = conn.execute(text(f"DELETE FROM timers_{store}")).rowcount  # noqa: S608
+                log.warning("timers of another clock dropped", partition=partition, count=dropped)
+            conn.execute(text("DELETE FROM timers_clock WHERE store = :store"), {"store": store})
+            conn.execute(
+                text("INSERT INTO timers_clock (store, mapping) VALUES (:store, :mapping)"),
+                {"store": store, "mapping": mapping},
+            )
 
     def remove_partitions(self, partitions: set[int]) -> None:
         for partition in sorted(partitions & self.partitions):

@@ -15,6 +15,8 @@ at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import json
 import re
 from dataclasses import dataclass, field
@@ -157,12 +159,22 @@ def mask_name_in(text: str, name: str) -> str:
 
 
 class ConsoleSink:
+    """Appends messages to a file; honours the idempotency key as a provider does.
+
+    A message sent once is never appended again under the same idempotency key, even by
+    another notifier instance sharing the file: the notifier sends first and records the
+    delivery after, so a delivery that could not be recorded (its database was down) is
+    sent again, and a real provider drops that second call by its key.
+    """
+
     name = ChannelName.CONSOLE
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = asyncio.Lock()
+        self._sent: set[str] = set()  # idempotency keys in the file up to _read_to
+        self._read_to = 0
 
     async def send(self, message: OutgoingMessage) -> SendResult:
         message_id = f"console-{message.idempotency_key}"
@@ -181,14 +193,26 @@ class ConsoleSink:
         )
         async with self._lock:
             try:
-                await asyncio.to_thread(self._append, line)
+                await asyncio.to_thread(self._append_once, message.idempotency_key, line)
             except OSError as exc:
                 raise TemporaryFailure(f"sink not writable ({type(exc).__name__})") from exc
         return SendResult(provider_message_id=message_id, delivered=True)
 
-    def _append(self, line: str) -> None:
-        with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
+    def _append_once(self, key: str, line: str) -> None:
+        with self.path.open("a+b") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)  # other instances append to the same file
+            fh.seek(self._read_to)
+            for existing in fh:  # the lines appended since this instance last looked
+                if existing.endswith(b"\n"):
+                    with contextlib.suppress(ValueError):
+                        self._sent.add(json.loads(existing).get("idempotency_key", ""))
+                    self._read_to += len(existing)
+            if key in self._sent:
+                return
+            fh.write(line.encode() + b"\n")
+            fh.flush()
+            self._sent.add(key)
+            self._read_to = fh.tell()
 
     async def close(self) -> None:
         return None
