@@ -84,3 +84,59 @@ async def test_the_last_batch_before_an_idle_stream_is_committed(kafka_bootstrap
         await running
         await raw.stop()
         await producer.stop()
+
+
+async def test_a_partition_load_that_fails_is_retried_and_the_consumer_is_not_ready_meanwhile(
+    kafka_bootstrap: str,
+) -> None:
+    """A failing ``on_assigned`` used to leave its partitions paused for good while the
+    instance answered ready: records on them were never read until a restart."""
+    household = f"HH-LF{uuid4().hex[:10].upper()}"
+    group = f"load-fails-{uuid4().hex[:8]}"
+    handled: list[Received] = []
+    arrived = asyncio.Event()
+    attempts = 0
+    readiness_while_failing: list[bool] = []
+
+    async def handle(batch: list[Received]) -> None:
+        mine = [r for r in batch if getattr(r.event, "household_id", None) == household]
+        handled.extend(mine)
+        if mine:
+            arrived.set()
+
+    async def load(partitions: set[int]) -> None:
+        nonlocal attempts
+        attempts += 1
+        if attempts <= 2:
+            readiness_while_failing.append(await consumer.ready())
+            raise RuntimeError("database away")
+
+    producer = RecordProducer(kafka_bootstrap, group)
+    await producer.start()
+    raw = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await raw.start()
+    await raw.send_and_wait(
+        TOPIC.name, valid_signal(household).model_dump_json().encode(), key=household.encode()
+    )
+    consumer = BatchConsumer(
+        service=group,
+        bootstrap=kafka_bootstrap,
+        group_id=group,
+        topics=[TOPIC.name],
+        handler=handle,
+        producer=producer,
+        on_assigned=load,
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(consumer.run(stop))
+    try:
+        await asyncio.wait_for(arrived.wait(), timeout=90)
+        assert attempts == 3
+        assert readiness_while_failing == [False, False]
+        assert await consumer.ready()
+        assert len(handled) == 1
+    finally:
+        stop.set()
+        await running
+        await raw.stop()
+        await producer.stop()

@@ -137,25 +137,46 @@ class BatchConsumer:
         self._loads.add(task)
         task.add_done_callback(self._loads.discard)
 
-    async def _load(self, partitions: set[int]) -> None:
-        """Run ``on_assigned`` for newly assigned partitions, then start reading them."""
+    async def _load(self, assigned: set[int]) -> None:
+        """Run ``on_assigned`` for newly assigned partitions, then start reading them.
+
+        A load that fails (the database away, a bug) is retried with backoff; meanwhile the
+        partitions stay paused and loading, so the instance is not ready — never reading
+        nothing while it says it is.
+        """
+        delay = 0.5
         try:
-            async with self._lock:
-                consumer = self._consumer
-                owned = {tp.partition for tp in consumer.assignment()} if consumer else set()
-                # a rebalance may have taken some back, or handed them over again meanwhile
-                partitions = (partitions & owned) - self.partitions
-                if partitions:
-                    assert self.on_assigned is not None
-                    await self.on_assigned(partitions)
-                    self.partitions |= partitions
-                if consumer is not None:
-                    consumer.resume(
-                        *[tp for tp in consumer.assignment() if tp.partition in partitions]
+            while True:
+                try:
+                    await self._load_once(assigned)
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.error(
+                        "loading partitions failed; retrying",
+                        partitions=sorted(assigned),
+                        error=describe_error(exc)[:500],
+                        retry_in_s=delay,
                     )
-            log.info("partitions assigned", partitions=sorted(partitions))
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 30.0)
         finally:
-            self._loading -= partitions
+            self._loading -= assigned
+
+    async def _load_once(self, assigned: set[int]) -> None:
+        async with self._lock:
+            consumer = self._consumer
+            owned = {tp.partition for tp in consumer.assignment()} if consumer else set()
+            # a rebalance may have taken some back, or handed them over again meanwhile
+            partitions = (assigned & owned) - self.partitions
+            if partitions:
+                assert self.on_assigned is not None
+                await self.on_assigned(partitions)
+                self.partitions |= partitions
+            if consumer is not None:
+                consumer.resume(*[tp for tp in consumer.assignment() if tp.partition in partitions])
+        log.info("partitions assigned", partitions=sorted(partitions))
 
     # -- the loop ----------------------------------------------------------------------
 
