@@ -12,6 +12,8 @@ get one task per step. The decision here is pure; the handlers load and save.
 - A closed response absorbs nothing: the next alert starts a new one.
 - Protocols off the ladder (transition care after a hospital discharge) are care work, not a
   crisis response: they run on their own, beside the response.
+- An alert that ends on its own ends the response only if it was its last open alert; a
+  response that closes resolves every alert it answers.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from anbu_contracts import (
     TaskType,
 )
 
-from .protocols import Context, Escalation, ProtocolSpec, StepState, due_at, pending
+from .protocols import Context, Escalation, ProtocolSpec, StepState, Text, due_at, pending
 
 # The crisis protocols from the weakest to the strongest response.
 LADDER: tuple[str, ...] = ("welfare-check", "safety-not-confirmed", "emergency")
@@ -46,37 +48,88 @@ class Merge(StrEnum):
 
 @dataclass(frozen=True)
 class MergeRule:
-    """One line of the merge rules, for people (docs/protocols.md is written from these)."""
+    """One merge rule, for people (docs/protocols.md is written from :data:`RULES`)."""
 
-    when: str
-    merge: Merge
-    effect: str
+    name: str
+    when: Text
+    effect: Text
 
 
 RULES: tuple[MergeRule, ...] = (
     MergeRule(
-        "no escalation of the household is running",
         Merge.START,
-        "the alert's protocol starts a new escalation (a closed one absorbs nothing)",
+        Text(
+            ko="가구에 진행 중인 대응이 없을 때",
+            en="No escalation of the household is running",
+        ),
+        Text(
+            ko="경보의 절차로 새 대응을 시작합니다. 종료된 대응은 새 경보를 흡수하지 않습니다.",
+            en="The alert's protocol starts a new escalation; a closed one absorbs nothing.",
+        ),
     ),
     MergeRule(
-        "the alert's protocol is weaker than or the same as the running one, or it has none",
         Merge.JOIN,
-        "the alert is linked to the running escalation as evidence; the protocol, its "
-        "timing and its tasks do not change (never a downgrade)",
+        Text(
+            ko="경보의 절차가 진행 중인 절차보다 약하거나 같을 때, 또는 절차가 없을 때",
+            en="The alert's protocol is weaker than or the same as the running one, or it has none",
+        ),
+        Text(
+            ko="경보를 진행 중인 대응의 근거로 연결합니다. 절차·일정·업무는 그대로입니다"
+            " (하향 없음).",
+            en="The alert is linked to the running escalation as evidence; its protocol, "
+            "timing and tasks stay as they are (never a downgrade).",
+        ),
     ),
     MergeRule(
-        "the alert's protocol is stronger than the running one",
         Merge.UPGRADE,
-        "the escalation moves to the stronger protocol, whose day 1 is the day of the "
-        "upgrade; steps already run are not run again, a task of the same type for the "
-        "same team still within its deadline is not given again, and the weaker "
-        "protocol's steps that had not run are cancelled as superseded",
+        Text(
+            ko="경보의 절차가 진행 중인 절차보다 강할 때",
+            en="The alert's protocol is stronger than the running one",
+        ),
+        Text(
+            ko="대응을 더 강한 절차로 올리고 상향한 때를 1일차로 삼습니다. 이미 실행한 단계는"
+            " 다시 실행하지 않고, 같은 팀의 같은 유형 업무가 기한 안에 있으면 다시 만들지"
+            " 않으며, 약한 절차의 남은 단계는 '대체됨'으로 취소합니다.",
+            en="The escalation moves to the stronger protocol, whose day 1 is the day of the "
+            "upgrade. Steps already run are not run again, a task of the same type for the "
+            "same team still within its deadline is not given again, and the weaker "
+            "protocol's steps that had not run are cancelled as superseded.",
+        ),
     ),
     MergeRule(
-        "the alert's protocol is not a crisis response (e.g. transition care)",
         Merge.SEPARATE,
-        "it runs on its own beside the response, as care work",
+        Text(
+            ko="경보의 절차가 위기 대응이 아닐 때 (예: 퇴원 연계 돌봄)",
+            en="The alert's protocol is not a crisis response (e.g. transition care)",
+        ),
+        Text(
+            ko="위기 대응과 별도로 돌봄 업무로 진행합니다.",
+            en="It runs on its own beside the response, as care work.",
+        ),
+    ),
+    MergeRule(
+        "end",
+        Text(
+            ko="경보 하나가 사람의 결과 없이 끝날 때 (활동 재개, 담당자 해제)",
+            en="One alert ends without a person's outcome (activity resumed, an operator)",
+        ),
+        Text(
+            ko="대응이 답하는 다른 경보가 열려 있으면 대응은 계속되고 그 경보만 해결됩니다."
+            " 마지막 경보였다면 대응이 종료됩니다.",
+            en="While another alert of the response is open the response goes on and only "
+            "that alert resolves; if it was the last, the response closes.",
+        ),
+    ),
+    MergeRule(
+        "close",
+        Text(
+            ko="대응이 종료될 때 (결과, 담당자, 가구 전출)",
+            en="The response closes (an outcome, an operator, the household left)",
+        ),
+        Text(
+            ko="대응이 답하던 모든 경보가 함께 해결됩니다.",
+            en="Every alert it answers resolves with it.",
+        ),
     ),
 )
 
