@@ -595,3 +595,26 @@ async def test_arrears_a_gas_cut_off_and_a_meter_readers_report_make_one_escalat
         "decision": ["case_decision"],
     }
     assert set(alert_links(world).values()) == {started.escalation_id}
+
+
+async def test_when_the_reason_for_the_stronger_protocol_ends_the_response_steps_back(
+    world: World,
+) -> None:
+    """Activity again ends the absence that upgraded a welfare check: no day-2 police step
+    for a person who is up and about, but the arrears still get their welfare check."""
+    await world.send(household())
+    await world.send(beat(1))
+    await world.send(arrears())
+    [first] = of(world.events(), EscalationEvent, change="started")
+    world.clock.set(T0 + timedelta(hours=26))
+    await world.detector.sweep()
+    [upgraded] = of(world.events(), EscalationEvent, change="upgraded")
+    assert upgraded.protocol_id == "safety-not-confirmed"
+    await world.send(beat(27))
+    events = world.events()
+    [closed] = of(events, EscalationEvent, change="closed")
+    assert closed.escalation_id == first.escalation_id and closed.closure == "activity_resumed"
+    assert [e.reason for e in of(events, AlertEvent, change="resolved")] == ["safety_not_confirmed"]
+    [again] = of(events, EscalationEvent, change="started")
+    assert again.protocol_id == "welfare-check" and again.escalation_id != first.escalation_id
+    assert alert_links(world)["arrears"] == again.escalation_id

@@ -115,9 +115,13 @@ RULES: tuple[MergeRule, ...] = (
         ),
         Text(
             ko="대응이 답하는 다른 경보가 열려 있으면 대응은 계속되고 그 경보만 해결됩니다."
-            " 마지막 경보였다면 대응이 종료됩니다.",
+            " 마지막 경보였다면 대응이 종료됩니다. 남은 경보가 더 약한 절차만 필요로 하면"
+            " 대응을 종료하고 남은 경보가 필요로 하는 절차로 새로 시작합니다"
+            " (강한 절차의 이유가 사라졌으므로).",
             en="While another alert of the response is open the response goes on and only "
-            "that alert resolves; if it was the last, the response closes.",
+            "that alert resolves; if it was the last, the response closes. If the remaining "
+            "alerts call only for weaker protocols, the response closes and they start the "
+            "one they call for (the reason for the stronger one is gone).",
         ),
     ),
     MergeRule(
@@ -161,6 +165,18 @@ def decide(running: str | None, incoming: str | None) -> Merge:
     if new is None or old is None:
         return Merge.SEPARATE
     return Merge.UPGRADE if new > old else Merge.JOIN
+
+
+def steps_back(running: str, remaining: Iterable[str | None]) -> bool:
+    """When one alert of a response ends, whether the response was stronger than anything
+    its remaining alerts call for (``remaining``: their protocols): then it closes and the
+    remaining alerts start the response they call for — the reason for the stronger
+    protocol is gone, so its next steps (a day-2 police report) must not run."""
+    held = rank(running)
+    if held is None:
+        return False
+    ranks = [r for p in remaining if p is not None and (r := rank(p)) is not None]
+    return not ranks or max(ranks) < held
 
 
 def superseded_note(protocol_id: str) -> str:

@@ -227,8 +227,15 @@ def upgrade(
 
 
 def close(
-    uow: Uow, running: Running, closure: EscalationClosure, correlation: str, causation: str
+    uow: Uow,
+    running: Running,
+    closure: EscalationClosure,
+    correlation: str,
+    causation: str,
+    *,
+    resolve: Sequence[Alert] | None = None,
 ) -> None:
+    """Close the escalation and resolve ``resolve`` (by default every alert it answers)."""
     repos, now = uow.repos, uow.now
     closed, cancelled = protocols.close(
         running.protocol, running.escalation, closure, now, running.ctx
@@ -251,7 +258,8 @@ def close(
     publish(uow, running, [*changes, (EscalationChange.CLOSED, None)], correlation, causation)
     repos.set_timer(closed.escalation_id, running.partition, None)
     resolution = RESOLUTIONS.get(closure, AlertResolution.OUTCOME)
-    for alert in repos.open_alerts_of_escalation(closed):  # the one it started, those joined
+    ending = repos.open_alerts_of_escalation(closed) if resolve is None else resolve
+    for alert in ending:  # by default the one it started and those that joined
         resolve_alert(uow, alert, resolution, correlation, causation)
     log.info("escalation closed", escalation_id=str(closed.escalation_id), closure=closure.value)
 

@@ -72,4 +72,32 @@ def end_alert(
         if not others:
             protocols.close_escalation(uow, escalation, closure, correlation, causation)
             return
+        if merging.steps_back(escalation.protocol_id, [a.protocol_id for a in others]):
+            step_back(uow, escalation, alert, others, closure, correlation, causation)
+            return
     resolve_alert(uow, alert, resolution, correlation, causation)
+
+
+def step_back(
+    uow: Uow,
+    escalation: Escalation,
+    ended: Alert,
+    others: list[Alert],
+    closure: EscalationClosure,
+    correlation: str,
+    causation: str,
+) -> None:
+    """The alert that called for the stronger protocol ended: the response closes (only that
+    alert resolves) and the remaining alerts start the response they call for, the
+    strongest first so that the others join it."""
+    repos = uow.repos
+    running = protocols.Running.of(uow, escalation, repos.escalation_row(escalation.escalation_id))
+    protocols.close(uow, running, closure, correlation, causation, resolve=[ended])
+
+    def strongest_first(alert: Alert) -> int:
+        found = merging.rank(alert.protocol_id) if alert.protocol_id else None
+        return -1 if found is None else found
+
+    for other in sorted(others, key=strongest_first, reverse=True):
+        known = repos.alert_correlation(other.alert_id) or correlation
+        respond(uow, other, other.protocol_id, running.partition, known, {})
