@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from anbu_detector.adapters.config_files import load_catalog, load_protocols
+from anbu_detector.domain import merging
 from anbu_detector.domain.protocols import (
     Deadline,
     LogSpec,
@@ -49,6 +50,11 @@ WORDS = {
         "reason": "경보 사유",
         "min": "최소 단계",
         "protocol": "절차",
+        "one": "가구당 하나의 대응",
+        "one_intro": "한 가구에는 위기 대응이 하나만 진행됩니다. 새 경보는 그 대응의 근거가 되고,"
+        " 더 강한 절차가 필요하면 대응을 올립니다. 약한 것부터 강한 것 순서:",
+        "rule": "규칙",
+        "then": "처리",
     },
     "en": {
         "at_once": "at once",
@@ -74,6 +80,12 @@ WORDS = {
         "reason": "alert reason",
         "min": "minimum severity",
         "protocol": "protocol",
+        "one": "One response per household",
+        "one_intro": "A household has one crisis response at a time: a new alert becomes "
+        "evidence for it, and upgrades it when it calls for a stronger protocol. From the "
+        "weakest to the strongest:",
+        "rule": "rule",
+        "then": "what happens",
     },
 }
 
@@ -163,6 +175,21 @@ def protocol_section(protocol: ProtocolSpec, lang: str) -> list[str]:
     return lines
 
 
+def merge_section(protocols: dict[str, ProtocolSpec], lang: str) -> list[str]:
+    """The merge rules of ``domain/merging.py``: the ladder, then one row a rule."""
+    w = WORDS[lang]
+    ladder = " → ".join(
+        f"{getattr(protocols[p].title, lang)} (`{p}`)" if p in protocols else f"`{p}`"
+        for p in merging.LADDER
+    )
+    lines = [f"#### {w['one']}", "", w["one_intro"], "", ladder, ""]
+    lines += [f"| {w['rule']} | {w['when']} | {w['then']} |", "|---|---|---|"]
+    for rule in merging.RULES:
+        when, effect = getattr(rule.when, lang), getattr(rule.effect, lang)
+        lines.append(f"| `{rule.name}` | {when} | {effect} |")
+    return [*lines, ""]
+
+
 def render() -> str:
     protocols = load_protocols()
     catalog = load_catalog()
@@ -190,6 +217,7 @@ def render() -> str:
             least = trigger.min_severity.value if trigger.min_severity else "—"
             lines.append(f"| `{trigger.reason.value}` | {least} | `{trigger.protocol_id}` |")
         lines.append("")
+        lines += merge_section(protocols, lang)
         for protocol in protocols.values():
             lines += protocol_section(protocol, lang)
     return "\n".join(lines).rstrip() + "\n"

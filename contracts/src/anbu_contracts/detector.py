@@ -179,6 +179,13 @@ class EscalationChange(StrEnum):
     # Not run because the escalation closed first (published just before CLOSED; the step's
     # note gives the closure as the reason).
     STEP_CANCELLED = "step_cancelled"
+    # One active response per household: a new alert on a household with a running
+    # escalation joins it as evidence (``joined_alert_id``), and a more severe one upgrades
+    # it to the stronger protocol (``previous_protocol_id``; ``protocol_id`` is the new one,
+    # ``triggered_at`` when it took over). Steps of the weaker protocol that had not run are
+    # published as STEP_CANCELLED (superseded) just before UPGRADED.
+    ALERT_JOINED = "alert_joined"
+    UPGRADED = "upgraded"
     CLOSED = "closed"
 
 
@@ -202,7 +209,8 @@ class EscalationClosure(StrEnum):
 
 
 class EscalationEvent(Event):
-    """A change to a running protocol: started, one step executed, or closed."""
+    """A change to a running protocol: started, one step executed, an alert joined, an
+    upgrade to a stronger protocol, or closed."""
 
     type: Literal["detector.escalation"] = "detector.escalation"
     escalation_id: UUID
@@ -217,3 +225,9 @@ class EscalationEvent(Event):
     next_step_id: str | None = Field(default=None, max_length=128)
     next_step_due_at: UtcDatetime | None = None
     closure: EscalationClosure | None = None
+    joined_alert_id: UUID | None = Field(
+        default=None, description="ALERT_JOINED, UPGRADED: the alert that joined the response."
+    )
+    previous_protocol_id: str | None = Field(
+        default=None, max_length=64, description="UPGRADED: the protocol it replaced."
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from sqlalchemy import select
@@ -14,11 +14,14 @@ from anbu_contracts import (
     TOPICS_BY_NAME,
     AlertEvent,
     ApprovalRecord,
+    ArrearsSignal,
     ChannelEnrolment,
+    DisconnectionSignal,
     EscalationEvent,
     HeartbeatSignal,
     HouseholdSnapshot,
     OutcomeEvent,
+    ReportSignal,
     SafetyCallSignal,
     SosSignal,
     WaterMeterSignal,
@@ -26,6 +29,7 @@ from anbu_contracts import (
 from anbu_contracts.topics import OUTREACH_OUTCOME, REGISTRY_HOUSEHOLD
 from anbu_detector.adapters.config_files import load_catalog, load_protocols
 from anbu_detector.adapters.orm import (
+    AlertRow,
     EscalationRow,
     StepExecutionRow,
     UnknownHouseholdRow,
@@ -126,6 +130,22 @@ def call(hours: float, outcome: str = "unanswered") -> SafetyCallSignal:
         partner_event_id=str(uuid4()),
         outcome=outcome,
     )  # type: ignore[arg-type]
+
+
+def outcome(
+    world: World, escalation_id: UUID, step_id: str, result: str, mode: str
+) -> OutcomeEvent:
+    return OutcomeEvent(
+        occurred_at=world.clock.now(),
+        source="outreach",
+        outcome_id=uuid4(),
+        household_id=HH,
+        result=result,  # type: ignore[arg-type]
+        contact_mode=mode,  # type: ignore[arg-type]
+        recorded_by="W-DEMO001",
+        escalation_id=escalation_id,
+        step_id=step_id,
+    )
 
 
 def beat(hours: float, channel: str = "phone") -> HeartbeatSignal:
@@ -248,18 +268,9 @@ async def test_the_day2_steps_run_when_their_timer_fires_and_a_confirmation_clos
     ]
     assert [e.change for e in door] == ["approval_recorded", "step_executed"]
     assert door[-1].step.approval == approval
-    outcome = OutcomeEvent(
-        occurred_at=world.clock.now(),
-        source="outreach",
-        outcome_id=uuid4(),
-        household_id=HH,
-        result="contact_confirmed",
-        contact_mode="visit",  # type: ignore[arg-type]
-        recorded_by="W-DEMO001",
-        escalation_id=started.escalation_id,
-        step_id="day2.visit",
+    await world.send(
+        outcome(world, started.escalation_id, "day2.visit", "contact_confirmed", "visit")
     )
-    await world.send(outcome)
     events = world.events()
     [closed] = of(events, EscalationEvent, change="closed")
     assert closed.closure == "contact_confirmed"
@@ -278,18 +289,9 @@ async def test_a_closed_escalation_records_its_pending_steps_as_cancelled_with_t
     world.clock.set(datetime(2026, 11, 26, 0, 0, tzinfo=UTC))  # 09:00 KST, day 2
     await world.detector.fire(str(started.escalation_id))
     world.events()
-    outcome = OutcomeEvent(
-        occurred_at=world.clock.now(),
-        source="outreach",
-        outcome_id=uuid4(),
-        household_id=HH,
-        result="contact_confirmed",
-        contact_mode="visit",  # type: ignore[arg-type]
-        recorded_by="W-DEMO001",
-        escalation_id=started.escalation_id,
-        step_id="day2.visit",
+    await world.send(
+        outcome(world, started.escalation_id, "day2.visit", "contact_confirmed", "visit")
     )
-    await world.send(outcome)
     events = [e for e in world.events() if isinstance(e, EscalationEvent)]
     cancelled = of(events, EscalationEvent, change="step_cancelled")
     assert [e.step.step_id for e in cancelled] == ["day2.door", "day2.missing"]
@@ -385,3 +387,234 @@ async def test_signals_for_an_unknown_household_are_counted_not_dropped(world: W
     with world.db.session() as s:
         row = s.get(UnknownHouseholdRow, "HH-NOBODY1")
     assert row is not None and row.signals == 1 and row.kinds == {"sos": 1}
+
+
+# -- one active response per household (issue 14) ------------------------------------------
+
+
+def arrears(arrears_type: str = "rent", event_id: str = "a-1") -> ArrearsSignal:
+    return ArrearsSignal(
+        occurred_at=T0,
+        source="lh",
+        household_id=HH,
+        partner_id="lh",
+        partner_event_id=event_id,
+        arrears_type=arrears_type,  # type: ignore[arg-type]
+        months_overdue=4,
+        amount_krw=1_200_000,
+        as_of=T0.date(),
+    )
+
+
+def gas_cut() -> DisconnectionSignal:
+    return DisconnectionSignal(
+        occurred_at=T0,
+        source="gas-co",
+        household_id=HH,
+        partner_id="gas-co",
+        partner_event_id="g-1",
+        utility="gas",  # type: ignore[arg-type]
+        state="cut",  # type: ignore[arg-type]
+    )
+
+
+def meter_reader_report() -> ReportSignal:
+    return ReportSignal(
+        occurred_at=T0,
+        source="meter",
+        household_id=HH,
+        partner_id="meter-co",
+        partner_event_id="r-1",
+        reporter_role="meter_reader",  # type: ignore[arg-type]
+        reporter_id="MR-17",
+        category="no_response",  # type: ignore[arg-type]
+    )
+
+
+def sos(event_id: str = "b-1") -> SosSignal:
+    return SosSignal(
+        occurred_at=T0,
+        source="button",
+        household_id=HH,
+        partner_id="button-co",
+        partner_event_id=event_id,
+        device_id="btn-7",
+    )
+
+
+def tasks_by_step(events: list[Any]) -> dict[str, list[str]]:
+    """The tasks each executed step asked people for, by step id."""
+    found: dict[str, list[str]] = {}
+    for e in of(events, EscalationEvent, change="step_executed"):
+        kinds = [a.task_type.value for a in e.step.actions if a.action == "task"]
+        found.setdefault(e.step.step_id, []).extend(kinds)
+    return found
+
+
+def alert_links(world: World) -> dict[str, UUID | None]:
+    with world.db.session() as s:
+        rows = s.execute(select(AlertRow.reason, AlertRow.escalation_id)).all()
+    return {reason: escalation_id for reason, escalation_id in rows}
+
+
+async def test_a_second_alert_of_the_same_protocol_joins_the_running_escalation(
+    world: World,
+) -> None:
+    await world.send(household())
+    await world.send(arrears())
+    [started] = of(world.events(), EscalationEvent, change="started")
+    await world.send(gas_cut())
+    events = world.events()
+    [opened] = of(events, AlertEvent, change="opened")
+    assert opened.reason == "disconnection"  # its own alert, with its own evidence
+    assert of(events, EscalationEvent, change="started") == []
+    [joined] = of(events, EscalationEvent, change="alert_joined")
+    assert joined.escalation_id == started.escalation_id
+    assert joined.joined_alert_id == opened.alert_id
+    assert joined.protocol_id == "welfare-check" and joined.step is None
+    assert of(events, EscalationEvent, change="step_executed") == []
+    assert alert_links(world) == {
+        "arrears": started.escalation_id,
+        "disconnection": started.escalation_id,
+    }
+
+
+async def test_a_stronger_alert_upgrades_welfare_check_to_safety_not_confirmed(
+    world: World,
+) -> None:
+    await world.send(household())
+    await world.send(arrears())
+    events = world.events()
+    [started] = of(events, EscalationEvent, change="started")
+    assert tasks_by_step(events) == {"phone": ["phone_check"]}
+    world.clock.set(T0 + timedelta(hours=2))
+    await world.send(*(call(h) for h in (-1, 0, 1)))  # three unanswered calls
+    events = world.events()
+    assert of(events, EscalationEvent, change="started") == []
+    [upgraded] = of(events, EscalationEvent, change="upgraded")
+    assert upgraded.escalation_id == started.escalation_id
+    assert upgraded.protocol_id == "safety-not-confirmed"
+    assert upgraded.previous_protocol_id == "welfare-check"
+    assert upgraded.triggered_at == world.clock.now()  # day 1 is the day of the upgrade
+    superseded = of(events, EscalationEvent, change="step_cancelled")
+    assert sorted(e.step.step_id for e in superseded) == ["decision", "visit"]
+    assert all("safety-not-confirmed" in (e.step.note or "") for e in superseded)
+    # Day 1 runs (text, log) but the official already has a phone task: not a second one.
+    assert tasks_by_step(events) == {"day1.contact": []}
+    [day1] = of(events, EscalationEvent, change="step_executed")
+    assert "phone_check" in (day1.step.note or "")
+    with world.db.session() as s:
+        row = s.get(EscalationRow, started.escalation_id)
+        assert row is not None and row.protocol_id == "safety-not-confirmed"
+        assert row.steps["phone"] == "executed" and row.steps["day1.contact"] == "executed"
+    assert set(alert_links(world).values()) == {started.escalation_id}
+
+
+async def test_an_sos_upgrades_a_running_safety_protocol_to_emergency_at_once(
+    world: World,
+) -> None:
+    await world.send(household())
+    await world.send(*(call(h) for h in (-3, -2, -1)))
+    [started] = of(world.events(), EscalationEvent, change="started")
+    world.clock.set(T0 + timedelta(hours=1))
+    await world.send(sos())
+    events = world.events()
+    assert of(events, EscalationEvent, change="started") == []
+    [upgraded] = of(events, EscalationEvent, change="upgraded")
+    assert upgraded.escalation_id == started.escalation_id
+    assert (upgraded.previous_protocol_id, upgraded.protocol_id) == (
+        "safety-not-confirmed",
+        "emergency",
+    )
+    [now] = of(events, EscalationEvent, change="step_executed")
+    assert now.step.step_id == "now" and now.protocol_id == "emergency"
+    kinds = {a.recipient.kind.value for a in now.step.actions if a.action == "notify"}
+    assert "fire_liaison" in kinds
+    cancelled = {e.step.step_id for e in of(events, EscalationEvent, change="step_cancelled")}
+    assert "day2.visit" in cancelled and "day1.contact" not in cancelled  # done stays done
+
+
+async def test_a_weaker_alert_never_downgrades_a_running_emergency(world: World) -> None:
+    await world.send(household())
+    await world.send(sos())
+    [started] = of(world.events(), EscalationEvent, change="started")
+    await world.send(arrears())
+    events = world.events()
+    [joined] = of(events, EscalationEvent, change="alert_joined")
+    assert joined.escalation_id == started.escalation_id and joined.protocol_id == "emergency"
+    assert of(events, EscalationEvent, change="upgraded") == []
+    assert of(events, EscalationEvent, change="started") == []
+    assert of(events, EscalationEvent, change="step_executed") == []
+    with world.db.session() as s:
+        row = s.get(EscalationRow, started.escalation_id)
+        assert row is not None and row.protocol_id == "emergency"
+
+
+async def test_a_closed_escalation_does_not_absorb_a_new_alert_a_new_one_starts(
+    world: World,
+) -> None:
+    await world.send(household())
+    await world.send(arrears())
+    [first] = of(world.events(), EscalationEvent, change="started")
+    await world.send(outcome(world, first.escalation_id, "phone", "no_need", "phone"))
+    assert of(world.events(), EscalationEvent, change="closed")
+    await world.send(gas_cut())
+    events = world.events()
+    [second] = of(events, EscalationEvent, change="started")
+    assert second.escalation_id != first.escalation_id
+    assert of(events, EscalationEvent, change="alert_joined") == []
+    assert alert_links(world)["disconnection"] == second.escalation_id
+
+
+async def test_arrears_a_gas_cut_off_and_a_meter_readers_report_make_one_escalation(
+    world: World,
+) -> None:
+    """The partner's case: three alerts, one welfare check, one task per step."""
+    await world.send(household())
+    await world.send(arrears())
+    await world.send(gas_cut())
+    await world.send(meter_reader_report())
+    events = world.events()
+    assert sorted(e.reason for e in of(events, AlertEvent, change="opened")) == [
+        "arrears",
+        "disconnection",
+        "human_report",
+    ]
+    [started] = of(events, EscalationEvent, change="started")
+    assert len(of(events, EscalationEvent, change="alert_joined")) == 2
+    for day in (3, 14):
+        world.clock.set(T0 + timedelta(days=day))
+        await world.detector.fire(str(started.escalation_id))
+    events += world.events()
+    assert {e.escalation_id for e in events if isinstance(e, EscalationEvent)} == {
+        started.escalation_id
+    }
+    assert tasks_by_step(events) == {
+        "phone": ["phone_check"],
+        "visit": ["home_visit"],
+        "decision": ["case_decision"],
+    }
+    assert set(alert_links(world).values()) == {started.escalation_id}
+
+
+async def test_when_the_reason_for_the_stronger_protocol_ends_the_response_steps_back(
+    world: World,
+) -> None:
+    """Activity again ends the absence that upgraded a welfare check: no day-2 police step
+    for a person who is up and about, but the arrears still get their welfare check."""
+    await world.send(household())
+    await world.send(beat(1))
+    await world.send(arrears())
+    [first] = of(world.events(), EscalationEvent, change="started")
+    world.clock.set(T0 + timedelta(hours=26))
+    await world.detector.sweep()
+    [upgraded] = of(world.events(), EscalationEvent, change="upgraded")
+    assert upgraded.protocol_id == "safety-not-confirmed"
+    await world.send(beat(27))
+    events = world.events()
+    [closed] = of(events, EscalationEvent, change="closed")
+    assert closed.escalation_id == first.escalation_id and closed.closure == "activity_resumed"
+    assert [e.reason for e in of(events, AlertEvent, change="resolved")] == ["safety_not_confirmed"]
+    [again] = of(events, EscalationEvent, change="started")
+    assert again.protocol_id == "welfare-check" and again.escalation_id != first.escalation_id
+    assert alert_links(world)["arrears"] == again.escalation_id

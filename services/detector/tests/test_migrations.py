@@ -6,20 +6,21 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from datetime import time
+from datetime import UTC, datetime, time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from alembic import command
+from sqlalchemy import create_engine, insert, inspect, text
 
 from anbu_detector.adapters.migrations import MIGRATIONS
-from anbu_detector.adapters.orm import HouseholdRow, metadata
+from anbu_detector.adapters.orm import AlertRow, HouseholdRow, metadata
 from anbu_detector.bootstrap import DetectorSettings, create
 from anbu_runtime.db import Database
 from anbu_runtime.migrations import schema_drift
 from anbu_runtime.settings import CommonSettings
 
-HEAD = "0001"
+HEAD = "0002"
 
 
 def test_migrations_reach_the_models_and_a_second_run_changes_nothing(
@@ -35,9 +36,19 @@ def test_migrations_reach_the_models_and_a_second_run_changes_nothing(
     db.dispose()
 
 
+def _as_before_migrations(db: Database) -> None:
+    """The schema ``create_all`` made before the detector had migrations: revision 0001's
+    tables (the models of the day) without the version table."""
+    command.upgrade(MIGRATIONS.config(db.url), "0001")
+    with db.engine.begin() as conn:
+        conn.execute(text("DROP TABLE alembic_version"))
+
+
 def test_a_database_made_by_create_all_is_adopted_and_keeps_its_rows(database_url: str) -> None:
     db = Database(database_url)
-    db.create_all(metadata)  # how the detector made its schema before it had migrations
+    _as_before_migrations(db)
+    alert_id, escalation_id = uuid.uuid4(), uuid.uuid4()
+    at = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
     with db.session() as session:
         session.add(
             HouseholdRow(
@@ -52,6 +63,33 @@ def test_a_database_made_by_create_all_is_adopted_and_keeps_its_rows(database_ur
                 dong_code="1111051500",
             )
         )
+        # An alert and the escalation it started, written before alerts kept the link.
+        alert = {
+            "alert_id": alert_id,
+            "household_id": "HH-OLD000001",
+            "reason": "arrears",
+            "severity": "caution",
+            "status": "open",
+            "opened_at": at,
+            "rule": {},
+            "evidence": [],
+        }
+        session.execute(insert(metadata.tables["alert"]).values(alert))
+        escalation = {
+            "escalation_id": escalation_id,
+            "alert_id": alert_id,
+            "household_id": "HH-OLD000001",
+            "partition": 3,
+            "protocol_id": "welfare-check",
+            "protocol_version": "1",
+            "status": "running",
+            "triggered_at": at,
+            "steps": {},
+            "approvals": [],
+            "advanced": [],
+            "trigger_facts": {},
+        }
+        session.execute(insert(metadata.tables["escalation"]).values(escalation))
         session.commit()
     with db.schema_lock():
         MIGRATIONS.upgrade(db)  # stamped at the first revision, not created again
@@ -59,6 +97,9 @@ def test_a_database_made_by_create_all_is_adopted_and_keeps_its_rows(database_ur
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD
         assert conn.execute(text("SELECT count(*) FROM household")).scalar() == 1
     assert schema_drift(db, metadata) == []
+    with db.session() as session:
+        row = session.get(AlertRow, alert_id)
+        assert row is not None and row.escalation_id == escalation_id  # linked by 0002
     db.dispose()
 
 

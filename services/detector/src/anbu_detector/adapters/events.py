@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from uuid import UUID
 
 from anbu_contracts import (
     AlertChange,
@@ -50,8 +51,12 @@ def escalation_event(
     now: datetime,
     correlation: str,
     causation: str,
+    *,
+    joined_alert_id: UUID | None = None,
+    previous_protocol_id: str | None = None,
 ) -> EscalationEvent:
-    """``upcoming`` is the next step and when it is due (``protocols.next_due``), if any."""
+    """``upcoming`` is the next step and when it is due (``protocols.next_due``), if any;
+    ``joined_alert_id`` and ``previous_protocol_id`` tell of a join or an upgrade."""
     return EscalationEvent(
         occurred_at=now,
         produced_at=now,
@@ -70,4 +75,6 @@ def escalation_event(
         next_step_id=upcoming[0].id if upcoming else None,
         next_step_due_at=upcoming[1] if upcoming else None,
         closure=escalation.closure,
+        joined_alert_id=joined_alert_id,
+        previous_protocol_id=previous_protocol_id,
     )

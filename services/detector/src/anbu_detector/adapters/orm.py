@@ -128,6 +128,9 @@ class AlertRow(Table, table=True):
     evidence: list[dict[str, Any]] = Field(sa_column=_json())
     protocol_id: str | None = None
     correlation_id: str | None = None
+    # The household's response this alert is evidence for (the escalation it started or
+    # joined); None for an alert without a protocol on a household with none running.
+    escalation_id: UUID | None = Field(default=None, index=True)
 
 
 class EscalationRow(Table, table=True):

@@ -19,6 +19,7 @@ from anbu_contracts import (
     AlertStatus,
     EscalationStatus,
     HouseholdSnapshot,
+    TaskAction,
 )
 
 from ..domain.alerts import Alert
@@ -206,10 +207,50 @@ class Repository:
         return [escalation_of(r) for r in rows]
 
     def escalation_for_alert(self, alert_id: UUID) -> Escalation | None:
+        """The escalation the alert started or joined."""
+        alert = self.session.get(AlertRow, alert_id)
+        if alert is not None and alert.escalation_id is not None:
+            return self.escalation(alert.escalation_id)
+        # Alerts from before the link was kept: the escalation they started.
         row = self.session.exec(
             select(EscalationRow).where(EscalationRow.alert_id == alert_id)
         ).first()
         return escalation_of(row) if row else None
+
+    def link_alert(self, alert_id: UUID, escalation_id: UUID) -> bool:
+        """Make the alert evidence for the escalation; False if it already was."""
+        row = self.session.get(AlertRow, alert_id)
+        if row is None or row.escalation_id == escalation_id:
+            return False
+        row.escalation_id = escalation_id
+        self.session.add(row)
+        self.session.flush()
+        return True
+
+    def open_alerts_of_escalation(self, escalation: Escalation) -> list[Alert]:
+        """The open alerts an escalation answers: the one that started it and those that
+        joined it."""
+        rows = self.session.exec(
+            select(AlertRow)
+            .where(
+                (AlertRow.escalation_id == escalation.escalation_id)
+                | (AlertRow.alert_id == escalation.alert_id),
+                AlertRow.status == AlertStatus.OPEN.value,
+            )
+            .order_by(col(AlertRow.opened_at))
+        ).all()
+        return [alert_of(r) for r in rows]
+
+    def given_tasks(self, escalation_id: UUID) -> list[TaskAction]:
+        """The tasks the escalation's executed steps gave to people."""
+        rows = self.session.exec(
+            select(StepExecutionRow.actions).where(
+                StepExecutionRow.escalation_id == escalation_id,
+                StepExecutionRow.state == "executed",
+            )
+        ).all()
+        tasks = [a for actions in rows for a in actions if a["action"] == "task"]
+        return [TaskAction.model_validate(a) for a in tasks]
 
     def save_escalation(
         self,
@@ -247,6 +288,8 @@ class Repository:
         else:
             for key, value in values.items():
                 setattr(row, key, value)
+            if facts is not None:  # an upgrade: the stronger alert's facts count too
+                row.trigger_facts = {**row.trigger_facts, **facts}
         self.session.add(row)
         self.session.flush()
         return row

@@ -12,14 +12,13 @@ from anbu_contracts import (
     AlertResolution,
     AlertStatus,
     EscalationClosure,
-    EscalationStatus,
 )
 from anbu_runtime.logs import get_logger
 
 from ..domain import alerts
 from ..domain.alerts import Finding
 from ..domain.rules import RuleSet
-from . import protocols
+from . import protocols, responses
 from .alerts import publish, resolve_alert
 from .unit import Uow
 
@@ -37,37 +36,32 @@ def conclude(
     causation: str,
     facts: dict[str, Any],
 ) -> None:
-    """Open an alert for the finding (or let the open one of its reason absorb it) and start
-    the protocol its reason and severity call for, unless one is running."""
+    """Open an alert for the finding (or let the open one of its reason absorb it), and let
+    it start, join or upgrade the household's one response (``responses.respond``)."""
     repos = uow.repos
     existing = repos.open_alert(household_id, finding.reason)
     if existing is not None:
-        updated, change = alerts.absorb(existing, finding)
+        alert, change = alerts.absorb(existing, finding)
         if change is None:
             return
-        repos.save_alert(updated)
-        known = repos.alert_correlation(updated.alert_id) or correlation
-        publish(uow, updated, change, known, causation)
-        protocol_id = rules.protocol_for(updated.reason, updated.severity)
-        running = repos.escalation_for_alert(updated.alert_id)
-        if protocol_id and (running is None or running.status is not EscalationStatus.RUNNING):
-            protocol = repos.protocols[protocol_id]
-            protocols.start(uow, protocol, updated, partition, correlation, facts)
-        return
-    protocol_id = rules.protocol_for(finding.reason, finding.severity)
-    alert = alerts.open_alert(uuid4(), household_id, finding, uow.now, protocol_id)
-    repos.save_alert(alert, correlation)
-    publish(uow, alert, AlertChange.OPENED, correlation, causation)
-    log.info(
-        "alert opened",
-        alert_id=str(alert.alert_id),
-        household_id=household_id,
-        reason=alert.reason.value,
-        severity=alert.severity.value,
-        rule=alert.rule.rule_id,
-    )
-    if protocol_id is not None:
-        protocols.start(uow, repos.protocols[protocol_id], alert, partition, correlation, facts)
+        repos.save_alert(alert)
+        known = repos.alert_correlation(alert.alert_id) or correlation
+        publish(uow, alert, change, known, causation)
+    else:
+        protocol_id = rules.protocol_for(finding.reason, finding.severity)
+        alert = alerts.open_alert(uuid4(), household_id, finding, uow.now, protocol_id)
+        repos.save_alert(alert, correlation)
+        publish(uow, alert, AlertChange.OPENED, correlation, causation)
+        log.info(
+            "alert opened",
+            alert_id=str(alert.alert_id),
+            household_id=household_id,
+            reason=alert.reason.value,
+            severity=alert.severity.value,
+            rule=alert.rule.rule_id,
+        )
+    protocol_id = rules.protocol_for(alert.reason, alert.severity)
+    responses.respond(uow, alert, protocol_id, partition, correlation, facts)
 
 
 def resolve_absence(
@@ -90,13 +84,8 @@ def resolve_absence(
             if resolution is AlertResolution.RECOVERY
             else EscalationClosure.HOUSEHOLD_INACTIVE
         )
-        escalation = repos.escalation_for_alert(alert.alert_id)
         correlation = repos.alert_correlation(alert.alert_id) or str(alert.alert_id)
-        causation = str(alert.alert_id)
-        if escalation is not None and escalation.status is EscalationStatus.RUNNING:
-            protocols.close_escalation(uow, escalation, closure, correlation, causation)
-        else:
-            resolve_alert(uow, alert, resolution, correlation, causation)
+        responses.end_alert(uow, alert, closure, resolution, correlation, str(alert.alert_id))
 
 
 def stand_down(uow: Uow, household_id: str, correlation: str | None) -> None:
@@ -121,10 +110,6 @@ def resolve_by_operator(uow: Uow, alert_id: UUID, actor: str) -> bool:
     if alert.status is not AlertStatus.OPEN:
         return False
     correlation = repos.alert_correlation(alert_id) or str(alert_id)
-    escalation = repos.escalation_for_alert(alert_id)
-    if escalation is not None and escalation.status is EscalationStatus.RUNNING:
-        closure = EscalationClosure.OPERATOR
-        protocols.close_escalation(uow, escalation, closure, correlation, actor)
-    else:
-        resolve_alert(uow, alert, AlertResolution.OPERATOR, correlation, actor)
+    closure, resolution = EscalationClosure.OPERATOR, AlertResolution.OPERATOR
+    responses.end_alert(uow, alert, closure, resolution, correlation, actor)
     return True

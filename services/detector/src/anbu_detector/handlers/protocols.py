@@ -8,7 +8,7 @@ the step is built from it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -28,9 +28,9 @@ from anbu_runtime.logs import get_logger
 
 from ..adapters.events import escalation_event
 from ..adapters.orm import EscalationRow, escalation_of, protocol_context
-from ..domain import protocols, safety_calls
+from ..domain import merging, protocols, safety_calls
 from ..domain.alerts import Alert
-from ..domain.protocols import Escalation, ProtocolSpec, StepSpec, StepState
+from ..domain.protocols import Escalation, ProtocolSpec, StepResult, StepSpec, StepState
 from .alerts import resolve_alert
 from .unit import Uow
 
@@ -88,16 +88,25 @@ def publish(
     changes: Sequence[tuple[EscalationChange, StepRecord | None]],
     correlation: str,
     causation: str,
+    *,
+    joined_alert_id: UUID | None = None,
+    previous_protocol_id: str | None = None,
 ) -> None:
     """Stage the events of one step (the next due step computed once for all of them)."""
     upcoming = running.upcoming()
     for change, record in changes:
-        uow.publish(
-            DETECTOR_ESCALATION,
-            escalation_event(
-                running.escalation, change, record, upcoming, uow.now, correlation, causation
-            ),
+        event = escalation_event(
+            running.escalation,
+            change,
+            record,
+            upcoming,
+            uow.now,
+            correlation,
+            causation,
+            joined_alert_id=joined_alert_id,
+            previous_protocol_id=previous_protocol_id,
         )
+        uow.publish(DETECTOR_ESCALATION, event)
 
 
 def start(
@@ -113,6 +122,7 @@ def start(
     row = repos.save_escalation(
         escalation, partition=partition, facts=facts, correlation_id=correlation
     )
+    repos.link_alert(alert.alert_id, escalation.escalation_id)
     running = Running.of(uow, escalation, row)
     publish(uow, running, [(EscalationChange.STARTED, None)], correlation, str(alert.alert_id))
     advance(uow, running)
@@ -122,6 +132,7 @@ def advance(uow: Uow, running: Running) -> Escalation:
     """Run what is due, record each step once, and set the timer for the next."""
     repos, now = uow.repos, uow.now
     escalation, results = protocols.run_due(running.protocol, running.escalation, running.ctx, now)
+    results = without_given_tasks(uow, escalation.escalation_id, results)
     running.escalation = escalation
     correlation = running.correlation_id or str(escalation.escalation_id)
     for result in results:
@@ -153,9 +164,78 @@ def advance(uow: Uow, running: Running) -> Escalation:
     return escalation
 
 
+def without_given_tasks(
+    uow: Uow, escalation_id: UUID, results: list[StepResult]
+) -> list[StepResult]:
+    """The steps' records without the tasks people already have in this escalation (after
+    an upgrade, the stronger protocol's phone check when the official already has one)."""
+    executed = [r for r in results if r.state is StepState.EXECUTED]
+    if not any(merging.tasks_in(r.record.actions) for r in executed):
+        return results
+    given = merging.open_tasks(uow.repos.given_tasks(escalation_id), uow.now)
+    return [
+        replace(r, record=merging.without_duplicates(r.record, given))
+        if r.state is StepState.EXECUTED
+        else r
+        for r in results
+    ]
+
+
+def upgrade(
+    uow: Uow,
+    running: Running,
+    protocol: ProtocolSpec,
+    alert: Alert,
+    facts: dict[str, Any],
+    correlation: str,
+) -> Escalation:
+    """A stronger alert joined: the escalation moves onto ``protocol``, carrying over what
+    was done, and the new protocol's due steps run at once."""
+    repos, now = uow.repos, uow.now
+    previous = running.protocol.id
+    escalation, superseded = merging.upgrade(
+        running.protocol, protocol, running.escalation, running.ctx, now
+    )
+    row = repos.save_escalation(escalation, facts=facts)
+    for record in superseded:
+        state = StepState.CANCELLED.value
+        repos.record_step(
+            escalation.escalation_id, record.step_id, state, record.due_at, now, repos.instance, []
+        )
+    upgraded = Running.of(uow, escalation, row)
+    causation = str(alert.alert_id)
+    cancelled = [(EscalationChange.STEP_CANCELLED, r) for r in superseded]
+    publish(uow, upgraded, cancelled, correlation, causation)
+    change = [(EscalationChange.UPGRADED, None)]
+    publish(
+        uow,
+        upgraded,
+        change,
+        correlation,
+        causation,
+        joined_alert_id=alert.alert_id,
+        previous_protocol_id=previous,
+    )
+    log.info(
+        "escalation upgraded",
+        escalation_id=str(escalation.escalation_id),
+        previous_protocol_id=previous,
+        protocol_id=protocol.id,
+        alert_id=causation,
+    )
+    return advance(uow, upgraded)
+
+
 def close(
-    uow: Uow, running: Running, closure: EscalationClosure, correlation: str, causation: str
+    uow: Uow,
+    running: Running,
+    closure: EscalationClosure,
+    correlation: str,
+    causation: str,
+    *,
+    resolve: Sequence[Alert] | None = None,
 ) -> None:
+    """Close the escalation and resolve ``resolve`` (by default every alert it answers)."""
     repos, now = uow.repos, uow.now
     closed, cancelled = protocols.close(
         running.protocol, running.escalation, closure, now, running.ctx
@@ -177,9 +257,9 @@ def close(
     ]
     publish(uow, running, [*changes, (EscalationChange.CLOSED, None)], correlation, causation)
     repos.set_timer(closed.escalation_id, running.partition, None)
-    alert = repos.alert(closed.alert_id)
-    if alert is not None:
-        resolution = RESOLUTIONS.get(closure, AlertResolution.OUTCOME)
+    resolution = RESOLUTIONS.get(closure, AlertResolution.OUTCOME)
+    ending = repos.open_alerts_of_escalation(closed) if resolve is None else resolve
+    for alert in ending:  # by default the one it started and those that joined
         resolve_alert(uow, alert, resolution, correlation, causation)
     log.info("escalation closed", escalation_id=str(closed.escalation_id), closure=closure.value)
 
