@@ -13,7 +13,13 @@ import pytest
 from sqlmodel import select
 
 from anbu_console import views
-from anbu_console.adapters.orm import CaseView, PartnerSignalSeen, TaskView, metadata
+from anbu_console.adapters.orm import (
+    CaseView,
+    EscalationView,
+    PartnerSignalSeen,
+    TaskView,
+    metadata,
+)
 from anbu_console.adapters.replay import prepare, reset
 from anbu_console.domain.scope import EVERYTHING, Scope
 from anbu_console.entrypoints.consumers import INPUT_TOPICS
@@ -27,6 +33,7 @@ from .builders import (
     T0,
     alert,
     case,
+    escalation,
     heartbeat,
     household,
     project,
@@ -97,6 +104,18 @@ def test_a_running_protocol_is_counted_by_its_current_step(db: Database) -> None
     assert overview["overview"]["escalations_by_step"] == [
         {"protocol_id": "safety-not-confirmed", "step_id": "day1.contact", "count": 1}
     ]
+
+
+def test_an_upgraded_escalation_is_shown_under_its_stronger_protocol(db: Database) -> None:
+    escalation_id, alert_id = uuid4(), uuid4()
+    started = escalation(escalation_id, alert_id, 1)
+    upgraded = escalation(
+        escalation_id, alert_id, 1, change="upgraded", at=T0 + timedelta(hours=1), step=None
+    ).model_copy(update={"protocol_id": "emergency", "previous_protocol_id": started.protocol_id})
+    fold(db, [started, upgraded])
+    with db.session() as s:
+        row = s.get(EscalationView, escalation_id)
+        assert row is not None and row.protocol_id == "emergency"
 
 
 def test_replaying_the_topics_in_any_order_with_duplicates_gives_the_same_figures(

@@ -75,6 +75,9 @@ def on_escalation(event: EscalationEvent, uow: Uow) -> Change:
             triggered_at=event.triggered_at,
             updated_at=event.produced_at,
         )
+        # an upgrade (one response per household) moves a running escalation to a stronger
+        # protocol: every event names the protocol the escalation runs now
+        row.protocol_id = event.protocol_id
         row.alert_id, row.protocol_version = event.alert_id, event.protocol_version
         row.status, row.change = event.status.value, event.change.value
         if step is not None:
