@@ -267,7 +267,7 @@ def _shared_config(
 
 
 RhythmColumns = tuple[float | None, int | None, int | None, str | None]
-NO_RHYTHM: RhythmColumns = (None, None, None, None)
+NO_RHYTHM: RhythmColumns = (None, None, None, None)  # nothing new learned: keep what is stored
 
 
 def rhythm_columns(rhythm: ChannelRhythm) -> RhythmColumns:

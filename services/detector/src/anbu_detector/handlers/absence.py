@@ -20,11 +20,11 @@ from anbu_contracts import (
     SignalKind,
 )
 
-from ..adapters.orm import NO_RHYTHM, RhythmColumns, rhythm_columns, rhythm_of
+from ..adapters.orm import NO_RHYTHM, rhythm_columns, rhythm_of
 from ..adapters.repository import ChannelClockRow
 from ..domain.absence import SilenceScore, explain, fuse
 from ..domain.alerts import Finding
-from ..domain.monitor import ChannelClock, Expiry, Monitor, Recovery
+from ..domain.monitor import Expiry, Monitor, Recovery
 from ..domain.rules import RuleSet
 from .findings import conclude, resolve_absence
 from .unit import Uow
@@ -128,28 +128,23 @@ def dirty_rows(monitor: Monitor) -> list[ChannelClockRow]:
     """The index's changed channel clocks, as rows to write (taken: written once).
 
     A clock's learned week goes with it only when it learned something since it was last
-    written (at most once a 4-hour block), so most rows of the hot flush stay five values
-    and four NULLs that keep what is stored.
+    written (at most once a 4-hour block), so most rows of the hot flush carry four NULLs
+    that keep what is stored.
     """
     households = monitor.households
-    return [
-        (
-            household_id,
-            channel.value,
-            households[household_id].partition,
-            clock.last_active,
-            clock.silent,
-            *_rhythm_to_write(clock),
+    rows: list[ChannelClockRow] = []
+    for household_id, channel, clock in monitor.take_dirty():
+        rhythm = clock.rhythm
+        learned = (
+            rhythm_columns(rhythm)
+            if rhythm is not None and rhythm.changed_since_stored()
+            else NO_RHYTHM
         )
-        for household_id, channel, clock in monitor.take_dirty()
-    ]
-
-
-def _rhythm_to_write(clock: ChannelClock) -> RhythmColumns:
-    rhythm = clock.rhythm
-    if rhythm is None or not rhythm.changed_since_stored():
-        return NO_RHYTHM
-    return rhythm_columns(rhythm)
+        partition = households[household_id].partition
+        rows.append(
+            (household_id, channel.value, partition, clock.last_active, clock.silent, *learned)
+        )
+    return rows
 
 
 def restore_channel(monitor: Monitor, state: Any, now: datetime) -> None:
