@@ -205,9 +205,6 @@ def household_values(snapshot: HouseholdSnapshot, partition: int) -> dict[str, A
     }
 
 
-Rhythms = tuple[tuple[MonitoringChannel, RhythmParams], ...]
-
-
 def watch_config(
     row: HouseholdRow,
     rule: AbsenceRule,
@@ -226,23 +223,27 @@ def watch_config(
     suspended = row.suspended_until if row.status == HouseholdStatus.SUSPENDED.value else None
     active = row.status not in (HouseholdStatus.MOVED.value, HouseholdStatus.CLOSED.value)
     return _shared_config(
-        hours, row.quiet_start, row.quiet_end, row.timezone, active, suspended, _rhythms(rule)
+        hours, row.quiet_start, row.quiet_end, row.timezone, active, suspended, _rhythm_key(rule)
     )
 
 
-_RHYTHMS: dict[int, tuple[AbsenceRule, Rhythms | None]] = {}
+_RHYTHM_KEYS: dict[int, tuple[AbsenceRule, str]] = {}
+_RHYTHM_PARAMS: dict[str, dict[MonitoringChannel, RhythmParams] | None] = {}
 
 
-def _rhythms(rule: AbsenceRule) -> Rhythms | None:
-    """The rule's rhythm parameters, hashable, computed once per rule object (indexing a
-    partition asks for every household; the catalog hands out a few shared rule objects).
-    The entry keeps its rule alive, so an ``id`` is never reused while cached."""
-    found = _RHYTHMS.get(id(rule))
+def _rhythm_key(rule: AbsenceRule) -> str:
+    """The rule's rhythm parameters as a key for the shared configurations (a string: its
+    hash is cached, and indexing a partition asks once per household). Computed once per
+    rule object — the catalog hands out a few shared ones; the entry keeps its rule alive,
+    so an ``id`` is never reused while cached."""
+    found = _RHYTHM_KEYS.get(id(rule))
     if found is None or found[0] is not rule:
-        if len(_RHYTHMS) > 4096:  # households' own overrides may each make a rule object
-            _RHYTHMS.clear()
-        params = rhythm_params(rule)
-        found = _RHYTHMS[id(rule)] = (rule, tuple(sorted(params.items())) if params else None)
+        if len(_RHYTHM_KEYS) > 4096:  # households' own overrides may each make a rule object
+            _RHYTHM_KEYS.clear()
+        key = rule.rhythm.model_dump_json()
+        if key not in _RHYTHM_PARAMS:
+            _RHYTHM_PARAMS[key] = rhythm_params(rule)
+        found = _RHYTHM_KEYS[id(rule)] = (rule, key)
     return found[1]
 
 
@@ -254,8 +255,9 @@ def _shared_config(
     timezone: str,
     active: bool,
     suspended_until: datetime | None,
-    rhythms: Rhythms | None,
+    rhythm_key: str,
 ) -> WatchConfig:
+    rhythms = _RHYTHM_PARAMS[rhythm_key]
     return WatchConfig(
         windows={MonitoringChannel(c): timedelta(hours=h) for c, h in hours},
         quiet=QuietHours(quiet_start, quiet_end),
