@@ -92,7 +92,11 @@ def snapshot(household: str, revision: int, channels: list[str]) -> HouseholdSna
         tier="high_risk",  # type: ignore[arg-type]
         channels=[{"channel": c, "consent": True} for c in channels],  # type: ignore[misc]
         quiet_hours={"start": "00:00", "end": "00:00"},  # type: ignore[arg-type]
-        rule_overrides={"absence.windows_hours.phone": WINDOW_SECONDS / 3600},
+        # a short fixed window (learned rhythms off: they never judge before 8 h)
+        rule_overrides={
+            "absence.windows_hours.phone": WINDOW_SECONDS / 3600,
+            "absence.rhythm.enabled": 0.0,
+        },
     )
 
 

@@ -20,6 +20,7 @@ from anbu_contracts import (
     EscalationEvent,
     HeartbeatSignal,
     HouseholdSnapshot,
+    MailUncollectedSignal,
     OutcomeEvent,
     ReportSignal,
     SafetyCallSignal,
@@ -119,6 +120,11 @@ def household(
         quiet_hours={"start": "00:00", "end": "00:00"},  # type: ignore[arg-type]
         **extra,
     )
+
+
+# The fixed windows (24 h phone, 36 h smart plug) as a household's rules still allow:
+# learned rhythms switched off by its own override.
+FIXED_WINDOWS = {"absence.rhythm.enabled": 0.0}
 
 
 def call(hours: float, outcome: str = "unanswered") -> SafetyCallSignal:
@@ -318,7 +324,7 @@ async def test_a_closed_escalation_records_its_pending_steps_as_cancelled_with_t
 async def test_absence_one_silent_channel_is_watch_all_silent_is_safety_not_confirmed(
     world: World,
 ) -> None:
-    await world.send(household(channels=("phone", "smart_plug")))
+    await world.send(household(channels=("phone", "smart_plug"), rule_overrides=FIXED_WINDOWS))
     world.clock.set(T0 + timedelta(hours=24))
     await world.detector.sweep()
     [watch] = of(world.events(), AlertEvent, change="opened")
@@ -335,7 +341,7 @@ async def test_absence_one_silent_channel_is_watch_all_silent_is_safety_not_conf
 async def test_activity_again_resolves_the_absence_alerts_and_closes_the_protocol(
     world: World,
 ) -> None:
-    await world.send(household())
+    await world.send(household(rule_overrides=FIXED_WINDOWS))
     await world.send(beat(1))
     world.clock.set(T0 + timedelta(hours=26))
     await world.detector.sweep()
@@ -350,8 +356,8 @@ async def test_activity_again_resolves_the_absence_alerts_and_closes_the_protoco
 
 
 async def test_withdrawn_consent_stops_absence_detection_at_once(world: World) -> None:
-    await world.send(household(channels=("phone", "smart_plug")))
-    await world.send(household(revision=2, channels=("smart_plug",)))
+    await world.send(household(channels=("phone", "smart_plug"), rule_overrides=FIXED_WINDOWS))
+    await world.send(household(revision=2, channels=("smart_plug",), rule_overrides=FIXED_WINDOWS))
     world.clock.set(T0 + timedelta(hours=30))
     await world.detector.sweep()
     assert world.events() == []  # the phone would have fallen silent at 24 h
@@ -360,6 +366,105 @@ async def test_withdrawn_consent_stops_absence_detection_at_once(world: World) -
     await world.detector.sweep()
     [opened] = of(world.events(), AlertEvent, change="opened")
     assert opened.rule.thresholds["enrolled_channels"] == "smart_plug"
+
+
+def busy_weeks(weeks: int) -> list[HeartbeatSignal]:
+    """A phone active in every 4-hour block for ``weeks`` weeks from T0 (a busy person)."""
+    return [beat(h) for h in range(2, weeks * 7 * 24, 4)]
+
+
+async def learn_busy_rhythm(world: World, weeks: int = 8) -> datetime:
+    """A household whose phone learned a busy week; returns its last activity."""
+    await world.send(household())
+    beats = busy_weeks(weeks)
+    world.clock.set(beats[-1].last_active_at)
+    for i in range(0, len(beats), 100):
+        await world.send(*beats[i : i + 100])
+    await world.detector.sweep()
+    await world.detector.flush()
+    assert world.events() == []  # a busy person reporting in is never silent
+    return beats[-1].last_active_at
+
+
+async def test_a_short_silence_unusual_for_a_busy_household_checks_first_with_the_factors(
+    world: World,
+) -> None:
+    last = await learn_busy_rhythm(world)
+    world.clock.set(last + timedelta(hours=20))  # short of the 24 h window, unusual here
+    await world.detector.sweep()
+    events = world.events()
+    [opened] = of(events, AlertEvent, change="opened")
+    assert opened.reason == "safety_not_confirmed" and opened.severity == "caution"
+    assert opened.protocol_id == "safety-check-first"
+    factors = opened.rule.thresholds
+    assert factors["model"] == "rhythm-1" and factors["at_floor"] is False
+    assert 6.0 <= factors["score_nats"] < factors["person_at_nats"]
+    assert factors["phone.weeks_learned"] >= 7.9
+    assert factors["phone.baseline_blocks_per_week"] > 30  # active nearly every block
+    assert factors["phone.reliability"] == 1.0
+    [step] = of(events, EscalationEvent, change="step_executed")
+    assert step.step.step_id == "check"
+
+
+async def test_a_quiet_household_gets_a_person_at_the_floor_not_after_the_fixed_window(
+    world: World,
+) -> None:
+    await world.send(household())
+    # Active only in one 4-hour block a week: a long silence is its normal.
+    quiet = [beat(h) for h in range(2, 8 * 7 * 24, 7 * 24)]
+    world.clock.set(quiet[-1].last_active_at)
+    await world.send(*quiet)
+    last = quiet[-1].last_active_at
+    world.clock.set(last + timedelta(hours=47))  # long past the 24 h window: still normal
+    await world.detector.sweep()
+    assert of(world.events(), AlertEvent, change="opened") == []
+    world.clock.set(last + timedelta(hours=48))  # the floor: a person goes, whatever the score
+    await world.detector.sweep()
+    events = world.events()
+    [opened] = of(events, AlertEvent, change="opened")
+    assert opened.reason == "safety_not_confirmed" and opened.severity == "alert"
+    assert opened.protocol_id == "safety-not-confirmed"
+    assert opened.rule.thresholds["at_floor"] is True
+    assert opened.rule.thresholds["floor_hours"] == 48
+
+
+async def test_learned_rhythms_survive_a_restart(world: World, database_url: str) -> None:
+    last = await learn_busy_rhythm(world)
+    restarted = World(database_url)  # a new instance: an empty index, the same database
+    try:
+        world.events()
+        restarted.seen = world.seen  # what the first instance staged is not news
+        restarted.clock.set(last + timedelta(hours=20))
+        await restarted.detector.load_partitions({3})
+        await restarted.detector.sweep()
+        [opened] = of(restarted.events(), AlertEvent, change="opened")
+        assert opened.protocol_id == "safety-check-first"
+        assert opened.rule.thresholds["phone.weeks_learned"] >= 7.9
+    finally:
+        restarted.db.dispose()
+
+
+async def test_device_activity_after_the_first_missed_call_holds_the_streak(
+    world: World,
+) -> None:
+    await world.send(household())
+    await world.send(call(1), beat(1.5), call(2), call(3))
+    assert of(world.events(), AlertEvent, change="opened") == []
+
+
+async def test_uncollected_mail_of_a_household_active_today_raises_nothing(world: World) -> None:
+    await world.send(household())
+    await world.send(beat(1))
+    mail = MailUncollectedSignal(
+        occurred_at=T0 + timedelta(hours=3),
+        source="post",
+        household_id=HH,
+        partner_id="post",
+        partner_event_id="m-1",
+        days_uncollected=9,
+    )
+    await world.send(mail)
+    assert of(world.events(), AlertEvent, change="opened") == []
 
 
 async def test_a_moved_household_stands_down_and_its_signals_rest(world: World) -> None:
@@ -602,7 +707,7 @@ async def test_when_the_reason_for_the_stronger_protocol_ends_the_response_steps
 ) -> None:
     """Activity again ends the absence that upgraded a welfare check: no day-2 police step
     for a person who is up and about, but the arrears still get their welfare check."""
-    await world.send(household())
+    await world.send(household(rule_overrides=FIXED_WINDOWS))
     await world.send(beat(1))
     await world.send(arrears())
     [first] = of(world.events(), EscalationEvent, change="started")

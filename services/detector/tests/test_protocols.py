@@ -220,3 +220,18 @@ def test_a_step_heading_is_written_from_its_timing_so_a_time_is_changed_in_one_p
     at_once = PROTOCOLS["emergency"].step("now")
     assert at_once.heading.ko == "즉시 — 119·112 통보 및 당직 출동"
     assert PROTOCOLS["welfare-check"].steps[1].heading.en.startswith("Day 4 — ")
+
+
+def test_every_message_a_protocol_sends_has_a_notifier_template() -> None:
+    # A template the notifier lacks fails its request at send time, mid-protocol: caught here.
+    from anbu_notifier.domain.rendering import Renderer
+
+    named = {
+        action.template
+        for protocol in PROTOCOLS.values()
+        for step in protocol.steps
+        for action in step.actions
+        if isinstance(action, protocols.NotifySpec)
+    }
+    assert "safety_check.ai_call" in named
+    assert named - set(Renderer().templates()) == set()

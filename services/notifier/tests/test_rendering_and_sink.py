@@ -26,6 +26,8 @@ CASE = {"household_id": "HH-7K3M9Q2X", "dong_name": "청운효자동", "link": "
 TASK = {k: v for k, v in TASK_VARS.items() if k not in ("name", "timezone")}
 EXAMPLES: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     "safety_check.day1_text": ({"name": "김안부"}, {}),
+    "safety_check.reply_request": ({"name": "김안부"}, OFFICE),
+    "safety_check.ai_call": ({"name": "김안부"}, {}),
     "safety_check.visit_notice": (
         {"name": "김안부", "visit_at": "2026-11-26T00:00:00Z"},
         OFFICE,

@@ -29,10 +29,12 @@ from anbu_contracts import (
 )
 from anbu_runtime.db import UtcDateTime
 
-from ..domain.absence import QuietHours
+from ..domain.absence import QuietHours, rhythm_params
 from ..domain.alerts import Alert
 from ..domain.monitor import WatchConfig
 from ..domain.protocols import Context, Escalation, StepState
+from ..domain.rhythm import BLOCKS_PER_WEEK, ChannelRhythm, RhythmParams
+from ..domain.rules import AbsenceRule
 
 
 class Table(SQLModel, registry=registry()):
@@ -84,6 +86,13 @@ class ChannelStateRow(Table, table=True):
     partition: int = Field(index=True)
     last_active: float
     silent: bool = False
+    # The channel's learned week (``domain/rhythm.py``), written only when it learned
+    # something (at most once a 4-hour block): epoch seconds watched from, the last block
+    # counted, self-ended outages, and the 42 block counts comma-separated (Monday 00–04 first).
+    rhythm_since: float | None = None
+    rhythm_last_block: int | None = None
+    rhythm_outages: int | None = None
+    rhythm_hits: str | None = Field(default=None, max_length=512)
 
 
 class SafetyCallRow(Table, table=True):
@@ -199,18 +208,46 @@ def household_values(snapshot: HouseholdSnapshot, partition: int) -> dict[str, A
     }
 
 
-def watch_config(row: HouseholdRow, default_hours: dict[MonitoringChannel, float]) -> WatchConfig:
-    """The household's watch configuration; identical ones are shared (a million households
-    have a handful of distinct configurations)."""
+def watch_config(
+    row: HouseholdRow,
+    rule: AbsenceRule,
+    default_hours: dict[MonitoringChannel, float] | None = None,
+) -> WatchConfig:
+    """The household's watch configuration under its absence rule (windows, and the learned
+    rhythms' parameters when the rule has them); identical ones are shared (a million
+    households have a handful of distinct configurations)."""
+    defaults = rule.windows_hours or default_hours or {}
     hours = tuple(
         sorted(
-            (channel, float(h) if h else default_hours.get(MonitoringChannel(channel), 24.0))
+            (channel, float(h) if h else defaults.get(MonitoringChannel(channel), 24.0))
             for channel, h in row.windows.items()
         )
     )
     suspended = row.suspended_until if row.status == HouseholdStatus.SUSPENDED.value else None
     active = row.status not in (HouseholdStatus.MOVED.value, HouseholdStatus.CLOSED.value)
-    return _shared_config(hours, row.quiet_start, row.quiet_end, row.timezone, active, suspended)
+    return _shared_config(
+        hours, row.quiet_start, row.quiet_end, row.timezone, active, suspended, _rhythm_key(rule)
+    )
+
+
+_RHYTHM_KEYS: dict[int, tuple[AbsenceRule, str]] = {}
+_RHYTHM_PARAMS: dict[str, dict[MonitoringChannel, RhythmParams] | None] = {}
+
+
+def _rhythm_key(rule: AbsenceRule) -> str:
+    """The rule's rhythm parameters as a key for the shared configurations (a string: its
+    hash is cached, and indexing a partition asks once per household). Computed once per
+    rule object — the catalog hands out a few shared ones; the entry keeps its rule alive,
+    so an ``id`` is never reused while cached."""
+    found = _RHYTHM_KEYS.get(id(rule))
+    if found is None or found[0] is not rule:
+        if len(_RHYTHM_KEYS) > 4096:  # households' own overrides may each make a rule object
+            _RHYTHM_KEYS.clear()
+        key = rule.rhythm.model_dump_json()
+        if key not in _RHYTHM_PARAMS:
+            _RHYTHM_PARAMS[key] = rhythm_params(rule)
+        found = _RHYTHM_KEYS[id(rule)] = (rule, key)
+    return found[1]
 
 
 @lru_cache(maxsize=65536)
@@ -221,14 +258,48 @@ def _shared_config(
     timezone: str,
     active: bool,
     suspended_until: datetime | None,
+    rhythm_key: str,
 ) -> WatchConfig:
+    rhythms = _RHYTHM_PARAMS[rhythm_key]
     return WatchConfig(
         windows={MonitoringChannel(c): timedelta(hours=h) for c, h in hours},
         quiet=QuietHours(quiet_start, quiet_end),
         tz=ZoneInfo(timezone),
         active=active,
         suspended_until=suspended_until,
+        rhythm=dict(rhythms) if rhythms is not None else None,
     )
+
+
+RhythmColumns = tuple[float | None, int | None, int | None, str | None]
+NO_RHYTHM: RhythmColumns = (None, None, None, None)  # nothing new learned: keep what is stored
+
+
+def rhythm_columns(rhythm: ChannelRhythm) -> RhythmColumns:
+    """A learned week as the channel-clock row stores it."""
+    return (
+        rhythm.since,
+        rhythm.last_block,
+        rhythm.outages,
+        ",".join(map(str, rhythm.hits)),
+    )
+
+
+def rhythm_of(
+    since: float | None, last_block: int | None, outages: int | None, hits: str | None
+) -> ChannelRhythm | None:
+    """A stored learned week back (None: none stored, or not in the 42-block shape)."""
+    if since is None or hits is None:
+        return None
+    counts = [int(n) for n in hits.split(",")]
+    if len(counts) != BLOCKS_PER_WEEK:
+        return None
+    rhythm = ChannelRhythm(since)
+    rhythm.hits = counts
+    rhythm.last_block = last_block if last_block is not None else -1
+    rhythm.outages = outages or 0
+    rhythm.stored = (rhythm.last_block, rhythm.outages)
+    return rhythm
 
 
 def protocol_context(row: HouseholdRow | None, facts: dict[str, Any]) -> Context:

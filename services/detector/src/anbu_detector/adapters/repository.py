@@ -55,13 +55,23 @@ INDEXED_FIELDS = (
     "rule_overrides",
 )
 # A channel clock as the heartbeat flush writes it: household, channel, partition,
-# last activity (epoch seconds), silent.
-ChannelClockRow = tuple[str, str, int, float, bool]
+# last activity (epoch seconds), silent, then its learned week (``orm.RhythmColumns``:
+# all None when it learned nothing since it was last written, keeping what is stored).
+ChannelClockRow = tuple[
+    str, str, int, float, bool, float | None, int | None, int | None, str | None
+]
 
 _UPSERT = (
-    "INSERT INTO channel_clock (household_id, channel, partition, last_active, silent) "
-    "VALUES ({0}, {0}, {0}, {0}, {0}) ON CONFLICT (household_id, channel) DO UPDATE SET "
-    "partition = excluded.partition, last_active = excluded.last_active, silent = excluded.silent"
+    "INSERT INTO channel_clock (household_id, channel, partition, last_active, silent, "
+    "rhythm_since, rhythm_last_block, rhythm_outages, rhythm_hits) "
+    "VALUES ({0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}) "
+    "ON CONFLICT (household_id, channel) DO UPDATE SET "
+    "partition = excluded.partition, last_active = excluded.last_active, "
+    "silent = excluded.silent, "
+    "rhythm_since = COALESCE(excluded.rhythm_since, channel_clock.rhythm_since), "
+    "rhythm_last_block = COALESCE(excluded.rhythm_last_block, channel_clock.rhythm_last_block), "
+    "rhythm_outages = COALESCE(excluded.rhythm_outages, channel_clock.rhythm_outages), "
+    "rhythm_hits = COALESCE(excluded.rhythm_hits, channel_clock.rhythm_hits)"
 )
 _UPSERT_SQLITE = _UPSERT.format("?")
 _UPSERT_PG = _UPSERT.format("%s")
@@ -351,12 +361,16 @@ class Repository:
         """The channel clocks of ``partitions`` as plain rows (streamed)."""
         return iter(
             self.session.exec(
-                select(  # type: ignore[call-overload]  # five columns: past sqlmodel's overloads
+                select(  # type: ignore[call-overload]  # nine columns: past sqlmodel's overloads
                     col(ChannelStateRow.household_id),
                     col(ChannelStateRow.partition),
                     col(ChannelStateRow.channel),
                     col(ChannelStateRow.last_active),
                     col(ChannelStateRow.silent),
+                    col(ChannelStateRow.rhythm_since),
+                    col(ChannelStateRow.rhythm_last_block),
+                    col(ChannelStateRow.rhythm_outages),
+                    col(ChannelStateRow.rhythm_hits),
                 )
                 .where(col(ChannelStateRow.partition).in_(partitions))
                 .execution_options(**_CHUNK)

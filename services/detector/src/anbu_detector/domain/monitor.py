@@ -363,8 +363,14 @@ class Monitor:
         channel: MonitoringChannel,
         last_active: datetime,
         silent: bool,
+        rhythm: ChannelRhythm | None = None,
+        now: datetime | None = None,
     ) -> None:
-        """Load one channel's durable state (on partition assignment)."""
+        """Load one channel's durable state (on partition assignment).
+
+        ``rhythm``: its learned week as stored; a channel under a learned rhythm without one
+        stored starts from the cold-start default, learning from ``now`` on.
+        """
         watch = self.watch(household_id, partition)
         seen = _seconds(last_active)
         old = watch.channels.get(channel)
@@ -372,8 +378,12 @@ class Monitor:
             self._unschedule(household_id, channel, old)
         clock = watch.channels[channel] = ChannelClock(seen, seen)
         clock.silent = silent
-        if old is not None:
-            clock.rhythm = old.rhythm
+        if rhythm is None and old is not None:
+            rhythm = old.rhythm
+        config = watch.config
+        if rhythm is None and config is not None and config.rhythm and channel in config.rhythm:
+            rhythm = ChannelRhythm(_seconds(now) if now is not None else seen)
+        clock.rhythm = rhythm
         self._reschedule(watch, channel, clock)
 
     def deadline_of(self, household_id: str, channel: MonitoringChannel) -> datetime | None:

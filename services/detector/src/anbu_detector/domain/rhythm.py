@@ -61,13 +61,24 @@ class RhythmParams:
 class ChannelRhythm:
     """One channel's learned week: active blocks counted per block of the week."""
 
-    __slots__ = ("hits", "last_block", "outages", "since")
+    __slots__ = ("hits", "last_block", "outages", "since", "stored")
 
     def __init__(self, since: float) -> None:
         self.since = since  # epoch seconds the channel has been watched from
         self.hits = [0] * BLOCKS_PER_WEEK
         self.last_block = -1  # absolute local block last counted (one hit per block)
         self.outages = 0
+        # (last_block, outages) as last made durable: the rhythm changes at most once a
+        # block, so the heartbeat flush writes it only then (see ``changed_since_stored``).
+        self.stored: tuple[int, int] | None = None
+
+    def changed_since_stored(self) -> bool:
+        """Whether the rhythm learned something since it was last stored; marks it stored."""
+        now = (self.last_block, self.outages)
+        if now == self.stored:
+            return False
+        self.stored = now
+        return True
 
     def observe(self, local_seconds: float) -> None:
         """Count activity at a local instant (each block of time once)."""

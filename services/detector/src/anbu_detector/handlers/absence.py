@@ -8,6 +8,7 @@ recoveries after a batch — into alerts, and writes the index's changes back.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 from uuid import uuid4
 
 from anbu_contracts import (
@@ -19,8 +20,9 @@ from anbu_contracts import (
     SignalKind,
 )
 
+from ..adapters.orm import NO_RHYTHM, rhythm_columns, rhythm_of
 from ..adapters.repository import ChannelClockRow
-from ..domain.absence import fuse
+from ..domain.absence import SilenceScore, explain, fuse
 from ..domain.alerts import Finding
 from ..domain.monitor import Expiry, Monitor, Recovery
 from ..domain.rules import RuleSet
@@ -37,13 +39,15 @@ def on_expiries(uow: Uow, expired: list[Expiry]) -> None:
         if household is None:
             continue
         rules = repos.rules_for(household)
-        fused = fuse(set(expiry.silent), set(expiry.enrolled), rules.absence)
+        # Learned rhythms: how unusual this silence is for this household (None: windows).
+        score = repos.monitor.explain(household_id, uow.now)
+        fused = fuse(set(expiry.silent), set(expiry.enrolled), rules.absence, score)
         if fused is None:
             continue
         finding = Finding(
             reason=fused.reason,
             severity=fused.severity,
-            rule=absence_rule(repos.monitor, rules, household_id, fused.silent),
+            rule=absence_rule(repos.monitor, rules, household_id, fused.silent, score),
             evidence=absence_evidence(repos.monitor, household_id, fused.silent),
         )
         conclude(
@@ -76,8 +80,14 @@ def on_recovery(uow: Uow, recovery: Recovery) -> None:
 
 
 def absence_rule(
-    monitor: Monitor, rules: RuleSet, household_id: str, silent: tuple[MonitoringChannel, ...]
+    monitor: Monitor,
+    rules: RuleSet,
+    household_id: str,
+    silent: tuple[MonitoringChannel, ...],
+    score: SilenceScore | None = None,
 ) -> RuleRef:
+    """The thresholds that decided: the windows, and with learned rhythms the model's
+    factors (score, per channel its surprise, reliability and normal week) as well."""
     watch = monitor.households[household_id]
     windows = watch.config.windows if watch.config else {}
     thresholds: dict[str, float | int | str | bool] = {
@@ -89,6 +99,8 @@ def absence_rule(
         thresholds["quiet_hours"] = (
             f"{watch.config.quiet.start:%H:%M}-{watch.config.quiet.end:%H:%M}"
         )
+    if score is not None:
+        thresholds.update(explain(score, rules.absence))
     return RuleRef(rule_id=rules.absence.rule_id, rule_version=rules.version, thresholds=thresholds)
 
 
@@ -113,15 +125,39 @@ def absence_evidence(
 
 
 def dirty_rows(monitor: Monitor) -> list[ChannelClockRow]:
-    """The index's changed channel clocks, as rows to write (taken: written once)."""
+    """The index's changed channel clocks, as rows to write (taken: written once).
+
+    A clock's learned week goes with it only when it learned something since it was last
+    written (at most once a 4-hour block), so most rows of the hot flush carry four NULLs
+    that keep what is stored.
+    """
     households = monitor.households
-    return [
-        (
-            household_id,
-            channel.value,
-            households[household_id].partition,
-            clock.last_active,
-            clock.silent,
+    rows: list[ChannelClockRow] = []
+    for household_id, channel, clock in monitor.take_dirty():
+        rhythm = clock.rhythm
+        learned = (
+            rhythm_columns(rhythm)
+            if rhythm is not None and rhythm.changed_since_stored()
+            else NO_RHYTHM
         )
-        for household_id, channel, clock in monitor.take_dirty()
-    ]
+        partition = households[household_id].partition
+        rows.append(
+            (household_id, channel.value, partition, clock.last_active, clock.silent, *learned)
+        )
+    return rows
+
+
+def restore_channel(monitor: Monitor, state: Any, now: datetime) -> None:
+    """One stored channel clock (a row of ``channel_clocks``) back into the index, with its
+    learned week when one is stored."""
+    monitor.restore(
+        state.household_id,
+        state.partition,
+        MonitoringChannel(state.channel),
+        datetime.fromtimestamp(state.last_active, tz=UTC),
+        state.silent,
+        rhythm_of(
+            state.rhythm_since, state.rhythm_last_block, state.rhythm_outages, state.rhythm_hits
+        ),
+        now,
+    )

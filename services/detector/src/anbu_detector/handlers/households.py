@@ -15,7 +15,7 @@ def on_household(snapshot: HouseholdSnapshot, uow: Uow) -> None:
     if row is None:
         return  # an older revision
     rules = repos.rules_for(row)
-    config = watch_config(row, rules.absence.windows_hours)
+    config = watch_config(row, rules.absence)
     dropped = repos.monitor.configure(row.household_id, repos.partition, config, uow.now)
     # consent withdrawn or channel removed: stop at once
     repos.forget_channels(row.household_id, [channel.value for channel in dropped])

@@ -6,12 +6,8 @@ watch configurations and channel clocks); one taken away is written back and for
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from anbu_contracts import MonitoringChannel
-
 from ..adapters.orm import watch_config
-from .absence import dirty_rows
+from .absence import dirty_rows, restore_channel
 from .unit import Uow
 
 
@@ -27,18 +23,11 @@ def index(uow: Uow, partitions: set[int]) -> tuple[int, int]:
     configured: list[tuple[str, int]] = []
     for row in repos.indexed_households(partitions):
         watch = monitor.watch(row.household_id, row.partition)
-        windows = repos.rules_for(row).absence.windows_hours or defaults
-        watch.config = watch_config(row, windows)
+        watch.config = watch_config(row, repos.rules_for(row).absence, defaults)
         configured.append((row.household_id, row.partition))
     channels = 0
     for state in repos.channel_clocks(partitions):
-        monitor.restore(
-            state.household_id,
-            state.partition,
-            MonitoringChannel(state.channel),
-            datetime.fromtimestamp(state.last_active, tz=UTC),
-            state.silent,
-        )
+        restore_channel(monitor, state, uow.now)
         channels += 1
     for household_id, partition in configured:  # enrolled, never persisted: start now
         watch = monitor.households[household_id]

@@ -119,8 +119,13 @@ def safety_call(
     signal: SafetyCallSignal, repos: Stores, household: HouseholdRow | None, rules: RuleSet
 ) -> Findings:
     state = repos.safety_calls(signal.household_id)
+    # Device activity after the first missed call means the person is about: held back.
     new_state, streak = safety_calls.apply_safety_call(
-        state, signal, rules.safety_call, rules.version
+        state,
+        signal,
+        rules.safety_call,
+        rules.version,
+        repos.monitor.last_activity(signal.household_id),
     )
     repos.save_safety_calls(signal.household_id, new_state)
     return found(streak, signal_rules.safety_call_concern(signal, rules))
@@ -145,6 +150,15 @@ def disconnection(
     return found(signal_rules.disconnection(signal, rules, month))
 
 
+@rule_for(MailUncollectedSignal)
+def mail_uncollected(
+    signal: MailUncollectedSignal, repos: Stores, household: HouseholdRow | None, rules: RuleSet
+) -> Findings:
+    # A device active lately answers "is the person there?" (the person just leaves mail).
+    last = repos.monitor.last_activity(signal.household_id)
+    return found(signal_rules.mail_uncollected(signal, rules, last))
+
+
 @rule_for(ReportSignal)
 def report(
     signal: ReportSignal, repos: Stores, household: HouseholdRow | None, rules: RuleSet
@@ -159,7 +173,6 @@ STATELESS: dict[type[Signal], Callable[[Any, RuleSet], Finding | None]] = {
     SosSignal: signal_rules.sos,
     BlindSpotSignal: signal_rules.blind_spot,
     HospitalDischargeSignal: signal_rules.hospital_discharge,
-    MailUncollectedSignal: signal_rules.mail_uncollected,
     WaterMeterSignal: signal_rules.water_meter,
 }
 
