@@ -175,7 +175,7 @@ def test_a_base_contract_catches_its_subclasses_and_a_type_registers_once() -> N
 async def test_with_an_inbox_a_redelivered_message_changes_nothing(
     tx: Transactions[Repos],
 ) -> None:
-    once = tx.with_inbox(Inbox(tables, "consumer"))
+    once = Transactions(tx.db, tx.outbox, tx.clock, Repos, inbox=Inbox(tables, "consumer"))
     message = call(1)
     assert await HANDLERS.handle(once, message) is not None
     assert await HANDLERS.handle(once, message) is None

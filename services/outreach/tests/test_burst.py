@@ -15,7 +15,6 @@ from sqlalchemy import event
 from sqlmodel import select
 
 from anbu_contracts import EscalationClosure, Role, TaskStatus, TaskType
-from anbu_outreach.adapters.inbox import first_times
 from anbu_outreach.adapters.orm import NewTaskRow, TaskRow
 from anbu_outreach.handlers import tasks
 
@@ -132,7 +131,7 @@ def test_the_inbox_applies_each_message_of_a_batch_once(make_world: Any, databas
     inbox = world.runtime.inbox("outreach")
 
     def check(ids: list[str]) -> Any:
-        return lambda s: first_times(s, inbox, ids)
+        return lambda s: inbox.first_times(s, ids)
 
     assert world.run(check(["a", "b", "a"])) == [True, True, False]
     assert world.run(check(["b", "c"])) == [False, True]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -43,6 +43,8 @@ from .logs import get_logger
 from .metrics import OUTBOX_PENDING
 
 log = get_logger(__name__)
+# Ids per IN (...) list: well under the databases' limits on bound parameters.
+_IN_CHUNK = 5000
 
 
 @dataclass(frozen=True)
@@ -273,3 +275,36 @@ class Inbox:
             )
         )
         return True
+
+    def first_times(self, session: Session, message_ids: Sequence[str]) -> list[bool]:
+        """For each id, whether this is its first application, for a whole batch in a few
+        statements (one SELECT per 5,000 ids, one bulk INSERT) instead of two per message;
+        records the new ones in the caller's transaction. A repeat within ``message_ids``
+        counts as applied."""
+        table = self.table
+        unique = list(dict.fromkeys(message_ids))
+        seen: set[str] = set()
+        for start in range(0, len(unique), _IN_CHUNK):
+            seen.update(
+                session.execute(
+                    select(table.c.message_id).where(
+                        table.c.consumer == self.consumer,
+                        table.c.message_id.in_(unique[start : start + _IN_CHUNK]),
+                    )
+                ).scalars()
+            )
+        now = datetime.now(UTC)
+        bulk_insert(
+            session,
+            table,
+            [
+                {"consumer": self.consumer, "message_id": m, "applied_at": now}
+                for m in unique
+                if m not in seen
+            ],
+        )
+        first: list[bool] = []
+        for message_id in message_ids:
+            first.append(message_id not in seen)
+            seen.add(message_id)
+        return first

@@ -88,9 +88,16 @@ class UnitOfWork(Generic[R]):
 
     def first_time(self, message_id: str) -> bool:
         """Record ``message_id`` in the inbox; False when it was applied before (a redelivery)."""
+        return self._require_inbox().first_time(self.session, message_id)
+
+    def first_times(self, message_ids: list[str]) -> list[bool]:
+        """:meth:`first_time` for a whole batch in a few statements."""
+        return self._require_inbox().first_times(self.session, message_ids)
+
+    def _require_inbox(self) -> Inbox:
         if self._inbox is None:
             raise RuntimeError("this unit of work has no inbox; build Transactions with one")
-        return self._inbox.first_time(self.session, message_id)
+        return self._inbox
 
     def caused_by(self, event: BaseModel | None) -> None:
         """Take the correlation and causation ids for what follows from ``event``."""
@@ -129,12 +136,6 @@ class Transactions(Generic[R]):
         self.repositories = repositories
         self.inbox = inbox
         self.service = service or outbox.service
-
-    def with_inbox(self, inbox: Inbox) -> Transactions[R]:
-        """The same transactions, remembering applied messages in ``inbox`` (one per consumer)."""
-        return Transactions(
-            self.db, self.outbox, self.clock, self.repositories, inbox=inbox, service=self.service
-        )
 
     async def run(self, fn: Callable[[UnitOfWork[R]], T], *, cause: BaseModel | None = None) -> T:
         """Run ``fn(uow)`` in one transaction; then wake the relay and run the effects."""
@@ -239,14 +240,12 @@ class HandlerTable(Generic[R]):
             self.handler_for(event)
 
         def work(uow: UnitOfWork[R]) -> list[Any]:
-            results = []
-            for event in batch:
-                event_id = getattr(event, "event_id", None)
-                once = tx.inbox is not None and event_id is not None
-                if once and not uow.first_time(str(event_id)):
-                    continue
-                results.append(self.dispatch(event, uow))
-            uow.caused_by(None)
-            return results
+            fresh = batch
+            if tx.inbox is not None:  # one inbox check for the batch, not two per event
+                keyed = [i for i, e in enumerate(batch) if getattr(e, "event_id", None)]
+                first = uow.first_times([str(getattr(batch[i], "event_id", "")) for i in keyed])
+                repeated = {i for i, new in zip(keyed, first, strict=True) if not new}
+                fresh = [e for i, e in enumerate(batch) if i not in repeated]
+            return [self.dispatch(event, uow) for event in fresh]
 
         return await tx.run(work)

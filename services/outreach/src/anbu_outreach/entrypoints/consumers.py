@@ -25,7 +25,6 @@ from anbu_runtime.logs import get_logger
 from anbu_runtime.service import ServiceRuntime
 from anbu_runtime.snapshots import SnapshotFollower
 
-from ..adapters.inbox import first_times
 from ..adapters.orm import HouseholdRow
 from ..adapters.registry_client import RegistryClient, RegistryUnavailable
 from ..adapters.repository import SnapshotCaches
@@ -83,7 +82,7 @@ def register(runtime: ServiceRuntime, ctx: Context, registry: RegistryClient) ->
             chunk = events[start : start + CHUNK]
 
             def apply(session: Session, chunk: list[EscalationEvent] = chunk) -> None:
-                once = first_times(session, inbox, [message_id(e) for e in chunk])
+                once = inbox.first_times(session, [message_id(e) for e in chunk])
                 fresh = [event for event, first in zip(chunk, once, strict=True) if first]
                 tasks.on_escalations(ctx, session, fresh)
 
