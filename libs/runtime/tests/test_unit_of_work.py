@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 from sqlmodel import Session
 
@@ -181,8 +182,12 @@ async def test_with_an_inbox_a_redelivered_message_changes_nothing(
     assert await HANDLERS.handle(once, message) is None
     # a batch is one unit of work; its redelivered member is skipped, the new ones applied
     beat, later = phone(1), call(2)
+    labels = {"service": "test", "topic": "*", "result": "duplicate"}
+    before = REGISTRY.get_sample_value("anbu_messages_consumed_total", labels)
     results = await HANDLERS.handle_batch(once, [message, beat, beat, later])
     assert results == ["phone", f"call {later.event_id} {later.event_id}"]
+    after = REGISTRY.get_sample_value("anbu_messages_consumed_total", labels)
+    assert (after or 0) - (before or 0) == 2  # counted as the one-by-one path counts them
     assert await tx.read(lambda repos: repos.count()) == 3
 
 

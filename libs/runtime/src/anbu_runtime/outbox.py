@@ -260,27 +260,15 @@ class Inbox:
 
     def first_time(self, session: Session, message_id: str) -> bool:
         """Record ``message_id``; False when it was already applied (a redelivery)."""
-        exists = session.execute(
-            select(self.table.c.message_id).where(
-                self.table.c.consumer == self.consumer, self.table.c.message_id == message_id
-            )
-        ).first()
-        if exists:
-            return False
-        # A concurrent duplicate (impossible while one instance owns the partition) would
-        # fail the whole transaction on the primary key; the redelivery then skips it.
-        session.execute(
-            insert(self.table).values(
-                consumer=self.consumer, message_id=message_id, applied_at=datetime.now(UTC)
-            )
-        )
-        return True
+        return self.first_times(session, [message_id])[0]
 
     def first_times(self, session: Session, message_ids: Sequence[str]) -> list[bool]:
         """For each id, whether this is its first application, for a whole batch in a few
         statements (one SELECT per 5,000 ids, one bulk INSERT) instead of two per message;
         records the new ones in the caller's transaction. A repeat within ``message_ids``
-        counts as applied."""
+        counts as applied. A concurrent duplicate (impossible while one instance owns the
+        partition) would fail the whole transaction on the primary key; the redelivery then
+        skips it."""
         table = self.table
         unique = list(dict.fromkeys(message_ids))
         seen: set[str] = set()

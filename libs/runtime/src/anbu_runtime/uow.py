@@ -240,12 +240,15 @@ class HandlerTable(Generic[R]):
             self.handler_for(event)
 
         def work(uow: UnitOfWork[R]) -> list[Any]:
-            fresh = batch
-            if tx.inbox is not None:  # one inbox check for the batch, not two per event
-                keyed = [i for i, e in enumerate(batch) if getattr(e, "event_id", None)]
-                first = uow.first_times([str(getattr(batch[i], "event_id", "")) for i in keyed])
-                repeated = {i for i, new in zip(keyed, first, strict=True) if not new}
-                fresh = [e for i, e in enumerate(batch) if i not in repeated]
+            if tx.inbox is None:
+                return [self.dispatch(event, uow) for event in batch]
+            # One inbox check for the batch, not two statements per event; events without
+            # an id are always applied.
+            ids = [str(getattr(event, "event_id", "") or "") for event in batch]
+            first = iter(uow.first_times([i for i in ids if i]))
+            fresh = [e for e, i in zip(batch, ids, strict=True) if not i or next(first)]
+            if duplicates := len(batch) - len(fresh):
+                MESSAGES_CONSUMED.labels(tx.service, "*", "duplicate").inc(duplicates)
             return [self.dispatch(event, uow) for event in fresh]
 
         return await tx.run(work)
