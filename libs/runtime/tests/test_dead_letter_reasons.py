@@ -171,7 +171,15 @@ async def test_the_faststream_consumer_dead_letters_by_reason_without_personal_d
     assert by_reason["key"]["key"] == other_key(household)
     assert {d["dlq.service"] for d in dead} == {d["dlq.group"] for d in dead} == {service}
     logged = assert_logs_hold_no_personal_data(capsys.readouterr().out)
-    contract_lines = [line for line in logged if line.get("reason") == "contract"]
+    # the line about this test's record: a new group reads the topic from its start, so the
+    # broker's older malformed records (other tests') are dead-lettered and logged too
+    where = (by_reason["contract"]["dlq.partition"], by_reason["contract"]["dlq.offset"])
+    contract_lines = [
+        line
+        for line in logged
+        if line.get("reason") == "contract"
+        and (str(line.get("partition")), str(line.get("offset"))) == where
+    ]
     assert contract_lines and "full_name" in contract_lines[0]["error"]
 
 

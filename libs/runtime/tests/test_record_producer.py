@@ -1,4 +1,4 @@
-"""The runtime producer's batched path on the real broker: Kafka's partitions, in order, every ack."""
+"""The runtime producer's batched path on the real broker: where Kafka puts a key, in order."""
 
 from __future__ import annotations
 

@@ -55,6 +55,8 @@ Handler = Callable[[list[Received]], Awaitable[None]]
 BATCH_ATTEMPTS = 3
 PartitionHook = Callable[[set[int]], Awaitable[None]]
 
+DECODE_SLICE = 256  # records decoded between two yields to the event loop
+
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, owner: BatchConsumer) -> None:
@@ -83,8 +85,16 @@ class BatchConsumer:
         instance_id: str | None = None,
         flusher: Callable[[], Awaitable[None]] | None = None,
         commit_interval: float = 1.0,
+        admit: Callable[[BaseModel], BaseModel | Exception] | None = None,
+        after_dead_letter: Callable[[Exception], Awaitable[None]] | None = None,
     ) -> None:
         self.service = service
+        # ``admit`` checks a decoded event beyond its contract (the notifier's admission): it
+        # returns the event, or the reason (a ``DeadLetter`` names its own) it is refused, so
+        # the record is dead-lettered from its original bytes; ``after_dead_letter`` then
+        # runs with that reason (the notifier records the refused request as failed).
+        self.admit = admit
+        self.after_dead_letter = after_dead_letter
         self.bootstrap = bootstrap
         self.group_id = group_id
         self.topics = list(topics)
@@ -236,8 +246,12 @@ class BatchConsumer:
                     consumer.seek(tp, records[0].offset)
                 continue  # or revoked while the batch was being fetched
             stream = []
-            for record in records:
-                event = self._decode(record)
+            for n, record in enumerate(records, 1):
+                if n % DECODE_SLICE == 0:
+                    # a large batch decodes in slices: a consumer with its own lane (the
+                    # detector's life-safety kinds) is not held behind the whole batch
+                    await asyncio.sleep(0)
+                event = self.decode(record)
                 if isinstance(event, Exception):
                     reason = event.reason if isinstance(event, DeadLetter) else "contract"
                     await self._dead_letter(record, event, reason)
@@ -375,13 +389,13 @@ class BatchConsumer:
         )
         await asyncio.sleep(OUTAGE_RETRY_S)
 
-    @staticmethod
-    def _decode(record: Any) -> BaseModel | Exception:
-        """The record as its topic's contract model, or the reason it is not one."""
+    def decode(self, record: Any) -> BaseModel | Exception:
+        """The record as its topic's contract model (admitted), or the reason it is not one."""
         try:
-            return decode_record(record.topic, record.key, record.value)
+            event = decode_record(record.topic, record.key, record.value)
         except (ValidationError, DeadLetter, ValueError) as exc:
             return exc
+        return event if self.admit is None else self.admit(event)
 
     async def _dead_letter(self, record: Any, exc: Exception, reason: str) -> None:
         headers: dict[str, str] = {}
@@ -414,6 +428,8 @@ class BatchConsumer:
             group=self.group_id,
             error=error[:300],
         )
+        if self.after_dead_letter is not None:
+            await self.after_dead_letter(exc)
 
     @property
     def lock(self) -> asyncio.Lock:

@@ -11,7 +11,7 @@ the redelivery change nothing) rather than loses.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from pydantic import BaseModel
 
@@ -36,37 +36,36 @@ class Refused(DeadLetter):
         self.request = request
 
 
-class RequestConsumer(BatchConsumer):
-    """The runtime's batch consumer, with the notifier's admission check at decoding time
-    (so a refused request is dead-lettered from its original bytes)."""
+def admit(notifier: Notifier) -> Callable[[BaseModel], BaseModel | Exception]:
+    """The notifier's admission check at decoding time, so a refused request is
+    dead-lettered from its original bytes."""
 
-    def __init__(self, notifier: Notifier, **options: Any) -> None:
-        super().__init__(**options)
-        self.notifier = notifier
-
-    def _decode(self, record: Any) -> BaseModel | Exception:  # type: ignore[override]
-        decoded = BatchConsumer._decode(record)
-        if isinstance(decoded, NotificationRequest):
+    def check(event: BaseModel) -> BaseModel | Exception:
+        if isinstance(event, NotificationRequest):
             try:
-                admission.check(decoded, self.notifier.renderer)
+                admission.check(event, notifier.renderer)
             except RequestRejected as exc:
-                return Refused(decoded, exc)
-        return decoded
+                return Refused(event, exc)
+        return event
 
-    async def _dead_letter(self, record: Any, exc: Exception, reason: str) -> None:
-        await super()._dead_letter(record, exc, reason)
+    return check
+
+
+def record_refused(notifier: Notifier) -> Callable[[Exception], Awaitable[None]]:
+    async def after_dead_letter(exc: Exception) -> None:
         if isinstance(exc, Refused):
-            await self.notifier.accept_many([exc.request])  # recorded failed, reported
+            await notifier.accept_many([exc.request])  # recorded failed, reported
+
+    return after_dead_letter
 
 
-def register(runtime: ServiceRuntime, notifier: Notifier, group: str = GROUP) -> RequestConsumer:
+def register(runtime: ServiceRuntime, notifier: Notifier, group: str = GROUP) -> BatchConsumer:
     async def accept(received: list[Received]) -> None:
         await notifier.accept_many(
             [r.event for r in received if isinstance(r.event, NotificationRequest)]
         )
 
-    consumer = RequestConsumer(
-        notifier,
+    consumer = BatchConsumer(
         service=runtime.name,
         bootstrap=runtime.common.kafka_bootstrap,
         group_id=group,
@@ -75,6 +74,8 @@ def register(runtime: ServiceRuntime, notifier: Notifier, group: str = GROUP) ->
         producer=runtime.producer,
         max_records=250,  # a batch holds the one SQLite writer: keep it short beside the sends
         instance_id=runtime.common.instance_id,
+        admit=admit(notifier),
+        after_dead_letter=record_refused(notifier),
     )
     runtime.declare_subscription(
         [NOTIFY_REQUEST],
