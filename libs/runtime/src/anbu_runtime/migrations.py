@@ -55,18 +55,27 @@ class Migrations:
     def upgrade(self, db: Database) -> None:
         """Bring ``db`` to the newest schema (idempotent). Call it under the schema lock.
 
-        A database made by ``create_all`` before the service had migrations (it has the
-        outbox but no version table) is stamped at the first revision, which describes
-        exactly that schema, and migrated on from there.
+        A database made by ``create_all`` (it has the outbox but no version table) is
+        adopted: stamped at head when its schema already is the models' (``create_all``
+        from today's code: a benchmark's seed, a test fixture), otherwise at the first
+        revision, which describes the schema services made before they had migrations,
+        and migrated on from there.
         """
         config = self.config(db.url)
         with db.engine.begin() as connection:
             config.attributes["connection"] = connection
             tables = set(inspect(connection).get_table_names())
             if "outbox" in tables and "alembic_version" not in tables:
-                base = ScriptDirectory.from_config(config).get_bases()[0]
-                command.stamp(config, base)
+                command.stamp(config, self._adopted_at(config, connection))
             command.upgrade(config, "head")
+
+    def _adopted_at(self, config: Config, connection: Any) -> str:
+        """The revision an unversioned database is at: head if it matches the models."""
+        command.current(config)  # runs env.py, which leaves the models in the config
+        metadata = config.attributes.get("target_metadata")
+        if metadata is not None and not _compare(connection, metadata):
+            return "head"
+        return ScriptDirectory.from_config(config).get_bases()[0]
 
     def __call__(self, db: Database) -> None:  # ServiceRuntime(migrate=...)
         self.upgrade(db)
@@ -83,6 +92,7 @@ def run_env(metadata: MetaData) -> None:
 
     install(metadata)  # the outbox and inbox live in every service's database
     config = context.config
+    config.attributes["target_metadata"] = metadata  # for Migrations' adoption check
     connection = config.attributes.get("connection")
     options: dict[str, Any] = {
         "target_metadata": metadata,
@@ -113,11 +123,14 @@ def schema_drift(db: Database, metadata: MetaData) -> list[Any]:
     """Differences between ``db``'s schema and ``metadata`` (empty when migrations match)."""
     install(metadata)
     with db.engine.connect() as connection:
-        context = MigrationContext.configure(
-            connection, opts={"compare_type": False, "include_object": _ours}
-        )
-        diffs = compare_metadata(context, metadata)
-    return list(diffs)
+        return _compare(connection, metadata)
+
+
+def _compare(connection: Any, metadata: MetaData) -> list[Any]:
+    context = MigrationContext.configure(
+        connection, opts={"compare_type": False, "include_object": _ours}
+    )
+    return list(compare_metadata(context, metadata))
 
 
 def main(argv: list[str] | None = None) -> int:
