@@ -101,6 +101,14 @@ def version(db: Database) -> str:
         return str(connection.execute(text("SELECT version_num FROM alembic_version")).scalar())
 
 
+def made_by_create_all(url: str, *, with_note: bool) -> Database:
+    db = Database(url)
+    metadata = models(with_note=with_note)
+    install(metadata)
+    metadata.create_all(db.engine)
+    return db
+
+
 def columns(db: Database) -> set[str]:
     return {c["name"] for c in inspect(db.engine).get_columns("visit")}
 
@@ -108,10 +116,7 @@ def columns(db: Database) -> set[str]:
 def test_a_database_made_by_create_all_from_todays_models_is_stamped_at_head(
     database_url: str, package: str
 ) -> None:
-    db = Database(database_url)
-    current = models(with_note=True)
-    install(current)
-    current.create_all(db.engine)
+    db = made_by_create_all(database_url, with_note=True)
 
     Migrations(package).upgrade(db)  # 0002 again would fail: the column exists
 
@@ -123,10 +128,7 @@ def test_a_database_made_by_create_all_from_todays_models_is_stamped_at_head(
 def test_a_database_made_by_create_all_before_migrations_is_stamped_at_the_first_and_migrated(
     database_url: str, package: str
 ) -> None:
-    db = Database(database_url)
-    before = models(with_note=False)
-    install(before)
-    before.create_all(db.engine)
+    db = made_by_create_all(database_url, with_note=False)
     with db.engine.begin() as connection:
         connection.execute(text("INSERT INTO visit (id) VALUES (7)"))
 
