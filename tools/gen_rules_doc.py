@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from anbu_detector.adapters.config_files import load_catalog
-from anbu_detector.domain.rules import RuleSet
+from anbu_detector.domain.rules import RhythmRule, RuleSet
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "rules.md"
@@ -29,6 +29,20 @@ WORDS: dict[str, dict[str, str]] = {
         ),
         "recovery": "모든 채널에 다시 활동이 보이면 무활동 경보는 해제됩니다.",
         "no_recovery": "활동이 다시 보여도 무활동 경보는 자동 해제되지 않습니다.",
+        "rhythm": (
+            "학습된 생활 리듬 (`absence.rhythm`): 가구마다 채널별로 한 주(요일·시간대)의 "
+            "활동 확률을 지난 기록에서 배웁니다(기록이 없으면 기본값을 {prior}주 분량의 기록으로 "
+            "셈). 조용함이 그 가구에게 얼마나 드문지(놀람 점수, nats)가 {t} 이상이면 그 채널을 "
+            "조용한 것으로 봅니다. 마지막 활동 뒤 {lo}시간이 지나기 전에는 판단하지 않고, "
+            "{hi}시간 동안 아무 활동이 없으면 언제나 경보합니다(절대 기준). 스스로 끝난 장애가 "
+            "잦은 채널은 조용함의 무게가 줄어듭니다(한 달 장애 한 번마다 절반, 계수 {ow}). "
+            "모든 채널이 조용하고 점수가 {p} 미만이면 먼저 자동 확인(AI 안부전화·문자, 단계 "
+            "`{sev}`), {p} 이상이거나 절대 기준에 닿으면 곧바로 사람이 갑니다. 학습된 리듬이 "
+            "없는 가구에는 위의 고정 기준 시간이 적용됩니다."
+        ),
+        "no_rhythm": (
+            "학습된 생활 리듬(`absence.rhythm`)은 꺼져 있습니다: 위의 고정 기준만 적용됩니다."
+        ),
         "rules": "규칙과 경보 단계",
         "rule": "규칙",
         "condition": "조건",
@@ -70,6 +84,19 @@ WORDS: dict[str, dict[str, str]] = {
         ),
         "recovery": "Activity on every channel again resolves the absence alerts.",
         "no_recovery": "Activity again does not resolve absence alerts by itself.",
+        "rhythm": (
+            "Learned rhythms (`absence.rhythm`): for each household and channel, the chance of "
+            "activity in each hour of its week is learned from its history (with none, a default "
+            "counted as {prior} weeks of history). A channel is silent once its silence is this "
+            "unusual for that household: a surprise of {t} nats or more. Never before {lo} h "
+            "after the last activity, and always at {hi} h without any activity (the absolute "
+            "floor). A channel whose outages often end by themselves weighs less (each such "
+            "outage in a month halves it, factor {ow}). Every channel silent with a score below "
+            "{p}: an automated check first (AI safety call or text, severity `{sev}`); at {p} "
+            "or more, or at the floor, a person at once. Households without a learned rhythm "
+            "keep the fixed windows above."
+        ),
+        "no_rhythm": "Learned rhythms (`absence.rhythm`) are off: only the fixed windows apply.",
         "rules": "Rules and severities",
         "rule": "rule",
         "condition": "condition",
@@ -185,6 +212,20 @@ def rule_rows(rules: RuleSet, lang: str) -> list[tuple[str, str, str]]:
     return rows
 
 
+def _rhythm(r: RhythmRule, w: dict[str, str]) -> str:
+    if not r.enabled:
+        return w["no_rhythm"]
+    return w["rhythm"].format(
+        prior=f"{r.prior_weeks:g}",
+        t=f"{r.threshold_nats:g}",
+        lo=f"{r.min_hours:g}",
+        hi=f"{r.max_hours:g}",
+        ow=f"{r.outage_weight:g}",
+        p=f"{r.person_at_nats:g}",
+        sev=r.check_first_severity.value,
+    )
+
+
 def section(rules: RuleSet, programmes: dict[str, dict[str, Any]], lang: str) -> list[str]:
     w = WORDS[lang]
     a = rules.absence
@@ -195,6 +236,8 @@ def section(rules: RuleSet, programmes: dict[str, dict[str, Any]], lang: str) ->
         "",
         w["quiet"].format(start=start, end=end),
         w["recovery"] if a.recovery_resolves else w["no_recovery"],
+        "",
+        _rhythm(a.rhythm, w),
         "",
         f"#### {w['rules']}",
         "",
