@@ -193,6 +193,22 @@ def test_a_dong_official_sees_only_their_dong(db: Database) -> None:
     assert nobody["overview"]["open_alerts_by_severity"] == {}
 
 
+def test_an_official_sees_their_dongs_running_protocols_behind_a_citys_more_urgent_ones(
+    db: Database,
+) -> None:
+    city = [household(n) for n in range(1, 6)] + [household(9, dong=DONG_B)]
+    urgent = [
+        escalation(uuid4(), uuid4(), n, next_due=T0 + timedelta(minutes=n)) for n in range(1, 6)
+    ]
+    later = escalation(uuid4(), uuid4(), 9, next_due=T0 + timedelta(hours=20))
+    fold(db, [*city, *urgent, later])
+    with db.session() as s:
+        mine = views.running_escalations(s, Scope(dong_codes=frozenset({DONG_B})), limit=3)
+        everyone = views.running_escalations(s, EVERYTHING, limit=3)
+    assert [(e.household_id, dong) for e, dong in mine] == [("HH-CON0009", DONG_B)]
+    assert [e.household_id for e, _ in everyone] == ["HH-CON0001", "HH-CON0002", "HH-CON0003"]
+
+
 def test_a_signal_without_produced_at_takes_its_record_timestamp_on_every_replay() -> None:
     payload = sos(1, T0).model_dump(mode="json")
     del payload["produced_at"]

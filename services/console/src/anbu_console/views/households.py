@@ -18,7 +18,7 @@ from ..adapters.orm import (
     TimelineEntry,
 )
 from ..domain.scope import Scope
-from .scoping import scoped, visible
+from .scoping import in_scope, scoped, visible
 
 
 def open_alerts(
@@ -45,7 +45,10 @@ def open_alerts(
 
 
 def running_escalations(session: Session, scope: Scope, limit: int = 500) -> Sequence[Any]:
-    """Running protocols, the most urgent next step first, with the household's dong."""
+    """Running protocols, the most urgent next step first, with the household's dong.
+
+    The scope is part of the query, before the limit: filtered after it, an official whose
+    dong's protocols were not among the city's first ``limit`` saw none."""
     query = (
         select(EscalationView, HouseholdView.dong_code)
         .outerjoin(HouseholdView, col(HouseholdView.household_id) == EscalationView.household_id)
@@ -57,8 +60,9 @@ def running_escalations(session: Session, scope: Scope, limit: int = 500) -> Seq
         )
         .limit(limit)
     )
-    rows = session.exec(query).all()
-    return [(e, dong) for e, dong in rows if scope.sees(dong)]
+    if not scope.everything:
+        query = query.where(in_scope(scope))
+    return session.exec(query).all()
 
 
 def alert(session: Session, scope: Scope, alert_id: UUID) -> dict[str, Any] | None:

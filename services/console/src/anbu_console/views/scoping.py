@@ -40,12 +40,17 @@ def scoped(query: Any, household_column: Any, scope: Scope) -> Any:
         query = query.select_from(entity).join(
             HouseholdView, col(HouseholdView.household_id) == household_column
         )
+    return query.where(in_scope(scope))
+
+
+def in_scope(scope: Scope) -> Any:
+    """The condition on ``HouseholdView`` that keeps a query within a (not everything) scope."""
     clauses = []
     if scope.dong_codes is not None:
         clauses.append(col(HouseholdView.dong_code).in_(scope.dong_codes))
     if scope.district_codes is not None:
         clauses.append(col(HouseholdView.district_code).in_(scope.district_codes))
-    return query.where(or_(*clauses)) if clauses else query.where(false())
+    return or_(*clauses) if clauses else false()
 
 
 def counts(
