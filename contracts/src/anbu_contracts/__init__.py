@@ -35,6 +35,7 @@ from .detector import (
     TaskType,
 )
 from .envelope import Event, UtcDatetime, utcnow
+from .jobs import JobKind, JobProgress
 from .notify import Channel, DeliveryStatus, NotificationRequest, NotificationStatusEvent
 from .outreach import (
     ContactMode,
@@ -128,6 +129,8 @@ __all__ = [
     "HouseholdSnapshot",
     "HouseholdStatus",
     "ItemState",
+    "JobKind",
+    "JobProgress",
     "LinkedService",
     "Locale",
     "LogAction",

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from .cases import CaseEvent
 from .detector import AlertEvent, EscalationEvent
+from .jobs import JobProgress
 from .notify import NotificationRequest, NotificationStatusEvent
 from .outreach import OutcomeEvent, TaskEvent
 from .registry import HouseholdSnapshot, WorkerSnapshot
@@ -156,6 +157,17 @@ NOTIFY_STATUS = Topic(
     retention_ms=30 * DAY_MS,
     description="Delivery status of notification requests: queued, sent, delivered, failed.",
 )
+OPS_JOB = Topic(
+    name="ops.job.v1",
+    model=JobProgress,
+    key_field="job_id",
+    partitions=1,
+    cleanup_policy="compact",
+    retention_ms=None,
+    description="Progress of long file work (partner files at the gateway, household imports "
+    "at the registry): counts, rate and ETA, no personal data; the newest per job wins.",
+    extra_config={"min.compaction.lag.ms": "60000"},
+)
 
 TOPICS: tuple[Topic, ...] = (
     *SIGNAL_TOPICS.values(),
@@ -168,6 +180,7 @@ TOPICS: tuple[Topic, ...] = (
     OUTREACH_OUTCOME,
     NOTIFY_REQUEST,
     NOTIFY_STATUS,
+    OPS_JOB,
 )
 TOPICS_BY_NAME: dict[str, Topic] = {t.name: t for t in TOPICS}
 

@@ -20,6 +20,8 @@ from anbu_contracts import (
     EvidenceRef,
     HeartbeatSignal,
     HouseholdSnapshot,
+    JobKind,
+    JobProgress,
     NotificationStatusEvent,
     OutcomeEvent,
     RuleRef,
@@ -277,3 +279,34 @@ def story() -> list[Any]:
         case(4, "transferred", T0 + 2 * h, "discovered", dong=DONG_B, from_dong_code=DONG_A),
         case(4, "closed", T0 + 3 * h, "closed", dong=DONG_B, closure_reason="no_need"),
     ]
+
+
+def job(
+    job_id: str,
+    rows: int,
+    at: datetime,
+    *,
+    total: int = 2_000_000,
+    finished: bool = False,
+    kind: JobKind = JobKind.PARTNER_FILE,
+) -> JobProgress:
+    """A long file job's progress report: ``rows`` of ``total`` done at 25,000 rows a second."""
+    return JobProgress(
+        occurred_at=at,
+        produced_at=at,
+        source="gateway" if kind is JobKind.PARTNER_FILE else "registry",
+        job_id=job_id,
+        kind=kind,
+        partner_id="kepco" if kind is JobKind.PARTNER_FILE else None,
+        detail="arrears" if kind is JobKind.PARTNER_FILE else None,
+        state="completed" if finished else "processing",
+        finished=finished,
+        succeeded=True if finished else None,
+        progress=1.0 if finished else rows / total,
+        rows=rows,
+        rejected=3,
+        rows_per_second=25_000.0,
+        eta_seconds=None if finished else (total - rows) / 25_000,
+        started_at=T0,
+        updated_at=at,
+    )

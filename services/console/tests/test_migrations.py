@@ -8,6 +8,7 @@ from sqlalchemy import inspect
 from anbu_console.adapters.migrations import MIGRATIONS
 from anbu_console.adapters.orm import (
     HouseholdView,
+    JobView,
     PartnerSignalHour,
     PartnerSignalSeen,
     ReadModelVersion,
@@ -55,13 +56,13 @@ def test_a_read_model_made_by_create_all_is_adopted_and_kept_not_replayed(
 def test_a_read_model_of_an_older_version_is_stamped_then_recreated_in_the_migrated_shape(
     database_url: str,
 ) -> None:
-    """A console from before read model v4 (no signal-hour tables, an older version row)."""
+    """A console from before read model v4 (no signal-hour or job tables, an older version row)."""
     db = Database(database_url)
     db.create_all(metadata)
     with db.session() as s:
         prepare(s)
         s.merge(ReadModelVersion(id=1, version=3))
-    for table in (PartnerSignalHour.__table__, PartnerSignalSeen.__table__):
+    for table in (PartnerSignalHour.__table__, PartnerSignalSeen.__table__, JobView.__table__):
         table.drop(db.engine)  # type: ignore[attr-defined]
     with db.schema_lock():
         MIGRATIONS.upgrade(db)  # stamped at 0001: the shape is the read model's to mend

@@ -12,9 +12,10 @@ import jwt
 
 from anbu_console.domain.changes import Change
 from anbu_console.entrypoints.live import Hub
+from anbu_contracts import JobKind
 from anbu_runtime.auth import ISSUER, Principal, UserRole, issue_token
 
-from .builders import DONG_B, T0, alert, escalation, household, sos, story
+from .builders import DONG_B, T0, alert, escalation, household, job, sos, story
 from .conftest import SECRET, TOKEN, Console
 
 Login = Callable[[str], Console]
@@ -164,6 +165,28 @@ def test_partner_feeds_are_flagged_stale_past_the_threshold(logged_in: Login) ->
     assert page.count('class="fresh"') == 2  # SOS feeds may be silent for 30 days
     strict = console.client.get("/partners?stale_hours=2").text
     assert strict.count('class="stale"') == 2 and "수신 중단" in strict
+
+
+def test_the_partners_page_shows_file_and_import_progress_to_every_role(
+    logged_in: Login,
+) -> None:
+    console = logged_in("official-530")
+    running = job("SUB-RUNNING", 850_000, T0 + timedelta(seconds=34))
+    imported = job(
+        "IMP-DONE",
+        1_000_000,
+        T0 + timedelta(minutes=1),
+        finished=True,
+        kind=JobKind.HOUSEHOLD_IMPORT,
+    )
+    console.feed([running, imported])
+    page = console.client.get("/partners").text
+    assert "파일 처리 현황" in page and "연계기관 파일" in page and "가구 일괄 등록" in page
+    assert '<progress max="100" value="42.5">' in page and "850,000 (거부 3)" in page
+    assert '<progress max="100" value="100.0">' in page
+    assert page.index("SUB-RUNNING") < page.index("IMP-DONE")  # running jobs first
+    english = console.client.get("/partners?lang=en").text
+    assert "Files and imports" in english and "25,000 rows/s" in english
 
 
 def test_the_kpi_table_shows_target_actual_and_achievement(logged_in: Login) -> None:

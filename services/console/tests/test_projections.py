@@ -16,6 +16,7 @@ from anbu_console import views
 from anbu_console.adapters.orm import (
     CaseView,
     EscalationView,
+    JobView,
     PartnerSignalSeen,
     TaskView,
     metadata,
@@ -36,6 +37,7 @@ from .builders import (
     escalation,
     heartbeat,
     household,
+    job,
     project,
     project_batch,
     sos,
@@ -207,6 +209,26 @@ def test_an_official_sees_their_dongs_running_protocols_behind_a_citys_more_urge
         everyone = views.running_escalations(s, EVERYTHING, limit=3)
     assert [(e.household_id, dong) for e, dong in mine] == [("HH-CON0009", DONG_B)]
     assert [e.household_id for e, _ in everyone] == ["HH-CON0001", "HH-CON0002", "HH-CON0003"]
+
+
+def test_a_file_job_keeps_its_newest_progress_whatever_the_order(db: Database) -> None:
+    early, later = job("SUB-1", 500_000, T0), job("SUB-1", 850_000, T0 + timedelta(seconds=20))
+    fold(db, [later, early, later])
+    with db.session() as s:
+        row = s.get(JobView, "SUB-1")
+        assert row is not None and (row.rows, row.progress) == (850_000, 0.425)
+        assert row.eta_seconds == 46.0 and not row.finished
+        changes = project_batch(
+            s, [early, job("SUB-1", 2_000_000, T0 + timedelta(minutes=2), finished=True)]
+        )
+    assert [(c.kind, c.ref, c.summary) for c in changes] == [
+        ("job", "SUB-1", "partner_file completed")
+    ]
+    with db.session() as s:
+        shown = views.file_jobs(s, T0 + timedelta(minutes=3))
+    assert [(r["job"].job_id, r["percent"], r["job"].finished) for r in shown] == [
+        ("SUB-1", 100.0, True)
+    ]
 
 
 def test_a_signal_without_produced_at_takes_its_record_timestamp_on_every_replay() -> None:

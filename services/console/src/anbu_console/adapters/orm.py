@@ -208,6 +208,27 @@ class TimelineEntry(Table, table=True):
     terms: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
+class JobView(Table, table=True):
+    """Where each long file job stands (a partner file, a household import): the newest
+    report by ``updated_at`` wins."""
+
+    __tablename__ = "job_view"
+    job_id: str = Field(primary_key=True, max_length=128)
+    kind: str = Field(max_length=32)
+    partner_id: str | None = Field(default=None, max_length=64)
+    detail: str | None = Field(default=None, max_length=128)
+    state: str = Field(max_length=128)
+    finished: bool
+    succeeded: bool | None = None
+    progress: float
+    rows: int
+    rejected: int
+    rows_per_second: float | None = None
+    eta_seconds: float | None = None
+    started_at: datetime = Field(sa_column=_tz(False))
+    updated_at: datetime = Field(sa_column=_tz(False, index=True))
+
+
 class ReadModelVersion(Table, table=True):
     """Which shape of the read model the database holds (one row); not itself replayed."""
 
@@ -229,4 +250,5 @@ READ_MODEL = (
     PartnerSignalHour,
     PartnerSignalSeen,
     TimelineEntry,
+    JobView,
 )

@@ -29,7 +29,8 @@ BATCH = 2000
 # into it. A change of a table's shape also needs an Alembic revision (migrations/).
 # 3: case_view, timeline label and terms (registry.case.v1)
 # 4: partner_signal_hour and partner_signal_seen (signals per partner per hour)
-READ_MODEL_VERSION = 4
+# 5: job_view (progress of partner files and household imports, ops.job.v1)
+READ_MODEL_VERSION = 5
 LEGACY_TABLES = ("feed",)
 
 

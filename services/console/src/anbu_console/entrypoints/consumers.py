@@ -14,6 +14,7 @@ from anbu_contracts import (
     CaseEvent,
     EscalationEvent,
     HouseholdSnapshot,
+    JobProgress,
     NotificationStatusEvent,
     OutcomeEvent,
     TaskEvent,
@@ -22,6 +23,7 @@ from anbu_contracts.topics import (
     DETECTOR_ALERT,
     DETECTOR_ESCALATION,
     NOTIFY_STATUS,
+    OPS_JOB,
     OUTREACH_OUTCOME,
     OUTREACH_TASK,
     REGISTRY_CASE,
@@ -45,6 +47,7 @@ INPUT_TOPICS = (
     OUTREACH_TASK,
     OUTREACH_OUTCOME,
     NOTIFY_STATUS,
+    OPS_JOB,
     *SIGNAL_TOPICS.values(),
 )
 
@@ -78,6 +81,7 @@ def register(
         | TaskEvent
         | OutcomeEvent
         | NotificationStatusEvent
+        | JobProgress
         | AnySignal,
         title=group,
         description="Everything operators watch, folded into the console's read model.",

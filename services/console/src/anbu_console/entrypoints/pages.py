@@ -75,8 +75,11 @@ def router(console: Console) -> APIRouter:
         return await console.page(
             request,
             "partners.html",
-            lambda s, _scope: pages.partners(
-                s, now(), hours, options.feed_stale_hours, options.feed_stale_hours_by_kind
+            lambda s, _scope: (
+                pages.partners(
+                    s, now(), hours, options.feed_stale_hours, options.feed_stale_hours_by_kind
+                )
+                | {"jobs": views.file_jobs(s, now())}
             ),
         )
 
@@ -102,7 +105,8 @@ def router(console: Console) -> APIRouter:
                 yield {"event": "hello", "data": "{}"}
                 while True:
                     change = await queue.get()
-                    if not scope.sees(change.dong_code):
+                    # file jobs are not a household's: every role sees them, as the feeds
+                    if change.kind != "job" and not scope.sees(change.dong_code):
                         continue
                     yield {
                         "event": change.kind,

@@ -25,6 +25,7 @@ from anbu_contracts import (
     CaseEvent,
     EscalationEvent,
     HouseholdSnapshot,
+    JobProgress,
     NotificationStatusEvent,
     OutcomeEvent,
     Signal,
@@ -38,6 +39,7 @@ from .cases import on_case
 from .common import Uow
 from .detector import on_alert, on_escalation
 from .households import on_household
+from .jobs import on_job
 from .outreach import on_notification, on_outcome, on_task
 from .partner_feeds import fold_signals, on_signal
 
@@ -50,6 +52,7 @@ HANDLERS: HandlerTable[ReadModel] = HandlerTable(
         OutcomeEvent: on_outcome,
         NotificationStatusEvent: on_notification,
         CaseEvent: on_case,
+        JobProgress: on_job,
         Signal: on_signal,  # every signal kind: the table finds the nearest base
     }
 )

@@ -94,7 +94,7 @@
     source.onerror = function () {
       if (state) { state.textContent = state.dataset.offline; state.className = "live-state off"; }
     };
-    ["alert", "escalation", "task", "outcome", "notification", "case"].forEach(function (kind) {
+    ["alert", "escalation", "task", "outcome", "notification", "case", "job"].forEach(function (kind) {
       source.addEventListener(kind, function (event) {
         if (kind === "alert") {
           try {

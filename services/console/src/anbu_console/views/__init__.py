@@ -5,7 +5,7 @@ viewer's scope (:mod:`.scoping`). Each function takes a session (a snapshot, see
 from .dongs import dong_grid, dong_measures
 from .figures import funnel, kpi_actuals, overview, recent_feed
 from .households import alert, household, open_alerts, running_escalations
-from .partners import partner_feeds, partner_signal_hours
+from .partners import file_jobs, partner_feeds, partner_signal_hours
 from .scoping import MONITORED, OPEN_TASK, visible
 from .trends import day_two_steps, trend_rows
 
@@ -16,6 +16,7 @@ __all__ = [
     "day_two_steps",
     "dong_grid",
     "dong_measures",
+    "file_jobs",
     "funnel",
     "household",
     "kpi_actuals",
