@@ -4,13 +4,12 @@ Validation, sealing (AES-GCM) and blind indexes (HMAC) take most of an import's 
 need no database, so :class:`BatchPreparer` runs them in worker processes while the parent
 reads the file and writes the batches before (COPY). Each worker builds its own
 :class:`PiiCipher` from the keys once; what comes back is plain rows, already sealed, and the
-snapshots already serialised for the outbox.
+snapshots to publish.
 """
 
 from __future__ import annotations
 
 import gc
-import json
 import multiprocessing
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -19,11 +18,9 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from anbu_contracts.topics import REGISTRY_HOUSEHOLD
 from anbu_runtime.auth import Principal
-from anbu_runtime.outbox import event_headers
 
 from ..adapters.events import household_snapshot
 from ..adapters.household_csv import MalformedFile, to_household
@@ -38,13 +35,13 @@ Record = tuple[int, list[str], dict[str, str]]  # line, cell-count problems, cel
 
 @dataclass
 class Tables:
-    """Rows for one batch, by table; the outbox rows carry the serialised snapshots."""
+    """Rows for one batch, by table, and the household snapshots to publish."""
 
     household: list[dict[str, Any]] = field(default_factory=list)
     person: list[dict[str, Any]] = field(default_factory=list)
     tier_change: list[dict[str, Any]] = field(default_factory=list)
     consent: list[dict[str, Any]] = field(default_factory=list)
-    outbox: list[dict[str, Any]] = field(default_factory=list)
+    snapshots: list[BaseModel] = field(default_factory=list)  # HouseholdSnapshot
 
 
 @dataclass
@@ -166,18 +163,7 @@ def _add_household(
         for c in data.channels
     )
     relations = {p.relation.value for p in data.people}
-    snapshot = household_snapshot(SimpleNamespace(**row), relations, now)
-    # The outbox's row for the snapshot, as Outbox.add_many stages it, serialised here
-    # rather than in the parent, which only copies bytes.
-    tables.outbox.append(
-        {
-            "topic": REGISTRY_HOUSEHOLD.name,
-            "key": REGISTRY_HOUSEHOLD.key_of(snapshot),
-            "value": snapshot.model_dump_json().encode(),
-            "headers": json.dumps(event_headers(snapshot)),
-            "created_at": now,
-        }
-    )
+    tables.snapshots.append(household_snapshot(SimpleNamespace(**row), relations, now))
 
 
 # -- running batches in worker processes -------------------------------------------------
