@@ -4,7 +4,7 @@ Validation, sealing (AES-GCM) and blind indexes (HMAC) take most of an import's 
 need no database, so :class:`BatchPreparer` runs them in worker processes while the parent
 reads the file and writes the batches before (COPY). Each worker builds its own
 :class:`PiiCipher` from the keys once; what comes back is plain rows, already sealed, and the
-snapshots to publish.
+snapshots already serialised for the outbox.
 """
 
 from __future__ import annotations
@@ -18,13 +18,15 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
+from anbu_contracts.topics import REGISTRY_HOUSEHOLD
 from anbu_runtime.auth import Principal
 
 from ..adapters.events import household_snapshot
 from ..adapters.household_csv import MalformedFile, to_household
 from ..adapters.pii import PiiCipher
+from ..adapters.repository import outbox_row
 from ..domain import access
 from ..domain.identifiers import new_household_id, new_person_id
 from ..domain.model import HouseholdIn
@@ -35,13 +37,13 @@ Record = tuple[int, list[str], dict[str, str]]  # line, cell-count problems, cel
 
 @dataclass
 class Tables:
-    """Rows for one batch, by table, and the household snapshots to publish."""
+    """Rows for one batch, by table; the outbox rows carry the serialised snapshots."""
 
     household: list[dict[str, Any]] = field(default_factory=list)
     person: list[dict[str, Any]] = field(default_factory=list)
     tier_change: list[dict[str, Any]] = field(default_factory=list)
     consent: list[dict[str, Any]] = field(default_factory=list)
-    snapshots: list[BaseModel] = field(default_factory=list)  # HouseholdSnapshot
+    outbox: list[dict[str, Any]] = field(default_factory=list)  # serialised snapshots
 
 
 @dataclass
@@ -163,7 +165,9 @@ def _add_household(
         for c in data.channels
     )
     relations = {p.relation.value for p in data.people}
-    tables.snapshots.append(household_snapshot(SimpleNamespace(**row), relations, now))
+    snapshot = household_snapshot(SimpleNamespace(**row), relations, now)
+    # Serialised here, in the worker, rather than in the parent, which only copies bytes.
+    tables.outbox.append(outbox_row(REGISTRY_HOUSEHOLD, snapshot, now))
 
 
 # -- running batches in worker processes -------------------------------------------------

@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from anbu_contracts.topics import REGISTRY_HOUSEHOLD
 from anbu_runtime.auth import Principal
 from anbu_runtime.uow import Transactions
 
@@ -32,7 +31,6 @@ from ..adapters.household_csv import (
     file_lines,
     rows_of,
 )
-from ..adapters.orm import ConsentRow, HouseholdRow, PersonRow, TierChangeRow
 from ..adapters.pii import PiiCipher
 from ..adapters.repository import Repositories, UoW
 from .common import audit, run_sync
@@ -165,13 +163,8 @@ def _error(report: ImportReport, line: int, errors: list[str]) -> None:
 
 
 def write_batch(uow: UoW, tables: Tables, principal: Principal) -> None:
-    """Store a prepared batch with bulk statements (COPY on PostgreSQL) and audit it."""
-    repos = uow.repos
-    repos.insert_rows(HouseholdRow.__table__, tables.household)  # type: ignore[attr-defined]
-    repos.insert_rows(PersonRow.__table__, tables.person)  # type: ignore[attr-defined]
-    repos.insert_rows(TierChangeRow.__table__, tables.tier_change)  # type: ignore[attr-defined]
-    repos.insert_rows(ConsentRow.__table__, tables.consent)  # type: ignore[attr-defined]
-    uow.publish_many(REGISTRY_HOUSEHOLD, tables.snapshots)
+    """Store a prepared batch and its snapshots with bulk statements, and audit it."""
+    uow.repos.add_import_batch(tables)
     audit(
         uow,
         principal,
