@@ -148,7 +148,7 @@ class Repositories:
 
         The batch's snapshots come already serialised as outbox rows (:func:`outbox_row`, in
         the import's worker processes): ``uow.publish_many`` would serialise them here, in
-        the one process that writes, and costs the import about a sixth more CPU
+        the one process that writes, and costs the import about a quarter more CPU
         (docs/registry.md). This is the registry's one path into the outbox that is not
         ``uow.publish``; the import wakes the relay when the batch committed.
         """

@@ -117,7 +117,7 @@ def _keep(upload: IO[bytes]) -> tuple[Path, int]:
 
 def router(tx: RouteTransactions, cipher: PiiCipher, workers: int) -> APIRouter:
     api = APIRouter(tags=["households"])
-    jobs = ImportJobs(tx.tx, cipher, workers)
+    jobs = ImportJobs(tx.units, cipher, workers)
     running: set[asyncio.Task[None]] = set()
 
     @api.post(
@@ -131,7 +131,7 @@ def router(tx: RouteTransactions, cipher: PiiCipher, workers: int) -> APIRouter:
         try:
             report = await asyncio.to_thread(
                 run_import,
-                tx.tx,
+                tx.units,
                 cipher,
                 file_lines(file.file),
                 who,
@@ -144,7 +144,7 @@ def router(tx: RouteTransactions, cipher: PiiCipher, workers: int) -> APIRouter:
                 400, "Bad CSV header", str(exc), type_="csv-header", extensions={"line": exc.line}
             ) from exc
         except MalformedFile as exc:
-            tx.tx.outbox.notify()  # batches before the bad line are written
+            tx.units.outbox.notify()  # batches before the bad line are written
             done = exc.report or ImportReport(dry_run=dry_run)
             raise Problem(
                 422,
@@ -159,7 +159,7 @@ def router(tx: RouteTransactions, cipher: PiiCipher, workers: int) -> APIRouter:
                     "limits": {"cell_characters": MAX_FIELD_CHARS, "line_bytes": MAX_LINE_BYTES},
                 },
             ) from exc
-        tx.tx.outbox.notify()
+        tx.units.outbox.notify()
         return ImportReportView.model_validate(report, from_attributes=True)
 
     async def run_job(import_id: str, path: Path, who: Principal) -> None:
@@ -169,7 +169,7 @@ def router(tx: RouteTransactions, cipher: PiiCipher, workers: int) -> APIRouter:
             # The import's row says "failed"; the cause goes to the log (no row contents).
             log.exception("household import failed", import_id=import_id)
         finally:
-            tx.tx.outbox.notify()
+            tx.units.outbox.notify()
 
     @api.post(
         "/v1/imports/households/jobs",

@@ -45,15 +45,15 @@ class RouteTransactions:
     on a snapshot) for the routes, with domain errors answered as problems."""
 
     def __init__(self, tx: Transactions[Repositories]) -> None:
-        self.tx = tx
+        self.units = tx
 
     async def run(self, fn: Callable[[UoW], T]) -> T:
         with problems():
-            return await self.tx.run(fn)
+            return await self.units.run(fn)
 
     async def read(self, fn: Callable[[Repositories], T]) -> T:
         with problems():
-            return await self.tx.read(fn)
+            return await self.units.read(fn)
 
     async def read_rows(
         self, model: type[M], fn: Callable[[Repositories], Iterable[Any]]
@@ -65,4 +65,4 @@ class RouteTransactions:
 
     def now(self) -> datetime:
         """The service clock's time, for views that stamp what they show."""
-        return self.tx.clock.now()
+        return self.units.clock.now()
