@@ -12,13 +12,15 @@ from anbu_contracts import RecipientKind, RecipientRef
 from anbu_registry.adapters.migrations import upgrade
 from anbu_registry.adapters.orm import metadata
 from anbu_registry.adapters.pii import PiiCipher
+from anbu_registry.adapters.repository import Repositories
 from anbu_registry.domain.model import HouseholdIn
 from anbu_registry.handlers import households, recipients
-from anbu_registry.handlers.common import Context
+from anbu_registry.handlers.common import Context, run_sync
 from anbu_runtime.auth import SERVICE
 from anbu_runtime.clock import SystemClock
 from anbu_runtime.db import Database
 from anbu_runtime.outbox import Outbox, install
+from anbu_runtime.uow import Transactions
 
 OLD, NEW, INDEX = os.urandom(32), os.urandom(32), os.urandom(32)
 
@@ -53,8 +55,9 @@ def test_the_blind_index_matches_a_number_however_it_is_written() -> None:
 def test_the_notifier_resolves_a_sealed_number_and_the_file_never_holds_it(tmp_path: Path) -> None:
     db = Database(f"sqlite:///{tmp_path / 'registry.db'}")
     upgrade(db)
-    ctx = Context(
-        PiiCipher([("k1", OLD)], INDEX), Outbox(install(metadata), "registry"), SystemClock()
+    ctx = Context(PiiCipher([("k1", OLD)], INDEX))
+    tx = Transactions(
+        db, Outbox(install(metadata), "registry"), SystemClock(), lambda s: Repositories(s, ctx)
     )
     household = HouseholdIn.model_validate(
         {
@@ -65,16 +68,16 @@ def test_the_notifier_resolves_a_sealed_number_and_the_file_never_holds_it(tmp_p
             "people": [{"relation": "resident", "name": "홍길순", "phone": "010-5555-7777"}],
         }
     )
-    with db.session() as s:
-        household_id = households.register(ctx, s, household, SERVICE)
-    with db.session() as s:
-        [address] = recipients.resolve(
-            ctx,
-            s,
+    household_id = run_sync(tx, lambda uow: households.register(uow, household, SERVICE))
+    [address] = run_sync(
+        tx,
+        lambda uow: recipients.resolve(
+            uow,
             RecipientRef(kind=RecipientKind.RESIDENT, household_id=household_id),
             SERVICE,
             "unit test",
-        )
+        ),
+    )
     assert address.phone == "010-5555-7777" and address.name == "홍길순"
     db.dispose()
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir())

@@ -70,7 +70,8 @@ def test_a_field_worker_sees_an_address_only_through_an_accepted_task(registry: 
     assert registry.client.get(url, headers=carer, params={"purpose": "visit"}).status_code == 403
 
     task_id = uuid4()
-    db: Database = registry.client.app.state.runtime.db  # type: ignore[attr-defined]
+    runtime = registry.client.app.state.runtime  # type: ignore[attr-defined]
+    db: Database = runtime.db
     ctx = registry.client.app.state.registry_context  # type: ignore[attr-defined]
 
     def task(status: str) -> TaskEvent:
@@ -89,7 +90,9 @@ def test_a_field_worker_sees_an_address_only_through_an_accepted_task(registry: 
 
     def consume(event: TaskEvent) -> None:
         with db.session() as s:
-            events.on_task(event, UnitOfWork(s, Repositories(s, ctx), ctx.outbox, ctx.now()))
+            events.on_task(
+                event, UnitOfWork(s, Repositories(s, ctx), runtime.outbox, runtime.clock.now())
+            )
 
     consume(task("accepted"))
     shown = registry.client.get(url, headers=carer, params={"purpose": "day-2 visit"})
@@ -97,7 +100,8 @@ def test_a_field_worker_sees_an_address_only_through_an_accepted_task(registry: 
     assert shown.json()["address"] == "서울특별시 종로구 시험로 1"
     with db.session() as s:
         events.on_task(
-            task("completed"), UnitOfWork(s, Repositories(s, ctx), ctx.outbox, ctx.now())
+            task("completed"),
+            UnitOfWork(s, Repositories(s, ctx), runtime.outbox, runtime.clock.now()),
         )
     assert registry.client.get(url, headers=carer, params={"purpose": "again"}).status_code == 403
 

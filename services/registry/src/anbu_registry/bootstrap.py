@@ -17,6 +17,7 @@ from anbu_runtime.settings import CommonSettings, ServiceSettings
 from .adapters.migrations import upgrade
 from .adapters.orm import metadata
 from .adapters.pii import cipher_from_settings
+from .adapters.repository import Repositories
 from .adapters.seed import seeding
 from .entrypoints import consumers, http
 from .handlers.common import Context
@@ -52,10 +53,11 @@ def create(
         settings.blind_index_key,
     )
     cipher = cipher_from_settings(settings.pii_keys, settings.blind_index_key, common.var_dir)
-    ctx = Context(cipher, runtime.outbox, runtime.clock)
+    ctx = Context(cipher)
+    tx = runtime.transactions(lambda session: Repositories(session, ctx))
 
     if settings.seed_file is not None:
-        runtime.on_startup(seeding(runtime.db, ctx, settings.seed_file))
+        runtime.on_startup(seeding(tx, settings.seed_file))
 
     consumers.register(runtime, ctx)
     runtime.declare_publications(REGISTRY_HOUSEHOLD, REGISTRY_WORKER, REGISTRY_CASE)
@@ -67,5 +69,5 @@ def create(
         body_limits={"/v1/imports/households": settings.import_max_bytes},  # and /jobs
     )
     app.state.registry_context = ctx
-    app.include_router(http.router(runtime, ctx, settings.import_workers))
+    app.include_router(http.router(tx, common, cipher, settings.import_workers))
     return runtime, app

@@ -23,10 +23,12 @@ from anbu_runtime.clock import SystemClock
 from anbu_runtime.db import Database
 from anbu_runtime.outbox import Outbox, install
 from anbu_runtime.settings import CommonSettings
+from anbu_runtime.uow import Transactions
 
 from ..adapters.migrations import upgrade
 from ..adapters.orm import metadata
 from ..adapters.pii import cipher_from_settings
+from ..adapters.repository import Repositories
 from ..domain.import_progress import eta_seconds
 from ..handlers.common import Context
 from ..handlers.imports import HeaderError, ImportReport, MalformedFile, file_lines, run_import
@@ -57,10 +59,12 @@ def import_main(argv: list[str] | None = None) -> int:
     db = Database(settings.resolved_database_url(common, "registry"))
     with db.schema_lock():
         upgrade(db)
-    ctx = Context(
-        cipher_from_settings(settings.pii_keys, settings.blind_index_key, common.var_dir),
+    ctx = Context(cipher_from_settings(settings.pii_keys, settings.blind_index_key, common.var_dir))
+    tx = Transactions(
+        db,
         Outbox(install(metadata), "registry"),
         SystemClock(),
+        lambda session: Repositories(session, ctx),
     )
     started = time.monotonic()
     total = args.file.stat().st_size
@@ -81,8 +85,8 @@ def import_main(argv: list[str] | None = None) -> int:
     try:
         with args.file.open("rb") as binary:
             report = run_import(
-                ctx,
-                db,
+                tx,
+                ctx.cipher,
                 file_lines(binary, args.encoding),
                 SERVICE,
                 dry_run=args.dry_run,

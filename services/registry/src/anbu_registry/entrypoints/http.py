@@ -5,15 +5,25 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from anbu_runtime.service import ServiceRuntime
+from anbu_runtime.settings import CommonSettings
+from anbu_runtime.uow import Transactions
 
-from ..handlers.common import Context
+from ..adapters.pii import PiiCipher
+from ..adapters.repository import Repositories
 from .routes import cases, households, imports, internal, partners, users, workers
+from .routes.transaction import RouteTransactions
 
 
-def router(runtime: ServiceRuntime, ctx: Context, import_workers: int = 0) -> APIRouter:
+def router(
+    tx: Transactions[Repositories],
+    common: CommonSettings,
+    cipher: PiiCipher,
+    import_workers: int = 0,
+) -> APIRouter:
+    routes = RouteTransactions(tx)
     api = APIRouter()
-    for area in (users, households, cases, workers, partners, internal):
-        api.include_router(area.router(runtime, ctx))
-    api.include_router(imports.router(runtime, ctx, import_workers))
+    api.include_router(users.router(routes, common))
+    for area in (households, cases, workers, partners, internal):
+        api.include_router(area.router(routes))
+    api.include_router(imports.router(routes, cipher, import_workers))
     return api

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
-
-from sqlmodel import Session, col, select
 
 from anbu_contracts import CaseChange
 from anbu_contracts.topics import REGISTRY_CASE
 from anbu_runtime.auth import Principal
 
 from ..adapters.events import case_event, change_of
-from ..adapters.orm import CaseEventRow, CaseRow, HouseholdRow, LinkageRow
+from ..adapters.orm import CaseEventRow, CaseRow, LinkageRow
+from ..adapters.repository import Repositories, UoW
 from ..domain import access
 from ..domain.cases import (
-    OPEN_STATES,
     Case,
     CaseLevel,
     CaseState,
@@ -26,7 +23,7 @@ from ..domain.cases import (
 )
 from ..domain.identifiers import new_id
 from ..domain.model import AssessmentIn, CaseIn, GoalIn, LinkageIn, TransitionIn
-from .common import Conflict, Context, NotFound, actor_name, require
+from .common import Conflict, actor_name, require
 
 
 def case_of(row: CaseRow) -> Case:
@@ -43,33 +40,25 @@ def case_of(row: CaseRow) -> Case:
 
 
 def save_case(
-    session: Session,
+    uow: UoW,
     row: CaseRow,
     case: Case,
     actor: str,
-    now: datetime,
     kind: str,
     detail: dict[str, Any],
 ) -> None:
     row.state, row.level = case.state.value, case.level.value if case.level else None
     row.dong_code, row.opened_at = case.dong_code, case.opened_at
     row.closed_at, row.closure_reason = case.closed_at, case.closure_reason
-    session.add(row)
-    session.add(CaseEventRow(case_id=row.case_id, at=now, actor=actor, kind=kind, detail=detail))
+    uow.session.add(row)
+    uow.session.add(
+        CaseEventRow(case_id=row.case_id, at=uow.now, actor=actor, kind=kind, detail=detail)
+    )
 
 
-def stage_event(
-    ctx: Context, session: Session, case: Case, change: CaseChange, **detail: Any
-) -> None:
+def stage_event(uow: UoW, case: Case, change: CaseChange, **detail: Any) -> None:
     """Stage the case's lifecycle event in the outbox, in the caller's transaction."""
-    ctx.outbox.add(session, REGISTRY_CASE, case_event(case, change, ctx.now(), **detail))
-
-
-def _row(session: Session, case_id: str) -> CaseRow:
-    row = session.get(CaseRow, case_id)
-    if row is None:
-        raise NotFound(f"case {case_id} not found")
-    return row
+    uow.publish(REGISTRY_CASE, case_event(case, change, uow.now, **detail))
 
 
 def _allowed(principal: Principal, row: CaseRow) -> None:
@@ -79,19 +68,15 @@ def _allowed(principal: Principal, row: CaseRow) -> None:
     )
 
 
-def open_case(
-    ctx: Context, session: Session, data: CaseIn, principal: Principal, *, actor: str | None = None
-) -> str:
-    household = session.get(HouseholdRow, data.household_id)
-    if household is None:
-        raise NotFound(f"household {data.household_id} not found")
+def open_case(uow: UoW, data: CaseIn, principal: Principal, *, actor: str | None = None) -> str:
+    household = uow.repos.household(data.household_id)
     require(
         access.can_manage_cases(principal, household.dong_code),
         f"household {data.household_id} is outside your area",
     )
-    if open_case_of(session, data.household_id) is not None:
+    if open_case_of(uow.repos, data.household_id) is not None:
         raise Conflict(f"household {data.household_id} already has an open case")
-    now = ctx.now()
+    now = uow.now
     row = CaseRow(
         case_id=new_id("C-"),
         household_id=data.household_id,
@@ -101,9 +86,9 @@ def open_case(
         manager_worker_id=data.manager_worker_id,
         source=data.source,
     )
-    session.add(row)
-    session.flush()
-    session.add(
+    uow.session.add(row)
+    uow.session.flush()
+    uow.session.add(
         CaseEventRow(
             case_id=row.case_id,
             at=now,
@@ -112,32 +97,25 @@ def open_case(
             detail={"to": CaseState.DISCOVERED.value, "source": data.source},
         )
     )
-    stage_event(ctx, session, case_of(row), CaseChange.DISCOVERED)
+    stage_event(uow, case_of(row), CaseChange.DISCOVERED)
     return row.case_id
 
 
-def open_case_of(session: Session, household_id: str) -> CaseRow | None:
-    return session.exec(
-        select(CaseRow).where(
-            CaseRow.household_id == household_id,
-            col(CaseRow.state).in_([s.value for s in OPEN_STATES]),
-        )
-    ).first()
+def open_case_of(repos: Repositories, household_id: str) -> CaseRow | None:
+    found = repos.open_cases_of(household_id)
+    return found[0] if found else None
 
 
 def get(
-    session: Session, case_id: str, principal: Principal
+    repos: Repositories, case_id: str, principal: Principal
 ) -> tuple[CaseRow, Sequence[CaseEventRow]]:
-    row = _row(session, case_id)
+    row = repos.case(case_id)
     _allowed(principal, row)
-    events = session.exec(
-        select(CaseEventRow).where(CaseEventRow.case_id == case_id).order_by(col(CaseEventRow.id))
-    ).all()
-    return row, events
+    return row, repos.case_history(case_id)
 
 
 def search(
-    session: Session,
+    repos: Repositories,
     principal: Principal,
     *,
     state: CaseState | None,
@@ -145,32 +123,25 @@ def search(
     limit: int,
     offset: int,
 ) -> Sequence[CaseRow]:
-    query = select(CaseRow)
-    if state:
-        query = query.where(CaseRow.state == state.value)
-    if dong_code:
-        query = query.where(CaseRow.dong_code == dong_code)
-    rows = session.exec(
-        query.order_by(col(CaseRow.opened_at).desc()).offset(offset).limit(limit * 4)
-    ).all()
+    # Cases outside the caller's area are dropped after the query: fetch a margin.
+    rows = repos.cases(
+        state=state.value if state else None, dong_code=dong_code, limit=limit * 4, offset=offset
+    )
     return [r for r in rows if access.can_manage_cases(principal, r.dong_code)][:limit]
 
 
-def move(
-    ctx: Context, session: Session, case_id: str, data: TransitionIn, principal: Principal
-) -> CaseRow:
+def move(uow: UoW, case_id: str, data: TransitionIn, principal: Principal) -> CaseRow:
     """Move a case; an illegal move raises IllegalTransition (HTTP 409 with the reason)."""
-    row = _row(session, case_id)
+    row = uow.repos.case(case_id)
     _allowed(principal, row)
-    now = ctx.now()
+    now = uow.now
     before = case_of(row)
     moved = transition(before, data.to, now, level=data.level, reason=data.reason)
     save_case(
-        session,
+        uow,
         row,
         moved,
         actor_name(principal),
-        now,
         "transition",
         {
             "from": row.state,
@@ -181,8 +152,7 @@ def move(
         },
     )
     stage_event(
-        ctx,
-        session,
+        uow,
         moved,
         change_of(data.to),
         from_state=before.state,
@@ -191,10 +161,8 @@ def move(
     return row
 
 
-def assess(
-    ctx: Context, session: Session, case_id: str, data: AssessmentIn, principal: Principal
-) -> None:
-    row = _row(session, case_id)
+def assess(uow: UoW, case_id: str, data: AssessmentIn, principal: Principal) -> None:
+    row = uow.repos.case(case_id)
     _allowed(principal, row)
     if row.state not in (
         CaseState.OPENED.value,
@@ -202,10 +170,10 @@ def assess(
         CaseState.MONITORING.value,
     ):
         raise Conflict(f"a case in state '{row.state}' cannot be assessed; open it first")
-    session.add(
+    uow.session.add(
         CaseEventRow(
             case_id=case_id,
-            at=ctx.now(),
+            at=uow.now,
             actor=actor_name(principal),
             kind="assessment",
             detail=data.model_dump(mode="json"),
@@ -213,10 +181,8 @@ def assess(
     )
 
 
-def add_goal(
-    ctx: Context, session: Session, case_id: str, data: GoalIn, principal: Principal
-) -> None:
-    row = _row(session, case_id)
+def add_goal(uow: UoW, case_id: str, data: GoalIn, principal: Principal) -> None:
+    row = uow.repos.case(case_id)
     _allowed(principal, row)
     if row.state not in (
         CaseState.ASSESSED.value,
@@ -224,10 +190,10 @@ def add_goal(
         CaseState.MONITORING.value,
     ):
         raise Conflict(f"a case in state '{row.state}' has no plan yet; assess it first")
-    session.add(
+    uow.session.add(
         CaseEventRow(
             case_id=case_id,
-            at=ctx.now(),
+            at=uow.now,
             actor=actor_name(principal),
             kind="goal",
             detail=data.model_dump(mode="json"),
@@ -235,10 +201,8 @@ def add_goal(
     )
 
 
-def link_service(
-    ctx: Context, session: Session, case_id: str, data: LinkageIn, principal: Principal
-) -> int:
-    row = _row(session, case_id)
+def link_service(uow: UoW, case_id: str, data: LinkageIn, principal: Principal) -> int:
+    row = uow.repos.case(case_id)
     _allowed(principal, row)
     if row.state not in (
         CaseState.PLANNED.value,
@@ -246,20 +210,13 @@ def link_service(
         CaseState.MONITORING.value,
     ):
         raise Conflict(f"a case in state '{row.state}' has no plan to link services to")
-    now = ctx.now()
+    now = uow.now
     if data.service is ServiceType.EMERGENCY_AID:
         if not data.crisis_reason:
             raise Conflict("emergency aid needs crisis_reason")
-        granted = session.exec(
-            select(LinkageRow.crisis_reason, LinkageRow.granted_on).where(
-                LinkageRow.household_id == row.household_id,
-                LinkageRow.service == ServiceType.EMERGENCY_AID.value,
-                col(LinkageRow.granted_on).is_not(None),
-            )
-        ).all()
         may_grant_emergency_aid(
             data.crisis_reason,
-            [(reason or "", on) for reason, on in granted if on is not None],
+            uow.repos.emergency_aid_grants(row.household_id),
             data.granted_on or now.date(),
         )
     linkage = LinkageRow(
@@ -271,8 +228,8 @@ def link_service(
         granted_on=data.granted_on,
         created_at=now,
     )
-    session.add(linkage)
-    session.add(
+    uow.session.add(linkage)
+    uow.session.add(
         CaseEventRow(
             case_id=case_id,
             at=now,
@@ -281,7 +238,7 @@ def link_service(
             detail=data.model_dump(mode="json"),
         )
     )
-    stage_event(ctx, session, case_of(row), CaseChange.SERVICES_LINKED, services=[data.service])
-    session.flush()
+    stage_event(uow, case_of(row), CaseChange.SERVICES_LINKED, services=[data.service])
+    uow.session.flush()
     assert linkage.id is not None
     return linkage.id

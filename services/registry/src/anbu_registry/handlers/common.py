@@ -5,18 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-
-from sqlmodel import Session
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from anbu_runtime.auth import Principal, forbidden
-from anbu_runtime.clock import Clock
-from anbu_runtime.outbox import Outbox
+from anbu_runtime.uow import Transactions, UnitOfWork
 
 from ..adapters.orm import AuditRow
 from ..adapters.pii import PiiCipher
 
+if TYPE_CHECKING:  # the repository bundle imports this module
+    from ..adapters.repository import UoW
+
 SOURCE = "registry"
+R = TypeVar("R")
+T = TypeVar("T")
 
 
 class NotFound(LookupError):
@@ -33,36 +35,46 @@ def wall_clock() -> datetime:
 
 @dataclass
 class Context:
+    """What the registry's handlers need beside the unit of work: the PII cipher, and the
+    wall clock for security times (token issue, login locks), which follow the wall even
+    when the service clock is accelerated for a demo; tests replace it to step past a lock
+    without sleeping."""
+
     cipher: PiiCipher
-    outbox: Outbox
-    clock: Clock
-    # Security times (token issue, login locks) follow the wall clock even when ``clock`` is
-    # accelerated for a demo; tests replace it to step past a lock without sleeping.
     wall_clock: Callable[[], datetime] = wall_clock
 
-    def now(self) -> datetime:
-        return self.clock.now()
 
-    def audit(
-        self,
-        session: Session,
-        actor: Principal | str,
-        action: str,
-        subject: str,
-        purpose: str,
-        detail: dict[str, Any] | None = None,
-    ) -> None:
-        """Append to the audit log (the database refuses updates and deletes of it)."""
-        session.add(
-            AuditRow(
-                at=self.now(),
-                actor=actor if isinstance(actor, str) else actor_name(actor),
-                action=action,
-                subject=subject,
-                purpose=purpose,
-                detail=detail or {},
-            )
+def audit(
+    uow: UoW,
+    actor: Principal | str,
+    action: str,
+    subject: str,
+    purpose: str,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Append to the audit log (the database refuses updates and deletes of it)."""
+    uow.session.add(
+        AuditRow(
+            at=uow.now,
+            actor=actor if isinstance(actor, str) else actor_name(actor),
+            action=action,
+            subject=subject,
+            purpose=purpose,
+            detail=detail or {},
         )
+    )
+
+
+def run_sync(tx: Transactions[R], fn: Callable[[UnitOfWork[R]], T]) -> T:
+    """``tx.run`` for code already off the event loop (a bulk import's thread, the command
+    line): ``fn(uow)`` in one transaction. The caller wakes the outbox relay afterwards
+    (its wake-up belongs to the event loop's thread); no after-commit effects here."""
+    with tx.db.session() as session:
+        uow = UnitOfWork(session, tx.repositories(session), tx.outbox, tx.clock.now())
+        result = fn(uow)
+        if uow.pop_effects():
+            raise RuntimeError("after-commit effects need tx.run on the event loop")
+        return result
 
 
 def actor_name(principal: Principal) -> str:

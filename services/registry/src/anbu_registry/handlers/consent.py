@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from sqlmodel import Session, col, select
-
 from anbu_contracts import (
     ChannelEnrolment,
     HouseholdSnapshot,
@@ -15,28 +11,28 @@ from anbu_runtime.auth import Principal
 
 from ..adapters.orm import (
     ConsentRow,
-    TierChangeRow,
 )
+from ..adapters.repository import Repositories, UoW
 from ..domain import access
 from ..domain.consent import ConsentRecord, apply_consent, current_consent
 from ..domain.model import (
     ConsentIn,
 )
-from .common import Context, actor_name, require
-from .households import household_row, publish, snapshot
+from .common import actor_name, audit, require
+from .households import publish, snapshot
 
 
 def record_consent(
-    ctx: Context, session: Session, household_id: str, data: ConsentIn, principal: Principal
+    uow: UoW, household_id: str, data: ConsentIn, principal: Principal
 ) -> HouseholdSnapshot:
     """Append a consent record; the channel's flag in the snapshot follows at once."""
-    row = household_row(session, household_id)
+    row = uow.repos.household(household_id)
     require(
         access.can_change_household(principal, row.dong_code),
         f"you cannot record consent for household {household_id}",
     )
-    now = ctx.now()
-    session.add(
+    now = uow.now
+    uow.session.add(
         ConsentRow(
             household_id=household_id,
             channel=data.channel.value,
@@ -46,41 +42,29 @@ def record_consent(
             form=data.form,
         )
     )
-    session.flush()
-    history = consent_history(session, household_id)
+    uow.session.flush()
+    history = consent_history(uow.repos, household_id)
     row.channels = [
         c.model_dump(mode="json")
         for c in apply_consent(
             [ChannelEnrolment.model_validate(c) for c in row.channels], current_consent(history)
         )
     ]
-    ctx.audit(
-        session,
+    audit(
+        uow,
         principal,
         "consent.given" if data.given else "consent.withdrawn",
         household_id,
         data.form,
         {"channel": data.channel.value},
     )
-    publish(ctx, session, row)
-    return snapshot(session, row, now)
+    publish(uow, row)
+    return snapshot(uow.repos, row, now)
 
 
-def consent_history(session: Session, household_id: str) -> list[ConsentRecord]:
-    rows = session.exec(
-        select(ConsentRow)
-        .where(ConsentRow.household_id == household_id)
-        .order_by(col(ConsentRow.id))
-    ).all()
+def consent_history(repos: Repositories, household_id: str) -> list[ConsentRecord]:
+    rows = repos.consent_history(household_id)
     return [
         ConsentRecord(MonitoringChannel(r.channel), r.given, r.at, r.recorded_by, r.form)
         for r in rows
     ]
-
-
-def tier_history(session: Session, household_id: str) -> Sequence[TierChangeRow]:
-    return session.exec(
-        select(TierChangeRow)
-        .where(TierChangeRow.household_id == household_id)
-        .order_by(col(TierChangeRow.id))
-    ).all()

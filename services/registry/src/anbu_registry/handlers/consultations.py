@@ -7,16 +7,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, select
-
 from anbu_runtime.auth import Principal
 
 from ..adapters.csv_cells import FormulaSafeWriter
-from ..adapters.orm import ConsultationRow, HouseholdRow
+from ..adapters.orm import ConsultationRow
+from ..adapters.repository import Repositories, UoW
 from ..domain import access
 from ..domain.identifiers import new_id
 from ..domain.model import ConsultationIn
-from .common import Context, NotFound, actor_name, require
+from .common import actor_name, audit, require
 
 SEOUL = ZoneInfo("Asia/Seoul")
 # Column names of the export the national system (행복e음) takes in.
@@ -42,8 +41,7 @@ CHANNEL_KO = {"phone": "전화", "visit": "방문", "text": "문자", "system": 
 
 
 def record(
-    ctx: Context,
-    session: Session,
+    uow: UoW,
     *,
     household_id: str,
     kind: str,
@@ -57,45 +55,35 @@ def record(
     source_key: str | None = None,
 ) -> str | None:
     """Append one entry; an entry with a ``source_key`` seen before is not added again."""
-    if (
-        source_key
-        and session.exec(
-            select(ConsultationRow.entry_id).where(ConsultationRow.source_key == source_key)
-        ).first()
-    ):
+    if source_key and uow.repos.has_consultation(source_key):
         return None
     entry_id = new_id("CL-", 16)
-    session.add(
+    uow.session.add(
         ConsultationRow(
             entry_id=entry_id,
             household_id=household_id,
             case_id=case_id,
-            at=at or ctx.now(),
+            at=at or uow.now,
             kind=kind,
             channel=channel,
             actor=actor,
             result=result,
             summary=summary[:256],
-            note_enc=ctx.cipher.seal(note, context="consultation.note") if note else None,
+            note_enc=uow.repos.cipher.seal(note, context="consultation.note") if note else None,
             source_key=source_key,
         )
     )
     return entry_id
 
 
-def add(
-    ctx: Context, session: Session, household_id: str, data: ConsultationIn, principal: Principal
-) -> str:
-    household = session.get(HouseholdRow, household_id)
-    if household is None:
-        raise NotFound(f"household {household_id} not found")
+def add(uow: UoW, household_id: str, data: ConsultationIn, principal: Principal) -> str:
+    household = uow.repos.household(household_id)
     require(
         access.can_manage_cases(principal, household.dong_code),
         f"household {household_id} is outside your area",
     )
     entry = record(
-        ctx,
-        session,
+        uow,
         household_id=household_id,
         kind=data.kind,
         channel=data.channel,
@@ -111,26 +99,18 @@ def add(
 
 
 def of_household(
-    session: Session, household_id: str, principal: Principal, limit: int
+    repos: Repositories, household_id: str, principal: Principal, limit: int
 ) -> Sequence[ConsultationRow]:
-    household = session.get(HouseholdRow, household_id)
-    if household is None:
-        raise NotFound(f"household {household_id} not found")
+    household = repos.household(household_id)
     require(
         access.can_manage_cases(principal, household.dong_code),
         f"household {household_id} is outside your area",
     )
-    return session.exec(
-        select(ConsultationRow)
-        .where(ConsultationRow.household_id == household_id)
-        .order_by(col(ConsultationRow.at).desc())
-        .limit(limit)
-    ).all()
+    return repos.consultations_of(household_id, limit)
 
 
 def export_csv(
-    ctx: Context,
-    session: Session,
+    uow: UoW,
     principal: Principal,
     *,
     dong_code: str,
@@ -144,21 +124,15 @@ def export_csv(
     require(
         access.can_change_household(principal, dong_code), f"dong {dong_code} is outside your area"
     )
-    ctx.audit(
-        session,
+    audit(
+        uow,
         principal,
         "consultation.export",
         dong_code,
         "행복e음 export",
         {"from": start.isoformat(), "to": end.isoformat()},
     )
-    rows = session.exec(
-        select(ConsultationRow)
-        .join(HouseholdRow, col(HouseholdRow.household_id) == col(ConsultationRow.household_id))
-        .where(HouseholdRow.dong_code == dong_code)
-        .where(ConsultationRow.at >= start, ConsultationRow.at < end)
-        .order_by(col(ConsultationRow.at))
-    ).all()
+    rows = uow.repos.consultations_in(dong_code, start, end)
     buffer = io.StringIO()
     writer = FormulaSafeWriter(buffer)
     writer.writerow([header for header, _ in EXPORT_COLUMNS])

@@ -21,18 +21,17 @@ from anbu_contracts import (
     TaskStatus,
 )
 from anbu_runtime.auth import SERVICE
-from anbu_runtime.uow import HandlerTable, UnitOfWork
+from anbu_runtime.uow import HandlerTable
 
 from ..adapters.orm import CaseEventRow, TaskGrantRow
-from ..adapters.repository import Repositories
+from ..adapters.repository import Repositories, UoW
 from ..domain.model import CaseIn
 from . import cases, consultations
 
 ENDED = (TaskStatus.COMPLETED, TaskStatus.CANCELLED, TaskStatus.EXPIRED, TaskStatus.DECLINED)
 
 
-def on_outcome(outcome: OutcomeEvent, uow: UnitOfWork[Repositories]) -> None:
-    ctx, session = uow.repos.ctx, uow.session
+def on_outcome(outcome: OutcomeEvent, uow: UoW) -> None:
     if not uow.repos.has_household(outcome.household_id):
         return  # not a household of this registry
     concerns = [
@@ -45,10 +44,9 @@ def on_outcome(outcome: OutcomeEvent, uow: UnitOfWork[Repositories]) -> None:
         summary += "; concerns: " + ", ".join(concerns)
     if outcome.needs:
         summary += "; needs: " + ", ".join(n.value for n in outcome.needs)
-    open_case = cases.open_case_of(session, outcome.household_id)
+    open_case = cases.open_case_of(uow.repos, outcome.household_id)
     consultations.record(
-        ctx,
-        session,
+        uow,
         household_id=outcome.household_id,
         kind="visit" if outcome.contact_mode.value == "visit" else "contact",
         channel=outcome.contact_mode.value,
@@ -60,10 +58,10 @@ def on_outcome(outcome: OutcomeEvent, uow: UnitOfWork[Repositories]) -> None:
         source_key=f"outcome:{outcome.outcome_id}",
     )
     if open_case is not None:
-        session.add(
+        uow.session.add(
             CaseEventRow(
                 case_id=open_case.case_id,
-                at=ctx.now(),
+                at=uow.now,
                 actor=outcome.recorded_by,
                 kind="contact",
                 detail={"outcome_id": str(outcome.outcome_id), "result": outcome.result.value},
@@ -71,24 +69,21 @@ def on_outcome(outcome: OutcomeEvent, uow: UnitOfWork[Repositories]) -> None:
         )
     elif outcome.follow_up or outcome.needs:
         cases.open_case(
-            ctx,
-            session,
+            uow,
             CaseIn(household_id=outcome.household_id, source=f"outcome:{outcome.outcome_id}"),
             SERVICE,
             actor=outcome.recorded_by,
         )
 
 
-def on_escalation(event: EscalationEvent, uow: UnitOfWork[Repositories]) -> None:
-    ctx, session = uow.repos.ctx, uow.session
+def on_escalation(event: EscalationEvent, uow: UoW) -> None:
     if not uow.repos.has_household(event.household_id):
         return
     if event.change is EscalationChange.STEP_EXECUTED and event.step is not None:
         for action in event.step.actions:
             if isinstance(action, LogAction):
                 consultations.record(
-                    ctx,
-                    session,
+                    uow,
                     household_id=event.household_id,
                     kind="protocol_step",
                     channel="system",
@@ -99,8 +94,7 @@ def on_escalation(event: EscalationEvent, uow: UnitOfWork[Repositories]) -> None
                 )
     elif event.change is EscalationChange.CLOSED:
         consultations.record(
-            ctx,
-            session,
+            uow,
             household_id=event.household_id,
             kind="protocol_step",
             channel="system",
@@ -111,12 +105,11 @@ def on_escalation(event: EscalationEvent, uow: UnitOfWork[Repositories]) -> None
         )
 
 
-def on_task(event: TaskEvent, uow: UnitOfWork[Repositories]) -> None:
-    session = uow.session
+def on_task(event: TaskEvent, uow: UoW) -> None:
     if event.status in (TaskStatus.ACCEPTED, TaskStatus.STARTED):
         for worker_id in event.assignees:
             if uow.repos.task_grant(event.task_id, worker_id) is None:
-                session.add(
+                uow.session.add(
                     TaskGrantRow(
                         task_id=event.task_id,
                         worker_id=worker_id,
@@ -127,7 +120,7 @@ def on_task(event: TaskEvent, uow: UnitOfWork[Repositories]) -> None:
     elif event.status in ENDED:
         for grant in uow.repos.open_task_grants(event.task_id):
             grant.revoked_at = uow.now
-            session.add(grant)
+            uow.session.add(grant)
 
 
 HANDLERS = HandlerTable[Repositories](

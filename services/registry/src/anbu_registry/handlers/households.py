@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session, col, select
-
 from anbu_contracts import (
     CaseChange,
     HouseholdSnapshot,
@@ -17,14 +15,15 @@ from anbu_runtime.auth import Principal
 
 from ..adapters.events import household_snapshot
 from ..adapters.orm import (
-    CaseRow,
     ConsentRow,
     HouseholdRow,
     PersonRow,
     TierChangeRow,
 )
+from ..adapters.pii import PiiCipher
+from ..adapters.repository import Repositories, UoW
 from ..domain import access
-from ..domain.cases import OPEN_STATES, transfer
+from ..domain.cases import transfer
 from ..domain.identifiers import new_household_id, new_person_id
 from ..domain.model import (
     HouseholdChange,
@@ -32,35 +31,24 @@ from ..domain.model import (
     PersonIn,
 )
 from .cases import case_of, save_case, stage_event
-from .common import Conflict, Context, NotFound, actor_name, require
+from .common import Conflict, actor_name, audit, require
 
 
-def household_row(session: Session, household_id: str) -> HouseholdRow:
-    row = session.get(HouseholdRow, household_id)
-    if row is None:
-        raise NotFound(f"household {household_id} not found")
-    return row
+def snapshot(repos: Repositories, row: HouseholdRow, now: datetime) -> HouseholdSnapshot:
+    return household_snapshot(row, repos.relations(row.household_id), now)
 
 
-def snapshot(session: Session, row: HouseholdRow, now: datetime) -> HouseholdSnapshot:
-    relations = set(
-        session.exec(select(PersonRow.relation).where(PersonRow.household_id == row.household_id))
-    )
-    return household_snapshot(row, relations, now)
-
-
-def publish(ctx: Context, session: Session, row: HouseholdRow, *, bump: bool = True) -> None:
+def publish(uow: UoW, row: HouseholdRow, *, bump: bool = True) -> None:
     """Stage the household's new snapshot; every change increases its revision."""
     if bump:
         row.revision += 1
-        row.updated_at = ctx.now()
-    session.add(row)
-    session.flush()
-    ctx.outbox.add(session, REGISTRY_HOUSEHOLD, snapshot(session, row, ctx.now()))
+        row.updated_at = uow.now
+    uow.session.add(row)
+    uow.session.flush()
+    uow.publish(REGISTRY_HOUSEHOLD, snapshot(uow.repos, row, uow.now))
 
 
-def _seal_person(ctx: Context, household_id: str, person: PersonIn) -> PersonRow:
-    cipher = ctx.cipher
+def _seal_person(cipher: PiiCipher, household_id: str, person: PersonIn) -> PersonRow:
     return PersonRow(
         person_id=new_person_id(),
         household_id=household_id,
@@ -78,15 +66,15 @@ def _seal_person(ctx: Context, household_id: str, person: PersonIn) -> PersonRow
     )
 
 
-def register(ctx: Context, session: Session, data: HouseholdIn, principal: Principal) -> str:
+def register(uow: UoW, data: HouseholdIn, principal: Principal) -> str:
     require(
         access.can_change_household(principal, data.dong_code),
         f"you cannot register households in dong {data.dong_code}",
     )
     household_id = data.household_id or new_household_id()
-    if session.get(HouseholdRow, household_id) is not None:
+    if uow.repos.has_household(household_id):
         raise Conflict(f"household {household_id} already exists")
-    now = ctx.now()
+    now = uow.now
     actor = actor_name(principal)
     row = HouseholdRow(
         household_id=household_id,
@@ -105,17 +93,19 @@ def register(ctx: Context, session: Session, data: HouseholdIn, principal: Princ
         matched_volunteer_id=data.matched_volunteer_id,
         locale=data.locale.value,
         address_enc=(
-            ctx.cipher.seal(data.address, context="household.address") if data.address else None
+            uow.repos.cipher.seal(data.address, context="household.address")
+            if data.address
+            else None
         ),
         address_index=(
-            ctx.cipher.blind_index(data.address, kind="address") if data.address else None
+            uow.repos.cipher.blind_index(data.address, kind="address") if data.address else None
         ),
         created_at=now,
         updated_at=now,
     )
-    session.add(row)
-    session.flush()
-    session.add(
+    uow.session.add(row)
+    uow.session.flush()
+    uow.session.add(
         TierChangeRow(
             household_id=household_id,
             tier=data.tier.value,
@@ -125,7 +115,7 @@ def register(ctx: Context, session: Session, data: HouseholdIn, principal: Princ
         )
     )
     for channel in data.channels:
-        session.add(
+        uow.session.add(
             ConsentRow(
                 household_id=household_id,
                 channel=channel.channel.value,
@@ -135,28 +125,28 @@ def register(ctx: Context, session: Session, data: HouseholdIn, principal: Princ
                 form=data.consent_form or "enrolment",
             )
         )
-    session.add_all([_seal_person(ctx, household_id, p) for p in data.people])
-    ctx.audit(session, principal, "household.create", household_id, "registration")
-    publish(ctx, session, row, bump=False)
+    uow.session.add_all([_seal_person(uow.repos.cipher, household_id, p) for p in data.people])
+    audit(uow, principal, "household.create", household_id, "registration")
+    publish(uow, row, bump=False)
     return household_id
 
 
 def change(
-    ctx: Context, session: Session, household_id: str, data: HouseholdChange, principal: Principal
+    uow: UoW, household_id: str, data: HouseholdChange, principal: Principal
 ) -> HouseholdSnapshot:
-    row = household_row(session, household_id)
+    row = uow.repos.household(household_id)
     require(
         access.can_change_household(principal, row.dong_code),
         f"you cannot change household {household_id}",
     )
     actor = actor_name(principal)
-    now = ctx.now()
+    now = uow.now
     changes = data.model_dump(exclude_unset=True)
     if data.tier is not None and data.tier.value != row.tier:
         if not data.tier_reason:
             raise Conflict("a tier change needs tier_reason")
         row.tier, row.tier_reason = data.tier.value, data.tier_reason
-        session.add(
+        uow.session.add(
             TierChangeRow(
                 household_id=household_id,
                 tier=data.tier.value,
@@ -177,7 +167,7 @@ def change(
             row.suspended_until, row.suspension_reason = None, None
         row.status = data.status.value
     if data.dong_code is not None and data.dong_code != row.dong_code:
-        _move(ctx, session, row, data.dong_code, actor)
+        _move(uow, row, data.dong_code, actor)
     for name in (
         "quiet_start",
         "quiet_end",
@@ -200,50 +190,43 @@ def change(
             }
             for c in row.channels
         ]
-    ctx.audit(
-        session,
+    audit(
+        uow,
         principal,
         "household.change",
         household_id,
         data.reason or "update",
         {"fields": sorted(changes)},
     )
-    publish(ctx, session, row)
-    return snapshot(session, row, now)
+    publish(uow, row)
+    return snapshot(uow.repos, row, now)
 
 
-def _move(ctx: Context, session: Session, row: HouseholdRow, dong_code: str, actor: str) -> None:
+def _move(uow: UoW, row: HouseholdRow, dong_code: str, actor: str) -> None:
     """The household moved to another dong: its open cases move with it."""
     row.dong_code, row.district_code = dong_code, dong_code[:5]
-    for case_row in session.exec(
-        select(CaseRow).where(
-            CaseRow.household_id == row.household_id,
-            col(CaseRow.state).in_([s.value for s in OPEN_STATES]),
-        )
-    ).all():
+    for case_row in uow.repos.open_cases_of(row.household_id):
         before = case_of(case_row)
         moved = transfer(before, dong_code)
-        save_case(session, case_row, moved, actor, ctx.now(), "transfer", {"to_dong": dong_code})
-        stage_event(ctx, session, moved, CaseChange.TRANSFERRED, from_dong_code=before.dong_code)
+        save_case(uow, case_row, moved, actor, "transfer", {"to_dong": dong_code})
+        stage_event(uow, moved, CaseChange.TRANSFERRED, from_dong_code=before.dong_code)
 
 
-def add_person(
-    ctx: Context, session: Session, household_id: str, person: PersonIn, principal: Principal
-) -> str:
-    row = household_row(session, household_id)
+def add_person(uow: UoW, household_id: str, person: PersonIn, principal: Principal) -> str:
+    row = uow.repos.household(household_id)
     require(
         access.can_change_household(principal, row.dong_code),
         f"you cannot change household {household_id}",
     )
-    sealed = _seal_person(ctx, household_id, person)
-    session.add(sealed)
-    ctx.audit(
-        session,
+    sealed = _seal_person(uow.repos.cipher, household_id, person)
+    uow.session.add(sealed)
+    audit(
+        uow,
         principal,
         "person.create",
         household_id,
         "registration",
         {"relation": person.relation.value},
     )
-    publish(ctx, session, row)  # landlord_on_file and guardians_on_file may change
+    publish(uow, row)  # landlord_on_file and guardians_on_file may change
     return sealed.person_id

@@ -10,7 +10,6 @@ snapshots already serialised for the outbox.
 from __future__ import annotations
 
 import gc
-import json
 import multiprocessing
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -23,11 +22,11 @@ from pydantic import ValidationError
 
 from anbu_contracts.topics import REGISTRY_HOUSEHOLD
 from anbu_runtime.auth import Principal
-from anbu_runtime.outbox import event_headers
 
 from ..adapters.events import household_snapshot
 from ..adapters.household_csv import MalformedFile, to_household
 from ..adapters.pii import PiiCipher
+from ..adapters.repository import outbox_row
 from ..domain import access
 from ..domain.identifiers import new_household_id, new_person_id
 from ..domain.model import HouseholdIn
@@ -44,7 +43,7 @@ class Tables:
     person: list[dict[str, Any]] = field(default_factory=list)
     tier_change: list[dict[str, Any]] = field(default_factory=list)
     consent: list[dict[str, Any]] = field(default_factory=list)
-    outbox: list[dict[str, Any]] = field(default_factory=list)
+    outbox: list[dict[str, Any]] = field(default_factory=list)  # serialised snapshots
 
 
 @dataclass
@@ -167,17 +166,8 @@ def _add_household(
     )
     relations = {p.relation.value for p in data.people}
     snapshot = household_snapshot(SimpleNamespace(**row), relations, now)
-    # The outbox's row for the snapshot, as Outbox.add_many stages it, serialised here
-    # rather than in the parent, which only copies bytes.
-    tables.outbox.append(
-        {
-            "topic": REGISTRY_HOUSEHOLD.name,
-            "key": REGISTRY_HOUSEHOLD.key_of(snapshot),
-            "value": snapshot.model_dump_json().encode(),
-            "headers": json.dumps(event_headers(snapshot)),
-            "created_at": now,
-        }
-    )
+    # Serialised here, in the worker, rather than in the parent, which only copies bytes.
+    tables.outbox.append(outbox_row(REGISTRY_HOUSEHOLD, snapshot, now))
 
 
 # -- running batches in worker processes -------------------------------------------------

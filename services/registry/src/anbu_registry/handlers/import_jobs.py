@@ -14,10 +14,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, col, update
-
 from anbu_runtime.auth import Principal
-from anbu_runtime.db import Database
+from anbu_runtime.uow import Transactions
 
 from ..adapters.household_csv import (
     MAX_FIELD_CHARS,
@@ -27,8 +25,10 @@ from ..adapters.household_csv import (
     file_lines,
 )
 from ..adapters.orm import HouseholdImportRow
+from ..adapters.pii import PiiCipher
+from ..adapters.repository import Repositories, UoW
 from ..domain.identifiers import new_id
-from .common import Context, NotFound, actor_name
+from .common import NotFound, actor_name, run_sync
 from .imports import ImportReport, run_import
 
 RUNNING = "running"
@@ -37,17 +37,18 @@ RUNNING = "running"
 class ImportJobs:
     """Starts background imports and keeps their ``household_import`` rows current."""
 
-    def __init__(self, ctx: Context, db: Database, workers: int) -> None:
-        self.ctx = ctx
-        self.db = db
+    def __init__(self, tx: Transactions[Repositories], cipher: PiiCipher, workers: int) -> None:
+        self.tx = tx
+        self.cipher = cipher
         self.workers = workers
 
     def start(self, principal: Principal, size: int, *, dry_run: bool, batch_size: int) -> str:
         """Record a new import of ``size`` bytes; return its id."""
-        now = self.ctx.now()
         import_id = new_id("IMP-", 16)
-        with self.db.session() as session:
-            session.add(
+
+        def record(uow: UoW) -> None:
+            now = uow.now
+            uow.session.add(
                 HouseholdImportRow(
                     import_id=import_id,
                     state=RUNNING,
@@ -59,6 +60,8 @@ class ImportJobs:
                     updated_at=now,
                 )
             )
+
+        run_sync(self.tx, record)
         return import_id
 
     def run(self, import_id: str, path: Path, principal: Principal) -> None:
@@ -69,9 +72,8 @@ class ImportJobs:
             path.unlink(missing_ok=True)
 
     def _run(self, import_id: str, path: Path, principal: Principal) -> None:
-        with self.db.session() as session:
-            job = session.get(HouseholdImportRow, import_id)
-            assert job is not None, import_id
+        job = run_sync(self.tx, lambda uow: uow.repos.household_import(import_id))
+        assert job is not None, import_id
         with path.open("rb") as binary:
 
             def progress(report: ImportReport) -> None:
@@ -80,8 +82,8 @@ class ImportJobs:
 
             try:
                 report = run_import(
-                    self.ctx,
-                    self.db,
+                    self.tx,
+                    self.cipher,
                     file_lines(binary),
                     principal,
                     dry_run=job.dry_run,
@@ -109,25 +111,25 @@ class ImportJobs:
         state: str = RUNNING,
         problem: dict[str, Any] | None = None,
     ) -> None:
-        now = self.ctx.now()
         counts = asdict(report)
         errors = counts.pop("errors")
         counts.pop("dry_run")
-        values: dict[str, Any] = {**counts, "bytes_done": bytes_done, "updated_at": now}
-        if state != RUNNING:
-            values |= {"state": state, "finished_at": now, "errors": errors, "problem": problem}
-        else:
-            values.pop("errors_truncated")
-        with self.db.session() as session:
-            session.exec(
-                update(HouseholdImportRow)
-                .where(col(HouseholdImportRow.import_id) == import_id)
-                .values(**values)
-            )
+        if state == RUNNING:
+            counts.pop("errors_truncated")
 
-    def status(self, session: Session, import_id: str, principal: Principal) -> HouseholdImportRow:
+        def save(uow: UoW) -> None:
+            values: dict[str, Any] = {**counts, "bytes_done": bytes_done, "updated_at": uow.now}
+            if state != RUNNING:
+                values |= {"state": state, "finished_at": uow.now, "errors": errors}
+                values["problem"] = problem
+            uow.repos.update_import(import_id, values)
+
+        run_sync(self.tx, save)
+
+    @staticmethod
+    def status(repos: Repositories, import_id: str, principal: Principal) -> HouseholdImportRow:
         """The import ``import_id``, for the one who started it or an administrator."""
-        job = session.get(HouseholdImportRow, import_id)
+        job = repos.household_import(import_id)
         if job is None or not (principal.is_admin or job.started_by == actor_name(principal)):
             raise NotFound(f"import {import_id} not found")
         return job

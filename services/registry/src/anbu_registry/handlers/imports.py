@@ -20,10 +20,8 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from sqlmodel import Session, col, select
-
 from anbu_runtime.auth import Principal
-from anbu_runtime.db import Database, bulk_insert
+from anbu_runtime.uow import Transactions
 
 from ..adapters.household_csv import (
     MAX_FIELD_CHARS,
@@ -33,8 +31,9 @@ from ..adapters.household_csv import (
     file_lines,
     rows_of,
 )
-from ..adapters.orm import ConsentRow, HouseholdRow, PersonRow, TierChangeRow
-from .common import Context
+from ..adapters.pii import PiiCipher
+from ..adapters.repository import Repositories, UoW
+from .common import audit, run_sync
 from .import_batches import BatchPreparer, PreparedBatch, Tables, chunks
 
 __all__ = [
@@ -69,8 +68,8 @@ class ImportReport:
 
 
 def run_import(
-    ctx: Context,
-    db: Database,
+    tx: Transactions[Repositories],
+    cipher: PiiCipher,
     lines: Iterable[str],
     principal: Principal,
     *,
@@ -80,7 +79,8 @@ def run_import(
     workers: int = 0,
     start_method: str = "spawn",
 ) -> ImportReport:
-    """Import households from CSV ``lines`` (synchronous: run it off the event loop)."""
+    """Import households from CSV ``lines`` (synchronous: run it off the event loop; the
+    caller wakes the outbox relay afterwards, as it would after ``tx.run``)."""
     report = ImportReport(dry_run=dry_run)
     seen: set[str] = set()  # household ids the file gives, to refuse one given twice
     pending: deque[Future[PreparedBatch]] = deque()
@@ -88,21 +88,21 @@ def run_import(
     def settle_next() -> None:
         prepared = pending.popleft().result()
         if not _account(report, prepared, seen) and prepared.tables is not None:
-            _write(ctx, db, report, prepared.tables, prepared.notes, principal)
+            _write(tx, report, prepared.tables, prepared.notes, principal)
         if progress:
             progress(report)
 
-    with BatchPreparer(ctx.cipher, workers, start_method) as preparer:
+    with BatchPreparer(cipher, workers, start_method) as preparer:
         try:
             for chunk in chunks(rows_of(lines), batch_size):
-                pending.append(preparer.submit(chunk, principal, ctx.now(), not dry_run))
+                pending.append(preparer.submit(chunk, principal, tx.clock.now(), not dry_run))
                 while len(pending) > preparer.depth:
                     settle_next()
         except MalformedFile as exc:
             while pending:  # the batches before the bad line are written
                 settle_next()
             if exc.partial:  # and the rows read after them are counted, as not written
-                rest = preparer.submit(exc.partial, principal, ctx.now(), False).result()
+                rest = preparer.submit(exc.partial, principal, tx.clock.now(), False).result()
                 _account(report, rest, seen, batch=False)
             exc.report = report  # the caller says what was written before the bad line
             raise
@@ -134,23 +134,24 @@ def _account(
 
 
 def _write(
-    ctx: Context,
-    db: Database,
+    tx: Transactions[Repositories],
     report: ImportReport,
     tables: Tables,
     notes: list[tuple[int, list[str], str | None]],
     principal: Principal,
 ) -> None:
-    with db.session() as session:
-        clashes = _existing(session, [given for _, _, given in notes if given])
+    def write(uow: UoW) -> bool:
+        clashes = uow.repos.existing_households([given for _, _, given in notes if given])
         if clashes:
             report.batches_rejected += 1
             for line, _, given in notes:
                 if given in clashes:
                     _error(report, line, [f"household {given} already exists"])
-            session.rollback()
-            return
-        write_batch(ctx, session, tables, principal)
+            return False
+        write_batch(uow, tables, principal)
+        return True
+
+    if run_sync(tx, write):
         report.imported += len(tables.household)
 
 
@@ -161,26 +162,11 @@ def _error(report: ImportReport, line: int, errors: list[str]) -> None:
         report.errors_truncated = True
 
 
-def _existing(session: Session, ids: list[str]) -> set[str]:
-    if not ids:
-        return set()
-    return set(
-        session.exec(
-            select(HouseholdRow.household_id).where(col(HouseholdRow.household_id).in_(ids))
-        )
-    )
-
-
-def write_batch(ctx: Context, session: Session, tables: Tables, principal: Principal) -> None:
-    """Store a prepared batch with bulk statements (COPY on PostgreSQL) and audit it."""
-    bulk_insert(session, HouseholdRow.__table__, tables.household)  # type: ignore[attr-defined]
-    bulk_insert(session, PersonRow.__table__, tables.person)  # type: ignore[attr-defined]
-    bulk_insert(session, TierChangeRow.__table__, tables.tier_change)  # type: ignore[attr-defined]
-    bulk_insert(session, ConsentRow.__table__, tables.consent)  # type: ignore[attr-defined]
-    # The snapshots were serialised with the batch (Outbox.add_many's rows, made off-process).
-    bulk_insert(session, ctx.outbox.tables.outbox, tables.outbox)
-    ctx.audit(
-        session,
+def write_batch(uow: UoW, tables: Tables, principal: Principal) -> None:
+    """Store a prepared batch and its snapshots with bulk statements, and audit it."""
+    uow.repos.add_import_batch(tables)
+    audit(
+        uow,
         principal,
         "household.import",
         f"batch:{len(tables.household)}",

@@ -9,15 +9,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlmodel import Session, col, select
-
 from anbu_contracts import SignalKind
 from anbu_runtime.auth import Principal
 
 from ..adapters.orm import ApiKeyRow, PartnerRow
+from ..adapters.repository import Repositories, UoW
 from ..domain.identifiers import new_id
 from ..domain.model import ApiKeyIn, PartnerIn
-from .common import Conflict, Context, NotFound, require
+from .common import Conflict, NotFound, audit, require
 
 KEY_PREFIX = "anbu"
 
@@ -42,48 +41,46 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create(ctx: Context, session: Session, data: PartnerIn, principal: Principal) -> str:
+def create(uow: UoW, data: PartnerIn, principal: Principal) -> str:
     require(principal.is_admin, "only administrators manage partners")
-    if session.get(PartnerRow, data.partner_id) is not None:
+    if uow.session.get(PartnerRow, data.partner_id) is not None:
         raise Conflict(f"partner {data.partner_id} already exists")
-    session.add(
+    uow.session.add(
         PartnerRow(
             partner_id=data.partner_id,
             organisation=data.organisation,
             allowed_kinds=[k.value for k in data.allowed_kinds],
             rate_limit_per_minute=data.rate_limit_per_minute,
-            created_at=ctx.now(),
+            created_at=uow.now,
         )
     )
-    ctx.audit(session, principal, "partner.create", data.partner_id, "partner onboarding")
+    audit(uow, principal, "partner.create", data.partner_id, "partner onboarding")
     return data.partner_id
 
 
-def listing(session: Session, principal: Principal) -> Sequence[PartnerRow]:
+def listing(repos: Repositories, principal: Principal) -> Sequence[PartnerRow]:
     require(principal.is_admin, "only administrators manage partners")
-    return session.exec(select(PartnerRow).order_by(col(PartnerRow.partner_id))).all()
+    return repos.partners()
 
 
-def issue_key(
-    ctx: Context, session: Session, partner_id: str, data: ApiKeyIn, principal: Principal
-) -> IssuedKey:
+def issue_key(uow: UoW, partner_id: str, data: ApiKeyIn, principal: Principal) -> IssuedKey:
     require(principal.is_admin, "only administrators issue partner keys")
-    if session.get(PartnerRow, partner_id) is None:
+    if uow.session.get(PartnerRow, partner_id) is None:
         raise NotFound(f"partner {partner_id} not found")
     key_id = new_id("K", 12)
     secret = secrets.token_urlsafe(32)
-    session.add(
+    uow.session.add(
         ApiKeyRow(
             key_id=key_id,
             partner_id=partner_id,
             digest=_digest(secret),
             label=data.label,
-            created_at=ctx.now(),
+            created_at=uow.now,
             expires_at=data.expires_at,
         )
     )
-    ctx.audit(
-        session,
+    audit(
+        uow,
         principal,
         "partner.key.issue",
         partner_id,
@@ -93,16 +90,16 @@ def issue_key(
     return IssuedKey(key_id, f"{KEY_PREFIX}_{key_id}_{secret}", data.expires_at)
 
 
-def revoke_key(ctx: Context, session: Session, key_id: str, principal: Principal) -> None:
+def revoke_key(uow: UoW, key_id: str, principal: Principal) -> None:
     require(principal.is_admin, "only administrators revoke partner keys")
-    row = session.get(ApiKeyRow, key_id)
+    row = uow.session.get(ApiKeyRow, key_id)
     if row is None:
         raise NotFound(f"key {key_id} not found")
     if row.revoked_at is None:
-        row.revoked_at = ctx.now()
-        session.add(row)
-        ctx.audit(
-            session,
+        row.revoked_at = uow.now
+        uow.session.add(row)
+        audit(
+            uow,
             principal,
             "partner.key.revoke",
             row.partner_id,
@@ -111,18 +108,18 @@ def revoke_key(ctx: Context, session: Session, key_id: str, principal: Principal
         )
 
 
-def keys_of(session: Session, partner_id: str, principal: Principal) -> Sequence[ApiKeyRow]:
+def keys_of(repos: Repositories, partner_id: str, principal: Principal) -> Sequence[ApiKeyRow]:
     require(principal.is_admin, "only administrators manage partner keys")
-    return session.exec(select(ApiKeyRow).where(ApiKeyRow.partner_id == partner_id)).all()
+    return repos.api_keys_of(partner_id)
 
 
-def verify(ctx: Context, session: Session, api_key: str) -> VerifiedKey | None:
+def verify(uow: UoW, api_key: str) -> VerifiedKey | None:
     """The partner behind ``api_key`` if it is valid, unexpired, unrevoked and active."""
     parts = api_key.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX:
         return None
     _, key_id, secret = parts
-    row = session.get(ApiKeyRow, key_id)
+    row = uow.session.get(ApiKeyRow, key_id)
     if row is None or not hmac.compare_digest(row.digest, _digest(secret)):
         return None
     # A key's expiry is a wall-clock instant an administrator chose: never the accelerated
@@ -130,11 +127,11 @@ def verify(ctx: Context, session: Session, api_key: str) -> VerifiedKey | None:
     now = datetime.now(UTC)
     if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
         return None
-    partner = session.get(PartnerRow, row.partner_id)
+    partner = uow.session.get(PartnerRow, row.partner_id)
     if partner is None or not partner.active:
         return None
     row.last_used_at = now
-    session.add(row)
+    uow.session.add(row)
     return VerifiedKey(
         partner_id=partner.partner_id,
         key_id=key_id,

@@ -3,8 +3,6 @@ holding an accepted task, and audited every time."""
 
 from __future__ import annotations
 
-from sqlmodel import Session, col, select
-
 from anbu_contracts import (
     Locale,
 )
@@ -12,35 +10,27 @@ from anbu_runtime.auth import Principal
 
 from ..adapters.orm import (
     HouseholdRow,
-    PersonRow,
-    TaskGrantRow,
 )
+from ..adapters.repository import Repositories, UoW
 from ..domain import access
 from ..domain.model import (
     PersonView,
     Relation,
 )
-from .common import Context, require
-from .households import household_row
+from .common import audit, require
 
 
 def _has_grant(
-    session: Session, principal: Principal, household_id: str
+    repos: Repositories, principal: Principal, household_id: str
 ) -> tuple[bool, str | None]:
     if principal.worker_id is None:
         return False, None
-    grant = session.exec(
-        select(TaskGrantRow).where(
-            TaskGrantRow.worker_id == principal.worker_id,
-            TaskGrantRow.household_id == household_id,
-            col(TaskGrantRow.revoked_at).is_(None),
-        )
-    ).first()
+    grant = repos.open_grant(principal.worker_id, household_id)
     return grant is not None, str(grant.task_id) if grant else None
 
 
-def _pii_allowed(session: Session, principal: Principal, row: HouseholdRow, purpose: str) -> str:
-    granted, task_id = _has_grant(session, principal, row.household_id)
+def _pii_allowed(repos: Repositories, principal: Principal, row: HouseholdRow, purpose: str) -> str:
+    granted, task_id = _has_grant(repos, principal, row.household_id)
     require(
         access.can_read_personal_data(principal, row.dong_code, granted),
         "personal data is shown only to office staff of the area or through an accepted task",
@@ -52,14 +42,12 @@ def _pii_allowed(session: Session, principal: Principal, row: HouseholdRow, purp
     )
 
 
-def people(
-    ctx: Context, session: Session, household_id: str, principal: Principal, purpose: str
-) -> list[PersonView]:
-    row = household_row(session, household_id)
-    why = _pii_allowed(session, principal, row, purpose)
-    found = session.exec(select(PersonRow).where(PersonRow.household_id == household_id)).all()
-    ctx.audit(session, principal, "pii.read.people", household_id, why, {"count": len(found)})
-    cipher = ctx.cipher
+def people(uow: UoW, household_id: str, principal: Principal, purpose: str) -> list[PersonView]:
+    row = uow.repos.household(household_id)
+    why = _pii_allowed(uow.repos, principal, row, purpose)
+    found = uow.repos.people(household_id)
+    audit(uow, principal, "pii.read.people", household_id, why, {"count": len(found)})
+    cipher = uow.repos.cipher
     return [
         PersonView(
             person_id=p.person_id,
@@ -75,12 +63,12 @@ def people(
     ]
 
 
-def address(
-    ctx: Context, session: Session, household_id: str, principal: Principal, purpose: str
-) -> str | None:
-    row = household_row(session, household_id)
-    why = _pii_allowed(session, principal, row, purpose)
-    ctx.audit(session, principal, "pii.read.address", household_id, why)
+def address(uow: UoW, household_id: str, principal: Principal, purpose: str) -> str | None:
+    row = uow.repos.household(household_id)
+    why = _pii_allowed(uow.repos, principal, row, purpose)
+    audit(uow, principal, "pii.read.address", household_id, why)
     return (
-        ctx.cipher.open(row.address_enc, context="household.address") if row.address_enc else None
+        uow.repos.cipher.open(row.address_enc, context="household.address")
+        if row.address_enc
+        else None
     )

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
-
 from anbu_contracts import Locale, RecipientKind, RecipientRef, Role
 from anbu_contracts.notify import Channel
 from anbu_runtime.auth import Principal
 
 from ..adapters.orm import HouseholdRow, PersonRow, WorkerRow
+from ..adapters.pii import PiiCipher
+from ..adapters.repository import Repositories, UoW
 from ..domain.model import Address, Relation
-from .common import Context, NotFound, require
+from .common import NotFound, audit, require
 
 _RELATION = {
     RecipientKind.RESIDENT: Relation.RESIDENT,
@@ -20,30 +20,26 @@ _RELATION = {
 }
 
 
-def resolve(
-    ctx: Context, session: Session, ref: RecipientRef, principal: Principal, purpose: str
-) -> list[Address]:
+def resolve(uow: UoW, ref: RecipientRef, principal: Principal, purpose: str) -> list[Address]:
     """Addresses for a recipient reference; every call is written to the audit log."""
     require(principal.is_service, "only services resolve recipients")
-    household = session.get(HouseholdRow, ref.household_id) if ref.household_id else None
-    if ref.household_id and household is None:
-        raise NotFound(f"household {ref.household_id} not found")
+    household = uow.repos.household(ref.household_id) if ref.household_id else None
     if ref.kind in (RecipientKind.STAFF, RecipientKind.DUTY_OFFICER):
-        addresses = [_worker_address(ctx, w) for w in _workers_for(session, ref, household)]
+        cipher = uow.repos.cipher
+        addresses = [_worker_address(cipher, w) for w in _workers_for(uow.repos, ref, household)]
     elif ref.kind in (RecipientKind.POLICE_LIAISON, RecipientKind.FIRE_LIAISON):
         addresses = []  # liaison endpoints are the notifier's configuration
     else:
         if household is None:
             raise NotFound("a household recipient needs household_id")
-        query = select(PersonRow).where(
-            PersonRow.household_id == household.household_id,
-            PersonRow.relation == _RELATION[ref.kind].value,
-        )
-        if ref.ref:
-            query = query.where(PersonRow.person_id == ref.ref)
-        addresses = [_person_address(ctx, p, household) for p in session.exec(query).all()]
-    ctx.audit(
-        session,
+        people = uow.repos.people(household.household_id, _RELATION[ref.kind].value)
+        addresses = [
+            _person_address(uow.repos.cipher, p, household)
+            for p in people
+            if not ref.ref or p.person_id == ref.ref
+        ]
+    audit(
+        uow,
         principal,
         "recipient.resolve",
         ref.household_id or ref.ref or ref.kind.value,
@@ -54,23 +50,18 @@ def resolve(
 
 
 def _workers_for(
-    session: Session, ref: RecipientRef, household: HouseholdRow | None
+    repos: Repositories, ref: RecipientRef, household: HouseholdRow | None
 ) -> list[WorkerRow]:
     if ref.ref:
-        worker = session.get(WorkerRow, ref.ref)
+        worker = repos.session.get(WorkerRow, ref.ref)
         return [worker] if worker else []
-    duty = [
-        w
-        for w in session.exec(select(WorkerRow).where(WorkerRow.active == True)).all()  # noqa: E712
-        if Role.DUTY_OFFICER.value in w.roles
-    ]
+    duty = [w for w in repos.workers(active_only=True) if Role.DUTY_OFFICER.value in w.roles]
     if household is not None:
         duty = [w for w in duty if household.dong_code in w.dong_codes] or duty
     return duty[:1]
 
 
-def _person_address(ctx: Context, person: PersonRow, household: HouseholdRow) -> Address:
-    cipher = ctx.cipher
+def _person_address(cipher: PiiCipher, person: PersonRow, household: HouseholdRow) -> Address:
     return Address(
         person_ref=person.person_id,
         name=cipher.open(person.name_enc, context="person.name"),
@@ -84,8 +75,7 @@ def _person_address(ctx: Context, person: PersonRow, household: HouseholdRow) ->
     )
 
 
-def _worker_address(ctx: Context, worker: WorkerRow) -> Address:
-    cipher = ctx.cipher
+def _worker_address(cipher: PiiCipher, worker: WorkerRow) -> Address:
     return Address(
         person_ref=worker.worker_id,
         name=cipher.open(worker.name_enc, context="worker.name"),

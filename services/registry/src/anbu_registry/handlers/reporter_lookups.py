@@ -12,10 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlmodel import Session, col, select
-
-from ..adapters.orm import HouseholdRow, PersonRow
-from .common import Context
+from ..adapters.orm import HouseholdRow
+from ..adapters.repository import UoW
+from .common import audit
 
 LookupKind = Literal["phone", "household_id"]
 
@@ -28,8 +27,7 @@ class ReporterMatch:
 
 
 def look_up(
-    ctx: Context,
-    session: Session,
+    uow: UoW,
     *,
     invitation_id: str,
     reporter_role: str,
@@ -43,23 +41,18 @@ def look_up(
         "lookup_kind": lookup_kind,
     }
     if lookup_kind == "phone":
-        index = ctx.cipher.blind_index(value, kind="phone")
+        index = uow.repos.cipher.blind_index(value, kind="phone")
         detail["phone_index"] = index  # ties repeated lookups of one number together
-        owners = select(PersonRow.household_id).where(PersonRow.phone_index == index)
-        rows = list(
-            session.exec(
-                select(HouseholdRow).where(col(HouseholdRow.household_id).in_(owners)).limit(2)
-            ).all()
-        )
+        rows = list(uow.repos.households_by_phone(index, limit=2))
     else:
-        row = session.get(HouseholdRow, value)
+        row = uow.session.get(HouseholdRow, value)
         rows = [row] if row is not None else []
     # Several households sharing a number is no match: an operator decides which one.
     found = rows[0] if len(rows) == 1 else None
     detail["matched"] = found is not None
     detail["candidates"] = len(rows)
-    ctx.audit(
-        session,
+    audit(
+        uow,
         f"invitation:{invitation_id}",
         "household.reporter_lookup",
         found.household_id if found is not None else "none",

@@ -9,18 +9,16 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, col, select
 
 from anbu_runtime.auth import Principal, UserRole, issue_token
 from anbu_runtime.logs import get_logger
 
 from ..adapters.orm import LoginThrottleRow, UserRow
+from ..adapters.repository import Repositories, UoW
 from ..domain.identifiers import new_id
 from ..domain.login_throttle import ACCOUNT, ADDRESS, FailureCount, ThrottlePolicy, after_failure
 from ..domain.model import UserIn
-from .common import Conflict, Context, NotFound, require
+from .common import Conflict, NotFound, audit, require
 
 _hasher = PasswordHasher()
 # Verifying against a dummy hash keeps the time of a failed login independent of whether
@@ -39,9 +37,9 @@ class Refusal:
     retry_after: timedelta | None = None  # set while the account or the address is locked
 
 
-def create(ctx: Context, session: Session, data: UserIn, principal: Principal) -> str:
+def create(uow: UoW, data: UserIn, principal: Principal) -> str:
     require(principal.is_admin, "only administrators create users")
-    if session.exec(select(UserRow).where(UserRow.username == data.username)).first():
+    if uow.repos.user_named(data.username):
         raise Conflict(f"user {data.username} already exists")
     if (
         data.role in (UserRole.DONG_OFFICIAL, UserRole.FIELD_WORKER, UserRole.VOLUNTEER)
@@ -51,7 +49,7 @@ def create(ctx: Context, session: Session, data: UserIn, principal: Principal) -
     if data.role is UserRole.OPERATOR and not data.district_codes:
         raise Conflict("an operator needs the district_codes they serve")
     user_id = new_id("U-", 10)
-    session.add(
+    uow.session.add(
         UserRow(
             user_id=user_id,
             username=data.username,
@@ -60,10 +58,10 @@ def create(ctx: Context, session: Session, data: UserIn, principal: Principal) -
             dong_codes=data.dong_codes,
             district_codes=data.district_codes,
             worker_id=data.worker_id,
-            created_at=ctx.now(),
+            created_at=uow.now,
         )
     )
-    ctx.audit(session, principal, "user.create", user_id, "account", {"role": data.role.value})
+    audit(uow, principal, "user.create", user_id, "account", {"role": data.role.value})
     return user_id
 
 
@@ -78,8 +76,7 @@ def principal_of(row: UserRow) -> Principal:
 
 
 def login(
-    ctx: Context,
-    session: Session,
+    uow: UoW,
     username: str,
     password: str,
     secret: str,
@@ -90,52 +87,52 @@ def login(
 
     A lock refuses before the password is even checked, so the answer says nothing about it.
     """
-    now = ctx.wall_clock()
+    now = uow.repos.wall_clock()
     keys = {_account_key(username): ACCOUNT, _address_key(address): ADDRESS}
     waits = [
         wait
         for key in keys
-        if (throttle := session.get(LoginThrottleRow, key)) is not None
+        if (throttle := uow.session.get(LoginThrottleRow, key)) is not None
         and (wait := _count_of(throttle).retry_after(now)) is not None
     ]
     if waits:
         return Refusal(retry_after=max(waits))
-    row = session.exec(select(UserRow).where(UserRow.username == username)).first()
+    row = uow.repos.user_named(username)
     right: bool
     try:
         right = _hasher.verify(row.password_hash if row else _DUMMY, password)
     except (VerificationError, InvalidHashError):
         right = False
     if row is None or not row.active or not right:
-        ctx.audit(session, username, "login.failed", username, "authentication")
+        audit(uow, username, "login.failed", username, "authentication")
         for key, policy in keys.items():
-            _count_failure(ctx, session, key, policy, username, address)
+            _count_failure(uow, key, policy, username, address)
         return Refusal()
     if _hasher.check_needs_rehash(row.password_hash):
         row.password_hash = _hasher.hash(password)
-        session.add(row)
+        uow.session.add(row)
     # A success forgets the account's failures; the address keeps its count, or an attacker
     # with one account of their own could wash their address clean between guesses.
-    if (done := session.get(LoginThrottleRow, _account_key(username))) is not None:
-        session.delete(done)
+    if (done := uow.session.get(LoginThrottleRow, _account_key(username))) is not None:
+        uow.session.delete(done)
     principal = principal_of(row)
-    ctx.audit(session, principal, "login", row.user_id, "authentication")
+    audit(uow, principal, "login", row.user_id, "authentication")
     # Every service checks tokens against the wall clock, so they are issued on it too, even
     # when the service clock is accelerated (a demo or an end-to-end run).
     return issue_token(secret, principal, ttl, now), principal
 
 
-def unlock(ctx: Context, session: Session, user_id: str, principal: Principal) -> None:
+def unlock(uow: UoW, user_id: str, principal: Principal) -> None:
     """Lift an account's login lock and forget its failures (audited)."""
     require(principal.is_admin, "only administrators unlock accounts")
-    user = session.get(UserRow, user_id)
+    user = uow.session.get(UserRow, user_id)
     if user is None:
         raise NotFound(f"user {user_id} not found")
-    row = session.get(LoginThrottleRow, _account_key(user.username))
-    locked = row is not None and _count_of(row).retry_after(ctx.wall_clock()) is not None
+    row = uow.session.get(LoginThrottleRow, _account_key(user.username))
+    locked = row is not None and _count_of(row).retry_after(uow.repos.wall_clock()) is not None
     if row is not None:
-        session.delete(row)
-    ctx.audit(session, principal, "user.unlock", user_id, "account", {"was_locked": locked})
+        uow.session.delete(row)
+    audit(uow, principal, "user.unlock", user_id, "account", {"was_locked": locked})
 
 
 def _account_key(username: str) -> str:
@@ -158,39 +155,27 @@ def _count_of(row: LoginThrottleRow) -> FailureCount:
 
 
 def _count_failure(
-    ctx: Context,
-    session: Session,
+    uow: UoW,
     key: str,
     policy: ThrottlePolicy,
     username: str,
     address: str,
 ) -> None:
     """One more failure for ``key``, under a row lock so that registry instances agree."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(
-        insert(LoginThrottleRow.__table__)  # type: ignore[attr-defined]
-        .values(key=key, failures=0, lockouts=0)
-        .on_conflict_do_nothing(index_elements=["key"])
-    )
-    row = session.exec(
-        select(LoginThrottleRow)
-        .where(LoginThrottleRow.key == key)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
-    now = ctx.wall_clock()
+    row = uow.repos.locked_throttle(key)
+    now = uow.repos.wall_clock()
     count, lock = after_failure(_count_of(row), policy, now)
     row.failures = count.failures
     row.window_start = count.window_start
     row.last_failure_at = count.last_failure_at
     row.locked_until = count.locked_until
     row.lockouts = count.lockouts
-    session.add(row)
+    uow.session.add(row)
     if lock is None:
         return
     scope = "account" if policy is ACCOUNT else "address"
-    ctx.audit(
-        session,
+    audit(
+        uow,
         "registry",
         "login.locked",
         username if scope == "account" else f"address:{address}"[:128],
@@ -207,6 +192,6 @@ def _count_failure(
     )
 
 
-def listing(session: Session, principal: Principal) -> Sequence[UserRow]:
+def listing(repos: Repositories, principal: Principal) -> Sequence[UserRow]:
     require(principal.is_admin, "only administrators list users")
-    return session.exec(select(UserRow).order_by(col(UserRow.username))).all()
+    return repos.users()

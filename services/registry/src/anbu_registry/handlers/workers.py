@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, col, select
+from datetime import datetime
 
 from anbu_contracts import DutySlot, Role, WeeklyShift, WorkerSnapshot
 from anbu_contracts.topics import REGISTRY_WORKER
 from anbu_runtime.auth import Principal, UserRole
 
 from ..adapters.orm import WorkerRow
+from ..adapters.repository import Repositories, UoW
 from ..domain.identifiers import new_worker_id
 from ..domain.model import WorkerChange, WorkerIn
-from .common import SOURCE, Conflict, Context, NotFound, require
+from .common import SOURCE, Conflict, audit, require
 
 
-def snapshot(ctx: Context, row: WorkerRow) -> WorkerSnapshot:
-    now = ctx.now()
+def snapshot(row: WorkerRow, now: datetime) -> WorkerSnapshot:
     return WorkerSnapshot(
         occurred_at=now,
         produced_at=now,
@@ -39,12 +39,12 @@ def _may_manage(principal: Principal, dongs: list[str]) -> bool:
     )
 
 
-def register(ctx: Context, session: Session, data: WorkerIn, principal: Principal) -> str:
+def register(uow: UoW, data: WorkerIn, principal: Principal) -> str:
     require(_may_manage(principal, data.dong_codes), "you cannot register staff for these dongs")
     worker_id = data.worker_id or new_worker_id()
-    if session.get(WorkerRow, worker_id) is not None:
+    if uow.session.get(WorkerRow, worker_id) is not None:
         raise Conflict(f"worker {worker_id} already exists")
-    cipher = ctx.cipher
+    cipher = uow.repos.cipher
     row = WorkerRow(
         worker_id=worker_id,
         roles=[r.value for r in data.roles],
@@ -61,33 +61,29 @@ def register(ctx: Context, session: Session, data: WorkerIn, principal: Principa
         locale=data.locale.value,
         preferred_channel=data.preferred_channel.value,
     )
-    session.add(row)
-    session.flush()
-    ctx.audit(session, principal, "worker.create", worker_id, "registration")
-    ctx.outbox.add(session, REGISTRY_WORKER, snapshot(ctx, row))
+    uow.session.add(row)
+    uow.session.flush()
+    audit(uow, principal, "worker.create", worker_id, "registration")
+    uow.publish(REGISTRY_WORKER, snapshot(row, uow.now))
     return worker_id
 
 
-def change(
-    ctx: Context, session: Session, worker_id: str, data: WorkerChange, principal: Principal
-) -> WorkerSnapshot:
-    row = session.get(WorkerRow, worker_id)
-    if row is None:
-        raise NotFound(f"worker {worker_id} not found")
+def change(uow: UoW, worker_id: str, data: WorkerChange, principal: Principal) -> WorkerSnapshot:
+    row = uow.repos.worker(worker_id)
     require(_may_manage(principal, row.dong_codes), f"you cannot change worker {worker_id}")
     changes = data.model_dump(exclude_unset=True, mode="json")
     for name, value in changes.items():
         setattr(row, name, value)
     row.revision += 1
-    session.add(row)
-    ctx.audit(session, principal, "worker.change", worker_id, "roster", {"fields": sorted(changes)})
-    ctx.outbox.add(session, REGISTRY_WORKER, snapshot(ctx, row))
-    return snapshot(ctx, row)
+    uow.session.add(row)
+    audit(uow, principal, "worker.change", worker_id, "roster", {"fields": sorted(changes)})
+    uow.publish(REGISTRY_WORKER, snapshot(row, uow.now))
+    return snapshot(row, uow.now)
 
 
 def listing(
-    ctx: Context,
-    session: Session,
+    repos: Repositories,
+    now: datetime,
     principal: Principal,
     *,
     dong_code: str | None,
@@ -95,7 +91,7 @@ def listing(
     limit: int,
     offset: int,
 ) -> list[WorkerSnapshot]:
-    rows = session.exec(select(WorkerRow).order_by(col(WorkerRow.worker_id))).all()
+    rows = repos.workers()
     found = [
         r
         for r in rows
@@ -103,11 +99,8 @@ def listing(
         and (dong_code is None or dong_code in r.dong_codes)
         and (role is None or role.value in r.roles)
     ]
-    return [snapshot(ctx, r) for r in found[offset : offset + limit]]
+    return [snapshot(r, now) for r in found[offset : offset + limit]]
 
 
-def get(ctx: Context, session: Session, worker_id: str) -> WorkerSnapshot:
-    row = session.get(WorkerRow, worker_id)
-    if row is None:
-        raise NotFound(f"worker {worker_id} not found")
-    return snapshot(ctx, row)
+def get(repos: Repositories, worker_id: str, now: datetime) -> WorkerSnapshot:
+    return snapshot(repos.worker(worker_id), now)

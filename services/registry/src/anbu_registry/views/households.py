@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from anbu_contracts import (
     HouseholdSnapshot,
@@ -19,9 +20,10 @@ from ..adapters.orm import (
     HouseholdRow,
     PersonRow,
 )
+from ..adapters.repository import Repositories, UoW
 from ..domain import access
-from ..handlers.common import Context, require
-from ..handlers.households import household_row, snapshot
+from ..handlers.common import audit, require
+from ..handlers.households import snapshot
 
 
 @dataclass
@@ -32,19 +34,18 @@ class Page:
 
 
 def get(
-    ctx: Context, session: Session, household_id: str, principal: Principal
+    repos: Repositories, household_id: str, principal: Principal, now: datetime
 ) -> HouseholdSnapshot:
-    row = household_row(session, household_id)
+    row = repos.household(household_id)
     require(
         access.can_read_household(principal, row.dong_code),
         f"household {household_id} is outside your area",
     )
-    return snapshot(session, row, ctx.now())
+    return snapshot(repos, row, now)
 
 
 def search(
-    ctx: Context,
-    session: Session,
+    uow: UoW,
     principal: Principal,
     *,
     dong_code: str | None = None,
@@ -72,25 +73,25 @@ def search(
     if status:
         query = query.where(HouseholdRow.status == status.value)
     if phone:
-        index = ctx.cipher.blind_index(phone, kind="phone")
+        index = uow.repos.cipher.blind_index(phone, kind="phone")
         owners = select(PersonRow.household_id).where(PersonRow.phone_index == index)
         query = query.where(col(HouseholdRow.household_id).in_(owners))
-        ctx.audit(session, principal, "household.search_by_phone", "phone", "lookup")
+        audit(uow, principal, "household.search_by_phone", "phone", "lookup")
     # Counting every match is the expensive part of a search: only on request.
     total = (
-        session.exec(select(func.count()).select_from(query.subquery())).one()
+        uow.session.exec(select(func.count()).select_from(query.subquery())).one()
         if with_total
         else None
     )
     if after:
         query = query.where(HouseholdRow.household_id > after)
-    rows = session.exec(query.order_by(col(HouseholdRow.household_id)).limit(limit + 1)).all()
+    rows = uow.session.exec(query.order_by(col(HouseholdRow.household_id)).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    now = ctx.now()
+    now = uow.now
     relations: dict[str, set[str]] = {r.household_id: set() for r in rows}
     if rows:  # one query for the people of the whole page, not one per household
-        for household_id, relation in session.exec(
+        for household_id, relation in uow.session.exec(
             select(PersonRow.household_id, PersonRow.relation).where(
                 col(PersonRow.household_id).in_(list(relations))
             )

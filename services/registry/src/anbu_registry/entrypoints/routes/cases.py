@@ -10,7 +10,6 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from anbu_runtime.auth import Caller
-from anbu_runtime.service import ServiceRuntime
 
 from ...domain.cases import CaseState
 from ...domain.model import (
@@ -23,8 +22,7 @@ from ...domain.model import (
 from ...handlers import (
     cases,
 )
-from ...handlers.common import Context
-from .transaction import Created, in_transaction
+from .transaction import Created, RouteTransactions
 
 
 class CaseView(BaseModel):
@@ -51,9 +49,8 @@ class CaseDetail(CaseView):
     history: list[CaseEventView]
 
 
-def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
+def router(tx: RouteTransactions) -> APIRouter:
     api = APIRouter()
-    run = in_transaction(runtime)
 
     # -- cases ---------------------------------------------------------------------
 
@@ -65,7 +62,7 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
 
     @api.post("/v1/cases", status_code=201, response_model=Created, tags=["cases"])
     async def open_case(body: CaseIn, who: Caller) -> Created:
-        return Created(id=await run(lambda s: cases.open_case(ctx, s, body, who)))
+        return Created(id=await tx.run(lambda uow: cases.open_case(uow, body, who)))
 
     @api.get("/v1/cases", response_model=list[CaseView], tags=["cases"])
     async def search_cases(
@@ -75,17 +72,16 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> list[CaseView]:
-        rows = await run(
-            lambda s: cases.search(
-                s, who, state=state, dong_code=dong_code, limit=limit, offset=offset
-            )
+        return await tx.read_rows(
+            CaseView,
+            lambda repos: cases.search(
+                repos, who, state=state, dong_code=dong_code, limit=limit, offset=offset
+            ),
         )
-        return [CaseView.model_validate(r, from_attributes=True) for r in rows]
 
     @api.get("/v1/cases/{case_id}", response_model=CaseDetail, tags=["cases"])
     async def get_case(case_id: Annotated[str, Field(max_length=32)], who: Caller) -> CaseDetail:
-        row, history = await run(lambda s: cases.get(s, case_id, who))
-        return case_detail(row, history)
+        return await tx.read(lambda repos: case_detail(*cases.get(repos, case_id, who)))
 
     @api.post(
         "/v1/cases/{case_id}/transitions",
@@ -96,21 +92,21 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
     async def transition(
         case_id: Annotated[str, Field(max_length=32)], body: TransitionIn, who: Caller
     ) -> CaseView:
-        row = await run(lambda s: cases.move(ctx, s, case_id, body, who))
+        row = await tx.run(lambda uow: cases.move(uow, case_id, body, who))
         return CaseView.model_validate(row, from_attributes=True)
 
     @api.post("/v1/cases/{case_id}/assessments", status_code=204, tags=["cases"])
     async def assess(
         case_id: Annotated[str, Field(max_length=32)], body: AssessmentIn, who: Caller
     ) -> Response:
-        await run(lambda s: cases.assess(ctx, s, case_id, body, who))
+        await tx.run(lambda uow: cases.assess(uow, case_id, body, who))
         return Response(status_code=204)
 
     @api.post("/v1/cases/{case_id}/goals", status_code=204, tags=["cases"])
     async def add_goal(
         case_id: Annotated[str, Field(max_length=32)], body: GoalIn, who: Caller
     ) -> Response:
-        await run(lambda s: cases.add_goal(ctx, s, case_id, body, who))
+        await tx.run(lambda uow: cases.add_goal(uow, case_id, body, who))
         return Response(status_code=204)
 
     @api.post(
@@ -123,6 +119,8 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
     async def link(
         case_id: Annotated[str, Field(max_length=32)], body: LinkageIn, who: Caller
     ) -> Created:
-        return Created(id=str(await run(lambda s: cases.link_service(ctx, s, case_id, body, who))))
+        return Created(
+            id=str(await tx.run(lambda uow: cases.link_service(uow, case_id, body, who)))
+        )
 
     return api

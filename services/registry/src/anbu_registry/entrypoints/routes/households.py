@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from sqlmodel import Session
 
 from anbu_contracts import (
     HouseholdSnapshot,
@@ -18,8 +17,8 @@ from anbu_contracts import (
 )
 from anbu_runtime.auth import Caller
 from anbu_runtime.problems import Problem
-from anbu_runtime.service import ServiceRuntime
 
+from ...adapters.repository import Repositories
 from ...domain.model import (
     ConsentIn,
     ConsultationIn,
@@ -34,9 +33,8 @@ from ...handlers import (
     households,
     personal_data,
 )
-from ...handlers.common import Context
 from ...views import households as household_views
-from .transaction import Created, in_transaction
+from .transaction import Created, RouteTransactions
 
 SEOUL = ZoneInfo("Asia/Seoul")
 HouseholdPath = Annotated[str, Field(pattern=r"^HH-[0-9A-Z]{6,26}$")]
@@ -79,15 +77,14 @@ class ConsultationView(BaseModel):
     case_id: str | None
 
 
-def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
+def router(tx: RouteTransactions) -> APIRouter:
     api = APIRouter()
-    run = in_transaction(runtime)
 
     # -- households ----------------------------------------------------------------
 
     @api.post("/v1/households", status_code=201, response_model=Created, tags=["households"])
     async def create_household(body: HouseholdIn, who: Caller) -> Created:
-        return Created(id=await run(lambda s: households.register(ctx, s, body, who)))
+        return Created(id=await tx.run(lambda uow: households.register(uow, body, who)))
 
     @api.get(
         "/v1/households",
@@ -106,10 +103,9 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         with_total: bool = False,
     ) -> HouseholdPage:
-        page = await run(
-            lambda s: household_views.search(
-                ctx,
-                s,
+        page = await tx.run(
+            lambda uow: household_views.search(
+                uow,
                 who,
                 dong_code=dong_code,
                 district_code=district_code,
@@ -130,7 +126,7 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
         summary="A household's record (no personal data)",
     )
     async def get_household(household_id: HouseholdPath, who: Caller) -> HouseholdSnapshot:
-        return await run(lambda s: household_views.get(ctx, s, household_id, who))
+        return await tx.read(lambda repos: household_views.get(repos, household_id, who, tx.now()))
 
     @api.patch(
         "/v1/households/{household_id}",
@@ -141,7 +137,7 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
     async def change_household(
         household_id: HouseholdPath, body: HouseholdChange, who: Caller
     ) -> HouseholdSnapshot:
-        return await run(lambda s: households.change(ctx, s, household_id, body, who))
+        return await tx.run(lambda uow: households.change(uow, household_id, body, who))
 
     @api.post(
         "/v1/households/{household_id}/consents",
@@ -152,7 +148,7 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
     async def record_consent(
         household_id: HouseholdPath, body: ConsentIn, who: Caller
     ) -> HouseholdSnapshot:
-        return await run(lambda s: consent.record_consent(ctx, s, household_id, body, who))
+        return await tx.run(lambda uow: consent.record_consent(uow, household_id, body, who))
 
     @api.get(
         "/v1/households/{household_id}/consents",
@@ -161,8 +157,8 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
         summary="The full consent history",
     )
     async def consent_history(household_id: HouseholdPath, who: Caller) -> list[ConsentView]:
-        def read(s: Session) -> list[ConsentView]:
-            household_views.get(ctx, s, household_id, who)
+        def read(repos: Repositories) -> list[ConsentView]:
+            household_views.get(repos, household_id, who, tx.now())
             return [
                 ConsentView(
                     channel=r.channel.value,
@@ -171,10 +167,10 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
                     recorded_by=r.recorded_by,
                     form=r.form,
                 )
-                for r in consent.consent_history(s, household_id)
+                for r in consent.consent_history(repos, household_id)
             ]
 
-        return await run(read)
+        return await tx.read(read)
 
     @api.get(
         "/v1/households/{household_id}/tiers",
@@ -183,14 +179,14 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
         summary="Tier history with reasons",
     )
     async def tier_history(household_id: HouseholdPath, who: Caller) -> list[TierView]:
-        def read(s: Session) -> list[TierView]:
-            household_views.get(ctx, s, household_id, who)
+        def read(repos: Repositories) -> list[TierView]:
+            household_views.get(repos, household_id, who, tx.now())
             return [
                 TierView.model_validate(r, from_attributes=True)
-                for r in consent.tier_history(s, household_id)
+                for r in repos.tier_history(household_id)
             ]
 
-        return await run(read)
+        return await tx.read(read)
 
     @api.post(
         "/v1/households/{household_id}/people",
@@ -200,7 +196,7 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
     )
     async def add_person(household_id: HouseholdPath, body: PersonIn, who: Caller) -> Created:
         return Created(
-            id=await run(lambda s: households.add_person(ctx, s, household_id, body, who))
+            id=await tx.run(lambda uow: households.add_person(uow, household_id, body, who))
         )
 
     @api.get(
@@ -214,7 +210,7 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
         who: Caller,
         purpose: Annotated[str, Query(min_length=3, max_length=256)],
     ) -> list[PersonView]:
-        return await run(lambda s: personal_data.people(ctx, s, household_id, who, purpose))
+        return await tx.run(lambda uow: personal_data.people(uow, household_id, who, purpose))
 
     @api.get(
         "/v1/households/{household_id}/address",
@@ -227,7 +223,7 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
         who: Caller,
         purpose: Annotated[str, Query(min_length=3, max_length=256)],
     ) -> AddressView:
-        found = await run(lambda s: personal_data.address(ctx, s, household_id, who, purpose))
+        found = await tx.run(lambda uow: personal_data.address(uow, household_id, who, purpose))
         return AddressView(household_id=household_id, address=found)
 
     # -- consultation log ----------------------------------------------------------
@@ -240,8 +236,10 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
     async def consultations_of(
         household_id: HouseholdPath, who: Caller, limit: Annotated[int, Query(ge=1, le=1000)] = 100
     ) -> list[ConsultationView]:
-        rows = await run(lambda s: consultations.of_household(s, household_id, who, limit))
-        return [ConsultationView.model_validate(r, from_attributes=True) for r in rows]
+        return await tx.read_rows(
+            ConsultationView,
+            lambda repos: consultations.of_household(repos, household_id, who, limit),
+        )
 
     @api.post(
         "/v1/households/{household_id}/consultations",
@@ -252,7 +250,7 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
     async def add_consultation(
         household_id: HouseholdPath, body: ConsultationIn, who: Caller
     ) -> Created:
-        return Created(id=await run(lambda s: consultations.add(ctx, s, household_id, body, who)))
+        return Created(id=await tx.run(lambda uow: consultations.add(uow, household_id, body, who)))
 
     @api.get(
         "/v1/consultations/export.csv",
@@ -277,9 +275,9 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
             )
         begin = datetime.combine(start, time(0), SEOUL)
         finish = datetime.combine(end + timedelta(days=1), time(0), SEOUL)
-        text = await run(
-            lambda s: consultations.export_csv(
-                ctx, s, who, dong_code=dong_code, start=begin, end=finish
+        text = await tx.run(
+            lambda uow: consultations.export_csv(
+                uow, who, dong_code=dong_code, start=begin, end=finish
             )
         )
         body = (

@@ -16,7 +16,6 @@ from pydantic import BaseModel, Field
 from anbu_runtime.auth import Caller, Principal
 from anbu_runtime.logs import get_logger
 from anbu_runtime.problems import Problem
-from anbu_runtime.service import ServiceRuntime
 
 from ...adapters.household_csv import (
     MAX_FIELD_CHARS,
@@ -26,10 +25,11 @@ from ...adapters.household_csv import (
     file_lines,
 )
 from ...adapters.orm import HouseholdImportRow
+from ...adapters.pii import PiiCipher
 from ...domain.import_progress import eta_seconds
-from ...handlers.common import Context, NotFound
 from ...handlers.import_jobs import ImportJobs
 from ...handlers.imports import ImportReport, run_import
+from .transaction import RouteTransactions
 
 log = get_logger(__name__)
 BatchSize = Annotated[int, Query(ge=1, le=10_000)]
@@ -115,9 +115,9 @@ def _keep(upload: IO[bytes]) -> tuple[Path, int]:
     return Path(kept.name), size
 
 
-def router(runtime: ServiceRuntime, ctx: Context, workers: int) -> APIRouter:
+def router(tx: RouteTransactions, cipher: PiiCipher, workers: int) -> APIRouter:
     api = APIRouter(tags=["households"])
-    jobs = ImportJobs(ctx, runtime.db, workers)
+    jobs = ImportJobs(tx.units, cipher, workers)
     running: set[asyncio.Task[None]] = set()
 
     @api.post(
@@ -131,8 +131,8 @@ def router(runtime: ServiceRuntime, ctx: Context, workers: int) -> APIRouter:
         try:
             report = await asyncio.to_thread(
                 run_import,
-                ctx,
-                runtime.db,
+                tx.units,
+                cipher,
                 file_lines(file.file),
                 who,
                 dry_run=dry_run,
@@ -144,7 +144,7 @@ def router(runtime: ServiceRuntime, ctx: Context, workers: int) -> APIRouter:
                 400, "Bad CSV header", str(exc), type_="csv-header", extensions={"line": exc.line}
             ) from exc
         except MalformedFile as exc:
-            runtime.outbox.notify()  # batches before the bad line are written
+            tx.units.outbox.notify()  # batches before the bad line are written
             done = exc.report or ImportReport(dry_run=dry_run)
             raise Problem(
                 422,
@@ -159,7 +159,7 @@ def router(runtime: ServiceRuntime, ctx: Context, workers: int) -> APIRouter:
                     "limits": {"cell_characters": MAX_FIELD_CHARS, "line_bytes": MAX_LINE_BYTES},
                 },
             ) from exc
-        runtime.outbox.notify()
+        tx.units.outbox.notify()
         return ImportReportView.model_validate(report, from_attributes=True)
 
     async def run_job(import_id: str, path: Path, who: Principal) -> None:
@@ -169,7 +169,7 @@ def router(runtime: ServiceRuntime, ctx: Context, workers: int) -> APIRouter:
             # The import's row says "failed"; the cause goes to the log (no row contents).
             log.exception("household import failed", import_id=import_id)
         finally:
-            runtime.outbox.notify()
+            tx.units.outbox.notify()
 
     @api.post(
         "/v1/imports/households/jobs",
@@ -205,9 +205,6 @@ def router(runtime: ServiceRuntime, ctx: Context, workers: int) -> APIRouter:
         summary="How far a background import is (rows done, ETA), and its report when done",
     )
     async def import_status(import_id: str, who: Caller) -> ImportStatusView:
-        try:
-            return await runtime.db.run(lambda s: status_view(jobs.status(s, import_id, who)))
-        except NotFound as exc:
-            raise Problem(404, "Not found", str(exc)) from exc
+        return await tx.read(lambda repos: status_view(jobs.status(repos, import_id, who)))
 
     return api

@@ -7,16 +7,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlmodel import Session, col, select
 
 from anbu_contracts import (
     RecipientRef,
 )
 from anbu_runtime.auth import Caller
 from anbu_runtime.problems import Problem
-from anbu_runtime.service import ServiceRuntime
 
-from ...adapters.orm import AuditRow
 from ...domain.model import (
     Address,
 )
@@ -24,8 +21,7 @@ from ...handlers import (
     recipients,
     reporter_lookups,
 )
-from ...handlers.common import Context
-from .transaction import in_transaction
+from .transaction import RouteTransactions
 
 
 class ReporterLookupIn(BaseModel):
@@ -63,9 +59,8 @@ class AuditEntry(BaseModel):
     detail: dict[str, Any]
 
 
-def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
+def router(tx: RouteTransactions) -> APIRouter:
     api = APIRouter()
-    run = in_transaction(runtime)
 
     @api.post(
         "/internal/v1/reporter-lookups",
@@ -78,10 +73,9 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
             raise Problem(
                 403, "Forbidden", "only services look up for reporters", type_="forbidden"
             )
-        found = await run(
-            lambda s: reporter_lookups.look_up(
-                ctx,
-                s,
+        found = await tx.run(
+            lambda uow: reporter_lookups.look_up(
+                uow,
                 invitation_id=body.invitation_id,
                 reporter_role=body.reporter_role,
                 lookup_kind=body.lookup_kind,
@@ -103,7 +97,7 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
         summary="Addresses for a recipient reference (audited)",
     )
     async def resolve(body: ResolveRequest, who: Caller) -> ResolveResponse:
-        found = await run(lambda s: recipients.resolve(ctx, s, body.recipient, who, body.purpose))
+        found = await tx.run(lambda uow: recipients.resolve(uow, body.recipient, who, body.purpose))
         return ResolveResponse(recipients=found)
 
     @api.get("/v1/audit", response_model=list[AuditEntry], tags=["audit"])
@@ -117,12 +111,6 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
                 403, "Forbidden", "only administrators read the audit log", type_="forbidden"
             )
 
-        def read(s: Session) -> list[AuditEntry]:
-            query = select(AuditRow).order_by(col(AuditRow.id).desc()).limit(limit)
-            if subject:
-                query = query.where(AuditRow.subject == subject)
-            return [AuditEntry.model_validate(r, from_attributes=True) for r in s.exec(query).all()]
-
-        return await run(read)
+        return await tx.read_rows(AuditEntry, lambda repos: repos.audit_log(subject, limit))
 
     return api

@@ -11,7 +11,6 @@ from pydantic import BaseModel, Field
 
 from anbu_runtime.auth import Caller
 from anbu_runtime.problems import Problem
-from anbu_runtime.service import ServiceRuntime
 
 from ...domain.model import (
     ApiKeyIn,
@@ -20,8 +19,7 @@ from ...domain.model import (
 from ...handlers import (
     partners,
 )
-from ...handlers.common import Context
-from .transaction import Created, in_transaction
+from .transaction import Created, RouteTransactions
 
 
 class PartnerView(BaseModel):
@@ -58,20 +56,18 @@ class VerifyOut(BaseModel):
     rate_limit_per_minute: int
 
 
-def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
+def router(tx: RouteTransactions) -> APIRouter:
     api = APIRouter()
-    run = in_transaction(runtime)
 
     # -- partners ------------------------------------------------------------------
 
     @api.post("/v1/partners", status_code=201, response_model=Created, tags=["partners"])
     async def create_partner(body: PartnerIn, who: Caller) -> Created:
-        return Created(id=await run(lambda s: partners.create(ctx, s, body, who)))
+        return Created(id=await tx.run(lambda uow: partners.create(uow, body, who)))
 
     @api.get("/v1/partners", response_model=list[PartnerView], tags=["partners"])
     async def list_partners(who: Caller) -> list[PartnerView]:
-        rows = await run(lambda s: partners.listing(s, who))
-        return [PartnerView.model_validate(r, from_attributes=True) for r in rows]
+        return await tx.read_rows(PartnerView, lambda repos: partners.listing(repos, who))
 
     @api.post(
         "/v1/partners/{partner_id}/keys",
@@ -83,15 +79,14 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
     async def issue_key(
         partner_id: Annotated[str, Field(max_length=64)], body: ApiKeyIn, who: Caller
     ) -> KeyIssued:
-        issued = await run(lambda s: partners.issue_key(ctx, s, partner_id, body, who))
+        issued = await tx.run(lambda uow: partners.issue_key(uow, partner_id, body, who))
         return KeyIssued(key_id=issued.key_id, api_key=issued.api_key, expires_at=issued.expires_at)
 
     @api.get("/v1/partners/{partner_id}/keys", response_model=list[KeyView], tags=["partners"])
     async def list_keys(
         partner_id: Annotated[str, Field(max_length=64)], who: Caller
     ) -> list[KeyView]:
-        rows = await run(lambda s: partners.keys_of(s, partner_id, who))
-        return [KeyView.model_validate(r, from_attributes=True) for r in rows]
+        return await tx.read_rows(KeyView, lambda repos: partners.keys_of(repos, partner_id, who))
 
     @api.delete(
         "/v1/partner-keys/{key_id}",
@@ -100,7 +95,7 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
         summary="Revoke a key at once",
     )
     async def revoke_key(key_id: Annotated[str, Field(max_length=32)], who: Caller) -> Response:
-        await run(lambda s: partners.revoke_key(ctx, s, key_id, who))
+        await tx.run(lambda uow: partners.revoke_key(uow, key_id, who))
         return Response(status_code=204)
 
     @api.post(
@@ -112,7 +107,7 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
     async def verify_key(body: VerifyIn, who: Caller) -> VerifyOut:
         if not who.is_service:
             raise Problem(403, "Forbidden", "only services verify partner keys", type_="forbidden")
-        found = await run(lambda s: partners.verify(ctx, s, body.api_key))
+        found = await tx.run(lambda uow: partners.verify(uow, body.api_key))
         if found is None:
             raise Problem(401, "Unauthorized", "unknown, expired or revoked key", type_="bad-key")
         return VerifyOut(

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from anbu_runtime.auth import Caller, UserRole
 from anbu_runtime.problems import Problem
-from anbu_runtime.service import ServiceRuntime
+from anbu_runtime.settings import CommonSettings
 
 from ...domain.model import (
     LoginIn,
@@ -22,8 +22,7 @@ from ...domain.model import (
 from ...handlers import (
     users,
 )
-from ...handlers.common import Context
-from .transaction import Created, in_transaction
+from .transaction import Created, RouteTransactions
 
 
 class Token(BaseModel):
@@ -66,9 +65,8 @@ def _is_service(request: Request, authorization: str | None) -> bool:
     return bool(token) and secrets.compare_digest(token.encode(), expected.encode())
 
 
-def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
+def router(tx: RouteTransactions, common: CommonSettings) -> APIRouter:
     api = APIRouter()
-    run = in_transaction(runtime)
 
     # -- authentication ------------------------------------------------------------
 
@@ -97,13 +95,13 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
             ),
         ] = None,
     ) -> Token:
-        ttl = timedelta(minutes=runtime.common.auth_token_minutes)
+        ttl = timedelta(minutes=common.auth_token_minutes)
         address = request.client.host if request.client else "unknown"
         if x_anbu_client_address and _is_service(request, authorization):
             address = x_anbu_client_address
-        outcome = await runtime.db.run(
-            lambda s: users.login(
-                ctx, s, body.username, body.password, runtime.common.auth_secret, ttl, address
+        outcome = await tx.run(
+            lambda uow: users.login(
+                uow, body.username, body.password, common.auth_secret, ttl, address
             )
         )
         if isinstance(outcome, users.Refusal):
@@ -142,7 +140,7 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
 
     @api.post("/v1/users", status_code=201, response_model=Created, tags=["auth"])
     async def create_user(body: UserIn, who: Caller) -> Created:
-        return Created(id=await run(lambda s: users.create(ctx, s, body, who)))
+        return Created(id=await tx.run(lambda uow: users.create(uow, body, who)))
 
     @api.post(
         "/v1/users/{user_id}/unlock",
@@ -151,12 +149,11 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
         summary="Lift an account's login lock and forget its failed logins (admin, audited)",
     )
     async def unlock_user(user_id: Annotated[str, Field(max_length=32)], who: Caller) -> Response:
-        await run(lambda s: users.unlock(ctx, s, user_id, who))
+        await tx.run(lambda uow: users.unlock(uow, user_id, who))
         return Response(status_code=204)
 
     @api.get("/v1/users", response_model=list[UserView], tags=["auth"])
     async def list_users(who: Caller) -> list[UserView]:
-        rows = await run(lambda s: users.listing(s, who))
-        return [UserView.model_validate(r, from_attributes=True) for r in rows]
+        return await tx.read_rows(UserView, lambda repos: users.listing(repos, who))
 
     return api

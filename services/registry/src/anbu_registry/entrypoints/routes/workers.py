@@ -12,7 +12,6 @@ from anbu_contracts import (
     WorkerSnapshot,
 )
 from anbu_runtime.auth import Caller
-from anbu_runtime.service import ServiceRuntime
 
 from ...domain.model import (
     WorkerChange,
@@ -21,19 +20,17 @@ from ...domain.model import (
 from ...handlers import (
     workers,
 )
-from ...handlers.common import Context
-from .transaction import Created, in_transaction
+from .transaction import Created, RouteTransactions
 
 
-def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
+def router(tx: RouteTransactions) -> APIRouter:
     api = APIRouter()
-    run = in_transaction(runtime)
 
     # -- workers -------------------------------------------------------------------
 
     @api.post("/v1/workers", status_code=201, response_model=Created, tags=["workers"])
     async def create_worker(body: WorkerIn, who: Caller) -> Created:
-        return Created(id=await run(lambda s: workers.register(ctx, s, body, who)))
+        return Created(id=await tx.run(lambda uow: workers.register(uow, body, who)))
 
     @api.get("/v1/workers", response_model=list[WorkerSnapshot], tags=["workers"])
     async def list_workers(
@@ -43,9 +40,9 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> list[WorkerSnapshot]:
-        return await run(
-            lambda s: workers.listing(
-                ctx, s, who, dong_code=dong_code, role=role, limit=limit, offset=offset
+        return await tx.read(
+            lambda repos: workers.listing(
+                repos, tx.now(), who, dong_code=dong_code, role=role, limit=limit, offset=offset
             )
         )
 
@@ -53,7 +50,7 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
     async def get_worker(
         worker_id: Annotated[str, Field(max_length=32)], who: Caller
     ) -> WorkerSnapshot:
-        return await run(lambda s: workers.get(ctx, s, worker_id))
+        return await tx.read(lambda repos: workers.get(repos, worker_id, tx.now()))
 
     @api.patch(
         "/v1/workers/{worker_id}",
@@ -64,6 +61,6 @@ def router(runtime: ServiceRuntime, ctx: Context) -> APIRouter:
     async def change_worker(
         worker_id: Annotated[str, Field(max_length=32)], body: WorkerChange, who: Caller
     ) -> WorkerSnapshot:
-        return await run(lambda s: workers.change(ctx, s, worker_id, body, who))
+        return await tx.run(lambda uow: workers.change(uow, worker_id, body, who))
 
     return api
