@@ -16,7 +16,7 @@ from anbu_registry.adapters.migrations import upgrade
 from anbu_registry.adapters.orm import metadata
 from anbu_registry.adapters.pii import PiiCipher
 from anbu_registry.adapters.repository import Repositories
-from anbu_registry.handlers.common import Context, run_sync
+from anbu_registry.handlers.common import Context
 from anbu_registry.handlers.import_batches import prepare_batch
 from anbu_runtime.auth import SERVICE
 from anbu_runtime.clock import ManualClock
@@ -49,7 +49,7 @@ def test_an_imported_snapshot_is_staged_as_publish_many_stages_it(tmp_path: Path
     snapshot = HouseholdSnapshot.model_validate_json(imported["value"])
     assert snapshot.landlord_on_file and snapshot.household_id
 
-    run_sync(tx, lambda uow: uow.publish_many(REGISTRY_HOUSEHOLD, [snapshot]))
+    tx.run_sync(lambda uow: uow.publish_many(REGISTRY_HOUSEHOLD, [snapshot]))
     outbox = install(metadata).outbox
     with db.session() as s:
         [published] = s.execute(

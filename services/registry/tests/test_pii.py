@@ -15,7 +15,7 @@ from anbu_registry.adapters.pii import PiiCipher
 from anbu_registry.adapters.repository import Repositories
 from anbu_registry.domain.model import HouseholdIn
 from anbu_registry.handlers import households, recipients
-from anbu_registry.handlers.common import Context, run_sync
+from anbu_registry.handlers.common import Context
 from anbu_runtime.auth import SERVICE
 from anbu_runtime.clock import SystemClock
 from anbu_runtime.db import Database
@@ -68,9 +68,8 @@ def test_the_notifier_resolves_a_sealed_number_and_the_file_never_holds_it(tmp_p
             "people": [{"relation": "resident", "name": "홍길순", "phone": "010-5555-7777"}],
         }
     )
-    household_id = run_sync(tx, lambda uow: households.register(uow, household, SERVICE))
-    [address] = run_sync(
-        tx,
+    household_id = tx.run_sync(lambda uow: households.register(uow, household, SERVICE))
+    [address] = tx.run_sync(
         lambda uow: recipients.resolve(
             uow,
             RecipientRef(kind=RecipientKind.RESIDENT, household_id=household_id),

@@ -55,6 +55,20 @@ class OutgoingRecord:
     headers: dict[str, str]
 
 
+def outbox_row(topic: Topic, event: BaseModel, now: datetime) -> dict[str, Any]:
+    """The outbox row that stages ``event`` on ``topic`` (what ``Outbox.add_many`` inserts).
+
+    Public so a bulk writer can build rows where the events are made (the registry's import
+    serialises snapshots in its worker processes) and insert them with its own batch."""
+    return {
+        "topic": topic.name,
+        "key": topic.key_of(event),
+        "value": event.model_dump_json().encode(),
+        "headers": json.dumps(event_headers(event)),
+        "created_at": now,
+    }
+
+
 @dataclass(frozen=True)
 class OutboxTables:
     outbox: Table
@@ -119,23 +133,9 @@ class Outbox:
 
     def add_many(self, session: Session, topic: Topic, events: list[BaseModel]) -> None:
         """Stage many events in one statement (bulk imports)."""
-        if not events:
-            return
-        now = datetime.now(UTC)
-        bulk_insert(
-            session,
-            self.tables.outbox,
-            [
-                {
-                    "topic": topic.name,
-                    "key": topic.key_of(event),
-                    "value": event.model_dump_json().encode(),
-                    "headers": json.dumps(event_headers(event)),
-                    "created_at": now,
-                }
-                for event in events
-            ],
-        )
+        if events:
+            now = datetime.now(UTC)
+            bulk_insert(session, self.tables.outbox, [outbox_row(topic, e, now) for e in events])
 
     def add_tombstone(self, session: Session, topic: Topic, key: str) -> None:
         self.add_raw(session, topic.name, key=key.encode(), value=None, headers={})

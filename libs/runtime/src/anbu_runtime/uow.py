@@ -152,6 +152,19 @@ class Transactions(Generic[R]):
         await self._after_commit(uow)
         return result
 
+    def run_sync(self, fn: Callable[[UnitOfWork[R]], T]) -> T:
+        """``run`` for code already off the event loop (a bulk import's thread, the command
+        line): ``fn(uow)`` in one transaction. The caller wakes the outbox relay afterwards
+        (its wake-up belongs to the event loop's thread); after-commit effects are refused."""
+        with self.db.session() as session:
+            uow = UnitOfWork(
+                session, self.repositories(session), self.outbox, self.clock.now(), inbox=self.inbox
+            )
+            result = fn(uow)
+            if uow.pop_effects():
+                raise RuntimeError("after-commit effects need Transactions.run on the event loop")
+            return result
+
     async def read(self, fn: Callable[[R], T]) -> T:
         """Run the read-only ``fn(repos)`` on a snapshot (views; never writes)."""
         return await self.db.read(lambda session: fn(self.repositories(session)))

@@ -8,20 +8,17 @@ no part of the unit of work but every handler that seals or opens personal data 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from pydantic import BaseModel
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select, update
 
-from anbu_contracts.topics import Topic
 from anbu_runtime.db import bulk_insert
-from anbu_runtime.outbox import event_headers, install
+from anbu_runtime.outbox import install
 from anbu_runtime.uow import UnitOfWork
 
 from ..domain.cases import OPEN_STATES, ServiceType
@@ -58,18 +55,6 @@ class ImportTables(Protocol):
     tier_change: list[dict[str, Any]]
     consent: list[dict[str, Any]]
     outbox: list[dict[str, Any]]
-
-
-def outbox_row(topic: Topic, event: BaseModel, now: datetime) -> dict[str, Any]:
-    """The outbox row ``uow.publish_many`` stages for ``event`` (the same columns, the same
-    serialisation), for :meth:`Repositories.add_import_batch`."""
-    return {
-        "topic": topic.name,
-        "key": topic.key_of(event),
-        "value": event.model_dump_json().encode(),
-        "headers": json.dumps(event_headers(event)),
-        "created_at": now,
-    }
 
 
 class Repositories:
@@ -146,7 +131,8 @@ class Repositories:
     def add_import_batch(self, tables: ImportTables) -> None:
         """An import's batch with one bulk statement a table (COPY on PostgreSQL).
 
-        The batch's snapshots come already serialised as outbox rows (:func:`outbox_row`, in
+        The batch's snapshots come already serialised as outbox rows (the runtime's
+        :func:`~anbu_runtime.outbox.outbox_row`, in
         the import's worker processes): ``uow.publish_many`` would serialise them here, in
         the one process that writes, and costs the import about a quarter more CPU
         (docs/registry.md). This is the registry's one path into the outbox that is not

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from anbu_runtime.auth import Principal, forbidden
-from anbu_runtime.uow import Transactions, UnitOfWork
 
 from ..adapters.orm import AuditRow
 from ..adapters.pii import PiiCipher
@@ -63,18 +62,6 @@ def audit(
             detail=detail or {},
         )
     )
-
-
-def run_sync(tx: Transactions[R], fn: Callable[[UnitOfWork[R]], T]) -> T:
-    """``tx.run`` for code already off the event loop (a bulk import's thread, the command
-    line): ``fn(uow)`` in one transaction. The caller wakes the outbox relay afterwards
-    (its wake-up belongs to the event loop's thread); no after-commit effects here."""
-    with tx.db.session() as session:
-        uow = UnitOfWork(session, tx.repositories(session), tx.outbox, tx.clock.now())
-        result = fn(uow)
-        if uow.pop_effects():
-            raise RuntimeError("after-commit effects need tx.run on the event loop")
-        return result
 
 
 def actor_name(principal: Principal) -> str:

@@ -22,11 +22,11 @@ from pydantic import ValidationError
 
 from anbu_contracts.topics import REGISTRY_HOUSEHOLD
 from anbu_runtime.auth import Principal
+from anbu_runtime.outbox import outbox_row
 
 from ..adapters.events import household_snapshot
 from ..adapters.household_csv import MalformedFile, to_household
 from ..adapters.pii import PiiCipher
-from ..adapters.repository import outbox_row
 from ..domain import access
 from ..domain.identifiers import new_household_id, new_person_id
 from ..domain.model import HouseholdIn

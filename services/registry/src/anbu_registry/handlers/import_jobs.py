@@ -28,7 +28,7 @@ from ..adapters.orm import HouseholdImportRow
 from ..adapters.pii import PiiCipher
 from ..adapters.repository import Repositories, UoW
 from ..domain.identifiers import new_id
-from .common import NotFound, actor_name, run_sync
+from .common import NotFound, actor_name
 from .imports import ImportReport, run_import
 
 RUNNING = "running"
@@ -61,7 +61,7 @@ class ImportJobs:
                 )
             )
 
-        run_sync(self.tx, record)
+        self.tx.run_sync(record)
         return import_id
 
     def run(self, import_id: str, path: Path, principal: Principal) -> None:
@@ -72,7 +72,7 @@ class ImportJobs:
             path.unlink(missing_ok=True)
 
     def _run(self, import_id: str, path: Path, principal: Principal) -> None:
-        job = run_sync(self.tx, lambda uow: uow.repos.household_import(import_id))
+        job = self.tx.run_sync(lambda uow: uow.repos.household_import(import_id))
         assert job is not None, import_id
         with path.open("rb") as binary:
 
@@ -124,7 +124,7 @@ class ImportJobs:
                 values["problem"] = problem
             uow.repos.update_import(import_id, values)
 
-        run_sync(self.tx, save)
+        self.tx.run_sync(save)
 
     @staticmethod
     def status(repos: Repositories, import_id: str, principal: Principal) -> HouseholdImportRow:

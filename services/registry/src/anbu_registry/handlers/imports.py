@@ -33,7 +33,7 @@ from ..adapters.household_csv import (
 )
 from ..adapters.pii import PiiCipher
 from ..adapters.repository import Repositories, UoW
-from .common import audit, run_sync
+from .common import audit
 from .import_batches import BatchPreparer, PreparedBatch, Tables, chunks
 
 __all__ = [
@@ -151,7 +151,7 @@ def _write(
         write_batch(uow, tables, principal)
         return True
 
-    if run_sync(tx, write):
+    if tx.run_sync(write):
         report.imported += len(tables.household)
 
 
