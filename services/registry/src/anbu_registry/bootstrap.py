@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from anbu_contracts.topics import REGISTRY_CASE, REGISTRY_HOUSEHOLD, REGISTRY_WORKER
+from anbu_contracts.topics import OPS_JOB, REGISTRY_CASE, REGISTRY_HOUSEHOLD, REGISTRY_WORKER
 from anbu_runtime.clock import Clock
 from anbu_runtime.service import ServiceRuntime
 from anbu_runtime.settings import CommonSettings, ServiceSettings
@@ -20,6 +20,7 @@ from .adapters.pii import cipher_from_settings
 from .adapters.repository import Repositories
 from .adapters.seed import seeding
 from .entrypoints import consumers, http
+from .handlers import import_jobs
 from .handlers.common import Context
 
 NAME = "registry"
@@ -60,7 +61,13 @@ def create(
         runtime.on_startup(seeding(tx, settings.seed_file))
 
     consumers.register(runtime, ctx)
-    runtime.declare_publications(REGISTRY_HOUSEHOLD, REGISTRY_WORKER, REGISTRY_CASE)
+    speed = getattr(runtime.clock, "speed", 1.0)  # an accelerated clock runs faster
+
+    async def interrupt_stalled_imports() -> None:
+        await tx.run(lambda uow: import_jobs.interrupt_stalled(uow, speed))
+
+    runtime.every(60.0, interrupt_stalled_imports, name="stalled-imports")
+    runtime.declare_publications(REGISTRY_HOUSEHOLD, REGISTRY_WORKER, REGISTRY_CASE, OPS_JOB)
     app = runtime.build_app(
         "anbu registry",
         "The system of record: households, people, consent, tiers, staff, partners, cases, "

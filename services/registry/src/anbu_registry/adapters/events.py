@@ -13,6 +13,8 @@ from anbu_contracts import (
     ChannelEnrolment,
     HouseholdSnapshot,
     HouseholdStatus,
+    JobKind,
+    JobProgress,
     LinkedService,
     Locale,
     QuietHours,
@@ -24,6 +26,7 @@ from anbu_contracts import CaseState as ContractState
 
 from ..domain.cases import Case, CaseState, ServiceType
 from ..domain.model import Relation
+from .orm import HouseholdImportRow
 
 SOURCE = "registry"
 
@@ -125,4 +128,29 @@ def household_snapshot(
         responsible_worker_id=row.responsible_worker_id,
         matched_volunteer_id=row.matched_volunteer_id,
         locale=Locale(row.locale),
+    )
+
+
+def import_progress(
+    job: HouseholdImportRow, now: datetime, eta_seconds: float | None
+) -> JobProgress:
+    """Where a bulk household import stands (counts only), for the console."""
+    elapsed = (job.updated_at - job.started_at).total_seconds()
+    finished = job.state != "running"
+    return JobProgress(
+        occurred_at=now,
+        source=SOURCE,
+        job_id=job.import_id,
+        kind=JobKind.HOUSEHOLD_IMPORT,
+        detail="dry_run" if job.dry_run else None,
+        state=job.state,
+        finished=finished,
+        succeeded=job.state == "done" if finished else None,
+        progress=min(job.bytes_done / job.bytes_total, 1.0) if job.bytes_total else 1.0,
+        rows=job.rows,
+        rejected=job.invalid,
+        rows_per_second=round(job.rows / elapsed, 1) if elapsed > 0 else None,
+        eta_seconds=None if finished else eta_seconds,
+        started_at=job.started_at,
+        updated_at=job.updated_at,
     )

@@ -297,6 +297,14 @@ class Repositories:
     def household_import(self, import_id: str) -> HouseholdImportRow | None:
         return self.session.get(HouseholdImportRow, import_id)
 
+    def running_imports(self, *, updated_before: datetime) -> Sequence[HouseholdImportRow]:
+        return self.session.exec(
+            select(HouseholdImportRow).where(
+                col(HouseholdImportRow.state) == "running",
+                col(HouseholdImportRow.updated_at) < updated_before,
+            )
+        ).all()
+
     def update_import(self, import_id: str, values: dict[str, Any]) -> None:
         """One small UPDATE of an import's progress (a batch writes thousands of rows)."""
         self.session.exec(

@@ -3,20 +3,27 @@
 ``POST /v1/imports/households/jobs`` stores the upload, records a ``household_import`` row
 and returns at once; the import runs in a thread (its batches in worker processes) and
 updates the row after every batch, so ``GET /v1/imports/{id}`` shows rows done, the pace and
-an ETA while it runs, and the report when it is done. If the registry stops mid-import the
-row stays ``running`` with an ``updated_at`` that no longer moves: upload the file again
-(batches already written are refused as existing only if the file gives household ids).
+an ETA while it runs, and the report when it is done. Each change of the row is also
+published on ``ops.job.v1`` (at most every ``REPORT_EVERY`` while it runs) for the
+console's partners page. If the registry stops mid-import, the row's ``updated_at`` stops
+moving and :func:`interrupt_stalled` marks it ``interrupted`` after ``STALLED_AFTER``: upload
+the file again (batches already written are refused as existing only if the file gives
+household ids).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from anbu_contracts.topics import OPS_JOB
 from anbu_runtime.auth import Principal
 from anbu_runtime.uow import Transactions
 
+from ..adapters.events import import_progress
 from ..adapters.household_csv import (
     MAX_FIELD_CHARS,
     MAX_LINE_BYTES,
@@ -28,10 +35,16 @@ from ..adapters.orm import HouseholdImportRow
 from ..adapters.pii import PiiCipher
 from ..adapters.repository import Repositories, UoW
 from ..domain.identifiers import new_id
+from ..domain.import_progress import eta_seconds
 from .common import NotFound, actor_name
 from .imports import ImportReport, run_import
 
 RUNNING = "running"
+INTERRUPTED = "interrupted"
+REPORT_EVERY = 2.0  # seconds between two progress events of a running import
+# A running import updates its row after every batch (seconds apart): one whose row has
+# not moved for this long (real time) was cut off by a stop of its registry.
+STALLED_AFTER = timedelta(minutes=10)
 
 
 class ImportJobs:
@@ -41,6 +54,7 @@ class ImportJobs:
         self.tx = tx
         self.cipher = cipher
         self.workers = workers
+        self._reported: dict[str, float] = {}  # import id → when its progress was last sent
 
     def start(self, principal: Principal, size: int, *, dry_run: bool, batch_size: int) -> str:
         """Record a new import of ``size`` bytes; return its id."""
@@ -61,7 +75,8 @@ class ImportJobs:
                 )
             )
 
-        self.tx.run_sync(record)
+        self.tx.run_sync(lambda uow: (record(uow), publish_progress(uow, import_id)))
+        self._reported[import_id] = time.monotonic()
         return import_id
 
     def run(self, import_id: str, path: Path, principal: Principal) -> None:
@@ -117,14 +132,24 @@ class ImportJobs:
         if state == RUNNING:
             counts.pop("errors_truncated")
 
+        report_now = state != RUNNING or (
+            time.monotonic() - self._reported.get(import_id, 0.0) >= REPORT_EVERY
+        )
+
         def save(uow: UoW) -> None:
             values: dict[str, Any] = {**counts, "bytes_done": bytes_done, "updated_at": uow.now}
             if state != RUNNING:
                 values |= {"state": state, "finished_at": uow.now, "errors": errors}
                 values["problem"] = problem
             uow.repos.update_import(import_id, values)
+            if report_now:
+                publish_progress(uow, import_id)
 
         self.tx.run_sync(save)
+        if state != RUNNING:
+            self._reported.pop(import_id, None)
+        elif report_now:
+            self._reported[import_id] = time.monotonic()
 
     @staticmethod
     def status(repos: Repositories, import_id: str, principal: Principal) -> HouseholdImportRow:
@@ -133,6 +158,30 @@ class ImportJobs:
         if job is None or not (principal.is_admin or job.started_by == actor_name(principal)):
             raise NotFound(f"import {import_id} not found")
         return job
+
+
+def publish_progress(uow: UoW, import_id: str) -> None:
+    """Stage the import's progress event from its stored row (in the caller's transaction)."""
+    uow.session.flush()
+    job = uow.repos.household_import(import_id)
+    if job is not None:
+        uow.session.refresh(job)  # an UPDATE may have gone around the session's copy
+        elapsed = (job.updated_at - job.started_at).total_seconds()
+        eta = eta_seconds(elapsed, job.bytes_done, job.bytes_total)
+        uow.publish(OPS_JOB, import_progress(job, uow.now, eta))
+
+
+def interrupt_stalled(uow: UoW, speed: float = 1.0) -> list[str]:
+    """Mark ``interrupted`` every running import whose row has not moved for
+    ``STALLED_AFTER`` (real time: ``speed`` is the service clock's), and say so on
+    ``ops.job.v1``; returns their ids."""
+    cutoff: datetime = uow.now - STALLED_AFTER * speed
+    stalled = uow.repos.running_imports(updated_before=cutoff)
+    for job in stalled:
+        job.state, job.finished_at = INTERRUPTED, uow.now
+        uow.session.add(job)
+        publish_progress(uow, job.import_id)
+    return [job.import_id for job in stalled]
 
 
 def _header(exc: HeaderError) -> dict[str, Any]:
