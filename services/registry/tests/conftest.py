@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
+from sqlmodel import Session
 
+from anbu_contracts import JobProgress
+from anbu_registry.adapters.migrations import upgrade
+from anbu_registry.adapters.orm import metadata
+from anbu_registry.adapters.pii import PiiCipher
+from anbu_registry.adapters.repository import Repositories
 from anbu_registry.bootstrap import RegistrySettings, create
+from anbu_registry.handlers.common import Context
+from anbu_runtime.clock import ManualClock
+from anbu_runtime.db import Database
+from anbu_runtime.outbox import Outbox, install
 from anbu_runtime.settings import CommonSettings
+from anbu_runtime.uow import Transactions
 
 SERVICE_TOKEN = "test-service-token"
 SECRET = "test-auth-secret-0123456789abcdef0123456789"
@@ -78,3 +91,23 @@ def fresh_postgres_schema(url: str, request: pytest.FixtureRequest) -> str:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     engine.dispose()
     return f"{url}?options=-csearch_path%3D{schema}"
+
+
+def registry_units(path: Path, now: datetime) -> tuple[Transactions[Repositories], Context]:
+    """The registry's units of work on a migrated SQLite file, on a clock stopped at ``now``
+    (for handlers tested without the app)."""
+    db = Database(f"sqlite:///{path}")
+    upgrade(db)
+    ctx = Context(PiiCipher([("k1", os.urandom(32))], os.urandom(32)))
+    outbox = Outbox(install(metadata), "registry")
+    return Transactions(db, outbox, ManualClock(now), lambda s: Repositories(s, ctx)), ctx
+
+
+def job_events(db: Database, job_id: str) -> list[JobProgress]:
+    outbox = install(metadata).outbox
+    with Session(db.engine) as session:
+        values = session.execute(
+            select(outbox.c.value).where(outbox.c.topic == "ops.job.v1").order_by(outbox.c.id)
+        ).scalars()
+        events = [JobProgress.model_validate_json(v) for v in values]
+    return [e for e in events if e.job_id == job_id]

@@ -9,9 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from anbu_contracts import JobKind
 from anbu_registry.handlers.imports import MAX_LINE_BYTES
+from anbu_runtime.db import Database
 
-from .conftest import Registry
+from .conftest import Registry, job_events
 
 HEADER = (
     "district_code,dong_code,tier,channels,resident_name,resident_phone,landlord_name,medical_aid\n"
@@ -221,6 +223,26 @@ def test_a_background_import_shows_rows_done_rising_and_an_eta_before_it_finishe
     assert (final["state"], final["rows_done"], final["imported"]) == ("done", rows, rows)
     assert final["eta_seconds"] is None and final["progress"] == 1.0
     assert count_in_dong(registry) == before + rows
+    # the same progress, for the console's partners page, on ops.job.v1
+    db: Database = registry.client.app.state.runtime.db  # type: ignore[attr-defined]
+    events = job_events(db, final["import_id"])
+    first, last = events[0], events[-1]
+    assert (first.kind, first.state, first.finished, first.rows) == (
+        JobKind.HOUSEHOLD_IMPORT,
+        "running",
+        False,
+        0,
+    )
+    assert (last.state, last.finished, last.succeeded, last.rows, last.progress) == (
+        "done",
+        True,
+        True,
+        rows,
+        1.0,
+    )
+    assert last.eta_seconds is None and last.partner_id is None
+    assert [e.updated_at for e in events] == sorted(e.updated_at for e in events)
+    assert "주민1" not in str([e.model_dump() for e in events])  # counts only, no name
 
 
 def test_a_background_import_is_private_to_whoever_started_it(registry: Registry) -> None:

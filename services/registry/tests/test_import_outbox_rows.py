@@ -4,7 +4,6 @@ the relay and every consumer see an imported household exactly as a registered o
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,17 +11,12 @@ from sqlalchemy import select
 
 from anbu_contracts import HouseholdSnapshot
 from anbu_contracts.topics import REGISTRY_HOUSEHOLD
-from anbu_registry.adapters.migrations import upgrade
 from anbu_registry.adapters.orm import metadata
-from anbu_registry.adapters.pii import PiiCipher
-from anbu_registry.adapters.repository import Repositories
-from anbu_registry.handlers.common import Context
 from anbu_registry.handlers.import_batches import prepare_batch
 from anbu_runtime.auth import SERVICE
-from anbu_runtime.clock import ManualClock
-from anbu_runtime.db import Database
-from anbu_runtime.outbox import Outbox, install
-from anbu_runtime.uow import Transactions
+from anbu_runtime.outbox import install
+
+from .conftest import registry_units
 
 NOW = datetime(2026, 12, 4, 9, tzinfo=UTC)
 ROW = {
@@ -37,12 +31,8 @@ ROW = {
 
 
 def test_an_imported_snapshot_is_staged_as_publish_many_stages_it(tmp_path: Path) -> None:
-    db = Database(f"sqlite:///{tmp_path / 'registry.db'}")
-    upgrade(db)
-    ctx = Context(PiiCipher([("k1", os.urandom(32))], os.urandom(32)))
-    tx = Transactions(
-        db, Outbox(install(metadata), "registry"), ManualClock(NOW), lambda s: Repositories(s, ctx)
-    )
+    tx, ctx = registry_units(tmp_path / "registry.db", NOW)
+    db = tx.db
     prepared = prepare_batch(ctx.cipher, [(2, [], ROW)], SERVICE, NOW, True)
     assert prepared.tables is not None and prepared.invalid == 0
     [imported] = prepared.tables.outbox
