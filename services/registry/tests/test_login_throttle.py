@@ -9,9 +9,17 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlmodel import Session, select
 
+from anbu_registry.adapters.orm import LoginThrottleRow, metadata
+from anbu_registry.adapters.repository import Repositories
 from anbu_registry.domain.login_throttle import ACCOUNT, FailureCount, after_failure
+from anbu_registry.handlers import users
 from anbu_registry.handlers.common import Context
+from anbu_runtime.clock import SystemClock
+from anbu_runtime.db import Database
+from anbu_runtime.outbox import Outbox, install
+from anbu_runtime.uow import Transactions
 
 from .conftest import Registry
 
@@ -169,6 +177,36 @@ def bearer(response: httpx.Response) -> dict[str, str]:
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return {"Authorization": f"Bearer {body['access_token']}"}
+
+
+def test_failure_counts_nobody_needs_any_more_are_deleted(
+    registry: Registry, wall: WallClock
+) -> None:
+    db: Database = registry.client.app.state.runtime.db  # type: ignore[attr-defined]
+    ctx: Context = registry.client.app.state.registry_context  # type: ignore[attr-defined]
+    tx = Transactions(
+        db, Outbox(install(metadata), "registry"), SystemClock(), lambda s: Repositories(s, ctx)
+    )
+
+    def keys() -> set[str]:
+        with Session(db.engine) as session:
+            return set(session.exec(select(LoginThrottleRow.key)).all())
+
+    others = keys()  # other tests' counts, on the registry these tests share
+    quiet, _ = new_user(registry)
+    assert statuses(registry, quiet, 2, new_address()) == [401, 401]
+    quiet_keys = keys() - others
+    wall.advance(hours=25)
+    busy, _ = new_user(registry)
+    assert statuses(registry, busy, 2, new_address()) == [401, 401]
+    busy_keys = keys() - others - quiet_keys
+    assert len(quiet_keys) == len(busy_keys) == 2  # an account and an address each
+
+    assert tx.run_sync(users.forget_old_failures) >= 2
+    assert busy_keys <= keys() and not quiet_keys & keys()
+    # the quiet account starts again from nothing, as its old count would have let it
+    assert statuses(registry, quiet, ACCOUNT.max_failures - 1, new_address()) == [401] * 4
+    assert statuses(registry, busy, 4, new_address()) == [401, 401, 401, 429]  # counted on
 
 
 def test_failures_outside_the_window_do_not_add_up() -> None:

@@ -20,7 +20,7 @@ from .adapters.pii import cipher_from_settings
 from .adapters.repository import Repositories
 from .adapters.seed import seeding
 from .entrypoints import consumers, http
-from .handlers import import_jobs
+from .handlers import import_jobs, users
 from .handlers.common import Context
 
 NAME = "registry"
@@ -67,6 +67,11 @@ def create(
         await tx.run(lambda uow: import_jobs.interrupt_stalled(uow, speed))
 
     runtime.every(60.0, interrupt_stalled_imports, name="stalled-imports")
+
+    async def forget_old_login_failures() -> None:
+        await tx.run(users.forget_old_failures)
+
+    runtime.every(3600.0, forget_old_login_failures, name="login-throttle-pruning")
     runtime.declare_publications(REGISTRY_HOUSEHOLD, REGISTRY_WORKER, REGISTRY_CASE, OPS_JOB)
     app = runtime.build_app(
         "anbu registry",

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, col, select, update
+from sqlmodel import Session, col, delete, select, update
 
 from anbu_runtime.db import bulk_insert
 from anbu_runtime.outbox import install
@@ -277,6 +277,18 @@ class Repositories:
             .with_for_update()
             .execution_options(populate_existing=True)
         ).one()
+
+    def forget_throttles(self, *, failed_before: datetime, now: datetime) -> int:
+        """Delete the failure counts last failed before ``failed_before`` and not locked."""
+        result = self.session.exec(
+            delete(LoginThrottleRow)
+            .where(col(LoginThrottleRow.last_failure_at) < failed_before)
+            .where(
+                col(LoginThrottleRow.locked_until).is_(None)
+                | (col(LoginThrottleRow.locked_until) <= now)
+            )
+        )
+        return int(result.rowcount or 0)
 
     def users(self) -> Sequence[UserRow]:
         return self.session.exec(select(UserRow).order_by(col(UserRow.username))).all()

@@ -4,7 +4,9 @@ After ``max_failures`` failures within ``window`` the account (or the address) i
 ``first_lock``, doubled at each further lockout up to ``max_lock``. A lock refuses every
 attempt, the right password included, and says nothing about whether it was right. The
 lockout count is forgotten after ``forget_after`` without failures, on a successful login
-(accounts only: a success must not wash an attacker's address clean) and on an admin unlock.
+(accounts only: a success must not wash an attacker's address clean) and on an admin unlock;
+a count forgotten that way is deleted (:func:`forgotten_before`), so sprayed addresses and
+usernames do not pile up.
 The times are wall-clock times: the accelerated demo clock must not shorten a lock.
 """
 
@@ -59,6 +61,12 @@ class FailureCount:
         if self.locked_until is None or self.locked_until <= now:
             return None
         return self.locked_until - now
+
+
+def forgotten_before(now: datetime) -> datetime:
+    """A count whose last failure is older than this (and whose lock has ended) holds
+    nothing :func:`after_failure` would use: its row may go."""
+    return now - max(ACCOUNT.forget_after, ADDRESS.forget_after)
 
 
 def after_failure(

@@ -16,7 +16,14 @@ from anbu_runtime.logs import get_logger
 from ..adapters.orm import LoginThrottleRow, UserRow
 from ..adapters.repository import Repositories, UoW
 from ..domain.identifiers import new_id
-from ..domain.login_throttle import ACCOUNT, ADDRESS, FailureCount, ThrottlePolicy, after_failure
+from ..domain.login_throttle import (
+    ACCOUNT,
+    ADDRESS,
+    FailureCount,
+    ThrottlePolicy,
+    after_failure,
+    forgotten_before,
+)
 from ..domain.model import UserIn
 from .common import Conflict, NotFound, audit, require
 
@@ -190,6 +197,12 @@ def _count_failure(
     log.warning(
         "login locked", scope=scope, lock_seconds=int(lock.total_seconds()), lockout=count.lockouts
     )
+
+
+def forget_old_failures(uow: UoW) -> int:
+    """Delete failure counts nobody needs any more (no lock, no failure for a day)."""
+    now = uow.repos.wall_clock()
+    return uow.repos.forget_throttles(failed_before=forgotten_before(now), now=now)
 
 
 def listing(repos: Repositories, principal: Principal) -> Sequence[UserRow]:
