@@ -54,6 +54,19 @@ class Deferred(Protocol):
 D = TypeVar("D", bound=Deferred)
 
 
+_DEFERRED = "anbu_outreach.deferred"
+
+
+@event.listens_for(Session, "before_commit")
+def _write_deferred(session: Session) -> None:
+    """Write a unit's deferred writes as its transaction commits. Taken out of the session
+    first: the writes hold the unit of work, which holds the session, and a cycle left
+    behind would keep every unit's objects for the garbage collector to find."""
+    deferred = session.info.pop(_DEFERRED, None)
+    if deferred is not None:
+        deferred.write()
+
+
 def _offer_of(row: OfferRow) -> Offer:
     return Offer(
         slot=row.slot,
@@ -139,7 +152,6 @@ class OutreachRepository:
     def __init__(self, session: Session, ctx: Context) -> None:
         self.session = session
         self.ctx = ctx
-        self._deferred: Deferred | None = None
 
     @property
     def roster(self) -> Roster:
@@ -153,14 +165,10 @@ class OutreachRepository:
     def deferred(self, make: Callable[[], D]) -> D:
         """The unit's deferred writes (made by ``make`` the first time), written just
         before the transaction commits — or earlier by the handler that needs them."""
-        if self._deferred is None:
-            self._deferred = make()
-            event.listen(self.session, "before_commit", self._write_deferred)
-        return self._deferred  # type: ignore[return-value]
-
-    def _write_deferred(self, session: Session) -> None:
-        if self._deferred is not None:
-            self._deferred.write()
+        found = self.session.info.get(_DEFERRED)
+        if found is None:
+            found = self.session.info[_DEFERRED] = make()
+        return found
 
     # -- the registry's snapshots ------------------------------------------------------
 
