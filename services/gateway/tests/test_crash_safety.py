@@ -13,12 +13,12 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import MetaData
-from sqlmodel import Session
 
 from anbu_contracts import ReporterRole, SignalKind
 from anbu_gateway.adapters import submission_log as log_repo
 from anbu_gateway.adapters.orm import metadata
 from anbu_gateway.adapters.registry_client import RegistryClient
+from anbu_gateway.adapters.repository import Uow
 from anbu_gateway.adapters.submission_log import NewEntry
 from anbu_gateway.domain.envelope import content_digest, to_signal
 from anbu_gateway.domain.prepared import Prepared, prepare
@@ -169,7 +169,7 @@ async def test_records_sent_but_not_marked_before_a_crash_are_found_on_the_topic
         household = household_id()
         records = calls("crash-test", household, 30)
 
-        def crash(_: Session, __: ChunkResult) -> None:
+        def crash(_: Uow, __: ChunkResult) -> None:
             raise Crash("the process died after the acknowledgement, before the mark")
 
         with pytest.raises(Crash):

@@ -15,7 +15,6 @@ import httpx
 import pytest
 from pydantic import BaseModel
 from sqlalchemy import select as sa_select
-from sqlmodel import Session
 
 from anbu_contracts import (
     EscalationChange,
@@ -36,6 +35,7 @@ from anbu_contracts import (
 from anbu_contracts.topics import TOPICS_BY_NAME
 from anbu_outreach.adapters.migrations import MIGRATIONS
 from anbu_outreach.adapters.registry_client import RegistryClient
+from anbu_outreach.adapters.repository import OutreachRepository, Uow
 from anbu_outreach.bootstrap import OutreachSettings, create
 from anbu_outreach.handlers import caches, tasks
 from anbu_outreach.handlers.context import Context
@@ -44,6 +44,7 @@ from anbu_runtime.clock import ManualClock
 from anbu_runtime.problems import Problem
 from anbu_runtime.service import ServiceRuntime
 from anbu_runtime.settings import CommonSettings
+from anbu_runtime.uow import Transactions, UnitOfWork
 
 from .roster_builders import T0
 
@@ -151,18 +152,22 @@ class World:
         with self.runtime.db.schema_lock():  # as the service does at start
             MIGRATIONS.upgrade(self.runtime.db)
         self.ctx: Context = self.app.state.outreach
-        with self.runtime.db.session() as session:
-            caches.load_roster(self.ctx, session)
+        self.tx: Transactions[OutreachRepository] = self.app.state.transactions
+        self.run(lambda uow: caches.load_roster(uow.repos))
 
-    def run(self, fn: Callable[[Session], T]) -> T:
+    def run(self, fn: Callable[[Uow], T]) -> T:
+        """``fn(uow)`` in one unit of work of the service's own, committed (synchronously)."""
         with self.runtime.db.session() as session:
-            return fn(session)
+            uow = UnitOfWork(
+                session, self.tx.repositories(session), self.tx.outbox, self.clock.now()
+            )
+            return fn(uow)
 
     def enrol(self, *items: WorkerSnapshot | HouseholdSnapshot) -> None:
-        self.run(lambda s: caches.on_snapshots(self.ctx, s, list(items)))
+        self.run(lambda uow: [caches.SNAPSHOTS.dispatch(item, uow) for item in items])
 
     def deliver(self, event: EscalationEvent) -> None:
-        self.run(lambda s: tasks.on_escalation(self.ctx, s, event))
+        self.run(lambda uow: tasks.ESCALATIONS.dispatch(event, uow))
 
     def published(self, topic: str) -> list[Any]:
         """Everything staged for ``topic``, decoded with the topic's contract, in order."""

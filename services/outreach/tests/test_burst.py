@@ -71,7 +71,7 @@ def test_a_batch_assigns_as_the_same_steps_one_at_a_time_would(
         one_by_one.deliver(step)
     batch = make_world(database_url)
     batch.enrol(*small_district())
-    batch.run(lambda s: tasks.on_escalations(batch.ctx, s, steps))
+    batch.run(lambda uow: tasks.on_escalations(uow, steps))
 
     assert outcome(batch) == outcome(one_by_one)
     load = Counter(w for _, status, who in outcome(batch) if status == "offered" for w in who)
@@ -91,9 +91,9 @@ def test_a_burst_takes_a_few_statements_however_many_steps_it_has(
     small = [visit_step(f"HH-BURST{n:04d}") for n in range(4)]
     large = [visit_step(f"HH-BURST{n:04d}") for n in range(4, 16)]
     with statements(world) as few:
-        world.run(lambda s: tasks.on_escalations(world.ctx, s, small))
+        world.run(lambda uow: tasks.on_escalations(uow, small))
     with statements(world) as many:
-        world.run(lambda s: tasks.on_escalations(world.ctx, s, large))
+        world.run(lambda uow: tasks.on_escalations(uow, large))
     # one origin check, one household read, one load count, the task and offer inserts,
     # the outbox per topic: the same for 12 steps as for 4 (one at a time: ~12 per task)
     assert len(many) == len(few) <= 12, many
@@ -106,10 +106,10 @@ def test_a_step_repeated_in_a_batch_or_after_it_makes_one_task(
     world.enrol(*small_district())
     step = visit_step("HH-BURST0001")
     again = step.model_copy(update={"event_id": step.event_id.__class__(int=7)})
-    world.run(lambda s: tasks.on_escalations(world.ctx, s, [step, again]))
-    world.run(lambda s: tasks.on_escalations(world.ctx, s, [again]))
+    world.run(lambda uow: tasks.on_escalations(uow, [step, again]))
+    world.run(lambda uow: tasks.on_escalations(uow, [again]))
     assert [e.household_id for e in world.tasks()] == ["HH-BURST0001"]
-    assert world.run(lambda s: len(s.exec(select(TaskRow)).all())) == 1
+    assert world.run(lambda uow: len(uow.session.exec(select(TaskRow)).all())) == 1
 
 
 def test_a_closure_in_the_same_batch_cancels_the_task_its_step_created(
@@ -119,8 +119,8 @@ def test_a_closure_in_the_same_batch_cancels_the_task_its_step_created(
     world.enrol(*small_district())
     step = visit_step("HH-BURST0001")
     world.run(
-        lambda s: tasks.on_escalations(
-            world.ctx, s, [step, closed(step, EscalationClosure.CONTACT_CONFIRMED, T0)]
+        lambda uow: tasks.on_escalations(
+            uow, [step, closed(step, EscalationClosure.CONTACT_CONFIRMED, T0)]
         )
     )
     assert [e.status for e in world.tasks()] == [TaskStatus.OFFERED, TaskStatus.CANCELLED]
@@ -131,12 +131,37 @@ def test_the_inbox_applies_each_message_of_a_batch_once(make_world: Any, databas
     inbox = world.runtime.inbox("outreach")
 
     def check(ids: list[str]) -> Any:
-        return lambda s: inbox.first_times(s, ids)
+        return lambda uow: inbox.first_times(uow.session, ids)
 
     assert world.run(check(["a", "b", "a"])) == [True, True, False]
     assert world.run(check(["b", "c"])) == [False, True]
-    assert world.run(lambda s: inbox.first_time(s, "c")) is False  # the runtime's view agrees
+    assert (
+        world.run(lambda uow: inbox.first_time(uow.session, "c")) is False
+    )  # the runtime's view agrees
 
 
 def test_a_new_task_row_has_every_column_of_a_task_row() -> None:
     assert {f.name for f in fields(NewTaskRow)} == set(TaskRow.model_fields)
+
+
+async def test_the_consumers_handler_table_applies_a_chunk_in_one_unit_once(
+    make_world: Any, database_url: str
+) -> None:
+    """What the escalation consumer does per chunk: one unit of work through the handler
+    table, the inbox checked for the chunk, the tasks written together before the commit."""
+    world = make_world(database_url)
+    world.enrol(*small_district())
+    escalations = world.runtime.transactions(world.tx.repositories, inbox="outreach")
+    steps = [visit_step(f"HH-BURST{n:04d}") for n in range(12)]
+    with statements(world) as seen:
+        await tasks.ESCALATIONS.handle_batch(escalations, steps)
+    assert len(world.tasks()) == 12
+    assert len(seen) <= 12, seen  # the set-based writes and the inbox, not ~12 per task
+    await tasks.ESCALATIONS.handle_batch(
+        escalations, [*steps[:3], closed(steps[0], EscalationClosure.CONTACT_CONFIRMED, T0)]
+    )
+    assert [e.household_id for e in world.tasks() if e.status is TaskStatus.CANCELLED] == [
+        "HH-BURST0000"
+    ]  # the closure was applied; the redelivered steps changed nothing:
+    assert world.run(lambda uow: len(uow.session.exec(select(TaskRow)).all())) == 12
+    assert len(world.tasks()) == 13

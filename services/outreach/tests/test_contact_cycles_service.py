@@ -30,7 +30,7 @@ def schedule_all(world: Any) -> int:
     created, after = 0, None
     while True:
         made, after = world.run(
-            lambda s, a=after: tasks.schedule_routine_contacts(world.ctx, s, a, limit=2)
+            lambda uow, a=after: tasks.schedule_routine_contacts(uow, a, limit=2)
         )
         created += made
         if after is None:
@@ -38,7 +38,7 @@ def schedule_all(world: Any) -> int:
 
 
 def contact_figures(world: Any) -> dict[str, Any]:
-    return world.run(lambda s: figures(s, world.clock.now()))
+    return world.run(lambda uow: figures(uow.session, world.clock.now()))
 
 
 def test_due_contacts_become_one_task_per_household_and_period(
@@ -86,11 +86,10 @@ def test_a_contact_made_through_a_protocol_task_counts_and_cancels_the_routine_t
     )
     world.deliver(step_executed("HH-HIGH0001", "day1.contact", [call], at=world.clock.now()))
     protocol_task = next(e for e in world.tasks() if e.step_id == "day1.contact").task_id
-    world.run(lambda s: tasks.accept(world.ctx, s, protocol_task, "W-OFF01"))
+    world.run(lambda uow: tasks.accept(uow, protocol_task, "W-OFF01"))
     world.run(
-        lambda s: tasks.record_outcome(
-            world.ctx,
-            s,
+        lambda uow: tasks.record_outcome(
+            uow,
             protocol_task,
             "W-OFF01",
             OutcomeResult.CONTACT_CONFIRMED,

@@ -92,10 +92,10 @@ def test_the_day2_visit_is_accepted_when_the_whole_team_has_accepted(
     assert offered.assignees == ["W-OFF01", "W-LSW01", "W-BLK01"]
     task_id = offered.task_id
 
-    world.run(lambda s: tasks.accept(world.ctx, s, task_id, "W-OFF01"))
+    world.run(lambda uow: tasks.accept(uow, task_id, "W-OFF01"))
     assert world.last_task_event(task_id).status is TaskStatus.OFFERED  # 1 of 3
-    world.run(lambda s: tasks.accept(world.ctx, s, task_id, "W-LSW01"))
-    world.run(lambda s: tasks.accept(world.ctx, s, task_id, "W-BLK01"))
+    world.run(lambda uow: tasks.accept(uow, task_id, "W-LSW01"))
+    world.run(lambda uow: tasks.accept(uow, task_id, "W-BLK01"))
     accepted = world.last_task_event(task_id)
     assert accepted.status is TaskStatus.ACCEPTED
     assert accepted.assignees == ["W-OFF01", "W-LSW01", "W-BLK01"]
@@ -112,9 +112,8 @@ def test_any_member_who_accepted_records_the_outcome_and_the_note_stays_in_outre
 
     def outcome_by(worker_id: str) -> Any:
         return world.run(
-            lambda s: tasks.record_outcome(
-                world.ctx,
-                s,
+            lambda uow: tasks.record_outcome(
+                uow,
                 task_id,
                 worker_id,
                 OutcomeResult.CONTACT_CONFIRMED,
@@ -132,7 +131,7 @@ def test_any_member_who_accepted_records_the_outcome_and_the_note_stays_in_outre
         pass
     else:
         raise AssertionError("someone who had not accepted recorded an outcome")
-    world.run(lambda s: tasks.accept(world.ctx, s, task_id, "W-LSW01"))
+    world.run(lambda uow: tasks.accept(uow, task_id, "W-LSW01"))
     outcome_by("W-LSW01")
 
     [published] = world.published("outreach.outcome.v1")
@@ -142,7 +141,7 @@ def test_any_member_who_accepted_records_the_outcome_and_the_note_stays_in_outre
     assert published.needs == [Need.FOOD, Need.CARE] and published.follow_up
     assert published.note_ref == str(published.outcome_id)
     assert world.last_task_event(task_id).status is TaskStatus.COMPLETED
-    stored = world.run(lambda s: s.exec(select(OutcomeRow)).one())
+    stored = world.run(lambda uow: uow.session.exec(select(OutcomeRow)).one())
     assert stored.note == note
     assert "우편물".encode() not in world.outbox_bytes()
     assert b"010-1234-5678" not in world.outbox_bytes()
@@ -157,12 +156,12 @@ def test_an_unanswered_offer_goes_to_the_next_candidate_once_even_after_a_restar
     task_id = world.tasks()[0].task_id
 
     world.clock.advance(timedelta(minutes=14))
-    assert world.run(lambda s: tasks.sweep_offers(world.ctx, s)) == 0
+    assert world.run(lambda uow: tasks.sweep_offers(uow)) == 0
     world.clock.advance(timedelta(minutes=1))  # the 15-minute window of a same-day task
     world.close()
     restarted = make_world(database_url, clock=world.clock)
-    assert restarted.run(lambda s: tasks.sweep_offers(restarted.ctx, s)) == 1
-    assert restarted.run(lambda s: tasks.sweep_offers(restarted.ctx, s)) == 0  # once
+    assert restarted.run(lambda uow: tasks.sweep_offers(uow)) == 1
+    assert restarted.run(lambda uow: tasks.sweep_offers(uow)) == 0  # once
 
     moved = restarted.last_task_event(task_id)
     assert moved.assignees == ["W-OFF02"] and moved.status is TaskStatus.OFFERED
@@ -171,7 +170,7 @@ def test_an_unanswered_offer_goes_to_the_next_candidate_once_even_after_a_restar
     assert offers == ["W-OFF01", "W-OFF02"]
     # the person whose offer lapsed cannot accept it any more
     try:
-        restarted.run(lambda s: tasks.accept(restarted.ctx, s, task_id, "W-OFF01"))
+        restarted.run(lambda uow: tasks.accept(uow, task_id, "W-OFF01"))
     except TaskStateError:
         pass
     else:
@@ -186,15 +185,17 @@ def test_a_decline_with_a_reason_goes_to_the_next_candidate_and_the_note_is_not_
     world.deliver(day1_call("HH-AAAAAA01"))
     task_id = world.tasks()[0].task_id
     world.run(
-        lambda s: tasks.decline(
-            world.ctx, s, task_id, "W-OFF01", DeclineReason.CONFLICT_OF_INTEREST, "친척 관계"
+        lambda uow: tasks.decline(
+            uow, task_id, "W-OFF01", DeclineReason.CONFLICT_OF_INTEREST, "친척 관계"
         )
     )
     statuses = [e.status for e in world.tasks()]
     assert statuses == [TaskStatus.OFFERED, TaskStatus.DECLINED, TaskStatus.OFFERED]
     assert world.last_task_event(task_id).assignees == ["W-OFF02"]
     assert "친척".encode() not in world.outbox_bytes()
-    row = world.run(lambda s: s.exec(select(OfferRow).where(OfferRow.worker_id == "W-OFF01")).one())
+    row = world.run(
+        lambda uow: uow.session.exec(select(OfferRow).where(OfferRow.worker_id == "W-OFF01")).one()
+    )
     assert (row.state, row.decline_reason, row.decline_note) == (
         "declined",
         "conflict_of_interest",
@@ -218,8 +219,8 @@ def test_a_task_nobody_can_take_goes_to_the_duty_officer(
 
     # an operator offers the vacant slots by hand
     world.enrol(worker("W-LSW09", Role.LIFE_SUPPORT_WORKER), worker("W-BLK09", Role.BLOCK_LEADER))
-    world.run(lambda s: tasks.offer_by_hand(world.ctx, s, event.task_id, "W-LSW09"))
-    world.run(lambda s: tasks.offer_by_hand(world.ctx, s, event.task_id, "W-BLK09"))
+    world.run(lambda uow: tasks.offer_by_hand(uow, event.task_id, "W-LSW09"))
+    world.run(lambda uow: tasks.offer_by_hand(uow, event.task_id, "W-BLK09"))
     assert world.last_task_event(event.task_id).status is TaskStatus.OFFERED
 
 
@@ -235,7 +236,7 @@ def test_closing_the_escalation_cancels_the_tasks_still_open(
     cancelled = world.last_task_event(task_id)
     assert cancelled.status is TaskStatus.CANCELLED
     assert cancelled.reason == "protocol closed: contact_confirmed"
-    assert world.run(lambda s: tasks.open_loads(s, ["W-OFF01", "W-OFF02"])) == {}
+    assert world.run(lambda uow: uow.repos.open_loads(["W-OFF01", "W-OFF02"])) == {}
 
 
 def test_steps_cancelled_by_the_closure_make_no_task_and_the_open_visit_is_cancelled(
@@ -307,9 +308,9 @@ def test_a_task_nobody_accepted_expires_a_grace_period_after_its_deadline(
     world.deliver(day1_call("HH-AAAAAA01"))
     task_id = world.tasks()[0].task_id
     world.clock.advance(timedelta(hours=8 + 23))
-    assert world.run(lambda s: tasks.expire_stale(world.ctx, s)) == 0
+    assert world.run(lambda uow: tasks.expire_stale(uow)) == 0
     world.clock.advance(timedelta(hours=1))
-    assert world.run(lambda s: tasks.expire_stale(world.ctx, s)) == 1
+    assert world.run(lambda uow: tasks.expire_stale(uow)) == 1
     assert world.last_task_event(task_id).status is TaskStatus.EXPIRED
 
 
@@ -337,10 +338,10 @@ def test_a_task_nobody_could_take_at_night_is_offered_when_the_morning_shift_sta
     [event] = world.tasks()
     assert event.status is TaskStatus.UNASSIGNED and event.assignees == []
     world.clock.advance(timedelta(minutes=30))
-    assert world.run(lambda s: tasks.retry_vacancies(world.ctx, s)) == 0  # still night
+    assert world.run(lambda uow: tasks.retry_vacancies(uow)) == 0  # still night
     assert len(world.tasks()) == 1  # nothing new to say
     world.clock.set(T0.replace(hour=9, minute=5) + timedelta(days=1))
-    assert world.run(lambda s: tasks.retry_vacancies(world.ctx, s)) == 1
+    assert world.run(lambda uow: tasks.retry_vacancies(uow)) == 1
     offered = world.last_task_event(event.task_id)
     assert offered.status is TaskStatus.OFFERED and offered.assignees == ["W-OFF01"]
     duty = [n for n in world.published("notify.request.v1") if n.template == "task.unassigned"]

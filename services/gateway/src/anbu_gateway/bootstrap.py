@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import partial
 
 from fastapi import FastAPI
 from pydantic import Field
@@ -19,7 +18,7 @@ from anbu_runtime.settings import CommonSettings, ServiceSettings
 from .adapters.migrations import upgrade
 from .adapters.orm import metadata
 from .adapters.registry_client import RegistryClient
-from .adapters.submissions import release_claims
+from .adapters.repository import GatewayRepository
 from .adapters.validation_pool import ValidationPool
 from .domain.rate_limit import RateLimiter
 from .domain.rewards import RewardPolicy
@@ -88,7 +87,8 @@ def create(
     )
     limiter = RateLimiter()
     lease = timedelta(seconds=settings.pending_lease_seconds)
-    publisher = Publisher(runtime, lease=lease)
+    tx = runtime.transactions(GatewayRepository)
+    publisher = Publisher(runtime, lease=lease, tx=tx)
     file_settings = FileSettings(
         upload_dir=common.var_dir / NAME / "uploads",
         chunk_rows=settings.file_chunk_rows,
@@ -96,7 +96,7 @@ def create(
         lease=lease,
     )
     pool = ValidationPool(settings.validation_processes)
-    intake = FileIntake(runtime, file_settings)
+    intake = FileIntake(tx, file_settings)
     worker = FileWorker(runtime, publisher, limiter, file_settings, pool)
     net = SafetyNet(
         runtime,
@@ -133,7 +133,7 @@ def create(
             part.unlink(missing_ok=True)
         # With a stable ANBU_INSTANCE_ID a restarted instance resumes its own files at once
         # (otherwise another instance, or this one, takes them over when the lease expires).
-        released = await runtime.db.run(partial(release_claims, instance=common.instance_id))
+        released = await tx.run(lambda uow: uow.repos.release_claims(common.instance_id))
         if released:
             log.info("resuming files of this instance's previous run", submissions=released)
 
@@ -165,7 +165,7 @@ def create(
         )
     )
     app.include_router(
-        files_http.router(runtime, gate, intake, worker, file_max_bytes=settings.file_max_bytes)
+        files_http.router(gate, intake, worker, file_max_bytes=settings.file_max_bytes)
     )
     app.include_router(operators.router(net, registry))
     app.include_router(reporter.router(net))

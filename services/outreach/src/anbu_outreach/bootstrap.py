@@ -18,6 +18,7 @@ from anbu_runtime.settings import CommonSettings, ServiceSettings
 from .adapters.migrations import MIGRATIONS
 from .adapters.orm import metadata
 from .adapters.registry_client import RegistryClient
+from .adapters.repository import repositories
 from .adapters.roster import Roster
 from .domain.availability import AvailabilityRules
 from .entrypoints import consumers, field_app, http, jobs
@@ -89,20 +90,23 @@ def create(
     common = common or CommonSettings()
     settings = settings or OutreachSettings()
     runtime = ServiceRuntime(NAME, common, settings, metadata, clock=clock, migrate=MIGRATIONS)
-    ctx = Context(runtime.outbox, runtime.clock, Roster(), policy_of(common, settings))
+    ctx = Context(runtime.clock, Roster(), policy_of(common, settings))
+    bundle = repositories(ctx)
+    tx = runtime.transactions(bundle)
     registry = registry or RegistryClient(common.registry_url, common.service_token)
     runtime.on_shutdown(registry.close)
 
     async def warm_roster() -> None:
-        count = await runtime.db.run(lambda s: caches.load_roster(ctx, s))
+        count = await tx.read(caches.load_roster)
         log.info("roster loaded from the cache", workers=count)
 
     runtime.on_startup(warm_roster)
-    follower = consumers.register(runtime, ctx, registry)
+    follower = consumers.register(runtime, tx, bundle, registry)
     runtime.declare_publications(OUTREACH_TASK, OUTREACH_OUTCOME, NOTIFY_REQUEST)
 
     daily = jobs.register(
         runtime,
+        tx,
         ctx,
         follower,
         sweep_interval_s=settings.sweep_interval_s,
@@ -111,7 +115,7 @@ def create(
         timezone=settings.timezone,
     )
 
-    service = TaskService(runtime, ctx)
+    service = TaskService(tx, ctx)
     app = runtime.build_app(
         "anbu outreach",
         "Turns protocol steps and due contacts into tasks for people, assigns and offers "
@@ -119,6 +123,7 @@ def create(
         "is served under /app.",
     )
     app.state.outreach = ctx
+    app.state.transactions = tx
     app.state.daily_run = daily
     app.include_router(http.router(service))
     app.include_router(

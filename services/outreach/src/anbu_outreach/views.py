@@ -9,8 +9,8 @@ from sqlalchemy import func, true
 from sqlmodel import Session, col, select
 
 from .adapters.orm import OfferRow, OutcomeRow, TaskRow
+from .adapters.repository import ACTIVE_OFFER_VALUES, OPEN_VALUES
 from .handlers.contacts import Area
-from .handlers.offering import ACTIVE_OFFER_VALUES, OPEN_VALUES
 
 
 def tasks_for_worker(session: Session, worker_id: str) -> list[TaskRow]:

@@ -20,12 +20,10 @@ from starlette.formparsers import MultiPartException
 
 from anbu_contracts import SignalKind
 from anbu_runtime.problems import Problem
-from anbu_runtime.service import ServiceRuntime
 
 from ..adapters import csv_files
 from ..adapters.orm import SubmissionRow
 from ..adapters.registry_client import PartnerKey
-from ..adapters.submissions import get
 from ..domain.encoding import UnsupportedEncoding, declared
 from ..domain.records import Mode
 from ..handlers.file_intake import FileIntake, FileRefused
@@ -111,7 +109,6 @@ class SubmissionView(BaseModel):
 
 
 def router(
-    runtime: ServiceRuntime,
     gate: PartnerGate,
     intake: FileIntake,
     worker: FileWorker,
@@ -212,7 +209,7 @@ def router(
             ) from exc
         worker.wake.set()
         if wait and not _finished(row):
-            row = await _wait_for(runtime, row.submission_id, wait) or row
+            row = await _wait_for(intake, row.submission_id, wait) or row
         location = f"/v1/submissions/{row.submission_id}"
         view = SubmissionView.of(row)
         if row.state == "rejected" and wait:
@@ -244,7 +241,7 @@ def router(
     async def submission(
         submission_id: Annotated[str, Path(max_length=40)], key: PartnerKey = partner
     ) -> SubmissionView:
-        row = await runtime.db.run(lambda s: get(s, submission_id))
+        row = await intake.submission(submission_id)
         if row is None or row.partner_id != key.partner_id:
             raise Problem(
                 404, "Not found", f"submission {submission_id} not found", type_="not-found"
@@ -258,14 +255,12 @@ def _finished(row: SubmissionRow) -> bool:
     return row.state in ("completed", "rejected", "failed")
 
 
-async def _wait_for(
-    runtime: ServiceRuntime, submission_id: str, seconds: int
-) -> SubmissionRow | None:
+async def _wait_for(intake: FileIntake, submission_id: str, seconds: int) -> SubmissionRow | None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     row = None
     while loop.time() < deadline:
-        row = await runtime.db.run(lambda s: get(s, submission_id))
+        row = await intake.submission(submission_id)
         if row is None or _finished(row):
             return row
         await asyncio.sleep(0.25)

@@ -10,7 +10,6 @@ from anbu_runtime.jobs import Background, every
 from anbu_runtime.logs import get_logger
 from anbu_runtime.service import ServiceRuntime
 
-from ..adapters import submission_log as log_repo
 from ..handlers.file_worker import FileWorker
 from ..handlers.publishing import Publisher, real_now
 
@@ -34,7 +33,7 @@ def register(
 
     async def prune() -> int:
         before = real_now() - timedelta(days=dedupe_days)
-        pruned = await runtime.db.run(partial(log_repo.prune, published_before=before))
+        pruned = await publisher.tx.run(lambda uow: uow.repos.prune_log(before))
         if pruned:
             log.info("forgot published partner event ids", rows=pruned)
         return pruned

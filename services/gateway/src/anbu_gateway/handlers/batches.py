@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sqlmodel import Session
-
-from ..adapters import submission_log as log_repo
 from ..domain.batches import Parsed
 from ..domain.prepared import Prepared
 from ..domain.records import (
@@ -113,10 +110,8 @@ async def _reused_ids(
         reused_id(later, first.line) for later, first in repeats if later.digest != first.digest
     ]
 
-    def read(session: Session) -> dict[str, log_repo.LogEntry]:
-        return log_repo.existing(session, partner_id, [c.partner_event_id for c in kept])
-
-    known = await publisher.runtime.db.run(read)
+    ids = [c.partner_event_id for c in kept]
+    known = await publisher.tx.read(lambda repos: repos.log_entries(partner_id, ids))
     errors.extend(
         reused_id(c)
         for c in kept

@@ -11,21 +11,20 @@ import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
 
 from anbu_contracts import SignalKind
 from anbu_runtime.logs import get_logger
-from anbu_runtime.service import ServiceRuntime
+from anbu_runtime.uow import Transactions
 
-from ..adapters import csv_files, submissions
+from ..adapters import csv_files
 from ..adapters.csv_files import StoredFile, Undecodable
 from ..adapters.orm import SubmissionRow
 from ..adapters.registry_client import PartnerKey
+from ..adapters.repository import GatewayRepository, Uow
 from ..domain.csv_columns import HeaderError, parse_header
 from ..domain.encoding import public_name
 from ..domain.records import Mode
@@ -66,9 +65,12 @@ def new_submission_id() -> str:
 class FileIntake:
     """The upload side: dedupe, check and register a stored file."""
 
-    def __init__(self, runtime: ServiceRuntime, settings: FileSettings) -> None:
-        self.runtime = runtime
+    def __init__(self, tx: Transactions[GatewayRepository], settings: FileSettings) -> None:
+        self.tx = tx
         self.settings = settings
+
+    async def submission(self, submission_id: str) -> SubmissionRow | None:
+        return await self.tx.run(lambda uow: uow.repos.submission(submission_id))
 
     def temp_path(self) -> Path:
         return self.settings.upload_dir / f"incoming-{uuid.uuid4().hex}.part"
@@ -86,15 +88,16 @@ class FileIntake:
         The same bytes sent again by the same partner for the same kind and mode are the
         same submission (a failed one is resumed). Raises :class:`FileRefused`.
         """
-        previous = await self.runtime.db.run(
-            lambda s: submissions.find(s, key.partner_id, kind, mode, stored)
-        )
+
+        def find(uow: Uow) -> SubmissionRow | None:
+            return uow.repos.find_submission(key.partner_id, kind, mode, stored)
+
+        previous = await self.tx.run(find)
         if previous is not None:
             stored.path.unlink(missing_ok=True)
             if previous.state == S.FAILED.value:
-                previous = await self.runtime.db.run(
-                    partial(_resume, submission_id=previous.submission_id)
-                )
+                submission_id = previous.submission_id
+                previous = await self.tx.run(lambda uow: _resume(uow, submission_id))
             return previous, False
         try:
             check = await asyncio.to_thread(csv_files.check_encoding, stored.path, codec)
@@ -124,7 +127,7 @@ class FileIntake:
         submission_id = new_submission_id()
         final = self.settings.upload_dir / f"{submission_id}.csv"
         stored.path.rename(final)
-        now = self.runtime.clock.now()
+        now = self.tx.clock.now()
         row = SubmissionRow(
             submission_id=submission_id,
             partner_id=key.partner_id,
@@ -142,18 +145,11 @@ class FileIntake:
             updated_at=now,
         )
 
-        def insert(session: Session) -> SubmissionRow:
-            session.add(row)
-            session.flush()
-            return row
-
         try:
-            created = await self.runtime.db.run(insert)
+            created = await self.tx.run(lambda uow: uow.repos.insert_submission(row))
         except IntegrityError:  # the same file arrived twice at once: one submission wins
             final.unlink(missing_ok=True)
-            again = await self.runtime.db.run(
-                lambda s: submissions.find(s, key.partner_id, kind, mode, stored)
-            )
+            again = await self.tx.run(find)
             if again is None:
                 raise
             return again, False
@@ -171,12 +167,12 @@ class FileIntake:
         return created, True
 
 
-def _resume(session: Session, submission_id: str) -> SubmissionRow:
-    row = session.get(SubmissionRow, submission_id)
+def _resume(uow: Uow, submission_id: str) -> SubmissionRow:
+    row = uow.repos.submission(submission_id)
     assert row is not None
     row.state = move(S(row.state), S.RECEIVED).value
     row.attempts = 0
     row.last_error = None
     row.claimed_by = None
-    session.add(row)
+    uow.repos.add(row)
     return row

@@ -20,14 +20,13 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from sqlmodel import Session
-
 from anbu_contracts import SignalKind
 from anbu_runtime.logs import get_logger
 from anbu_runtime.service import ServiceRuntime
 
-from ..adapters import csv_files, submissions
+from ..adapters import csv_files
 from ..adapters.orm import SubmissionRow
+from ..adapters.repository import Uow
 from ..adapters.validation_pool import ValidationPool
 from ..domain.csv_columns import Header, parse_header
 from ..domain.file_rows import Record, check_rows
@@ -75,6 +74,7 @@ class FileWorker:
     ) -> None:
         self.runtime = runtime
         self.publisher = publisher
+        self.tx = publisher.tx
         self.limiter = limiter
         self.settings = settings
         self.pool = pool
@@ -87,7 +87,7 @@ class FileWorker:
         returns, so a new file starts at once. A Kafka or database failure releases the
         claim (the file is kept and resumed) and is raised for the job to count and pause.
         """
-        submission_id = await self.runtime.db.run(lambda s: self._claim(s, owner))
+        submission_id = await self.tx.run(lambda uow: self._claim(uow, owner))
         if submission_id is None:
             self.wake.clear()
             with contextlib.suppress(TimeoutError):
@@ -100,23 +100,23 @@ class FileWorker:
                 submission_id, S.FAILED, detail=f"the stored file is unreadable: {exc}"
             )
         except Exception as exc:  # Kafka or the database: keep the file, try again
-            await self.runtime.db.run(partial(self._release, submission_id=submission_id, exc=exc))
+            await self.tx.run(partial(self._release, submission_id=submission_id, exc=exc))
             raise
         return True
 
     async def refresh_gauges(self) -> None:
-        counts = await self.runtime.db.run(submissions.count_by_state)
+        counts = await self.tx.read(lambda repos: repos.submissions_by_state())
         for state in S:
             SUBMISSIONS.labels(state.value).set(counts.get(state.value, 0))
 
     # -- claiming ----------------------------------------------------------------------
 
-    def _claim(self, session: Session, owner: str) -> str | None:
+    def _claim(self, uow: Uow, owner: str) -> str | None:
         now = real_now()
-        return submissions.claim(session, owner, now, stale=now - self.settings.lease)
+        return uow.repos.claim_submission(owner, now, stale=now - self.settings.lease)
 
-    def _release(self, session: Session, submission_id: str, exc: Exception) -> None:
-        row = session.get(SubmissionRow, submission_id)
+    def _release(self, uow: Uow, submission_id: str, exc: Exception) -> None:
+        row = uow.repos.submission(submission_id)
         if row is None:
             return
         row.claimed_by = None
@@ -126,45 +126,45 @@ class FileWorker:
             if not isinstance(exc, KafkaUnavailable)
             else str(exc)
         )
-        row.updated_at = self.runtime.clock.now()
-        session.add(row)
+        row.updated_at = uow.now
+        uow.repos.add(row)
 
     async def _finish(
         self, submission_id: str, state: SubmissionState, *, detail: str | None = None
     ) -> None:
-        def finish(session: Session) -> str | None:
-            row = session.get(SubmissionRow, submission_id)
+        def finish(uow: Uow) -> str | None:
+            row = uow.repos.submission(submission_id)
             if row is None:
                 return None
             row.state = move(S(row.state), state).value
-            row.finished_at = row.updated_at = self.runtime.clock.now()
+            row.finished_at = row.updated_at = uow.now
             row.claimed_by = None
             if detail is not None:
                 row.detail = detail
-            session.add(row)
+            uow.repos.add(row)
             return row.file_path
 
-        path = await self.runtime.db.run(finish)
+        path = await self.tx.run(finish)
         SUBMISSION_TRANSITIONS.labels(state.value).inc()
         if path and state is not S.FAILED:
             await asyncio.to_thread(Path(path).unlink, missing_ok=True)  # no longer needed
 
     async def _set_state(self, submission_id: str, state: SubmissionState) -> None:
-        def change(session: Session) -> None:
-            row = session.get(SubmissionRow, submission_id)
+        def change(uow: Uow) -> None:
+            row = uow.repos.submission(submission_id)
             assert row is not None
             if row.state != state.value:
                 row.state = move(S(row.state), state).value
-                row.updated_at = self.runtime.clock.now()
-                session.add(row)
+                row.updated_at = uow.now
+                uow.repos.add(row)
 
-        await self.runtime.db.run(change)
+        await self.tx.run(change)
         SUBMISSION_TRANSITIONS.labels(state.value).inc()
 
     # -- processing --------------------------------------------------------------------
 
     async def process(self, submission_id: str, owner: str, stop: asyncio.Event) -> None:
-        row = await self.runtime.db.run(lambda s: submissions.get(s, submission_id))
+        row = await self.tx.run(lambda uow: uow.repos.submission(submission_id))
         assert row is not None
         kind = SignalKind(row.kind)
         codec = "utf-8-sig" if row.encoding == "utf-8" else row.encoding
@@ -213,12 +213,12 @@ class FileWorker:
                 rejected_before = len(chunk.errors)
 
                 def on_commit(
-                    session: Session,
+                    uow: Uow,
                     result: ChunkResult,
                     chunk: Chunk = chunk,
                     started: float = started,
                 ) -> None:
-                    self._advance(session, submission_id, owner, chunk, result, started)
+                    self._advance(uow, submission_id, owner, chunk, result, started)
 
                 result = await self.publisher.publish(
                     row.partner_id,
@@ -247,7 +247,7 @@ class FileWorker:
             records.close()
         if not stop.is_set():
             await self._finish(submission_id, S.COMPLETED)
-            done = await self.runtime.db.run(lambda s: submissions.get(s, submission_id))
+            done = await self.tx.run(lambda uow: uow.repos.submission(submission_id))
             if done is not None:
                 log.info(
                     "file completed",
@@ -294,14 +294,14 @@ class FileWorker:
 
     def _advance(
         self,
-        session: Session,
+        uow: Uow,
         submission_id: str,
         owner: str,
         chunk: Chunk,
         result: ChunkResult,
         started: float,
     ) -> None:
-        row = session.get(SubmissionRow, submission_id)
+        row = uow.repos.submission(submission_id)
         assert row is not None
         if row.claimed_by != owner:
             raise RuntimeError("the submission was claimed by another worker")
@@ -314,9 +314,9 @@ class FileWorker:
         row.cursor_line = max(row.cursor_line, chunk.last_line)
         self._add_errors(row, errors)
         row.processing_seconds += time.perf_counter() - started
-        row.updated_at = self.runtime.clock.now()
+        row.updated_at = uow.now
         row.claimed_at = real_now()
-        session.add(row)
+        uow.repos.add(row)
 
     def _add_errors(self, row: SubmissionRow, errors: list[RecordError]) -> None:
         room = self.settings.max_reported_errors - len(row.errors)
@@ -351,8 +351,8 @@ class FileWorker:
         if rejected == 0:
             return True
 
-        def refuse(session: Session) -> None:
-            current = session.get(SubmissionRow, row.submission_id)
+        def refuse(uow: Uow) -> None:
+            current = uow.repos.submission(row.submission_id)
             assert current is not None
             current.rows = rows
             current.rejected = rejected
@@ -362,9 +362,9 @@ class FileWorker:
                 f"{rejected} of {rows} rows are invalid; mode all_or_nothing: nothing was published"
             )
             current.processing_seconds += time.perf_counter() - started
-            session.add(current)
+            uow.repos.add(current)
 
-        await self.runtime.db.run(refuse)
+        await self.tx.run(refuse)
         await self._finish(row.submission_id, S.REJECTED)
         SIGNALS.labels(kind.value, row.partner_id, "file", "rejected").inc(rows)
         log.info("file refused", submission_id=row.submission_id, rows=rows, rejected=rejected)

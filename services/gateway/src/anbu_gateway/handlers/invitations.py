@@ -6,14 +6,14 @@ import secrets
 import time
 from datetime import timedelta
 
-from sqlmodel import Session, col, select
-
 from anbu_contracts import ReporterRole
 from anbu_runtime.auth import Principal
 from anbu_runtime.logs import get_logger
 from anbu_runtime.service import ServiceRuntime
+from anbu_runtime.uow import Transactions
 
 from ..adapters.orm import InvitationRow
+from ..adapters.repository import GatewayRepository, Uow
 from ..domain.rate_limit import TokenBucket
 from .report_access import (
     NotAllowed,
@@ -32,6 +32,7 @@ class InvitationDesk:
     """The invitation use cases of :class:`~.reports.SafetyNet`."""
 
     runtime: ServiceRuntime
+    tx: Transactions[GatewayRepository]
     settings: ReportSettings
     _buckets: dict[str, TokenBucket]
 
@@ -62,7 +63,7 @@ class InvitationDesk:
             created_at=now,
             expires_at=now + timedelta(days=valid_days),
         )
-        await self.runtime.db.run(lambda s: s.add(row))
+        await self.tx.run(lambda uow: uow.repos.add(row))
         link = f"{self.settings.public_url.rstrip('/')}/r/{token}"
         log.info(
             "reporter invited",
@@ -76,26 +77,24 @@ class InvitationDesk:
         if not may_invite(principal):
             raise NotAllowed("only operators and dong officials manage invitations")
 
-        def read(session: Session) -> list[InvitationRow]:
-            rows = session.exec(
-                select(InvitationRow).order_by(col(InvitationRow.created_at).desc()).limit(1000)
-            ).all()
+        def read(uow: Uow) -> list[InvitationRow]:
+            rows = uow.repos.latest_invitations(1000)
             return [r for r in rows if sees_dongs(principal, r.dong_codes)]
 
-        return await self.runtime.db.run(read)
+        return await self.tx.run(read)
 
     async def revoke(self, principal: Principal, invitation_id: str) -> None:
-        def change(session: Session) -> None:
-            row = session.get(InvitationRow, invitation_id)
+        def change(uow: Uow) -> None:
+            row = uow.repos.invitation(invitation_id)
             if row is None or not sees_dongs(principal, row.dong_codes):
                 raise NotFound(f"invitation {invitation_id} not found")
             if not may_invite(principal):
                 raise NotAllowed("only operators and dong officials manage invitations")
             if row.revoked_at is None:
-                row.revoked_at = self.runtime.clock.now()
-                session.add(row)
+                row.revoked_at = uow.now
+                uow.repos.add(row)
 
-        await self.runtime.db.run(change)
+        await self.tx.run(change)
 
     async def invitation_for(self, token: str) -> InvitationRow | None:
         """The live invitation behind a link's token (None: unknown, expired or revoked)."""
@@ -104,15 +103,13 @@ class InvitationDesk:
         digest = token_digest(token)
         now = self.runtime.clock.now()
 
-        def read(session: Session) -> InvitationRow | None:
-            row = session.exec(
-                select(InvitationRow).where(InvitationRow.token_digest == digest)
-            ).first()
+        def read(uow: Uow) -> InvitationRow | None:
+            row = uow.repos.invitation_by_digest(digest)
             if row is None or row.revoked_at is not None or row.expires_at <= now:
                 return None
             return row
 
-        return await self.runtime.db.run(read)
+        return await self.tx.run(read)
 
     def admit(self, invitation: InvitationRow) -> bool:
         """A reporter's own rate limit (a leaked link cannot flood the detector)."""

@@ -28,17 +28,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlmodel import Session
-
 from anbu_contracts import SIGNAL_TOPICS, SignalKind
 from anbu_contracts.topics import Topic
 from anbu_runtime.logs import get_logger
 from anbu_runtime.outbox import OutgoingRecord
 from anbu_runtime.service import ServiceRuntime
+from anbu_runtime.uow import Transactions
 
-from ..adapters import submission_log as log_repo
 from ..adapters.kafka_batches import send_prepared
-from ..adapters.submission_log import PUBLISHED, LogEntry, NewEntry
+from ..adapters.repository import GatewayRepository, Uow
+from ..adapters.submission_log import PUBLISHED, LogEntry, NewEntry, StrandedRecord
 from ..adapters.topic_scan import already_on_topic
 from ..domain.prepared import Prepared
 from ..domain.records import RecordError, reused_id, split_duplicates_within
@@ -80,8 +79,15 @@ class _Plan:
 
 
 class Publisher:
-    def __init__(self, runtime: ServiceRuntime, *, lease: timedelta) -> None:
-        self.runtime = runtime
+    def __init__(
+        self,
+        runtime: ServiceRuntime,
+        *,
+        lease: timedelta,
+        tx: Transactions[GatewayRepository] | None = None,
+    ) -> None:
+        self.runtime = runtime  # Kafka: the producer, whether it is connected
+        self.tx = tx or runtime.transactions(GatewayRepository)
         self.lease = lease
 
     def new_owner(self, prefix: str = "req") -> str:
@@ -94,13 +100,13 @@ class Publisher:
         records: Sequence[Prepared],
         *,
         keep_payload: bool,
-        on_commit: Callable[[Session, ChunkResult], None] | None = None,
+        on_commit: Callable[[Uow, ChunkResult], None] | None = None,
     ) -> ChunkResult:
         """Publish ``records`` of ``partner_id`` once each; see the module docstring.
 
         ``keep_payload`` stores the serialised record with its pending row (records that
         have no file to be read from again). ``on_commit`` runs in the transaction that
-        marks the records published.
+        marks the records published (in its unit of work).
         """
         if not self.runtime.producer.started or not self.runtime.connected:
             raise KafkaUnavailable("Kafka is not connected yet")
@@ -111,8 +117,8 @@ class Publisher:
                 result.duplicates.append((later, f"repeats line {first.line} of this submission"))
             else:
                 result.rejected.append(reused_id(later, first.line))
-        plan = await self.runtime.db.run(
-            lambda s: self._classify(s, partner_id, owner, prepared, keep_payload)
+        plan = await self.tx.run(
+            lambda uow: self._classify(uow.repos, partner_id, owner, prepared, keep_payload)
         )
         result.duplicates.extend(plan.duplicates)
         result.rejected.extend(plan.rejected)
@@ -134,17 +140,17 @@ class Publisher:
         result.accepted.sort(key=lambda c: c.line)
         ids = [p.partner_event_id for p in done]
 
-        def commit(session: Session) -> None:
-            log_repo.mark_published(session, partner_id, ids, real_now())
+        def commit(uow: Uow) -> None:
+            uow.repos.mark_published(partner_id, ids, real_now())
             if on_commit is not None:
-                on_commit(session, result)
+                on_commit(uow, result)
 
-        await self.runtime.db.run(commit)
+        await self.tx.run(commit)
         return result
 
     def _classify(
         self,
-        session: Session,
+        repos: GatewayRepository,
         partner_id: str,
         owner: str,
         records: Sequence[Prepared],
@@ -152,7 +158,7 @@ class Publisher:
     ) -> _Plan:
         plan = _Plan()
         now = real_now()
-        known = log_repo.existing(session, partner_id, [p.partner_event_id for p in records])
+        known = repos.log_entries(partner_id, [p.partner_event_id for p in records])
         new: list[Prepared] = []
         stale: list[tuple[Prepared, LogEntry]] = []
         for p in records:
@@ -173,16 +179,15 @@ class Publisher:
             else:
                 stale.append((p, entry))
         if stale:
-            taken = log_repo.take_over(session, partner_id, owner, [e for _, e in stale], now)
+            taken = repos.take_over(partner_id, owner, [e for _, e in stale], now)
             for p, entry in stale:
                 if entry.partner_event_id in taken:
                     plan.doubtful.append((p, entry.attempted_at))
                 else:
                     plan.duplicates.append((p, "already received; being published"))
         if plan.doubtful:
-            log_repo.touch(session, partner_id, [p.partner_event_id for p, _ in plan.doubtful], now)
-        inserted = log_repo.reserve(
-            session,
+            repos.touch(partner_id, [p.partner_event_id for p, _ in plan.doubtful], now)
+        inserted = repos.reserve(
             partner_id,
             owner,
             [
@@ -247,18 +252,16 @@ class Publisher:
             return 0
         now = real_now()
         owner = self.new_owner("sweep")
-        candidates = await self.runtime.db.run(
-            lambda s: log_repo.stranded(s, now - self.lease, limit)
-        )
+        candidates = await self.tx.read(lambda repos: repos.stranded(now - self.lease, limit))
         if not candidates:
             return 0
 
-        def claim(session: Session) -> list[log_repo.StrandedRecord]:
-            return [r for r in candidates if log_repo.claim_stranded(session, r, owner, now)]
+        def claim(uow: Uow) -> list[StrandedRecord]:
+            return [r for r in candidates if uow.repos.claim_stranded(r, owner, now)]
 
-        claimed = await self.runtime.db.run(claim)
+        claimed = await self.tx.run(claim)
         settled = 0
-        groups: dict[tuple[str, str], list[log_repo.StrandedRecord]] = defaultdict(list)
+        groups: dict[tuple[str, str], list[StrandedRecord]] = defaultdict(list)
         for record in claimed:
             groups[(record.partner_id, record.kind)].append(record)
         for (partner_id, kind), records in groups.items():
@@ -277,21 +280,21 @@ class Publisher:
             RECONCILED.labels("found_on_topic").inc(len(records) - len(missing))
             RECONCILED.labels("republished").inc(len(missing))
             done = [r.partner_event_id for r in records]
-            await self.runtime.db.run(_marker(partner_id, done))
+            await self.tx.run(_marker(partner_id, done))
             settled += len(done)
         if settled:
             log.info("published records left pending by an interrupted request", records=settled)
         return settled
 
 
-def _marker(partner_id: str, ids: list[str]) -> Callable[[Session], None]:
-    def mark(session: Session) -> None:
-        log_repo.mark_published(session, partner_id, ids, real_now())
+def _marker(partner_id: str, ids: list[str]) -> Callable[[Uow], None]:
+    def mark(uow: Uow) -> None:
+        uow.repos.mark_published(partner_id, ids, real_now())
 
     return mark
 
 
-def _stored_record(topic: Topic, record: log_repo.StrandedRecord) -> OutgoingRecord:
+def _stored_record(topic: Topic, record: StrandedRecord) -> OutgoingRecord:
     doc = json.loads(record.payload)
     headers = {"event_id": str(doc["event_id"])}
     if doc.get("correlation_id"):

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlmodel import Session, col, select
-
 from anbu_runtime.auth import Principal, UserRole
 from anbu_runtime.service import ServiceRuntime
+from anbu_runtime.uow import Transactions
 
-from ..adapters import submission_log as log_repo
-from ..adapters.orm import InvitationRow, ReportReadRow, ReportRow
+from ..adapters.orm import ReportReadRow, ReportRow
+from ..adapters.repository import GatewayRepository, Uow
+from ..adapters.submission_log import PUBLISHED
 from ..domain.reports import (
     Lookup,
     ReportState,
@@ -31,6 +31,7 @@ class ReportReview:
     """The operators' use cases of :class:`~.reports.SafetyNet`."""
 
     runtime: ServiceRuntime
+    tx: Transactions[GatewayRepository]
     settings: ReportSettings
     policy: RewardPolicy
 
@@ -40,15 +41,17 @@ class ReportReview:
     async def _publish(self, row: ReportRow) -> ReportState:
         raise NotImplementedError
 
-    def _states(self, session: Session, rows: Sequence[ReportRow]) -> dict[str, ReportState]:
-        statuses = log_repo.status_of(
-            session, self.settings.partner_id, [r.reference for r in rows if r.household_id]
+    def _states(
+        self, repos: GatewayRepository, rows: Sequence[ReportRow]
+    ) -> dict[str, ReportState]:
+        statuses = repos.log_status(
+            self.settings.partner_id, [r.reference for r in rows if r.household_id]
         )
         out: dict[str, ReportState] = {}
         for r in rows:
             if r.household_id is None:
                 out[r.reference] = ReportState.UNMATCHED
-            elif statuses.get(r.reference) == log_repo.PUBLISHED:
+            elif statuses.get(r.reference) == PUBLISHED:
                 out[r.reference] = ReportState.PUBLISHED
             else:
                 out[r.reference] = ReportState.PENDING
@@ -64,82 +67,68 @@ class ReportReview:
         if not principal.has_role(UserRole.OPERATOR, UserRole.DONG_OFFICIAL):
             raise NotAllowed("only operators and dong officials read reports")
 
-        def read(session: Session) -> list[tuple[ReportRow, ReportState]]:
-            query = select(ReportRow).order_by(col(ReportRow.submitted_at).desc())
-            if dong_code is not None:
-                query = query.where(ReportRow.dong_code == dong_code)
-            if state is ReportState.UNMATCHED:
-                query = query.where(col(ReportRow.household_id).is_(None))
-            rows = session.exec(query.limit(5000)).all()
-            invitations = _invitations(session, rows)
+        def read(uow: Uow) -> list[tuple[ReportRow, ReportState]]:
+            repos = uow.repos
+            rows = repos.reports(dong_code, state is ReportState.UNMATCHED, 5000)
+            invitations = repos.invitations_of(rows)
             visible = [
                 r for r in rows if sees_report(principal, r, invitations.get(r.invitation_id))
             ]
-            states = self._states(session, visible)
+            states = self._states(repos, visible)
             out = [(r, states[r.reference]) for r in visible]
             if state is not None:
                 out = [item for item in out if item[1] is state]
             return out[:limit]
 
-        return await self.runtime.db.run(read)
+        return await self.tx.run(read)
 
     async def read(self, principal: Principal, reference: str) -> tuple[ReportRow, ReportState]:
         """A report with its free text; the read is recorded (who and when)."""
 
-        def read(session: Session) -> tuple[ReportRow, ReportState]:
-            row = session.get(ReportRow, reference)
-            invitation = session.get(InvitationRow, row.invitation_id) if row else None
-            if row is None or not sees_report(principal, row, invitation):
-                raise NotFound(f"report {reference} not found")
-            session.add(
-                ReportReadRow(
-                    reference=reference, reader=principal.subject, at=self.runtime.clock.now()
-                )
-            )
-            return self.opened(row), self._states(session, [row])[reference]
+        def read(uow: Uow) -> tuple[ReportRow, ReportState]:
+            row = _visible(uow.repos, principal, reference)
+            uow.repos.add(ReportReadRow(reference=reference, reader=principal.subject, at=uow.now))
+            return self.opened(row), self._states(uow.repos, [row])[reference]
 
-        return await self.runtime.db.run(read)
+        return await self.tx.run(read)
 
     async def review(
         self, principal: Principal, reference: str, valid: bool, reason: str
     ) -> tuple[ReportRow, ReportState]:
         """Mark a report valid or invalid for the reward record."""
 
-        def change(session: Session) -> tuple[ReportRow, ReportState]:
-            row = session.get(ReportRow, reference)
-            invitation = session.get(InvitationRow, row.invitation_id) if row else None
-            if row is None or not sees_report(principal, row, invitation):
-                raise NotFound(f"report {reference} not found")
+        def change(uow: Uow) -> tuple[ReportRow, ReportState]:
+            row = _visible(uow.repos, principal, reference)
             row.marked_invalid = not valid
             row.review_reason = reason
             row.reviewed_by = principal.subject
-            row.reviewed_at = self.runtime.clock.now()
-            session.add(row)
-            return row, self._states(session, [row])[reference]
+            row.reviewed_at = uow.now
+            uow.repos.add(row)
+            return row, self._states(uow.repos, [row])[reference]
 
-        return await self.runtime.db.run(change)
+        return await self.tx.run(change)
 
     async def unmatched(self, principal: Principal, reference: str) -> ReportRow:
         """The unmatched report ``reference`` if ``principal`` may match it."""
 
-        return await self.runtime.db.run(lambda s: _unmatched(s, principal, reference))
+        return await self.tx.run(lambda uow: _unmatched(uow.repos, principal, reference))
 
     async def match(
         self, principal: Principal, reference: str, found: Lookup
     ) -> tuple[ReportRow, ReportState]:
         """Attach an unmatched report to the household an operator found, and publish it."""
 
-        def change(session: Session) -> ReportRow:
-            row = _unmatched(session, principal, reference)
+        def change(uow: Uow) -> ReportRow:
+            row = _unmatched(uow.repos, principal, reference)
             if found.dong_code is not None and not principal.sees_dong(found.dong_code):
                 raise NotAllowed("the household is outside your area")
             row.household_id = found.household_id
             row.dong_code = found.dong_code
             row.matched_by = principal.subject
-            session.add(row)
+            uow.repos.add(row)
             return row
 
-        row = await self.runtime.db.run(change)
+        row = await self.tx.run(change)
         return row, await self._publish(row)
 
     async def rewards(self, principal: Principal, year: int) -> list[RewardRecord]:
@@ -147,15 +136,11 @@ class ReportReview:
         if not principal.has_role(UserRole.OPERATOR, UserRole.DONG_OFFICIAL):
             raise NotAllowed("only operators and dong officials read reward records")
 
-        def read(session: Session) -> list[ReportFacts]:
+        def read(repos: GatewayRepository) -> list[ReportFacts]:
             start = datetime(year - 1, 12, 31, 0, 0, tzinfo=UTC)
             end = datetime(year + 1, 1, 2, 0, 0, tzinfo=UTC)
-            rows = session.exec(
-                select(ReportRow).where(
-                    col(ReportRow.submitted_at) >= start, col(ReportRow.submitted_at) < end
-                )
-            ).all()
-            invitations = _invitations(session, rows)
+            rows = repos.reports_between(start, end)
+            invitations = repos.invitations_of(rows)
             visible = [
                 r
                 for r in rows
@@ -163,7 +148,7 @@ class ReportReview:
                 or sees_dongs(principal, invitations[r.invitation_id].dong_codes)
                 if r.invitation_id in invitations
             ]
-            states = self._states(session, visible)
+            states = self._states(repos, visible)
             return [
                 ReportFacts(
                     reference=r.reference,
@@ -176,26 +161,22 @@ class ReportReview:
                 for r in visible
             ]
 
-        facts = await self.runtime.db.run(read)
+        facts = await self.tx.read(read)
         return yearly_records(facts, year, self.policy)
 
 
-def _invitations(session: Session, rows: Sequence[ReportRow]) -> dict[str, InvitationRow]:
-    ids = sorted({r.invitation_id for r in rows})
-    if not ids:
-        return {}
-    found = session.exec(
-        select(InvitationRow).where(col(InvitationRow.invitation_id).in_(ids))
-    ).all()
-    return {i.invitation_id: i for i in found}
-
-
-def _unmatched(session: Session, principal: Principal, reference: str) -> ReportRow:
-    """The unmatched report ``reference`` that ``principal`` sees (NotFound, Conflict)."""
-    row = session.get(ReportRow, reference)
-    invitation = session.get(InvitationRow, row.invitation_id) if row else None
+def _visible(repos: GatewayRepository, principal: Principal, reference: str) -> ReportRow:
+    """The report ``reference`` if ``principal`` sees it (else NotFound)."""
+    row = repos.report(reference)
+    invitation = repos.invitation(row.invitation_id) if row else None
     if row is None or not sees_report(principal, row, invitation):
         raise NotFound(f"report {reference} not found")
+    return row
+
+
+def _unmatched(repos: GatewayRepository, principal: Principal, reference: str) -> ReportRow:
+    """The unmatched report ``reference`` that ``principal`` sees (NotFound, Conflict)."""
+    row = _visible(repos, principal, reference)
     if row.household_id is not None:
         raise Conflict(f"report {reference} is already matched to a household")
     return row

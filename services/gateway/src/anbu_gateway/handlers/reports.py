@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlmodel import Session
-
 from anbu_contracts import ReportSignal
 from anbu_runtime.logs import get_logger
 from anbu_runtime.sealing import FieldSealer
 from anbu_runtime.service import ServiceRuntime
 
 from ..adapters import events
-from ..adapters import submission_log as log_repo
 from ..adapters.kafka_batches import send_prepared
 from ..adapters.orm import InvitationRow, ReportRow
 from ..adapters.registry_client import RegistryClient
+from ..adapters.repository import Uow
 from ..adapters.submission_log import NewEntry
 from ..domain.envelope import content_digest
 from ..domain.prepared import Prepared, prepare
@@ -63,6 +61,7 @@ class SafetyNet(InvitationDesk, ReportReview):
     ) -> None:
         self.runtime = runtime
         self.publisher = publisher
+        self.tx = publisher.tx
         self.settings = settings
         self.policy = policy
         self.registry = registry
@@ -106,18 +105,18 @@ class SafetyNet(InvitationDesk, ReportReview):
         )
         pending = prepare(self._candidate(row)) if matched else None
 
-        def store(session: Session) -> None:
-            session.add(row)
-            current = session.get(InvitationRow, invitation.invitation_id)
+        def store(uow: Uow) -> None:
+            uow.repos.add(row)
+            current = uow.repos.invitation(invitation.invitation_id)
             if current is not None:
                 current.last_used_at = now
-                session.add(current)
+                uow.repos.add(current)
             if pending is not None:
                 entry = NewEntry(row.reference, "report", pending.digest, None, pending.value)
                 owner = f"report-{row.reference}"
-                log_repo.reserve(session, self.settings.partner_id, owner, [entry], real_now())
+                uow.repos.reserve(self.settings.partner_id, owner, [entry], real_now())
 
-        await self.runtime.db.run(store)
+        await self.tx.run(store)
         if pending is None:
             REPORTS.labels(row.category, ReportState.UNMATCHED.value).inc()
             log.info("report stored unmatched", reference=row.reference, category=row.category)
@@ -171,8 +170,8 @@ class SafetyNet(InvitationDesk, ReportReview):
             REPORTS.labels(row.category, ReportState.PENDING.value).inc()
             return
         reference = row.reference
-        await self.runtime.db.run(
-            lambda s: log_repo.mark_published(s, self.settings.partner_id, [reference], real_now())
+        await self.tx.run(
+            lambda uow: uow.repos.mark_published(self.settings.partner_id, [reference], real_now())
         )
         self._published(row)
 
@@ -227,8 +226,8 @@ class SafetyNet(InvitationDesk, ReportReview):
                 row.reference, "report", candidate.digest, None, prepare(candidate).value
             )
             owner = f"report-{row.reference}"
-            await self.runtime.db.run(
-                lambda s: log_repo.reserve(s, self.settings.partner_id, owner, [entry], real_now())
+            await self.tx.run(
+                lambda uow: uow.repos.reserve(self.settings.partner_id, owner, [entry], real_now())
             )
             log.warning(
                 "report stored; publication pending", reference=row.reference, error=str(exc)
@@ -239,13 +238,13 @@ class SafetyNet(InvitationDesk, ReportReview):
         return ReportState.PUBLISHED
 
     async def report_of(self, invitation: InvitationRow, reference: str) -> ReportRow | None:
-        def read(session: Session) -> ReportRow | None:
-            row = session.get(ReportRow, reference)
+        def read(uow: Uow) -> ReportRow | None:
+            row = uow.repos.report(reference)
             return (
                 row if row is not None and row.invitation_id == invitation.invitation_id else None
             )
 
-        return await self.runtime.db.run(read)
+        return await self.tx.run(read)
 
     async def state_of(self, row: ReportRow) -> ReportState:
-        return await self.runtime.db.run(lambda s: self._states(s, [row])[row.reference])
+        return await self.tx.read(lambda repos: self._states(repos, [row])[row.reference])

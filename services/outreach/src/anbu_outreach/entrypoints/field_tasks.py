@@ -16,9 +16,9 @@ from anbu_runtime.auth import Principal
 from anbu_runtime.logs import get_logger
 
 from ..adapters.registry_client import AddressRefused, RegistryUnavailable
+from ..adapters.repository import Loaded
 from ..domain.offers import OPEN, DeclineReason, OfferState
 from ..handlers import TaskNotFound, TaskStateError
-from ..handlers.offering import Loaded
 from .service import may_view
 
 if TYPE_CHECKING:

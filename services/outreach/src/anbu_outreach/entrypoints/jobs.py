@@ -15,13 +15,14 @@ from datetime import time
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
 
 from anbu_runtime.logs import get_logger
 from anbu_runtime.service import ServiceRuntime
 from anbu_runtime.snapshots import SnapshotFollower
+from anbu_runtime.uow import Transactions
 
 from .. import metrics, views
+from ..adapters.repository import OutreachRepository
 from ..adapters.scheduler import DailyRun, jobs_engine
 from ..handlers import contacts, tasks
 from ..handlers.context import Context
@@ -35,34 +36,33 @@ ROUTINE_PAGE_ATTEMPTS = 3
 
 
 class Jobs:
-    def __init__(self, runtime: ServiceRuntime, ctx: Context, follower: SnapshotFollower) -> None:
-        self.runtime = runtime
+    def __init__(
+        self, tx: Transactions[OutreachRepository], ctx: Context, follower: SnapshotFollower
+    ) -> None:
+        self.tx = tx
         self.ctx = ctx
         self.follower = follower
 
     async def sweep(self) -> int:
         """Offer windows, stale tasks and vacancies, on the service clock."""
-        ctx, db = self.ctx, self.runtime.db
-        handled = await db.run(lambda s: tasks.sweep_offers(ctx, s))
-        handled += await db.run(lambda s: tasks.expire_stale(ctx, s))
-        handled += await db.run(lambda s: tasks.retry_vacancies(ctx, s))
-        if handled:
-            self.runtime.outbox.notify()
+        handled = await self.tx.run(tasks.sweep_offers)
+        handled += await self.tx.run(tasks.expire_stale)
+        handled += await self.tx.run(tasks.retry_vacancies)
         return handled  # more may be waiting: every() runs again at once
 
     async def refresh_figures(self) -> None:
         now = self.ctx.now()
 
         def read(
-            session: Session,
+            repos: OutreachRepository,
         ) -> tuple[dict[str, int], dict[str, Any], dict[tuple[str, str], int]]:
             return (
-                views.task_counts(session),
-                contacts.figures(session, now),
-                metrics.open_task_counts(session),
+                views.task_counts(repos.session),
+                contacts.figures(repos.session, now),
+                metrics.open_task_counts(repos.session),
             )
 
-        counts, by_tier, open_tasks = await self.runtime.db.run(read)
+        counts, by_tier, open_tasks = await self.tx.read(read)
         metrics.publish_open_tasks(open_tasks)
         for status in STATUSES:
             metrics.TASKS.labels(status).set(counts.get(status, 0))
@@ -81,19 +81,15 @@ class Jobs:
             while True:
                 made, after = await self._routine_page(after)
                 created += made
-                self.runtime.outbox.notify()
                 if after is None:
                     break
         await self.refresh_figures()
         log.info("routine contact run", tasks_created=created)
 
     async def _routine_page(self, after: str | None) -> tuple[int, str | None]:
-        def page(session: Session) -> tuple[int, str | None]:
-            return tasks.schedule_routine_contacts(self.ctx, session, after)
-
         for attempt in range(ROUTINE_PAGE_ATTEMPTS):
             try:
-                return await self.runtime.db.run(page)
+                return await self.tx.run(lambda uow: tasks.schedule_routine_contacts(uow, after))
             except IntegrityError:
                 log.info("routine page raced another instance", attempt=attempt + 1)
         raise RuntimeError("routine contact page kept conflicting")
@@ -101,6 +97,7 @@ class Jobs:
 
 def register(
     runtime: ServiceRuntime,
+    tx: Transactions[OutreachRepository],
     ctx: Context,
     follower: SnapshotFollower,
     *,
@@ -110,7 +107,7 @@ def register(
     timezone: str,
 ) -> DailyRun:
     """Register the sweep and the gauges; return the daily run (started with the service)."""
-    jobs = Jobs(runtime, ctx, follower)
+    jobs = Jobs(tx, ctx, follower)
     runtime.every(
         sweep_interval_s,
         jobs.sweep,

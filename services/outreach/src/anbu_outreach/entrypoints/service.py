@@ -1,26 +1,26 @@
-"""What the REST API and the field app both do: run one service-layer call in one
-transaction, wake the outbox relay, and answer with a view of the task."""
+"""What the REST API and the field app both do: run one service-layer call in one unit of
+work (``tx.run``: the relay wakes after the commit), or read (``tx.read``), and answer
+with a view of the task."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel
-from sqlmodel import Session
 
 from anbu_contracts import ContactMode, MonitoringItems, Need, OutcomeEvent, OutcomeResult
 from anbu_runtime.auth import Principal, UserRole
-from anbu_runtime.service import ServiceRuntime
+from anbu_runtime.uow import Transactions
 
+from ..adapters.repository import OutreachRepository, Uow
 from ..domain.offers import OPEN, DeclineReason
 from ..handlers import tasks
 from ..handlers.contacts import Area, figures
 from ..handlers.context import Context
 
-T = TypeVar("T")
 OFFICE_ROLES = (UserRole.OPERATOR, UserRole.DONG_OFFICIAL)
 
 
@@ -117,49 +117,45 @@ def may_view(who: Principal, loaded: tasks.Loaded) -> bool:
 
 
 class TaskService:
-    def __init__(self, runtime: ServiceRuntime, ctx: Context) -> None:
-        self.runtime = runtime
+    def __init__(self, tx: Transactions[OutreachRepository], ctx: Context) -> None:
+        self.tx = tx
         self.ctx = ctx
 
-    async def run(self, fn: Callable[[Session], T]) -> T:
-        result = await self.runtime.db.run(fn)
-        self.runtime.outbox.notify()
-        return result
+    # Tasks are read with ``tx.run``, not ``tx.read``: the snapshot's rollback would expire
+    # the rows the views are built from after the session closed.
 
     async def view(self, task_id: UUID) -> tasks.Loaded:
-        return await self.runtime.db.run(lambda s: tasks.load(s, task_id, lock=False))
+        return await self.tx.run(lambda uow: uow.repos.load(task_id, lock=False))
 
     async def inbox(self, worker_id: str) -> list[tasks.Loaded]:
-        def read(session: Session) -> list[tasks.Loaded]:
-            rows = tasks.tasks_for_worker(session, worker_id)
-            return [tasks.load(session, r.task_id, lock=False) for r in rows]
+        def read(uow: Uow) -> list[tasks.Loaded]:
+            rows = tasks.tasks_for_worker(uow.session, worker_id)
+            return [uow.repos.load(r.task_id, lock=False) for r in rows]
 
-        return await self.runtime.db.run(read)
+        return await self.tx.run(read)
 
     async def in_area(
         self, dong_codes: Iterable[str] | None, statuses: Sequence[str], limit: int
     ) -> list[tasks.Loaded]:
-        def read(session: Session) -> list[tasks.Loaded]:
-            rows = tasks.tasks_in_area(session, dong_codes, statuses, limit)
-            return [tasks.load(session, r.task_id, lock=False) for r in rows]
+        def read(uow: Uow) -> list[tasks.Loaded]:
+            rows = tasks.tasks_in_area(uow.session, dong_codes, statuses, limit)
+            return [uow.repos.load(r.task_id, lock=False) for r in rows]
 
-        return await self.runtime.db.run(read)
+        return await self.tx.run(read)
 
     async def accept(self, task_id: UUID, worker_id: str) -> tasks.Loaded:
-        return await self.run(lambda s: tasks.accept(self.ctx, s, task_id, worker_id))
+        return await self.tx.run(lambda uow: tasks.accept(uow, task_id, worker_id))
 
     async def decline(
         self, task_id: UUID, worker_id: str, reason: DeclineReason, note: str | None
     ) -> tasks.Loaded:
-        return await self.run(
-            lambda s: tasks.decline(self.ctx, s, task_id, worker_id, reason, note)
-        )
+        return await self.tx.run(lambda uow: tasks.decline(uow, task_id, worker_id, reason, note))
 
     async def start(self, task_id: UUID, worker_id: str, confirmed: Iterable[str]) -> tasks.Loaded:
-        return await self.run(lambda s: tasks.start(self.ctx, s, task_id, worker_id, confirmed))
+        return await self.tx.run(lambda uow: tasks.start(uow, task_id, worker_id, confirmed))
 
     async def offer(self, task_id: UUID, worker_id: str) -> tasks.Loaded:
-        return await self.run(lambda s: tasks.offer_by_hand(self.ctx, s, task_id, worker_id))
+        return await self.tx.run(lambda uow: tasks.offer_by_hand(uow, task_id, worker_id))
 
     async def outcome(
         self,
@@ -172,10 +168,9 @@ class TaskService:
         follow_up: bool,
         note: str | None,
     ) -> OutcomeEvent:
-        return await self.run(
-            lambda s: tasks.record_outcome(
-                self.ctx,
-                s,
+        return await self.tx.run(
+            lambda uow: tasks.record_outcome(
+                uow,
                 task_id,
                 worker_id,
                 result,
@@ -191,8 +186,8 @@ class TaskService:
         """Tasks by status and routine contacts due, in ``area`` (None: everywhere)."""
         now = self.ctx.now()
 
-        def read(session: Session) -> dict[str, Any]:
-            counts = tasks.task_counts(session, area)
+        def read(repos: OutreachRepository) -> dict[str, Any]:
+            counts = tasks.task_counts(repos.session, area)
             return {
                 "at": now.isoformat(),
                 "area": None
@@ -205,7 +200,7 @@ class TaskService:
                     "by_status": counts,
                     "open": sum(v for k, v in counts.items() if k in {s.value for s in OPEN}),
                 },
-                "contacts": figures(session, now, area),
+                "contacts": figures(repos.session, now, area),
             }
 
-        return await self.runtime.db.run(read)
+        return await self.tx.read(read)

@@ -49,18 +49,6 @@ def refresh_cycles(row: HouseholdRow) -> None:
     row.visit_due_at = visit.due_at if visit else None
 
 
-def households_due(
-    session: Session, now: datetime, after: str | None, limit: int
-) -> list[HouseholdRow]:
-    """Active households with a cycle whose routine window is open, by id after ``after``."""
-    query = select(HouseholdRow).where(
-        (col(HouseholdRow.contact_opens_at) <= now) | (col(HouseholdRow.visit_opens_at) <= now)
-    )
-    if after is not None:
-        query = query.where(col(HouseholdRow.household_id) > after)
-    return list(session.exec(query.order_by(col(HouseholdRow.household_id)).limit(limit)).all())
-
-
 def figures(session: Session, now: datetime, area: Area | None = None) -> dict[str, Any]:
     """Households due and overdue per tier and cycle, and how many are monitored (in
     ``area``, or everywhere)."""

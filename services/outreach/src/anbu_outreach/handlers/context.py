@@ -1,4 +1,6 @@
-"""What every outreach handler needs: the outbox, the clock, the roster, the policy."""
+"""What every outreach handler needs besides its unit of work: the roster, the policy, the
+holidays and the clock (for the real-time floor of offer windows). It travels with the
+repository bundle as ``uow.repos.ctx``."""
 
 from __future__ import annotations
 
@@ -6,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from anbu_runtime.clock import Clock
-from anbu_runtime.outbox import Outbox
 
 from ..adapters.events import SOURCE
 from ..adapters.roster import Roster
@@ -33,7 +34,6 @@ class Policy:
 
 @dataclass
 class Context:
-    outbox: Outbox
     clock: Clock
     roster: Roster
     policy: Policy = field(default_factory=Policy)

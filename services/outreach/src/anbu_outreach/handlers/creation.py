@@ -9,19 +9,17 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlmodel import Session, col, select
-
 from anbu_contracts import (
     Role,
     TaskStatus,
     TaskType,
     Urgency,
 )
-from anbu_runtime.db import bulk_insert
 from anbu_runtime.logs import get_logger
 
 from .. import metrics
-from ..adapters.orm import NewTaskRow, OfferRow, TaskRow
+from ..adapters.orm import NewTaskRow, TaskRow
+from ..adapters.repository import Loaded, Uow, offer_values
 from ..domain.assignment import HouseholdContext, team_slots
 from ..domain.cycles import CycleKind
 from ..domain.offers import (
@@ -31,19 +29,13 @@ from ..domain.offers import (
     task_urgency,
 )
 from . import messages
-from .caches import household_context, household_contexts
-from .context import Context
 from .offering import (
-    CHUNK,
-    Loaded,
     announce,
     candidate_pool,
     choose,
     circumstances,
     describe,
     fill,
-    offer_values,
-    open_loads,
     publish,
     settle,
 )
@@ -71,17 +63,17 @@ class NewTask:
     in_person: bool | None = None  # None: decided by the task type
 
 
-def create_task(ctx: Context, session: Session, new: NewTask) -> TaskRow | None:
+def create_task(uow: Uow, new: NewTask) -> TaskRow | None:
     """Create, assign and offer a task; None when its origin already has one."""
-    if session.exec(select(TaskRow.task_id).where(TaskRow.origin_key == new.origin_key)).first():
+    if uow.repos.has_origin(new.origin_key):
         return None  # the cause was delivered again: the task exists already
-    household = household_context(session, new.household_id)
-    task = TaskRow(**_columns(ctx, new, household))
+    household = uow.repos.household_context(new.household_id)
+    task = TaskRow(**_columns(uow, new, household))
     loaded = Loaded(task, TaskAssignment(TaskStatus.UNASSIGNED, _slots(new, household)), [])
-    change = fill(ctx, session, loaded, household)
-    _created(ctx, loaded, change, new)
-    session.add(loaded.task)
-    announce(ctx, session, loaded, change, new.causation_id)
+    change = fill(uow, loaded, household)
+    _created(uow, loaded, change, new)
+    uow.repos.add(loaded.task)
+    announce(uow, loaded, change, new.causation_id)
     log.info(
         "task created",
         task_id=str(task.task_id),
@@ -92,9 +84,7 @@ def create_task(ctx: Context, session: Session, new: NewTask) -> TaskRow | None:
     return task
 
 
-def create_tasks(
-    ctx: Context, session: Session, news: Sequence[NewTask], stage: messages.Staged
-) -> list[NewTaskRow]:
+def create_tasks(uow: Uow, news: Sequence[NewTask], stage: messages.Staged) -> list[NewTaskRow]:
     """Create, assign and offer a batch of tasks with a handful of statements.
 
     The same decisions as :func:`create_task` one after another: each task sees the loads
@@ -103,32 +93,30 @@ def create_tasks(
     batch — are skipped. Tasks and offers are inserted in bulk and the events go to
     ``stage`` (the caller writes them with one statement per topic).
     """
-    fresh = _new_origins(session, news)
+    fresh = _new_origins(uow, news)
     if not fresh:
         return []
-    households = household_contexts(session, {n.household_id for n in fresh})
+    households = uow.repos.household_contexts({n.household_id for n in fresh})
     drafts, rows = [], []
     for new in fresh:
         household = households[new.household_id]
-        task = NewTaskRow(**_columns(ctx, new, household))
+        task = NewTaskRow(**_columns(uow, new, household))
         rows.append(task)
         slots = _slots(new, household)
         drafts.append((new, Loaded(task, TaskAssignment(TaskStatus.UNASSIGNED, slots), [])))
-    pools = [candidate_pool(ctx, loaded, households[new.household_id]) for new, loaded in drafts]
-    loads = open_loads(session, {worker for pool in pools for worker in pool})
-    shared = {urgency: circumstances(ctx, urgency) for urgency in Urgency}
+    pools = [candidate_pool(uow, loaded, households[new.household_id]) for new, loaded in drafts]
+    loads = uow.repos.open_loads({worker for pool in pools for worker in pool})
+    shared = {urgency: circumstances(uow, urgency) for urgency in Urgency}
     for (new, loaded), pool in zip(drafts, pools, strict=True):
         when = shared[Urgency(loaded.task.urgency)]
-        change = choose(ctx, loaded, households[new.household_id], pool, loads, when)
+        change = choose(uow, loaded, households[new.household_id], pool, loads, when)
         for offer in change.offered:
             loads[offer.worker_id] = loads.get(offer.worker_id, 0) + 1
         loaded.task.status = loaded.assignment.status.value  # what save() does one by one
-        _created(ctx, loaded, change, new)
-        publish(ctx, stage, loaded, change, new.causation_id)
-    bulk_insert(session, TaskRow.__table__, [task.values() for task in rows])
-    bulk_insert(
-        session,
-        OfferRow.__table__,
+        _created(uow, loaded, change, new)
+        publish(uow, stage, loaded, change, new.causation_id)
+    uow.repos.insert_new(
+        rows,
         [
             offer_values(loaded.task, offer)
             for _, loaded in drafts
@@ -141,18 +129,9 @@ def create_tasks(
     return rows
 
 
-def _new_origins(session: Session, news: Sequence[NewTask]) -> list[NewTask]:
+def _new_origins(uow: Uow, news: Sequence[NewTask]) -> list[NewTask]:
     """``news`` without the origins that have a task already (and without repeats)."""
-    keys = list(dict.fromkeys(n.origin_key for n in news))
-    existing: set[str] = set()
-    for start in range(0, len(keys), CHUNK):
-        existing.update(
-            session.exec(
-                select(TaskRow.origin_key).where(
-                    col(TaskRow.origin_key).in_(keys[start : start + CHUNK])
-                )
-            ).all()
-        )
+    existing = uow.repos.existing_origins(list(dict.fromkeys(n.origin_key for n in news)))
     fresh = []
     for new in news:
         if new.origin_key not in existing:
@@ -161,9 +140,9 @@ def _new_origins(session: Session, news: Sequence[NewTask]) -> list[NewTask]:
     return fresh
 
 
-def _columns(ctx: Context, new: NewTask, household: HouseholdContext) -> dict[str, Any]:
+def _columns(uow: Uow, new: NewTask, household: HouseholdContext) -> dict[str, Any]:
     """A new task's columns (unassigned, nobody offered yet)."""
-    now = ctx.now()
+    now = uow.now
     in_person = _in_person(new)
     urgency = (
         Urgency.ROUTINE
@@ -202,8 +181,8 @@ def _slots(new: NewTask, household: HouseholdContext) -> list[Role]:
     return team_slots(new.team, household, in_person=_in_person(new), task_type=new.task_type)
 
 
-def _created(ctx: Context, loaded: Loaded, change: Change, new: NewTask) -> None:
+def _created(uow: Uow, loaded: Loaded, change: Change, new: NewTask) -> None:
     task = loaded.task
     task.reason = describe(change, loaded.assignment)[:256] or None
-    settle(ctx, loaded)
+    settle(uow, loaded)
     metrics.TASKS_CREATED.labels("routine" if new.cycle_kind else "protocol").inc()

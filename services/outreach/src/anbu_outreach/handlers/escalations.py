@@ -1,11 +1,16 @@
-"""What a protocol step asks of people: tasks and messages; its closure cancels the rest."""
+"""What a protocol step asks of people: tasks and messages; its closure cancels the rest.
+
+``ESCALATIONS`` is the escalation consumer's handler table. The tasks that consecutive
+steps of a unit of work ask for are created together (:func:`create_tasks`: a few
+statements for the lot, not a dozen per task): each step adds its tasks and messages to
+the unit's :class:`StepBatch`, which is written just before the commit (the repository's
+deferred writes), or earlier when a closure must first see what came before it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from uuid import UUID
-
-from sqlmodel import Session, col, select
 
 from anbu_contracts import (
     EscalationChange,
@@ -14,46 +19,57 @@ from anbu_contracts import (
     TaskAction,
     TaskStatus,
 )
+from anbu_runtime.uow import HandlerTable
 
-from ..adapters.orm import HouseholdRow, TaskRow
+from ..adapters.repository import OutreachRepository, Uow
 from . import messages
-from .context import Context
 from .creation import NewTask, create_tasks
-from .offering import OPEN_VALUES, end_task, load
+from .offering import end_task
+
+ESCALATIONS: HandlerTable[OutreachRepository] = HandlerTable()
 
 
-def on_escalation(ctx: Context, session: Session, event: EscalationEvent) -> None:
-    on_escalations(ctx, session, [event])
+class StepBatch:
+    """The tasks and messages the unit's steps asked for, not written yet."""
+
+    def __init__(self, uow: Uow) -> None:
+        self.uow = uow
+        self.pending: list[NewTask] = []
+        self.stage = messages.Staged()
+
+    def write(self) -> None:
+        create_tasks(self.uow, self.pending, self.stage)
+        self.pending.clear()
+        self.stage.flush(self.uow)
 
 
-def on_escalations(ctx: Context, session: Session, events: Sequence[EscalationEvent]) -> None:
-    """Escalation events in order. The tasks that consecutive steps ask for are created
-    together (:func:`create_tasks`: a few statements for the lot, not a dozen per task);
-    a closure first writes what came before it, then cancels what is left open."""
-    pending: list[NewTask] = []
-    stage = messages.Staged()
+def _batch(uow: Uow) -> StepBatch:
+    return uow.repos.deferred(lambda: StepBatch(uow))
 
-    def write() -> None:
-        create_tasks(ctx, session, pending, stage)
-        pending.clear()
-        stage.flush(ctx, session)
 
+@ESCALATIONS.register(EscalationEvent)
+def on_escalation(event: EscalationEvent, uow: Uow) -> None:
+    if event.change is EscalationChange.CLOSED:
+        _batch(uow).write()  # what came before the closure first
+        reason = f"protocol closed: {event.closure.value if event.closure else 'closed'}"
+        cancel_for_escalation(uow, event.escalation_id, reason, str(event.event_id))
+        return
+    if event.change is not EscalationChange.STEP_EXECUTED or event.step is None:
+        return  # started, skipped, waiting for approval: nothing to do for people yet
+    batch = _batch(uow)
+    for action in event.step.actions:
+        origin = f"{event.escalation_id}:{event.step.step_id}:{action.action_id}"
+        if isinstance(action, TaskAction):
+            batch.pending.append(_task_for(event, event.step.step_id, action, origin))
+        elif isinstance(action, NotifyAction):
+            protocol_notification(uow, event, action, origin, batch.stage)
+        # Log actions are written to the consultation log by the registry.
+
+
+def on_escalations(uow: Uow, events: Sequence[EscalationEvent]) -> None:
+    """Escalation events in order, in ``uow`` (what the consumer does for a chunk)."""
     for event in events:
-        if event.change is EscalationChange.CLOSED:
-            write()
-            reason = f"protocol closed: {event.closure.value if event.closure else 'closed'}"
-            cancel_for_escalation(ctx, session, event.escalation_id, reason, str(event.event_id))
-            continue
-        if event.change is not EscalationChange.STEP_EXECUTED or event.step is None:
-            continue  # started, skipped, waiting for approval: nothing to do for people yet
-        for action in event.step.actions:
-            origin = f"{event.escalation_id}:{event.step.step_id}:{action.action_id}"
-            if isinstance(action, TaskAction):
-                pending.append(_task_for(event, event.step.step_id, action, origin))
-            elif isinstance(action, NotifyAction):
-                protocol_notification(ctx, session, event, action, origin, stage)
-            # Log actions are written to the consultation log by the registry.
-    write()
+        ESCALATIONS.dispatch(event, uow)
 
 
 def _task_for(event: EscalationEvent, step_id: str, action: TaskAction, origin: str) -> NewTask:
@@ -74,8 +90,7 @@ def _task_for(event: EscalationEvent, step_id: str, action: TaskAction, origin: 
 
 
 def protocol_notification(
-    ctx: Context,
-    session: Session,
+    uow: Uow,
     event: EscalationEvent,
     action: NotifyAction,
     key: str,
@@ -83,19 +98,19 @@ def protocol_notification(
 ) -> None:
     """A protocol's message, with what the notifier's templates can show: the household,
     its dong, the step, the protocol and a link to the escalation in the console."""
-    household = session.get(HouseholdRow, event.household_id)
+    household = uow.repos.household(event.household_id)
     variables = {
         "household_id": event.household_id,
         "protocol": event.protocol_id,
-        "link": ctx.escalation_link(event.escalation_id),
+        "link": uow.repos.ctx.escalation_link(event.escalation_id),
     }
     if event.step is not None:
         variables["step"] = event.step.step_id
     if household is not None:
         variables["dong_code"] = household.dong_code
     messages.request(
-        ctx,
-        stage or messages.outbox_stage(ctx, session),
+        uow,
+        stage or uow.publish,
         key=key,
         recipient=action.recipient,
         template=action.template,
@@ -107,14 +122,8 @@ def protocol_notification(
     )
 
 
-def cancel_for_escalation(
-    ctx: Context, session: Session, escalation_id: UUID, reason: str, causation: str | None
-) -> int:
-    ids = session.exec(
-        select(TaskRow.task_id).where(
-            TaskRow.escalation_id == escalation_id, col(TaskRow.status).in_(OPEN_VALUES)
-        )
-    ).all()
+def cancel_for_escalation(uow: Uow, escalation_id: UUID, reason: str, causation: str | None) -> int:
+    ids = uow.repos.open_tasks_of_escalation(escalation_id)
     for task_id in ids:
-        end_task(ctx, session, load(session, task_id), TaskStatus.CANCELLED, reason, causation)
+        end_task(uow, uow.repos.load(task_id), TaskStatus.CANCELLED, reason, causation)
     return len(ids)

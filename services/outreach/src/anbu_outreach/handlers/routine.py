@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlmodel import Session, col, select
-
 from anbu_contracts import (
     ContactMode,
     OutcomeResult,
@@ -14,21 +12,20 @@ from anbu_contracts import (
     TaskType,
 )
 
-from ..adapters.orm import HouseholdRow, TaskRow
+from ..adapters.repository import Uow
 from ..domain.availability import is_working_day, zone
 from ..domain.cycles import CycleKind, CycleState, counts_as_visit, made_contact, routine_team
-from .contacts import due_of, households_due, refresh_cycles
+from .contacts import due_of, refresh_cycles
 from .context import Context
 from .creation import NewTask, create_task
-from .offering import OPEN_VALUES, end_task, load
+from .offering import end_task
 
 # An overdue routine contact is offered with a day to do it.
 _OVERDUE_DEADLINE = timedelta(days=1)
 
 
 def contact_made(
-    ctx: Context,
-    session: Session,
+    uow: Uow,
     household_id: str,
     result: OutcomeResult,
     mode: ContactMode,
@@ -39,7 +36,7 @@ def contact_made(
     it satisfies are no longer needed and are cancelled."""
     if not made_contact(result):
         return
-    household = session.get(HouseholdRow, household_id)
+    household = uow.repos.household(household_id)
     if household is None:
         return
     household.last_contact_at = max(household.last_contact_at or at, at)
@@ -47,23 +44,15 @@ def contact_made(
     if visit:
         household.last_visit_at = max(household.last_visit_at or at, at)
     refresh_cycles(household)
-    session.add(household)
+    uow.repos.add(household)
     satisfied = [CycleKind.CONTACT.value, *([CycleKind.VISIT.value] if visit else [])]
-    routine = session.exec(
-        select(TaskRow.task_id).where(
-            TaskRow.household_id == household_id,
-            col(TaskRow.cycle_kind).in_(satisfied),
-            col(TaskRow.status).in_(OPEN_VALUES),
-            TaskRow.task_id != by_task,
-        )
-    ).all()
-    for task_id in routine:
+    for task_id in uow.repos.open_routine_tasks(household_id, satisfied, by_task):
         reason = f"contact made through task {by_task}" if by_task else "contact made"
-        end_task(ctx, session, load(session, task_id), TaskStatus.CANCELLED, reason, None)
+        end_task(uow, uow.repos.load(task_id), TaskStatus.CANCELLED, reason, None)
 
 
 def schedule_routine_contacts(
-    ctx: Context, session: Session, after: str | None, limit: int = 500
+    uow: Uow, after: str | None, limit: int = 500
 ) -> tuple[int, str | None]:
     """Create routine-contact tasks for a page of households whose cycle window is open.
 
@@ -71,20 +60,11 @@ def schedule_routine_contacts(
     household is left). One routine task per household, cycle and period; none while one
     for the same cycle is still open.
     """
-    now = ctx.now()
-    rows = households_due(session, now, after, limit)
+    now = uow.now
+    rows = uow.repos.households_due(now, after, limit)
     if not rows:
         return 0, None
-    ids = [r.household_id for r in rows]
-    open_routine = set(
-        session.exec(
-            select(TaskRow.household_id, TaskRow.cycle_kind).where(
-                col(TaskRow.household_id).in_(ids),
-                col(TaskRow.cycle_kind).is_not(None),
-                col(TaskRow.status).in_(OPEN_VALUES),
-            )
-        ).all()
-    )
+    open_routine = uow.repos.open_routine_cycles([r.household_id for r in rows])
     created = 0
     for row in rows:
         for kind, due in due_of(row).items():
@@ -92,8 +72,7 @@ def schedule_routine_contacts(
                 continue
             deadline = max(due.due_at, now + _OVERDUE_DEADLINE)
             task = create_task(
-                ctx,
-                session,
+                uow,
                 NewTask(
                     origin_key=f"routine:{row.household_id}:{kind.value}:{due.period_key(row.timezone)}",
                     household_id=row.household_id,

@@ -6,24 +6,28 @@
 - :mod:`.answers` — people accept, decline, start and record outcomes,
 - :mod:`.sweeps` — offers lapse, vacancies are retried, stale tasks expire,
 - :mod:`.routine` — routine contacts,
-- :mod:`.offering` — loading a task, offering its vacant slots, announcing changes.
+- :mod:`.offering` — offering a task's vacant slots, announcing changes.
+
+Each takes the unit of work first (``fn(uow, ...)``); callers run it with ``tx.run``.
 """
 
+from ..adapters.repository import Loaded, TaskNotFound
 from ..domain.offers import TaskStateError
 from ..views import outcome_of, task_counts, tasks_for_worker, tasks_in_area
 from .answers import accept, decline, offer_by_hand, record_outcome, start
 from .creation import NewTask, create_task, create_tasks
 from .escalations import (
+    ESCALATIONS,
     cancel_for_escalation,
     on_escalation,
     on_escalations,
     protocol_notification,
 )
-from .offering import Loaded, TaskNotFound, load, open_loads
 from .routine import contact_made, is_routine_day, schedule_routine_contacts
 from .sweeps import expire_stale, retry_vacancies, sweep_offers
 
 __all__ = [
+    "ESCALATIONS",
     "Loaded",
     "NewTask",
     "TaskNotFound",
@@ -36,11 +40,9 @@ __all__ = [
     "decline",
     "expire_stale",
     "is_routine_day",
-    "load",
     "offer_by_hand",
     "on_escalation",
     "on_escalations",
-    "open_loads",
     "outcome_of",
     "protocol_notification",
     "record_outcome",
