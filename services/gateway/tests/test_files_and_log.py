@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from anbu_gateway.adapters import csv_files
 from anbu_gateway.adapters import submission_log as log_repo
+from anbu_gateway.adapters.events import file_progress
 from anbu_gateway.adapters.orm import metadata
 from anbu_gateway.adapters.submission_log import NewEntry
 
@@ -154,7 +155,7 @@ def test_a_file_being_processed_reports_rows_done_and_an_eta_at_its_rate_so_far(
     now = datetime.now(UTC)
     row = SubmissionRow(
         submission_id="SUB-1",
-        partner_id="p",
+        partner_id="kepco",
         kind="arrears",
         mode="accept_valid",
         encoding="utf-8",
@@ -173,5 +174,15 @@ def test_a_file_being_processed_reports_rows_done_and_an_eta_at_its_rate_so_far(
     )
     view = SubmissionView.of(row)
     assert (view.rows, view.rows_per_second, view.eta_seconds) == (250, 50.0, 15.0)
+    event = file_progress(row, now)  # the same figures for the console, on ops.job.v1
+    assert (event.progress, event.rows_per_second, event.eta_seconds) == (0.25, 50.0, 15.0)
+    assert (event.finished, event.succeeded) == (False, None)
     row.state = "completed"
     assert SubmissionView.of(row).eta_seconds is None
+    done = file_progress(row, now)
+    assert (done.progress, done.eta_seconds, done.finished, done.succeeded) == (
+        1.0,
+        None,
+        True,
+        True,
+    )

@@ -256,6 +256,7 @@ async def test_a_file_is_published_once_and_a_resent_file_is_the_same_submission
 ) -> None:
     partner = registry.partner(["arrears"])
     arrears = await tail(SignalKind.ARREARS)
+    jobs = await tail("ops.job.v1")
     prefix = unique("a")
     data = (ARREARS_HEADER + arrears_rows(1800, prefix)).encode()
     first = await upload(gateway, partner, data, "kind=arrears&wait=60")
@@ -264,6 +265,27 @@ async def test_a_file_is_published_once_and_a_resent_file_is_the_same_submission
     assert status["state"] == "completed"
     assert (status["rows"], status["accepted"], status["published"]) == (1800, 1800, 1800)
     assert first.headers["location"] == f"/v1/submissions/{status['submission_id']}"
+    # its progress went out for the console (through the outbox: it may trail the answer)
+    progress: list[Any] = []
+    for _ in range(100):
+        progress = await jobs.signals(job_id=status["submission_id"])
+        if progress and progress[-1].finished:
+            break
+        await asyncio.sleep(0.2)
+    assert progress[0].state in ("validating", "processing") and not progress[0].finished
+    last = progress[-1]
+    assert (last.state, last.succeeded, last.rows, last.progress, last.eta_seconds) == (
+        "completed",
+        True,
+        1800,
+        1.0,
+        None,
+    )
+    assert (last.partner_id, last.detail, last.kind.value) == (
+        partner.partner_id,
+        "arrears",
+        "partner_file",
+    )
 
     again = await upload(gateway, partner, data, "kind=arrears&wait=60")
     assert again.status_code == 200 and again.json()["submission_id"] == status["submission_id"]

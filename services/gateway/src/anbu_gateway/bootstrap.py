@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from anbu_contracts.topics import SIGNAL_TOPICS
+from anbu_contracts.topics import OPS_JOB, SIGNAL_TOPICS
 from anbu_runtime.clock import Clock
 from anbu_runtime.logs import get_logger
 from anbu_runtime.sealing import sealer_from_setting
@@ -77,7 +77,7 @@ def create(
     settings = settings or GatewaySettings()
     runtime = ServiceRuntime(NAME, common, settings, metadata, clock=clock, migrate=upgrade)
     runtime.require_key_setting("ANBU_GATEWAY_REPORT_KEYS", settings.report_keys)
-    runtime.declare_publications(*SIGNAL_TOPICS.values())
+    runtime.declare_publications(*SIGNAL_TOPICS.values(), OPS_JOB)
 
     registry = RegistryClient(
         common.registry_url,

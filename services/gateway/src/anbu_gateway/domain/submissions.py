@@ -90,3 +90,22 @@ class Progress:
         self.rejected += rejected
         self.published += published
         self.cursor_line = max(self.cursor_line, last_line)
+
+
+@dataclass(frozen=True)
+class Pace:
+    share: float  # of the file's lines processed (0 to 1)
+    rows_per_second: float | None
+    eta_seconds: float | None  # while validating or processing, once a pace is known
+
+
+def pace(
+    state: SubmissionState, file_lines: int, cursor_line: int, rows: int, seconds: float
+) -> Pace:
+    """How far a file is: the share of its lines done, the pace so far and the time left."""
+    lines = max(file_lines - 1, 1)  # the header is not a row
+    share = 1.0 if state is SubmissionState.COMPLETED else min(max(cursor_line - 1, 0) / lines, 1.0)
+    rate = rows / seconds if seconds > 0 else None
+    working = state in (SubmissionState.VALIDATING, SubmissionState.PROCESSING)
+    eta = round(max(file_lines - max(cursor_line, 1), 0) / rate, 1) if rate and working else None
+    return Pace(round(share, 4), round(rate, 1) if rate else None, eta)

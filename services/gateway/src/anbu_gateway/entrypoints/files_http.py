@@ -26,6 +26,8 @@ from ..adapters.orm import SubmissionRow
 from ..adapters.registry_client import PartnerKey
 from ..domain.encoding import UnsupportedEncoding, declared
 from ..domain.records import Mode
+from ..domain.submissions import SubmissionState as S
+from ..domain.submissions import pace
 from ..handlers.file_intake import FileIntake, FileRefused
 from ..handlers.file_worker import FileWorker
 from .ingest_common import (
@@ -71,16 +73,7 @@ class SubmissionView(BaseModel):
 
     @classmethod
     def of(cls, row: SubmissionRow) -> SubmissionView:
-        lines = max(row.file_lines - 1, 1)
-        progress = (
-            1.0 if row.state in ("completed",) else min(max(row.cursor_line - 1, 0) / lines, 1.0)
-        )
-        rate = row.rows / row.processing_seconds if row.processing_seconds > 0 else None
-        eta = (
-            round(max(row.file_lines - max(row.cursor_line, 1), 0) / rate, 1)
-            if rate and row.state in ("validating", "processing")
-            else None
-        )
+        done = pace(S(row.state), row.file_lines, row.cursor_line, row.rows, row.processing_seconds)
         return cls(
             submission_id=row.submission_id,
             kind=SignalKind(row.kind),
@@ -90,14 +83,14 @@ class SubmissionView(BaseModel):
             encoding_detected=row.encoding_detected,
             file_bytes=row.file_bytes,
             file_lines=row.file_lines,
-            progress=round(progress, 4),
+            progress=done.share,
             rows=row.rows,
             accepted=row.accepted,
             duplicates=row.duplicates,
             rejected=row.rejected,
             published=row.published,
-            rows_per_second=round(rate, 1) if rate else None,
-            eta_seconds=eta,
+            rows_per_second=done.rows_per_second,
+            eta_seconds=done.eta_seconds,
             rejected_rows=row.errors,
             rejected_rows_truncated=row.errors_truncated,
             detail=row.detail,

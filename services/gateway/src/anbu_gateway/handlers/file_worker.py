@@ -21,10 +21,12 @@ from functools import partial
 from pathlib import Path
 
 from anbu_contracts import SignalKind
+from anbu_contracts.topics import OPS_JOB
 from anbu_runtime.logs import get_logger
 from anbu_runtime.service import ServiceRuntime
 
 from ..adapters import csv_files
+from ..adapters.events import file_progress
 from ..adapters.orm import SubmissionRow
 from ..adapters.repository import Uow
 from ..adapters.validation_pool import ValidationPool
@@ -50,6 +52,7 @@ log = get_logger(__name__)
 
 S = SubmissionState
 IDLE_WAIT = 2.0  # seconds an idle file worker waits for an upload before it looks again
+REPORT_EVERY = 2.0  # seconds between two progress events of a file in the works
 
 
 @dataclass
@@ -79,6 +82,7 @@ class FileWorker:
         self.settings = settings
         self.pool = pool
         self.wake = asyncio.Event()
+        self._reported: dict[str, float] = {}  # submission id → when its progress went out
 
     async def run_once(self, owner: str, stop: asyncio.Event) -> bool:
         """Claim and process one submission (a job's round); False when none was waiting.
@@ -142,6 +146,7 @@ class FileWorker:
             if detail is not None:
                 row.detail = detail
             uow.repos.add(row)
+            self._report(uow, row, force=True)
             return row.file_path
 
         path = await self.tx.run(finish)
@@ -157,9 +162,20 @@ class FileWorker:
                 row.state = move(S(row.state), state).value
                 row.updated_at = uow.now
                 uow.repos.add(row)
+                self._report(uow, row, force=True)
 
         await self.tx.run(change)
         SUBMISSION_TRANSITIONS.labels(state.value).inc()
+
+    def _report(self, uow: Uow, row: SubmissionRow, *, force: bool = False) -> None:
+        """Stage the file's progress on ops.job.v1 for the console: at every change of
+        state, and at most every ``REPORT_EVERY`` seconds in between."""
+        clock = time.monotonic()
+        if force or clock - self._reported.get(row.submission_id, 0.0) >= REPORT_EVERY:
+            uow.publish(OPS_JOB, file_progress(row, uow.now))
+            self._reported[row.submission_id] = clock
+        if S(row.state).finished:
+            self._reported.pop(row.submission_id, None)
 
     # -- processing --------------------------------------------------------------------
 
@@ -317,6 +333,7 @@ class FileWorker:
         row.updated_at = uow.now
         row.claimed_at = real_now()
         uow.repos.add(row)
+        self._report(uow, row)
 
     def _add_errors(self, row: SubmissionRow, errors: list[RecordError]) -> None:
         room = self.settings.max_reported_errors - len(row.errors)
