@@ -182,8 +182,9 @@ def test_the_partners_page_shows_file_and_import_progress_to_every_role(
     console.feed([running, imported])
     page = console.client.get("/partners").text
     assert "파일 처리 현황" in page and "연계기관 파일" in page and "가구 일괄 등록" in page
-    assert '<progress max="100" value="42.5">' in page and "850,000 (거부 3)" in page
-    assert '<progress max="100" value="100.0">' in page
+    assert '<progress max="100" value="42.5" aria-label="진행률 SUB-RUNNING">' in page
+    assert "850,000 (거부 3)" in page
+    assert '<progress max="100" value="100.0"' in page
     assert page.index("SUB-RUNNING") < page.index("IMP-DONE")  # running jobs first
     english = console.client.get("/partners?lang=en").text
     assert "Files and imports" in english and "25,000 rows/s" in english

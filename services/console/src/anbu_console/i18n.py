@@ -168,6 +168,7 @@ LABELS: dict[str, dict[str, str]] = {
     "job": {"ko": "작업", "en": "Job"},
     "job_partner_file": {"ko": "연계기관 파일", "en": "Partner file"},
     "job_household_import": {"ko": "가구 일괄 등록", "en": "Household import"},
+    "dry_run": {"ko": "모의 실행", "en": "dry run"},
     "job_progress": {"ko": "진행률", "en": "Progress"},
     "job_rows": {"ko": "처리 행", "en": "Rows"},
     "job_rejected": {"ko": "거부", "en": "refused"},
