@@ -161,7 +161,9 @@ class World:
             uow = UnitOfWork(
                 session, self.tx.repositories(session), self.tx.outbox, self.clock.now()
             )
-            return fn(uow)
+            result = fn(uow)
+            uow.write_deferred()  # as Transactions.run does before the commit
+            return result
 
     def enrol(self, *items: WorkerSnapshot | HouseholdSnapshot) -> None:
         self.run(lambda uow: [caches.SNAPSHOTS.dispatch(item, uow) for item in items])

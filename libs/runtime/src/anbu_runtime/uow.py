@@ -22,7 +22,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 from sqlmodel import Session
@@ -40,6 +40,15 @@ log = get_logger(__name__)
 R = TypeVar("R")
 T = TypeVar("T")
 Effect = Callable[[], Awaitable[None] | None]
+
+
+class Deferred(Protocol):
+    """Writes a unit collects and makes just before it commits (see ``UnitOfWork.deferred``)."""
+
+    def write(self) -> None: ...
+
+
+D = TypeVar("D", bound=Deferred)
 
 
 class UnitOfWork(Generic[R]):
@@ -68,6 +77,7 @@ class UnitOfWork(Generic[R]):
         self._outbox = outbox
         self._inbox = inbox
         self._effects: list[Effect] = []
+        self._deferred: dict[str, Deferred] = {}
         self.published = 0
 
     # -- what a handler does --------------------------------------------------------------
@@ -85,6 +95,23 @@ class UnitOfWork(Generic[R]):
     def after_commit(self, effect: Effect) -> None:
         """Run ``effect`` on the event loop once the transaction committed (never on rollback)."""
         self._effects.append(effect)
+
+    def deferred(self, key: str, make: Callable[[], D]) -> D:
+        """This unit's ``key`` writes, made by ``make`` the first time: collected by the
+        handlers of a batch and written with a few set-based statements just before the
+        transaction commits (``write()``; a handler that needs them sooner calls it, so it
+        writes only what is new)."""
+        found = self._deferred.get(key)
+        if found is None:
+            found = self._deferred[key] = make()
+        return found  # type: ignore[return-value]
+
+    def write_deferred(self) -> None:
+        """Write what the handlers deferred (the unit's last step before the commit)."""
+        # taken out first: a deferred writer holds the unit, which holds it (no cycle left)
+        deferred, self._deferred = self._deferred, {}
+        for writes in deferred.values():
+            writes.write()
 
     def first_time(self, message_id: str) -> bool:
         """Record ``message_id`` in the inbox; False when it was applied before (a redelivery)."""
@@ -146,7 +173,9 @@ class Transactions(Generic[R]):
                 session, self.repositories(session), self.outbox, now, inbox=self.inbox
             )
             uow.caused_by(cause)
-            return fn(uow), uow
+            result = fn(uow)
+            uow.write_deferred()
+            return result, uow
 
         result, uow = await self.db.run(work)
         await self._after_commit(uow)
@@ -161,6 +190,7 @@ class Transactions(Generic[R]):
                 session, self.repositories(session), self.outbox, self.clock.now(), inbox=self.inbox
             )
             result = fn(uow)
+            uow.write_deferred()
             if uow.pop_effects():
                 raise RuntimeError("after-commit effects need Transactions.run on the event loop")
             return result

@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from sqlalchemy import Table, event, func
+from sqlalchemy import Table, func
 from sqlmodel import Session, col, select
 
 from anbu_contracts import Role, TaskStatus
@@ -45,26 +45,6 @@ CHUNK = 5000
 
 class TaskNotFound(LookupError):
     pass
-
-
-class Deferred(Protocol):
-    def write(self) -> None: ...
-
-
-D = TypeVar("D", bound=Deferred)
-
-
-_DEFERRED = "anbu_outreach.deferred"
-
-
-@event.listens_for(Session, "before_commit")
-def _write_deferred(session: Session) -> None:
-    """Write a unit's deferred writes as its transaction commits. Taken out of the session
-    first: the writes hold the unit of work, which holds the session, and a cycle left
-    behind would keep every unit's objects for the garbage collector to find."""
-    deferred = session.info.pop(_DEFERRED, None)
-    if deferred is not None:
-        deferred.write()
 
 
 def _offer_of(row: OfferRow) -> Offer:
@@ -159,16 +139,6 @@ class OutreachRepository:
 
     def add(self, row: Any) -> None:
         self.session.add(row)
-
-    # -- writes deferred to the end of the unit ----------------------------------------
-
-    def deferred(self, make: Callable[[], D]) -> D:
-        """The unit's deferred writes (made by ``make`` the first time), written just
-        before the transaction commits — or earlier by the handler that needs them."""
-        found = self.session.info.get(_DEFERRED)
-        if found is None:
-            found = self.session.info[_DEFERRED] = make()
-        return found
 
     # -- the registry's snapshots ------------------------------------------------------
 

@@ -44,7 +44,7 @@ class StepBatch:
 
 
 def _batch(uow: Uow) -> StepBatch:
-    return uow.repos.deferred(lambda: StepBatch(uow))
+    return uow.deferred("outreach.steps", lambda: StepBatch(uow))
 
 
 @ESCALATIONS.register(EscalationEvent)
