@@ -321,6 +321,11 @@ class FakeProvider:
             if time.monotonic() > deadline:
                 raise TimeoutError("the fake provider did not start")
             time.sleep(0.01)
+        # One refused call and a stats read first: the first request a fresh server thread
+        # answers pays for lazy imports, which on a loaded machine outlasted a test's
+        # 0.5 s client timeout (the retry then raced the test's own observation).
+        httpx.post(f"{self.url}/v1/messages", json={}, timeout=10.0)
+        httpx.get(f"{self.url}/_stats", timeout=10.0)
         return self
 
     def stop(self) -> None:
