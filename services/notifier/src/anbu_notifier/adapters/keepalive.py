@@ -86,18 +86,14 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
         if connection is None:
             connection, reused = await self._connect(request, origin), False
         try:
-            response = await self._roundtrip(request, connection, body)
-        except (httpx.ReadError, httpx.RemoteProtocolError):
-            connection.close()
+            response = await self._use(request, connection, body)
+        except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError):
             if not reused:
                 raise
             # A kept-alive connection the server closed as we wrote: once more on a new one
             # (a gateway call carries its idempotency key, so a repeat is harmless anyway).
             connection = await self._connect(request, origin)
-            response = await self._roundtrip(request, connection, body)
-        except BaseException:
-            connection.close()
-            raise
+            response = await self._use(request, connection, body)
         state = connection.h11
         if state.our_state is h11.DONE and state.their_state is h11.DONE:
             state.start_next_cycle()
@@ -134,6 +130,16 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
         except OSError as exc:
             raise httpx.ConnectError(str(exc), request=request) from exc
         return _Connection(reader, writer)
+
+    async def _use(
+        self, request: httpx.Request, connection: _Connection, body: bytes
+    ) -> httpx.Response:
+        """One exchange; a connection that failed or was cancelled mid-way is closed."""
+        try:
+            return await self._roundtrip(request, connection, body)
+        except BaseException:
+            connection.close()
+            raise
 
     async def _roundtrip(
         self, request: httpx.Request, connection: _Connection, body: bytes
