@@ -291,8 +291,15 @@ async def run(
         cpu_s = time.process_time() - cpu_started
         if feeding is not None:
             await feeding
-        # Let the receipts and statuses settle.
-        await asyncio.sleep(3.0)
+        # Let the receipts and statuses settle: every receipt posted (or 30 s), then a moment
+        # for the last ones' transactions.
+        settle_by = time.perf_counter() + 30.0
+        while time.perf_counter() < settle_by:
+            stats = (await client.get(f"{provider_url}/_stats")).json()
+            if stats["receipts_posted"] >= stats["accepted"]:
+                break
+            await asyncio.sleep(0.25)
+        await asyncio.sleep(1.0)
         stats = (await client.get(f"{provider_url}/_stats")).json()
 
     def tally(session: Any) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from .domain.routing import FALLBACK_ORDER
 from .entrypoints import consumers, http
 from .entrypoints.dispatcher import Dispatcher
 from .handlers import Notifier, Routing, Sender, Timing, steps
+from .views import Views
 
 NAME = "notifier"
 
@@ -219,7 +220,9 @@ def build(
         gates=gates,
     )
     notifier = Notifier(tx, renderer, sender)
-    dispatcher = Dispatcher(notifier, concurrency=settings.concurrency, poll_s=settings.poll_s)
+    dispatcher = Dispatcher(
+        notifier, concurrency=settings.concurrency, poll_s=settings.poll_s, service=NAME
+    )
     consumers.register(runtime, notifier, settings.consumer_group)
     runtime.add_background("dispatcher", dispatcher.run)
 
@@ -238,7 +241,9 @@ def build(
         for name, gateway in settings.gateways().items()
         if gateway is not None and gateway.receipt_secret is not None
     }
-    app.include_router(http.router(notifier, receipt_secrets, settings.receipt_tolerance_s))
+    app.include_router(
+        http.router(notifier, Views(tx), receipt_secrets, settings.receipt_tolerance_s)
+    )
     return Service(runtime, app, notifier, dispatcher)
 
 

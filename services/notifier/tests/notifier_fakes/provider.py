@@ -38,6 +38,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from anbu_notifier.adapters.keepalive import KeepAliveTransport
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -177,14 +179,15 @@ class ProviderState:
         return body, headers
 
 
-def build_app(state: ProviderState) -> Starlette:
-    tasks: set[asyncio.Task[None]] = set()
-    clients: list[httpx.AsyncClient] = []  # one pooled client for receipts, made in the loop
+RECEIPT_POSTERS = 32  # receipts go out over this many kept-alive connections, in order
 
-    def receipt_client() -> httpx.AsyncClient:
-        if not clients:
-            clients.append(httpx.AsyncClient(timeout=5.0))
-        return clients[0]
+
+def build_app(state: ProviderState) -> Starlette:
+    # Receipts wait in a queue for a few posting tasks (made in the server's loop): a task
+    # and a pooled request per message left thousands of requests queued in the client's
+    # pool at a thousand messages a second, and the gateway stopped answering anything.
+    outbox: list[asyncio.Queue[tuple[float, str, bytes]]] = []
+    posters: set[asyncio.Task[None]] = set()
 
     async def messages(request: Request) -> Response:
         if request.headers.get("authorization") != f"Bearer {state.api_key}":
@@ -210,14 +213,23 @@ def build_app(state: ProviderState) -> Starlette:
                 state.pending_receipts.append(receipt)
                 return
             url, delay = state.receipt_url, state.receipt_delay_s
-        task = asyncio.create_task(_post_receipt(url, receipt, delay))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
+        if not outbox:
+            outbox.append(asyncio.Queue())
+            for _ in range(RECEIPT_POSTERS):
+                posters.add(asyncio.create_task(_post_receipts(outbox[0])))
+        outbox[0].put_nowait((time.monotonic() + delay, url, receipt[0]))
 
-    async def _post_receipt(url: str, receipt: tuple[bytes, dict[str, str]], delay: float) -> None:
-        await asyncio.sleep(delay)
-        body, _ = receipt
-        client = receipt_client()
+    async def _post_receipts(queue: asyncio.Queue[tuple[float, str, bytes]]) -> None:
+        # The notifier's own keep-alive transport: httpcore's pool cost this process more
+        # CPU than answering the messages did.
+        transport = KeepAliveTransport(max_connections=1)
+        async with httpx.AsyncClient(timeout=5.0, transport=transport) as client:
+            while True:
+                due, url, body = await queue.get()
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+                await _post_receipt(client, url, body)
+
+    async def _post_receipt(client: httpx.AsyncClient, url: str, body: bytes) -> None:
         for attempt in range(60):  # keep trying while the notifier is down
             ts = int(time.time())  # re-signed: the notifier refuses stale timestamps
             headers = {
@@ -309,6 +321,11 @@ class FakeProvider:
             if time.monotonic() > deadline:
                 raise TimeoutError("the fake provider did not start")
             time.sleep(0.01)
+        # One refused call and a stats read first: the first request a fresh server thread
+        # answers pays for lazy imports, which on a loaded machine outlasted a test's
+        # 0.5 s client timeout (the retry then raced the test's own observation).
+        httpx.post(f"{self.url}/v1/messages", json={}, timeout=10.0)
+        httpx.get(f"{self.url}/_stats", timeout=10.0)
         return self
 
     def stop(self) -> None:

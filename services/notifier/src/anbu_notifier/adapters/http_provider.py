@@ -23,6 +23,7 @@ from .channels import (
     failure_from_response,
     transport_failure,
 )
+from .keepalive import KeepAliveTransport
 
 
 class HttpProviderChannel:
@@ -47,11 +48,9 @@ class HttpProviderChannel:
             base_url=base_url.rstrip("/"),
             headers={"Authorization": f"Bearer {api_key}"},
             timeout=httpx.Timeout(timeout_s),
-            # One pool for every send, big enough for the dispatcher's concurrent sends:
-            # httpx keeps only 20 idle connections by default, so under load most sends
-            # paid for a new TCP connection.
-            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-            transport=transport,
+            # One pool for every send, as many connections as the dispatcher has sends in
+            # flight, each kept alive; see .keepalive for why not httpcore's pool.
+            transport=transport or KeepAliveTransport(max_connections=connections),
         )
 
     def body(self, message: OutgoingMessage) -> dict[str, Any]:

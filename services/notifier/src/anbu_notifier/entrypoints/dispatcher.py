@@ -1,9 +1,12 @@
-"""The dispatcher: a background task that delivers whatever is due, on the service clock.
+"""The dispatcher: a background job that delivers whatever is due, on the service clock.
 
 It claims due requests (new ones, ones resumed after a restart, routine messages whose
 quiet hours have ended, fallbacks a receipt asked for) and delivers up to ``concurrency``
-of them at once. It wakes when a request is accepted, and otherwise looks every
-``poll_s`` seconds, so a message held until 07:00 goes at 07:00 on whatever clock the
+of them at once. Each round runs under the runtime's :func:`anbu_runtime.jobs.every` (which
+logs and counts a failed round and goes on): it claims into the free slots, starts the
+sends, and waits until there is room for a batch again (a quarter of the slots, so claims
+stay batches instead of one transaction per finished send), a request is accepted, or
+``poll_s`` passes — so a message held until 07:00 goes at 07:00 on whatever clock the
 service runs (the accelerated one in demos, a manual one in tests).
 """
 
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 
+from anbu_runtime.jobs import every, wait_or_stop
 from anbu_runtime.logs import get_logger
 
 from ..handlers import Notifier
@@ -26,42 +30,65 @@ class Dispatcher:
         concurrency: int = 32,
         poll_s: float = 1.0,
         drain_s: float = 4.0,
+        service: str = "notifier",
     ) -> None:
         self.notifier = notifier
         self.concurrency = max(concurrency, 1)
         self.poll_s = poll_s
         self.drain_s = drain_s
+        self.service = service
+        self._running: set[asyncio.Task[None]] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set; then let in-flight sends finish for a moment."""
+        # The wait for room or work is inside the round (``every`` waits on stop alone), so
+        # the job runs rounds back to back; after a failed round it pauses ``poll_s``.
+        job = every(
+            0.0,
+            self.round,
+            name="dispatcher",
+            service=self.service,
+            first=self.resume,
+            error_pause=self.poll_s,
+        )
+        try:
+            await job(stop)
+        finally:
+            await self.drain()
+
+    async def resume(self) -> None:
         released = await self.notifier.release_own_claims()
         if released:
             log.info("resuming requests this instance held before a restart", count=released)
+
+    async def round(self) -> int:
+        """Claim what is due into the free slots, start delivering it, and wait for room
+        or work; returns how many requests were claimed."""
         wake = self.notifier.work_available
-        running: set[asyncio.Task[None]] = set()
-        try:
-            while not stop.is_set():
-                wake.clear()
-                free = self.concurrency - len(running)
-                keys = await self.notifier.claim_due(free)
-                for key in keys:
-                    task = asyncio.create_task(self._deliver(key), name=f"deliver:{key}")
-                    running.add(task)
-                    task.add_done_callback(running.discard)
-                if keys and len(keys) == free:  # full: claim again once a quarter is free,
-                    # so claims stay batches instead of one transaction per finished send
-                    refill = max(1, self.concurrency // 4)
-                    deadline = asyncio.get_running_loop().time() + self.poll_s
-                    while self.concurrency - len(running) < refill and not stop.is_set():
-                        left = deadline - asyncio.get_running_loop().time()
-                        if left <= 0:
-                            break
-                        await _wait_any(left, [stop], running)
-                elif not keys:
-                    await _wait_any(self.poll_s, [stop, wake], set())
-        finally:
-            if running:
-                await asyncio.wait(running, timeout=self.drain_s)
+        wake.clear()
+        free = self.concurrency - len(self._running)
+        keys = await self.notifier.claim_due(free)
+        for key in keys:
+            task = asyncio.create_task(self._deliver(key), name=f"deliver:{key}")
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+        if keys and len(keys) == free:  # full: claim again once a quarter is free
+            refill = max(1, self.concurrency // 4)
+            deadline = asyncio.get_running_loop().time() + self.poll_s
+            while self.concurrency - len(self._running) < refill:
+                left = deadline - asyncio.get_running_loop().time()
+                if left <= 0:
+                    break
+                await asyncio.wait(self._running, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+        elif not keys:
+            await wait_or_stop(wake, self.poll_s)  # an accepted request wakes it
+        return len(keys)
+
+    async def drain(self) -> None:
+        """Give the sends in flight ``drain_s`` to finish (their claims are leases: what
+        does not finish is taken up again after a restart)."""
+        if self._running:
+            await asyncio.wait(self._running, timeout=self.drain_s)
 
     async def run_once(self, max_rounds: int = 100) -> int:
         """Deliver everything due now and return how many requests were handled (tests,
@@ -81,15 +108,3 @@ class Dispatcher:
         except Exception:
             # Not swallowed: logged, and the request is held and retried (Timing.error_hold).
             log.exception("delivery failed unexpectedly; will retry", request_key=key)
-
-
-async def _wait_any(
-    seconds: float, events: list[asyncio.Event], tasks: set[asyncio.Task[None]]
-) -> None:
-    """Return when one of ``events`` is set or one of ``tasks`` ends, or after ``seconds``."""
-    waiters = [asyncio.create_task(event.wait()) for event in events]
-    try:
-        await asyncio.wait([*waiters, *tasks], timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()

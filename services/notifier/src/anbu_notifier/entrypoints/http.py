@@ -1,10 +1,10 @@
-"""The notifier's HTTP API: providers' delivery receipts, and a request's state for operators."""
+"""The notifier's HTTP API: providers' delivery receipts, and a request's state for operators
+(read through :mod:`..views`)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Request
@@ -17,6 +17,7 @@ from anbu_runtime.problems import Problem
 from .. import metrics
 from ..domain.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from ..handlers import Notifier
+from ..views import NotificationView, Views
 
 
 class Receipt(BaseModel):
@@ -32,33 +33,11 @@ class ReceiptAnswer(BaseModel):
     result: Literal["applied", "held", "duplicate"]
 
 
-class DeliveryView(BaseModel):
-    person_ref: str
-    plan: list[str]
-    channel: str | None
-    state: str
-    attempts: int
-    provider_message_id: str | None
-    reason: str | None
-    not_before: datetime | None
-    sent_at: datetime | None
-    delivered_at: datetime | None
-
-
-class NotificationView(BaseModel):
-    request_key: str
-    template: str
-    urgency: str
-    status: str
-    reason: str | None
-    attempts: int
-    created_at: datetime
-    next_at: datetime | None
-    deliveries: list[DeliveryView]
-
-
 def router(
-    notifier: Notifier, receipt_secrets: Mapping[ChannelName, str], tolerance_s: float = 300.0
+    notifier: Notifier,
+    views: Views,
+    receipt_secrets: Mapping[ChannelName, str],
+    tolerance_s: float = 300.0,
 ) -> APIRouter:
     api = APIRouter()
 
@@ -107,34 +86,9 @@ def router(
         summary="A request's status and its recipients' deliveries (no addresses)",
     )
     async def notification(request_key: str, caller: ServiceCaller) -> NotificationView:
-        found = await notifier.view(request_key)
+        found = await views.notification(request_key)
         if found is None:
             raise Problem(404, "Not found", f"no request {request_key!r}")
-        row, deliveries = found, found.deliveries
-        return NotificationView(
-            request_key=row.request_key,
-            template=row.template,
-            urgency=row.urgency,
-            status=row.status.value,
-            reason=row.reason,
-            attempts=row.attempts,
-            created_at=row.created_at,
-            next_at=row.next_at,
-            deliveries=[
-                DeliveryView(
-                    person_ref=d.person_ref,
-                    plan=d.plan,
-                    channel=d.channel,
-                    state=d.state.value,
-                    attempts=d.attempts,
-                    provider_message_id=d.provider_message_id,
-                    reason=d.reason,
-                    not_before=d.not_before,
-                    sent_at=d.sent_at,
-                    delivered_at=d.delivered_at,
-                )
-                for d in deliveries
-            ],
-        )
+        return found
 
     return api

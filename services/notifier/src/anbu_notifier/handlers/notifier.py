@@ -154,14 +154,6 @@ class Notifier:
             self.work_available.set()
         return result  # type: ignore[no-any-return]
 
-    # -- queries ---------------------------------------------------------------------------
-
-    async def view(self, request_key: str) -> Notification | None:
-        """A request and its deliveries, for the operators' lookup (no addresses)."""
-        return await self.tx.read(
-            lambda repos: repos.load([request_key], lock=False).get(request_key)
-        )
-
 
 def steps(tx: Transactions[NotifierRepository]) -> GroupCommit[outcomes.Step]:
     """The group commit the dispatcher's sends record their outcomes through."""
