@@ -7,6 +7,7 @@ SMS / alert-message gateway is a local HTTP server and e-mail goes to a local SM
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -94,10 +95,14 @@ async def test_a_timeout_after_the_provider_accepted_is_retried_under_the_same_k
 ) -> None:
     hh = household_id()
     world.directory.add(hh, RecipientKind.RESIDENT, resident())
-    world.provider.state.faults.append(Fault(202, slow_s=1.5))  # accepted, answered too late
+    answer = threading.Event()  # accepted, answered only after the client gave up
+    world.provider.state.faults.append(Fault(202, hold=answer))
     request = world.request(hh)
 
-    events = await world.send(request)
+    try:
+        events = await world.send(request)
+    finally:
+        answer.set()
 
     assert len(world.provider_messages()) == 1
     stats = world.provider.state.stats()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -49,18 +50,24 @@ def signed(body: dict[str, Any], secret: str = RECEIPT_SECRET) -> tuple[bytes, d
 async def test_a_crash_after_the_provider_accepted_resends_under_the_same_key_once(
     make_world: Any,
 ) -> None:
-    world: World = make_world()
+    # the call outlasts nothing but the crash: no timeout or retry may answer it first,
+    # however slowly a loaded machine runs the test
+    world: World = make_world(gateway_timeout_s=60)
     hh = household_id()
     world.directory.add(hh, RecipientKind.RESIDENT, resident())
-    world.provider.state.faults.append(Fault(202, slow_s=2.0))  # accepts, then hangs
+    answer = threading.Event()
+    world.provider.state.faults.append(Fault(202, hold=answer))  # accepts, then hangs
     request = world.request(hh)
     await world.notifier.accept(request)
 
     run = asyncio.create_task(world.dispatcher.run_once())
-    await until(lambda: len(world.provider_messages()) == 1)
-    run.cancel()  # the process dies before it could record what the provider said
-    with pytest.raises(asyncio.CancelledError):
-        await run
+    try:
+        await until(lambda: len(world.provider_messages()) == 1, seconds=30)
+        run.cancel()  # the process dies before it could record what the provider said
+        with pytest.raises(asyncio.CancelledError):
+            await run
+    finally:
+        answer.set()
     [delivery] = world.deliveries(request.request_key)
     assert delivery.state == "sending"  # recorded before the call: the key is known
 

@@ -59,6 +59,8 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     code: str = "internal_error"
     slow_s: float = 0.0  # > 0: accept the message, then answer only after this long
+    # set: accept the message, then answer only once the test sets it (or after 60 s)
+    hold: threading.Event | None = None
 
 
 @dataclass
@@ -141,7 +143,7 @@ class ProviderState:
                 fault = Fault(500, code="injected")
             if fault is None and body.get("to") in self.invalid_numbers:
                 fault = Fault(400, code="invalid_number")
-            if fault is not None and not fault.slow_s:
+            if fault is not None and not fault.slow_s and fault.hold is None:
                 self.calls.append((now, key, fault.status))
                 return fault.status, {"code": fault.code}, fault.headers
             message = Accepted(
@@ -158,7 +160,7 @@ class ProviderState:
                 self.duplicates += 1
             self._seen_texts.add((message.to, message.text))
             self.calls.append((now, key, 202))
-            extra = {"slow_s": fault.slow_s} if fault else {}
+            extra = {"slow_s": fault.slow_s, "hold": fault.hold} if fault else {}
             return 202, {"message_id": message.message_id, **extra}, {}
 
     def receipt(self, message: Accepted) -> tuple[bytes, dict[str, str]]:
@@ -197,9 +199,11 @@ def build_app(state: ProviderState) -> Starlette:
             return JSONResponse({"code": "idempotency_key_required"}, status_code=400)
         body = await request.json()
         status, payload, headers = state.answer(body, key)
-        slow = payload.pop("slow_s", 0.0)
+        slow, hold = payload.pop("slow_s", 0.0), payload.pop("hold", None)
         if slow:
             await asyncio.sleep(slow)
+        if hold is not None:
+            await asyncio.to_thread(hold.wait, 60)
         if status == 202:
             message = state.messages.get(key)
             if message is not None and not headers.get("Idempotent-Replayed"):

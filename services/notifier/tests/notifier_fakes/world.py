@@ -197,13 +197,14 @@ def settings_for(
     provider: FakeProvider,
     smtp_server: SmtpServer,
     tmp_path: Path,
+    gateway_timeout_s: float = 0.5,
     **overrides: Any,
 ) -> NotifierSettings:
     gateway = {
         "base_url": provider.url,
         "api_key": API_KEY,
         "receipt_secret": RECEIPT_SECRET,
-        "timeout_s": 0.5,
+        "timeout_s": gateway_timeout_s,
     }
     values: dict[str, Any] = {
         "database_url": database_url,
