@@ -16,6 +16,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import REGISTRY
 from pydantic import BaseModel
 from sqlalchemy import MetaData
 
@@ -225,3 +226,23 @@ async def test_operational_endpoints_and_static_assets_stay_cacheable(
         response = await client.get(path)
         assert response.status_code == 200, path
         assert "cache-control" not in response.headers, path
+
+
+def counted(route: str, status: str) -> float:
+    value = REGISTRY.get_sample_value(
+        "anbu_http_requests_total", {"service": "probe", "route": route, "status": status}
+    )
+    return value or 0.0
+
+
+async def test_every_answer_is_counted_by_route_template_and_status(
+    client: httpx.AsyncClient,
+) -> None:
+    keys = [("/notes", "200"), ("/notes", "422"), ("unmatched", "404"), ("unmatched", "413")]
+    before = {key: counted(*key) for key in keys}
+    assert (await client.post("/notes", json={"text": "안녕"})).status_code == 200
+    assert (await client.post("/notes", json={"nope": 1})).status_code == 422
+    assert (await client.get("/nowhere")).status_code == 404
+    # refused before routing: counted, under no route
+    assert (await client.post("/big", content=b" " * (BIG_LIMIT + 1))).status_code == 413
+    assert {key: counted(*key) - before[key] for key in keys} == dict.fromkeys(keys, 1.0)

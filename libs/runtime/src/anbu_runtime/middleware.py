@@ -1,18 +1,23 @@
 """ASGI middleware every service gets from :meth:`ServiceRuntime.build_app`.
 
-Both are plain ASGI (not ``BaseHTTPMiddleware``) so they see the request before anything
-reads its body, and never buffer a body or a response themselves.
+All are plain ASGI (not ``BaseHTTPMiddleware``) so they see the request before anything
+reads its body, and never buffer a body or a response themselves. (The decorator form
+``@app.middleware("http")`` measured requests at first: it runs every request through
+a task and memory streams, and was the notifier's largest cost at a few hundred
+receipts a second — docs/performance.md.)
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .logs import get_logger
+from .metrics import HTTP_REQUESTS, HTTP_SECONDS
 from .problems import PROBLEM_BASE, PROBLEM_JSON
 
 log = get_logger(__name__)
@@ -27,6 +32,35 @@ DRAIN_MAX_BYTES = 32 * 1024 * 1024
 
 def _matches(path: str, prefix: str) -> bool:
     return path == prefix or path.startswith(prefix.rstrip("/") + "/")
+
+
+class Measure:
+    """Counts and times every HTTP answer by route template and status (``/metrics``)."""
+
+    def __init__(self, app: ASGIApp, *, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # an exception that escapes the app is answered 500 outside it
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            # the router writes the matched route into this same scope
+            path = getattr(scope.get("route"), "path", "unmatched")
+            HTTP_REQUESTS.labels(self.service, path, str(status)).inc()
+            HTTP_SECONDS.labels(self.service, path).observe(time.perf_counter() - started)
 
 
 class BodyLimit:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import Any, TypeVar
@@ -34,8 +33,8 @@ from .db import Database
 from .jobs import every
 from .kafka import RecordProducer, build_broker
 from .logs import configure_logging, get_logger
-from .metrics import HTTP_REQUESTS, HTTP_SECONDS, MESSAGES_CONSUMED
-from .middleware import BodyLimit, NoStore
+from .metrics import MESSAGES_CONSUMED
+from .middleware import BodyLimit, Measure, NoStore
 from .outbox import Inbox, Outbox, install
 from .problems import install_problem_handlers, problem_response
 from .settings import CommonSettings, ServiceSettings, UnsafeSecrets
@@ -326,15 +325,7 @@ class ServiceRuntime:
             BodyLimit, default=runtime.common.http_max_body_bytes, limits=body_limits
         )
 
-        @app.middleware("http")
-        async def _measure(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
-            started = time.perf_counter()
-            response = await call_next(request)
-            route = request.scope.get("route")
-            path = getattr(route, "path", "unmatched")
-            HTTP_REQUESTS.labels(runtime.name, path, str(response.status_code)).inc()
-            HTTP_SECONDS.labels(runtime.name, path).observe(time.perf_counter() - started)
-            return response
+        app.add_middleware(Measure, service=runtime.name)
 
         @app.get("/healthz", tags=["operations"], summary="Liveness")
         async def healthz() -> dict[str, str]:
