@@ -7,6 +7,7 @@ recoveries after a batch — into alerts, and writes the index's changes back.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -125,26 +126,46 @@ def absence_evidence(
 
 
 def dirty_rows(monitor: Monitor) -> list[ChannelClockRow]:
-    """The index's changed channel clocks, as rows to write (taken: written once).
+    """The index's changed channel clocks, as rows to write (taken: written once)."""
+    return [row for rows in dirty_slices(monitor, None) for row in rows]
 
+
+def dirty_slices(monitor: Monitor, size: int | None) -> Iterator[list[ChannelClockRow]]:
+    """The index's changed channel clocks (taken at once), as rows in slices of ``size``.
+
+    The rows of a slice are built when it is asked for, so a caller that awaits between
+    slices holds the event loop for one slice at a time, not for the whole index. A clock
+    that moves meanwhile is written as it is then (newer, never older) and is dirty again.
     A clock's learned week goes with it only when it learned something since it was last
     written (at most once a 4-hour block), so most rows of the hot flush carry four NULLs
     that keep what is stored.
     """
     households = monitor.households
-    rows: list[ChannelClockRow] = []
-    for household_id, channel, clock in monitor.take_dirty():
-        rhythm = clock.rhythm
-        learned = (
-            rhythm_columns(rhythm)
-            if rhythm is not None and rhythm.changed_since_stored()
-            else NO_RHYTHM
-        )
-        partition = households[household_id].partition
-        rows.append(
-            (household_id, channel.value, partition, clock.last_active, clock.silent, *learned)
-        )
-    return rows
+    taken = monitor.take_dirty()
+    step = size or max(len(taken), 1)
+    for start in range(0, len(taken), step):
+        rows: list[ChannelClockRow] = []
+        for household_id, channel, clock in taken[start : start + step]:
+            watch = households.get(household_id)
+            if watch is None:  # forgotten since it was taken (consent withdrawn): as take_dirty
+                continue
+            rhythm = clock.rhythm
+            learned = (
+                rhythm_columns(rhythm)
+                if rhythm is not None and rhythm.changed_since_stored()
+                else NO_RHYTHM
+            )
+            rows.append(
+                (
+                    household_id,
+                    channel.value,
+                    watch.partition,
+                    clock.last_active,
+                    clock.silent,
+                    *learned,
+                )
+            )
+        yield rows
 
 
 def restore_channel(monitor: Monitor, state: Any, now: datetime) -> None:
