@@ -20,8 +20,9 @@ from aiokafka.structs import ConsumerRecord
 from anbu_contracts import HeartbeatSignal
 from anbu_contracts.signals import SignalKind
 from anbu_contracts.topics import SIGNAL_TOPICS
-from anbu_detector.entrypoints.slices import DECODE_SLICE, SlicedBatchConsumer
+from anbu_detector.entrypoints.slices import DECODE_SLICE, FETCH_SLICE, SlicedBatchConsumer
 from anbu_detector.handlers import absence
+from anbu_detector.handlers.priority import Priority
 from anbu_detector.handlers.service import SLICE
 from anbu_runtime.batch import Received
 
@@ -102,6 +103,7 @@ async def test_the_bulk_batch_is_decoded_in_slices_that_give_the_loop_back() -> 
         topics=[HEARTBEATS],
         handler=handler,
         producer=None,  # type: ignore[arg-type]  # dead letters only: none expected
+        priority=Priority(),
     )
     consumer.partitions = {3}
     broker = Broker()
@@ -119,6 +121,24 @@ async def test_the_bulk_batch_is_decoded_in_slices_that_give_the_loop_back() -> 
     assert consumer._decoded == {}  # nothing kept past the batch
 
 
+def test_a_poll_hands_over_at_most_a_fetch_slice() -> None:
+    def bulk(batch: int) -> SlicedBatchConsumer:
+        return SlicedBatchConsumer(
+            service="detector",
+            bootstrap="unused",
+            group_id="detector",
+            topics=[HEARTBEATS],
+            handler=lambda batch: asyncio.sleep(0),
+            producer=None,  # type: ignore[arg-type]
+            priority=Priority(),
+            max_records=batch,
+        )
+
+    # aiokafka builds a poll's records in one stretch: 10,000 of them held the loop
+    assert bulk(10_000).max_records == FETCH_SLICE
+    assert bulk(100).max_records == 100
+
+
 async def test_a_heartbeat_batch_is_applied_to_the_index_in_slices(world: World) -> None:
     await world.send(household())
     beats = [beat(n / 3600) for n in range(4 * SLICE)]
@@ -126,6 +146,23 @@ async def test_a_heartbeat_batch_is_applied_to_the_index_in_slices(world: World)
     ran = await Turns().during(lambda: world.detector.handle(items))
     assert ran >= 3  # one batch in one go: no turn at all (no durable work, no await)
     assert world.detector.monitor.last_activity(HH) == T0 + timedelta(seconds=len(beats) - 1)
+
+
+async def test_the_bulk_waits_at_its_next_slice_while_the_lane_has_a_batch_in_flight(
+    world: World,
+) -> None:
+    await world.send(household())
+    beats = [beat(n / 3600) for n in range(4 * SLICE)]
+    items = [Received("signals", 3, n, b, int(T0.timestamp() * 1000)) for n, b in enumerate(beats)]
+    monitor, priority = world.detector.monitor, world.detector.priority
+    async with priority.urgent(), priority.urgent():  # two lane batches overlapping
+        bulk = asyncio.create_task(world.detector.handle(items))
+        await asyncio.sleep(0.3)
+        assert not bulk.done()
+        assert monitor.last_activity(HH) == T0 + timedelta(seconds=SLICE - 1)  # one slice
+    await asyncio.wait_for(bulk, 10)
+    assert monitor.last_activity(HH) == T0 + timedelta(seconds=len(beats) - 1)
+    assert not priority.busy
 
 
 async def test_the_flush_rows_are_built_one_slice_at_a_time(world: World) -> None:

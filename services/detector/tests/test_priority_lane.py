@@ -145,6 +145,7 @@ async def test_the_lane_reads_only_the_partitions_it_follows_and_commits_before_
         handler=world.detector.handle_urgent,
         producer=None,  # type: ignore[arg-type]  # dead letters only: none expected
         max_records=lane.BATCH,
+        priority=world.detector.priority,
     )
     stop = asyncio.Event()
     running = asyncio.create_task(urgent.run(stop))

@@ -41,6 +41,7 @@ def register(
         producer=runtime.producer,
         max_records=lane.BATCH,
         instance_id=runtime.common.instance_id,
+        priority=detector.priority,
     )
 
     async def assigned(partitions: set[int]) -> None:
@@ -58,6 +59,7 @@ def register(
         await detector.drop_partitions(partitions)
 
     consumer = SlicedBatchConsumer(
+        priority=detector.priority,
         service=runtime.name,
         bootstrap=runtime.common.kafka_bootstrap,
         group_id=GROUP,

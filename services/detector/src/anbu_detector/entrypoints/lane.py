@@ -27,6 +27,7 @@ claim their households (``handlers/claims.py``).
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -35,6 +36,8 @@ from anbu_contracts.signals import SignalKind
 from anbu_contracts.topics import SIGNAL_TOPICS, Topic
 from anbu_runtime.batch import BatchConsumer
 from anbu_runtime.logs import describe_error, get_logger
+
+from ..handlers.priority import Priority
 
 LANE_KINDS = (SignalKind.SOS, SignalKind.REPORT, SignalKind.DISCONNECTION)
 LANE_TOPICS: list[Topic] = [SIGNAL_TOPICS[kind] for kind in LANE_KINDS]
@@ -45,7 +48,14 @@ BATCH = 100  # small: a batch is one transaction, and the next SOS waits for it
 
 
 class LaneConsumer(BatchConsumer):
-    """A batch consumer reading the partitions it is told to, not the ones a group gives."""
+    """A batch consumer reading the partitions it is told to, not the ones a group gives.
+
+    While one of its batches is in flight the bulk side waits at its next slice
+    (``handlers/priority.py``)."""
+
+    def __init__(self, *, priority: Priority, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.priority = priority
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = AIOKafkaConsumer(
@@ -82,7 +92,7 @@ class LaneConsumer(BatchConsumer):
         batches = await consumer.getmany(timeout_ms=100, max_records=self.max_records)
         self.caught_up = not batches
         if batches:
-            async with self._lock:
+            async with self.priority.urgent(), self._lock:
                 await self._handle(consumer, batches)
 
     async def _assign(self) -> None:

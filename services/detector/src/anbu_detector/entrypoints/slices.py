@@ -1,14 +1,16 @@
 """The bulk consumer, decoding its batches in slices that give the event loop back.
 
-The runtime's :class:`BatchConsumer` decodes a whole batch (the detector reads 5,000–10,000
-records at once) in one go on the event loop: ~8 µs of contract validation a heartbeat, so
-40–80 ms at a time during which nothing else in the process runs — not the priority lane's fetch,
-not its commit, not the outbox relay that publishes its alert. py-spy showed that decode
-holding the loop ~47 % of the time under a heartbeat backlog, and it is what kept the
-lane's SOS p99 at seconds. Here the batch is decoded in slices of ``DECODE_SLICE`` records
-before the runtime hands it on, with ``await asyncio.sleep(0)`` between slices, so work of
-the lane waits for one slice at most. Everything else (dead letters, ordering, the commit
-after the flush) stays the runtime's; ``_decode`` then answers from what was decoded.
+The runtime's :class:`BatchConsumer` decodes a whole batch (the detector reads 5,000-10,000
+records at once) in one go on the event loop: ~8 µs of contract validation a heartbeat on
+a quiet machine, several times that on a busy one, so 40 ms to half a second during which
+nothing else in the process runs — not the priority lane's fetch, not its commit, not the
+outbox relay that publishes its alert. py-spy showed that decode holding the loop ~47 %
+of the time under a heartbeat backlog, and it is what kept the lane's SOS p99 at seconds.
+Here the batch is decoded in slices of ``DECODE_SLICE`` records before the runtime hands
+it on, with a turn between slices (``Priority.turn``: the loop is given back, and while
+the lane has a batch in flight the decode waits for it). Everything else (dead letters,
+ordering, the commit after the flush) stays the runtime's; ``_decode`` then answers from
+what was decoded.
 
 (The runtime could do this itself for every batch consumer; it is here because the
 detector is the one whose batches are large enough to matter.)
@@ -16,7 +18,6 @@ detector is the one whose batches are large enough to matter.)
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
@@ -24,14 +25,21 @@ from pydantic import BaseModel
 
 from anbu_runtime.batch import BatchConsumer
 
-DECODE_SLICE = 500  # ~4 ms of decoding between two yields
+from ..handlers.priority import Priority
+
+DECODE_SLICE = 200  # ~2 ms of decoding on a quiet machine between two turns
+FETCH_SLICE = 1000  # records one poll hands over at most
 
 
 class SlicedBatchConsumer(BatchConsumer):
     """A :class:`BatchConsumer` whose batches are decoded in slices, yielding between them."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, *, priority: Priority, max_records: int = 5000, **kwargs: Any) -> None:
+        # aiokafka builds a poll's records (``ConsumerRecord``s) in one synchronous stretch
+        # that no slice can split: ~28 % of the loop's samples under a 10,000-record batch.
+        # The configured batch size is a ceiling; a poll takes at most ``FETCH_SLICE``.
+        super().__init__(max_records=min(max_records, FETCH_SLICE), **kwargs)
+        self.priority = priority
         self._decoded: dict[int, BaseModel | Exception] = {}  # id(record) → its decoding
 
     async def _handle(self, consumer: AIOKafkaConsumer, batches: dict[Any, list[Any]]) -> None:
@@ -44,7 +52,7 @@ class SlicedBatchConsumer(BatchConsumer):
                     self._decoded[id(record)] = BatchConsumer._decode(record)
                     done += 1
                     if done % DECODE_SLICE == 0:
-                        await asyncio.sleep(0)
+                        await self.priority.turn()
             await super()._handle(consumer, batches)
         finally:
             self._decoded.clear()

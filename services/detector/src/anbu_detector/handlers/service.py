@@ -34,6 +34,7 @@ from ..domain.monitor import Monitor
 from ..domain.protocols import Escalation
 from . import absence, findings, intake, partitions, protocols
 from .claims import EVERY, Claims
+from .priority import Priority
 from .unit import Setup, Stores, Uow
 
 log = get_logger(__name__)
@@ -60,6 +61,7 @@ class Detector:
         self.clock = tx.clock
         self.timers = timers
         self.claims = Claims()
+        self.priority = Priority()  # the lane first (``priority.py``)
 
     @property
     def monitor(self) -> Monitor:
@@ -90,12 +92,13 @@ class Detector:
         """Apply a batch. Heartbeats only touch the in-memory index (``flush`` makes them
         durable before their offsets are committed); everything else commits here.
 
-        The heartbeats in slices of ``SLICE``, yielding to the event loop between them: a
-        batch of 10,000 held it for tens of milliseconds, and the lane's SOS waited."""
+        The heartbeats in slices of ``SLICE``, giving the event loop back between them (and
+        waiting while the lane has a batch in flight): a batch of 10,000 held it for tens
+        of milliseconds, and the lane's SOS waited."""
         work = intake.Sorted()
         for start in range(0, len(batch), SLICE):
             intake.take_heartbeats(self.setup.monitor, batch[start : start + SLICE], work)
-            await asyncio.sleep(0)
+            await self.priority.turn()
         if work.durable_work:
             await self.run(lambda uow: intake.apply(uow, work), intake.households_of(work))
         intake.count(batch, work)
@@ -118,6 +121,7 @@ class Detector:
         would wait for all of it. Offsets are committed only after the last slice, so a
         crash between slices re-reads the heartbeats (idempotent)."""
         for rows in absence.dirty_slices(self.setup.monitor, FLUSH_SLICE):
+            await self.priority.turn()
             if rows:
                 await self.tx.run(partial(_upsert, rows))
 
