@@ -16,10 +16,12 @@ from typing import Any
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
+from sqlmodel import select
 
 from anbu_contracts import HeartbeatSignal
 from anbu_contracts.signals import SignalKind
 from anbu_contracts.topics import SIGNAL_TOPICS
+from anbu_detector.adapters.orm import ChannelStateRow
 from anbu_detector.entrypoints.slices import DECODE_SLICE, FETCH_SLICE, SlicedBatchConsumer
 from anbu_detector.handlers import absence
 from anbu_detector.handlers.priority import Priority
@@ -163,6 +165,24 @@ async def test_the_bulk_waits_at_its_next_slice_while_the_lane_has_a_batch_in_fl
     await asyncio.wait_for(bulk, 10)
     assert monitor.last_activity(HH) == T0 + timedelta(seconds=len(beats) - 1)
     assert not priority.busy
+
+
+async def test_the_sweep_leaves_other_clocks_to_a_sliced_flush_that_steps_aside(
+    world: World,
+) -> None:
+    await world.send(household())
+    await world.send(beat(1))
+    monitor, priority = world.detector.monitor, world.detector.priority
+    assert monitor.dirty  # a moved clock, nothing due: the sweep used to write it in one unit
+    async with priority.urgent():
+        sweep = asyncio.create_task(world.detector.sweep())
+        await asyncio.sleep(0.3)
+        assert not sweep.done()  # waits at the flush's turn while the lane works
+    assert await asyncio.wait_for(sweep, 10) == 0
+    assert not monitor.dirty
+    with world.db.session() as s:
+        [row] = s.exec(select(ChannelStateRow)).all()
+    assert row.last_active == (T0 + timedelta(hours=1)).timestamp()
 
 
 async def test_the_flush_rows_are_built_one_slice_at_a_time(world: World) -> None:

@@ -138,13 +138,19 @@ class Detector:
                 expired.append(expiry)
         if not expired and not monitor.dirty:
             return 0
-        households = {expiry.household_id for expiry in expired}
-        try:
-            await self.run(lambda uow: absence.on_expiries(uow, expired), households)
-        except Exception:
-            for expiry in expired:  # not durable: they will expire again next sweep
-                monitor.unsilence(expiry.household_id, expiry.channel)
-            raise
+        if expired:
+            households = {expiry.household_id for expiry in expired}
+            clocks = absence.clock_rows(monitor, households)
+            try:
+                await self.run(lambda uow: absence.on_expiries(uow, expired, clocks), households)
+            except Exception:
+                for expiry in expired:  # not durable: they will expire again next sweep
+                    monitor.unsilence(expiry.household_id, expiry.channel)
+                raise
+        # The rest of the index's changes as the consumer's flush writes them: in slices,
+        # stepping aside for the lane. (Written in the sweep's one transaction, they were
+        # a second unsliced flush every second under a backlog, ahead of the lane's SOS.)
+        await self.flush()
         return len(expired)
 
     # -- protocol timers --------------------------------------------------------------
