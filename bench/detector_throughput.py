@@ -223,13 +223,21 @@ def wait_ready(timeout: float = 600) -> float:
 
 
 def handled(client: httpx.Client, topic: str = HEARTBEATS) -> int:
-    """Records of ``topic`` the detectors handled so far (their own counters, per batch)."""
+    """Records of ``topic`` the detectors handled so far (their own counters, per batch);
+    an instance that does not answer counts 0."""
+    return answered(client, topic) or 0
+
+
+def answered(client: httpx.Client, topic: str = HEARTBEATS) -> int | None:
+    """As :func:`handled`, or None when an instance did not answer: a detector whose event
+    loop is held answers late or not at all, and a poll read as 0 then made the drain's
+    10 % mark late and its rate many times too high (a whole drain "between" two polls)."""
     total = 0
     for port in PORTS:
         try:
             text = client.get(f"http://127.0.0.1:{port}/metrics").text
         except httpx.HTTPError:
-            continue
+            return None
         for line in text.splitlines():
             if (
                 line.startswith("anbu_messages_consumed_total")
@@ -243,21 +251,22 @@ def handled(client: httpx.Client, topic: str = HEARTBEATS) -> int:
 def detector_drain(count: int, timeout: float = 1800) -> float:
     """Records per second between 10 % and 90 % of the backlog, from the detector's own
     counter, polled from the moment the process starts."""
-    timeline: list[tuple[float, int]] = []
+    timeline: list[tuple[float, float, int]] = []
     started = time.perf_counter()
     with httpx.Client(timeout=2) as client:
         while time.perf_counter() - started < timeout:
-            done = handled(client)
-            timeline.append((time.perf_counter(), done))
-            if done >= count:
-                break
+            asked, done = time.perf_counter(), answered(client)
+            if done is not None:  # the count as it was between asking and the answer
+                timeline.append((asked, time.perf_counter(), done))
+                if done >= count:
+                    break
             time.sleep(0.1)
 
-    # From the last poll before 10 % to the first poll at 90 %: a drain that crossed both
-    # between two polls still spans one poll interval (no division by zero), and the rate
-    # is never overstated. Only polls before the end count: one that timed out reads 0.
-    end = next(t for t, done in timeline if done >= 0.9 * count)
-    before = [t for t, done in timeline if t < end and done < 0.1 * count]
+    # From the last answered poll before 10 % (when it was asked) to the first at 90 % (when
+    # it answered): a drain that crossed both between two polls still spans one poll
+    # interval (no division by zero), and a slow answer can only understate the rate.
+    end = next(t for _, t, done in timeline if done >= 0.9 * count)
+    before = [t for t, _, done in timeline if t < end and done < 0.1 * count]
     begin = max(before, default=timeline[0][0] - 0.1)
     return 0.8 * count / (end - begin)
 
@@ -371,10 +380,11 @@ def alert_storm(bootstrap: str, count: int, timeout: float = 1800) -> dict[str, 
     timeline: list[tuple[float, int]] = [(started, 0)]
     with httpx.Client(timeout=10) as client:
         while time.perf_counter() - started < timeout:
-            done = handled(client, ARREARS)
-            timeline.append((time.perf_counter(), done))
-            if done >= count:
-                break
+            done = answered(client, ARREARS)
+            if done is not None:  # one that did not answer is no poll (it read 0 before)
+                timeline.append((time.perf_counter(), done))
+                if done >= count:
+                    break
             asked = time.perf_counter()
             try:
                 client.get(

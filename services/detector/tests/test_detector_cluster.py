@@ -2,7 +2,9 @@
 
 The instances split the partitions; one is killed outright; the other takes its households
 over, rebuilding their inactivity deadlines from durable state. Every household ends with
-exactly one alert: none lost, none twice. A withdrawn consent stops detection at once.
+exactly one alert: none lost, none twice. A withdrawn consent stops detection at once. SOS
+signals go through the priority lane, which follows the group's assignment: one before the
+kill and one after it still make exactly one SOS alert per household.
 """
 
 from __future__ import annotations
@@ -118,19 +120,27 @@ def heartbeat(household: str) -> bytes:
     ).encode()
 
 
-def call(household: str) -> bytes:
+def signal(household: str, kind: str, partner: str, **fields: str) -> bytes:
     return json.dumps(
         {
             "event_id": str(uuid4()),
             "occurred_at": datetime.now(UTC).isoformat(),
-            "source": "ai",
+            "source": partner,
             "household_id": household,
-            "partner_id": "ai",
+            "partner_id": partner,
             "partner_event_id": str(uuid4()),
-            "kind": "safety_call",
-            "outcome": "unanswered",
+            "kind": kind,
+            **fields,
         }
     ).encode()
+
+
+def sos(household: str) -> bytes:
+    return signal(household, "sos", "button-co", device_id="btn-1")
+
+
+def call(household: str) -> bytes:
+    return signal(household, "safety_call", "ai", outcome="unanswered")
 
 
 async def alerts_opened(bootstrap: str, expected: set[str], seconds: float) -> list[AlertEvent]:
@@ -159,10 +169,12 @@ async def test_a_killed_instance_loses_no_household_and_no_alert_is_doubled(
     watched = [f"HH-W{tag}{n:03d}" for n in range(48)]
     withdrawn = watched[:6]  # these withdraw phone consent before their window ends
     called = [f"HH-C{tag}{n:03d}" for n in range(24)]
-    for household in watched + called:
+    pressed = [f"HH-S{tag}{n:03d}" for n in range(24)]  # an SOS before the kill and after
+    for household in watched + called + pressed:
+        channels = [] if household in pressed else ["phone"]  # no absence alert for these
         await producer.send(
             REGISTRY_HOUSEHOLD.name,
-            snapshot(household, 1, ["phone"]).model_dump_json().encode(),
+            snapshot(household, 1, channels).model_dump_json().encode(),
             key=household.encode(),
         )
     for household in watched:
@@ -171,6 +183,10 @@ async def test_a_killed_instance_loses_no_household_and_no_alert_is_doubled(
         )
     await producer.flush()
     await asyncio.sleep(3)
+    for household in pressed:
+        await producer.send(
+            SIGNAL_TOPICS[SignalKind.SOS].name, sos(household), key=household.encode()
+        )
     for household in withdrawn:
         await producer.send(
             REGISTRY_HOUSEHOLD.name,
@@ -187,16 +203,23 @@ async def test_a_killed_instance_loses_no_household_and_no_alert_is_doubled(
                 SIGNAL_TOPICS[SignalKind.SAFETY_CALL].name, call(household), key=household.encode()
             )
             await asyncio.sleep(0.01)
+    for household in pressed:
+        await producer.send(
+            SIGNAL_TOPICS[SignalKind.SOS].name, sos(household), key=household.encode()
+        )
     await producer.flush()
 
     expected = set(watched) - set(withdrawn) | set(called)
-    opened = await alerts_opened(cluster_kafka, expected, WINDOW_SECONDS + 60)
+    opened = await alerts_opened(cluster_kafka, expected | set(pressed), WINDOW_SECONDS + 60)
     by_household = Counter(a.household_id for a in opened if a.reason == "safety_not_confirmed")
     missing, unexpected = expected - set(by_household), set(by_household) - expected
     assert not missing and not unexpected, (
         f"missing {sorted(missing)}, unexpected {sorted(unexpected)}"
     )
     assert max(by_household.values()) == 1, [h for h, n in by_household.items() if n > 1]
+    by_sos = Counter(a.household_id for a in opened if a.reason == "sos")
+    assert set(by_sos) == set(pressed), f"missing {sorted(set(pressed) - set(by_sos))}"
+    assert max(by_sos.values()) == 1, [h for h, n in by_sos.items() if n > 1]
     log = (detectors.var_dir / "log" / "detector-2.log").read_text()
     assert (
         "partitions loaded" in log and '"partitions": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]' in log

@@ -1,10 +1,13 @@
-"""The detector's Kafka entrypoint: one batch consumer over every topic it joins.
+"""The detector's Kafka entrypoints: the bulk batch consumer and the priority lane.
 
 Signals, registry household snapshots and outreach outcomes are co-partitioned by household
 id; one consumer reads them all with the range assignor, so one detector instance owns every
 event of a household, its in-memory deadlines and its protocol timers. Scale-out is adding
 instances to the group; a partition that moves is rebuilt from durable state. Each record
-goes to its handler by contract type (``handlers/intake.py``'s ``HANDLERS``).
+goes to its handler by contract type (``handlers/intake.py``'s ``HANDLERS``). The
+life-safety kinds are read by the priority lane instead (``lane.py``), which follows this
+consumer's assignment: it starts reading a partition as soon as its protocol timers are
+attached (before the index is rebuilt) and lets it go before the state is dropped.
 """
 
 from __future__ import annotations
@@ -18,23 +21,53 @@ from anbu_runtime.batch import BatchConsumer
 from anbu_runtime.service import ServiceRuntime
 
 from ..handlers import Detector
+from . import lane
+from .slices import SlicedBatchConsumer
 
 GROUP = "detector"
-TOPICS = [*SIGNAL_TOPICS.values(), REGISTRY_HOUSEHOLD, OUTREACH_OUTCOME]
+BULK_SIGNALS = [t for t in SIGNAL_TOPICS.values() if t not in lane.LANE_TOPICS]
+TOPICS = [*BULK_SIGNALS, REGISTRY_HOUSEHOLD, OUTREACH_OUTCOME]
 
 
 def register(
     runtime: ServiceRuntime, detector: Detector, *, max_records: int = 5000
 ) -> BatchConsumer:
-    consumer = BatchConsumer(
+    urgent = lane.LaneConsumer(
+        service=runtime.name,
+        bootstrap=runtime.common.kafka_bootstrap,
+        group_id=lane.GROUP,
+        topics=[t.name for t in lane.LANE_TOPICS],
+        handler=detector.handle_urgent,
+        producer=runtime.producer,
+        max_records=lane.BATCH,
+        instance_id=runtime.common.instance_id,
+        priority=detector.priority,
+    )
+
+    async def assigned(partitions: set[int]) -> None:
+        # The lane needs no index (it never reads channel clocks), only the partitions'
+        # protocol timers, so it starts before the index is rebuilt (seconds at a million
+        # households): its timers land in the job stores and the reconciliation after the
+        # load finds them there.
+        if detector.timers is not None:
+            detector.timers.add_partitions(partitions)
+        await urgent.follow(partitions)
+        await detector.load_partitions(partitions)
+
+    async def revoked(partitions: set[int]) -> None:
+        await urgent.release(partitions)
+        await detector.drop_partitions(partitions)
+
+    consumer = SlicedBatchConsumer(
+        priority=detector.priority,
         service=runtime.name,
         bootstrap=runtime.common.kafka_bootstrap,
         group_id=GROUP,
         topics=[t.name for t in TOPICS],
         handler=detector.handle,
         producer=runtime.producer,
-        on_assigned=detector.load_partitions,
-        on_revoked=detector.drop_partitions,
+        on_assigned=assigned,
+        on_revoked=revoked,
         max_records=max_records,
         instance_id=runtime.common.instance_id,
         flusher=detector.flush,
@@ -49,6 +82,15 @@ def register(
             "and read in batches (commit after the batch is durable)."
         ),
     )
+    runtime.declare_subscription(
+        lane.LANE_TOPICS,
+        lane.LaneSignal,
+        title=lane.GROUP,
+        description=(
+            "The priority lane: SOS, reports and disconnections, read apart from the "
+            "heartbeat backlog in small batches on the partitions the bulk consumer owns."
+        ),
+    )
 
     async def consume(stop: asyncio.Event) -> None:
         if detector.timers is not None:
@@ -60,5 +102,7 @@ def register(
                 detector.timers.shutdown()
 
     runtime.add_background("consumer", consume)
+    runtime.add_background("lane", urgent.run)
     runtime.add_ready_check("consumer", consumer.ready)
+    runtime.add_ready_check("lane", urgent.ready)
     return consumer

@@ -8,6 +8,8 @@
 - ``protocols`` — escalations: start, due steps, outcomes, approvals, close;
 - ``partitions`` — the index of the partitions this instance owns;
 - ``service`` — :class:`Detector`, running each piece of work as one unit of work;
+- ``claims`` — the households a unit of work in flight holds (the two lanes never
+  interleave on one); ``priority`` — the bulk side waits while the lane has a batch in flight;
 - ``unit`` — what a unit of work holds (``uow.repos``).
 """
 

@@ -7,6 +7,7 @@ recoveries after a batch — into alerts, and writes the index's changes back.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -24,14 +25,17 @@ from ..adapters.orm import NO_RHYTHM, rhythm_columns, rhythm_of
 from ..adapters.repository import ChannelClockRow
 from ..domain.absence import SilenceScore, explain, fuse
 from ..domain.alerts import Finding
-from ..domain.monitor import Expiry, Monitor, Recovery
+from ..domain.monitor import ChannelClock, Expiry, Monitor, Recovery
 from ..domain.rules import RuleSet
 from .findings import conclude, resolve_absence
 from .unit import Uow
 
 
-def on_expiries(uow: Uow, expired: list[Expiry]) -> None:
-    """Channels fell silent: a household silent enough (fused over channels) is a finding."""
+def on_expiries(uow: Uow, expired: list[Expiry], clocks: list[ChannelClockRow]) -> None:
+    """Channels fell silent: a household silent enough (fused over channels) is a finding.
+
+    ``clocks`` (the expired households' channel clocks, silent now) are written with the
+    findings; the rest of the index's changes are the flush's."""
     repos = uow.repos
     latest = {e.household_id: e for e in expired}  # the last expiry has every silent channel
     for household_id, expiry in latest.items():
@@ -60,7 +64,7 @@ def on_expiries(uow: Uow, expired: list[Expiry]) -> None:
             f"absence:{household_id}",
             {},
         )
-    repos.upsert_channels(dirty_rows(repos.monitor))
+    repos.upsert_channels(clocks)
 
 
 def on_recovery(uow: Uow, recovery: Recovery) -> None:
@@ -125,24 +129,56 @@ def absence_evidence(
 
 
 def dirty_rows(monitor: Monitor) -> list[ChannelClockRow]:
-    """The index's changed channel clocks, as rows to write (taken: written once).
+    """The index's changed channel clocks, as rows to write (taken: written once)."""
+    return [row for rows in dirty_slices(monitor, None) for row in rows]
 
+
+def dirty_slices(monitor: Monitor, size: int | None) -> Iterator[list[ChannelClockRow]]:
+    """The index's changed channel clocks (taken at once), as rows in slices of ``size``.
+
+    The rows of a slice are built when it is asked for, so a caller that awaits between
+    slices holds the event loop for one slice at a time, not for the whole index. A clock
+    that moves meanwhile is written as it is then (newer, never older) and is dirty again.
     A clock's learned week goes with it only when it learned something since it was last
     written (at most once a 4-hour block), so most rows of the hot flush carry four NULLs
     that keep what is stored.
     """
+    taken = monitor.take_dirty()
+    step = size or max(len(taken), 1)
+    for start in range(0, len(taken), step):
+        yield _rows(monitor, taken[start : start + step])
+
+
+def clock_rows(monitor: Monitor, households: Iterable[str]) -> list[ChannelClockRow]:
+    """Every channel clock of these households, as rows (they stay dirty for the flush)."""
+    watches = [(h, monitor.households.get(h)) for h in households]
+    return _rows(monitor, [(h, c, k) for h, w in watches if w for c, k in w.channels.items()])
+
+
+def _rows(
+    monitor: Monitor, clocks: Iterable[tuple[str, MonitoringChannel, ChannelClock]]
+) -> list[ChannelClockRow]:
     households = monitor.households
     rows: list[ChannelClockRow] = []
-    for household_id, channel, clock in monitor.take_dirty():
+    for household_id, channel, clock in clocks:
+        watch = households.get(household_id)
+        if watch is None:  # forgotten since it was taken (consent withdrawn): as take_dirty
+            continue
         rhythm = clock.rhythm
         learned = (
             rhythm_columns(rhythm)
             if rhythm is not None and rhythm.changed_since_stored()
             else NO_RHYTHM
         )
-        partition = households[household_id].partition
         rows.append(
-            (household_id, channel.value, partition, clock.last_active, clock.silent, *learned)
+            (
+                household_id,
+                channel.value,
+                watch.partition,
+                clock.last_active,
+                clock.silent,
+                *learned,
+            )
         )
     return rows
 

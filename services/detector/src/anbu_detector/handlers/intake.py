@@ -58,9 +58,10 @@ class Sorted:
         return bool(self.records or self.recoveries or self.unknown)
 
 
-def take_heartbeats(monitor: Monitor, batch: list[Received]) -> Sorted:
-    """Apply the batch's heartbeats to the index; keep the other records for the unit."""
-    out = Sorted()
+def take_heartbeats(monitor: Monitor, batch: list[Received], out: Sorted | None = None) -> Sorted:
+    """Apply the batch's heartbeats to the index; keep the other records for the unit
+    (added to ``out`` when given: a batch taken in slices)."""
+    out = Sorted() if out is None else out
     households = monitor.households
     for item in batch:
         event = item.event
@@ -83,6 +84,21 @@ def take_heartbeats(monitor: Monitor, batch: list[Received]) -> Sorted:
         else:
             out.records.append(item)
     return out
+
+
+def households_of(work: Sorted) -> set[str] | None:
+    """The households the batch's unit of work will touch; None if a record names none."""
+    touched = set(work.unknown)
+    touched.update(recovery.household_id for recovery in work.recoveries)
+    for item in work.records:
+        event = item.event
+        if isinstance(event, Tombstone):
+            continue
+        household = getattr(event, "household_id", None)
+        if not isinstance(household, str):
+            return None  # cannot tell: claim them all
+        touched.add(household)
+    return touched
 
 
 def apply(uow: Uow, work: Sorted) -> None:
