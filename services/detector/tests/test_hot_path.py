@@ -23,11 +23,11 @@ from anbu_contracts import HeartbeatSignal
 from anbu_contracts.signals import SignalKind
 from anbu_contracts.topics import SIGNAL_TOPICS
 from anbu_detector.adapters.orm import ChannelStateRow
-from anbu_detector.entrypoints.slices import DECODE_SLICE, FETCH_SLICE, SlicedBatchConsumer
+from anbu_detector.entrypoints.consumer import FETCH_SLICE, bulk_batch
 from anbu_detector.handlers import absence
 from anbu_detector.handlers.priority import Priority
 from anbu_detector.handlers.service import SLICE
-from anbu_runtime.batch import Received
+from anbu_runtime.batch import DECODE_SLICE, BatchConsumer, Received
 
 from .test_detector_service import HH, T0, World, beat, household
 
@@ -99,14 +99,14 @@ async def test_the_bulk_batch_is_decoded_in_slices_that_give_the_loop_back() -> 
     async def handler(batch: list[Received]) -> None:
         handed.append((turns.count, batch))
 
-    consumer = SlicedBatchConsumer(
+    consumer = BatchConsumer(  # as the detector builds its bulk consumer
         service="detector",
         bootstrap="unused",
         group_id="detector",
         topics=[HEARTBEATS],
         handler=handler,
         producer=None,  # type: ignore[arg-type]  # dead letters only: none expected
-        priority=Priority(),
+        turn=Priority().turn,
     )
     consumer.partitions = {3}
     broker = Broker()
@@ -121,25 +121,12 @@ async def test_the_bulk_batch_is_decoded_in_slices_that_give_the_loop_back() -> 
     assert [r.offset for r in batch] == list(range(RECORDS))
     assert all(isinstance(r.event, HeartbeatSignal) for r in batch)
     assert broker.committed == {tp: RECORDS}
-    assert consumer._decoded == {}  # nothing kept past the batch
 
 
 def test_a_poll_hands_over_at_most_a_fetch_slice() -> None:
-    def bulk(batch: int) -> SlicedBatchConsumer:
-        return SlicedBatchConsumer(
-            service="detector",
-            bootstrap="unused",
-            group_id="detector",
-            topics=[HEARTBEATS],
-            handler=lambda batch: asyncio.sleep(0),
-            producer=None,  # type: ignore[arg-type]
-            priority=Priority(),
-            max_records=batch,
-        )
-
     # aiokafka builds a poll's records in one stretch: 10,000 of them held the loop
-    assert bulk(10_000).max_records == FETCH_SLICE
-    assert bulk(100).max_records == 100
+    assert bulk_batch(10_000) == FETCH_SLICE
+    assert bulk_batch(100) == 100
 
 
 async def test_a_heartbeat_batch_is_applied_to_the_index_in_slices(world: World) -> None:
