@@ -74,9 +74,10 @@ from anbu_detector.adapters.config_files import load_catalog, load_protocols
 from anbu_detector.domain import alerts, protocols, safety_calls, signal_rules
 from anbu_detector.domain.absence import QuietHours, SilenceScore, explain, fuse, rhythm_params
 from anbu_detector.domain.alerts import Finding
-from anbu_detector.domain.monitor import Monitor, WatchConfig
+from anbu_detector.domain.monitor import Monitor
 from anbu_detector.domain.protocols import Context, ProtocolSpec
 from anbu_detector.domain.rules import RuleSet
+from anbu_detector.domain.watch import WatchConfig
 from anbu_simulator.domain.crises import Crisis, CrisisKind
 from anbu_simulator.domain.population import HouseholdProfile, synthetic_population
 from anbu_simulator.domain.simulation import SEOUL, Flaw, Observation, Simulation, SimulationConfig

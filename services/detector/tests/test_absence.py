@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from anbu_contracts import AlertReason, MonitoringChannel, Severity
 from anbu_detector.domain.absence import QuietHours, fuse, window_end
-from anbu_detector.domain.monitor import Monitor, WatchConfig, window_end_seconds
+from anbu_detector.domain.monitor import Monitor
 from anbu_detector.domain.rules import AbsenceRule
+from anbu_detector.domain.watch import WatchConfig, window_end_seconds
 
 SEOUL = ZoneInfo("Asia/Seoul")
 QUIET = QuietHours(time(23, 0), time(7, 0))

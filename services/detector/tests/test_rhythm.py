@@ -15,9 +15,10 @@ from anbu_contracts import (
 from anbu_detector.adapters.config_files import load_catalog
 from anbu_detector.domain import signal_rules
 from anbu_detector.domain.absence import QuietHours, explain, fuse, rhythm_params
-from anbu_detector.domain.monitor import Monitor, WatchConfig
+from anbu_detector.domain.monitor import Monitor
 from anbu_detector.domain.rhythm import BLOCKS_PER_WEEK, block_of_week
 from anbu_detector.domain.rules import AbsenceRule, RhythmRule
+from anbu_detector.domain.watch import WatchConfig
 
 SEOUL = ZoneInfo("Asia/Seoul")
 PHONE, PLUG = MonitoringChannel.PHONE, MonitoringChannel.SMART_PLUG

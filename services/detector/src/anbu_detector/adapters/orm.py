@@ -31,10 +31,10 @@ from anbu_runtime.db import UtcDateTime
 
 from ..domain.absence import QuietHours, rhythm_params
 from ..domain.alerts import Alert
-from ..domain.monitor import WatchConfig
 from ..domain.protocols import Context, Escalation, StepState
 from ..domain.rhythm import BLOCKS_PER_WEEK, ChannelRhythm, RhythmParams
 from ..domain.rules import AbsenceRule
+from ..domain.watch import WatchConfig
 
 
 class Table(SQLModel, registry=registry()):

@@ -12,138 +12,25 @@ from __future__ import annotations
 import heapq
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from anbu_contracts import MonitoringChannel
 
-from .absence import ChannelSilence, QuietHours, SilenceScore
-from .rhythm import ChannelRhythm, RhythmParams
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-STALE = -1.0  # a learned deadline not computed yet (see ``Monitor._reschedule``)
-
-
-_OFFSETS: dict[tuple[str, int], float] = {}
-
-
-def _utc_offset(tz: ZoneInfo, seconds: float) -> float:
-    """The zone's UTC offset at an instant, cached per hour (zone rules change on the hour)."""
-    key = (tz.key, int(seconds // 3600))
-    offset = _OFFSETS.get(key)
-    if offset is None:
-        delta = _instant(seconds).astimezone(tz).utcoffset()
-        offset = _OFFSETS[key] = delta.total_seconds() if delta else 0.0
-        if len(_OFFSETS) > 200_000:
-            _OFFSETS.clear()
-    return offset
-
-
-def window_end_seconds(last_active: float, window: float, config: WatchConfig) -> float:
-    """``absence.window_end`` in epoch seconds: the heartbeat path's arithmetic."""
-    end = last_active + window
-    start, stop = config.quiet_seconds
-    if start == stop:
-        return end
-    local = (end + _utc_offset(config.tz, end)) % 86400
-    inside = (start <= local < stop) if start < stop else (local >= start or local < stop)
-    if not inside:
-        return end
-    return end + ((stop - local) % 86400 or 86400)
-
-
-def _seconds(instant: datetime) -> float:
-    return (instant - EPOCH).total_seconds()
-
-
-def _instant(seconds: float) -> datetime:
-    return EPOCH + timedelta(seconds=seconds)
-
-
-@dataclass(frozen=True)
-class WatchConfig:
-    """What the detector needs of a household to watch it (from its registry snapshot)."""
-
-    windows: dict[MonitoringChannel, timedelta]  # consented channels only
-    quiet: QuietHours
-    tz: ZoneInfo
-    active: bool = True  # False while moved or closed
-    suspended_until: datetime | None = None
-    # Learned rhythms (``absence.rhythm``): a channel listed here falls silent when its
-    # silence is surprising enough for this household, not after the fixed window.
-    rhythm: dict[MonitoringChannel, RhythmParams] | None = field(default=None, compare=False)
-    # The same in seconds, for the heartbeat path (computed once per configuration).
-    window_seconds: dict[MonitoringChannel, float] = field(init=False, repr=False, compare=False)
-    quiet_seconds: tuple[int, int] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        seconds = {c: w.total_seconds() for c, w in self.windows.items()}
-        object.__setattr__(self, "window_seconds", seconds)
-        start, end = self.quiet.start, self.quiet.end
-        object.__setattr__(
-            self,
-            "quiet_seconds",
-            (start.hour * 3600 + start.minute * 60, end.hour * 3600 + end.minute * 60),
-        )
-
-    def watching(self, at: datetime) -> bool:
-        if not self.active:
-            return False
-        return self.suspended_until is None or self.suspended_until <= at
-
-
-class ChannelClock:
-    __slots__ = (
-        "deadline",
-        "last_active",
-        "last_event",
-        "last_partner",
-        "rhythm",
-        "scheduled",
-        "silent",
-    )
-
-    def __init__(self, last_active: float, deadline: float) -> None:
-        self.last_active = last_active
-        self.deadline = deadline
-        self.silent = False
-        self.last_event: UUID | None = None
-        self.last_partner: str | None = None
-        self.rhythm: ChannelRhythm | None = None
-        # The second whose bucket holds this channel (None: not queued). A heartbeat only
-        # moves ``deadline`` later; the bucket entry stays and ``expire`` re-queues it, so
-        # the common case (activity well before the deadline) costs no bucket work.
-        self.scheduled: int | None = None
-
-
-class HouseholdWatch:
-    __slots__ = ("channels", "config", "household_id", "partition")
-
-    def __init__(self, household_id: str, partition: int) -> None:
-        self.household_id = household_id
-        self.partition = partition
-        self.config: WatchConfig | None = None
-        self.channels: dict[MonitoringChannel, ChannelClock] = {}
-
-
-@dataclass(frozen=True)
-class Expiry:
-    """A channel fell silent: which channels of the household are silent now."""
-
-    household_id: str
-    channel: MonitoringChannel
-    silent: frozenset[MonitoringChannel]
-    enrolled: frozenset[MonitoringChannel]
-
-
-@dataclass(frozen=True)
-class Recovery:
-    """A silent channel showed life again."""
-
-    household_id: str
-    channel: MonitoringChannel
-    still_silent: frozenset[MonitoringChannel]
+from .absence import ChannelSilence, SilenceScore
+from .rhythm import ChannelRhythm
+from .watch import (
+    STALE,
+    ChannelClock,
+    Expiry,
+    HouseholdWatch,
+    Recovery,
+    WatchConfig,
+    epoch_seconds,
+    from_epoch,
+    utc_offset,
+    window_end_seconds,
+)
 
 
 @dataclass
@@ -180,11 +67,11 @@ class Monitor:
         for channel in config.windows:
             found = watch.channels.get(channel)
             if found is None:
-                start = _seconds(now)
+                start = epoch_seconds(now)
                 found = watch.channels[channel] = ChannelClock(start, start)
                 self.dirty.add((household_id, channel))
             if config.rhythm is not None and channel in config.rhythm and found.rhythm is None:
-                found.rhythm = ChannelRhythm(_seconds(now))
+                found.rhythm = ChannelRhythm(epoch_seconds(now))
             self._reschedule(watch, channel, found)
         return dropped
 
@@ -225,7 +112,7 @@ class Monitor:
         clock.silent = False
         rhythm = clock.rhythm
         if rhythm is not None and config is not None:
-            rhythm.observe(seen + _utc_offset(config.tz, seen))
+            rhythm.observe(seen + utc_offset(config.tz, seen))
             if was_silent:
                 rhythm.outages += 1  # it came back by itself: this channel drops out
         self._reschedule(watch, channel, clock, lazy=True)
@@ -273,7 +160,7 @@ class Monitor:
         params = config.rhythm.get(channel) if config.rhythm is not None else None
         last = clock.last_active
         if rhythm is not None and params is not None:
-            local = last + _utc_offset(config.tz, last)
+            local = last + utc_offset(config.tz, last)
             return last + rhythm.silent_after(local, last, params)
         return window_end_seconds(last, config.window_seconds[channel], config)
 
@@ -296,7 +183,7 @@ class Monitor:
 
         Each must then go through ``expire`` (which confirms it, or reschedules it).
         """
-        limit = int(_seconds(now))
+        limit = int(epoch_seconds(now))
         taken: list[tuple[str, MonitoringChannel]] = []
         households = self.households
         while self._seconds_heap and self._seconds_heap[0] <= limit:
@@ -317,7 +204,7 @@ class Monitor:
             return None
         if clock.deadline == STALE and watch.config is not None:
             clock.deadline = self._deadline(watch.config, channel, clock)
-        if clock.deadline > _seconds(now):  # activity arrived meanwhile: keep watching
+        if clock.deadline > epoch_seconds(now):  # activity arrived meanwhile: keep watching
             self._reschedule(watch, channel, clock)
             return None
         config = watch.config
@@ -326,7 +213,7 @@ class Monitor:
         if not config.watching(now):
             if config.active and config.suspended_until is not None:
                 # suspended (hospital, away): the window restarts when the suspension ends
-                clock.last_active = _seconds(config.suspended_until)
+                clock.last_active = epoch_seconds(config.suspended_until)
                 self._reschedule(watch, channel, clock)
             return None
         clock.silent = True
@@ -372,7 +259,7 @@ class Monitor:
         stored starts from the cold-start default, learning from ``now`` on.
         """
         watch = self.watch(household_id, partition)
-        seen = _seconds(last_active)
+        seen = epoch_seconds(last_active)
         old = watch.channels.get(channel)
         if old is not None:
             self._unschedule(household_id, channel, old)
@@ -382,7 +269,7 @@ class Monitor:
             rhythm = old.rhythm
         config = watch.config
         if rhythm is None and config is not None and config.rhythm and channel in config.rhythm:
-            rhythm = ChannelRhythm(_seconds(now) if now is not None else seen)
+            rhythm = ChannelRhythm(epoch_seconds(now) if now is not None else seen)
         clock.rhythm = rhythm
         self._reschedule(watch, channel, clock)
 
@@ -393,7 +280,7 @@ class Monitor:
             return None
         if clock.deadline == STALE and watch.config is not None:
             clock.deadline = self._deadline(watch.config, channel, clock)
-        return _instant(clock.deadline)
+        return from_epoch(clock.deadline)
 
     def explain(self, household_id: str, now: datetime) -> SilenceScore | None:
         """The household's silence score now, channel by channel (None: no learned rhythm)."""
@@ -402,7 +289,7 @@ class Monitor:
         if watch is None or config is None or config.rhythm is None:
             return None
         at = now.timestamp()
-        offset = _utc_offset(config.tz, at)
+        offset = utc_offset(config.tz, at)
         parts = []
         floor = 0.0
         for channel in sorted(watch.channels, key=lambda c: c.value):
@@ -419,7 +306,7 @@ class Monitor:
                     channel=channel,
                     silent_hours=(at - last) / 3600,
                     surprise_nats=rhythm.surprise(
-                        last + _utc_offset(config.tz, last), at + offset, at, params
+                        last + utc_offset(config.tz, last), at + offset, at, params
                     ),
                     reliability=rhythm.reliability(weeks, params),
                     baseline_blocks_per_week=rhythm.baseline(weeks, params),
@@ -434,7 +321,7 @@ class Monitor:
         if watch is None:
             return None
         heard = [k.last_active for k in watch.channels.values() if k.last_event is not None]
-        return _instant(max(heard)) if heard else None
+        return from_epoch(max(heard)) if heard else None
 
     def pending(self) -> int:
         return sum(len(b) for b in self._buckets.values())

@@ -21,12 +21,13 @@ from anbu_contracts import (
     SignalKind,
 )
 
+from ..adapters.index_store import ChannelClockRow
 from ..adapters.orm import NO_RHYTHM, rhythm_columns, rhythm_of
-from ..adapters.repository import ChannelClockRow
 from ..domain.absence import SilenceScore, explain, fuse
 from ..domain.alerts import Finding
-from ..domain.monitor import ChannelClock, Expiry, Monitor, Recovery
+from ..domain.monitor import Monitor
 from ..domain.rules import RuleSet
+from ..domain.watch import ChannelClock, Expiry, Recovery
 from .findings import conclude, resolve_absence
 from .unit import Uow
 

@@ -21,7 +21,8 @@ from anbu_runtime.batch import Received
 from anbu_runtime.kafka import Tombstone, message_id
 from anbu_runtime.uow import HandlerTable
 
-from ..domain.monitor import Monitor, Recovery
+from ..domain.monitor import Monitor
+from ..domain.watch import Recovery
 from .absence import on_recovery
 from .households import on_household
 from .protocols import on_outcome

@@ -29,7 +29,7 @@ from anbu_runtime.logs import get_logger
 from anbu_runtime.uow import Transactions
 
 from .. import metrics
-from ..adapters.repository import ChannelClockRow
+from ..adapters.index_store import ChannelClockRow
 from ..adapters.timers import StepTimers
 from ..domain.monitor import Monitor
 from ..domain.protocols import Escalation

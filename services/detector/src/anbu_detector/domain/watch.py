@@ -1,0 +1,138 @@
+"""What the in-memory index keeps per household and channel, and the time arithmetic of
+the heartbeat path (epoch seconds, quiet hours): the values :mod:`.monitor` works on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from anbu_contracts import MonitoringChannel
+
+from .absence import QuietHours
+from .rhythm import ChannelRhythm, RhythmParams
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+STALE = -1.0  # a learned deadline not computed yet (see ``Monitor._reschedule``)
+
+
+_OFFSETS: dict[tuple[str, int], float] = {}
+
+
+def utc_offset(tz: ZoneInfo, seconds: float) -> float:
+    """The zone's UTC offset at an instant, cached per hour (zone rules change on the hour)."""
+    key = (tz.key, int(seconds // 3600))
+    offset = _OFFSETS.get(key)
+    if offset is None:
+        delta = from_epoch(seconds).astimezone(tz).utcoffset()
+        offset = _OFFSETS[key] = delta.total_seconds() if delta else 0.0
+        if len(_OFFSETS) > 200_000:
+            _OFFSETS.clear()
+    return offset
+
+
+def window_end_seconds(last_active: float, window: float, config: WatchConfig) -> float:
+    """``absence.window_end`` in epoch seconds: the heartbeat path's arithmetic."""
+    end = last_active + window
+    start, stop = config.quiet_seconds
+    if start == stop:
+        return end
+    local = (end + utc_offset(config.tz, end)) % 86400
+    inside = (start <= local < stop) if start < stop else (local >= start or local < stop)
+    if not inside:
+        return end
+    return end + ((stop - local) % 86400 or 86400)
+
+
+def epoch_seconds(instant: datetime) -> float:
+    return (instant - EPOCH).total_seconds()
+
+
+def from_epoch(seconds: float) -> datetime:
+    return EPOCH + timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    """What the detector needs of a household to watch it (from its registry snapshot)."""
+
+    windows: dict[MonitoringChannel, timedelta]  # consented channels only
+    quiet: QuietHours
+    tz: ZoneInfo
+    active: bool = True  # False while moved or closed
+    suspended_until: datetime | None = None
+    # Learned rhythms (``absence.rhythm``): a channel listed here falls silent when its
+    # silence is surprising enough for this household, not after the fixed window.
+    rhythm: dict[MonitoringChannel, RhythmParams] | None = field(default=None, compare=False)
+    # The same in seconds, for the heartbeat path (computed once per configuration).
+    window_seconds: dict[MonitoringChannel, float] = field(init=False, repr=False, compare=False)
+    quiet_seconds: tuple[int, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        seconds = {c: w.total_seconds() for c, w in self.windows.items()}
+        object.__setattr__(self, "window_seconds", seconds)
+        start, end = self.quiet.start, self.quiet.end
+        object.__setattr__(
+            self,
+            "quiet_seconds",
+            (start.hour * 3600 + start.minute * 60, end.hour * 3600 + end.minute * 60),
+        )
+
+    def watching(self, at: datetime) -> bool:
+        if not self.active:
+            return False
+        return self.suspended_until is None or self.suspended_until <= at
+
+
+class ChannelClock:
+    __slots__ = (
+        "deadline",
+        "last_active",
+        "last_event",
+        "last_partner",
+        "rhythm",
+        "scheduled",
+        "silent",
+    )
+
+    def __init__(self, last_active: float, deadline: float) -> None:
+        self.last_active = last_active
+        self.deadline = deadline
+        self.silent = False
+        self.last_event: UUID | None = None
+        self.last_partner: str | None = None
+        self.rhythm: ChannelRhythm | None = None
+        # The second whose bucket holds this channel (None: not queued). A heartbeat only
+        # moves ``deadline`` later; the bucket entry stays and ``expire`` re-queues it, so
+        # the common case (activity well before the deadline) costs no bucket work.
+        self.scheduled: int | None = None
+
+
+class HouseholdWatch:
+    __slots__ = ("channels", "config", "household_id", "partition")
+
+    def __init__(self, household_id: str, partition: int) -> None:
+        self.household_id = household_id
+        self.partition = partition
+        self.config: WatchConfig | None = None
+        self.channels: dict[MonitoringChannel, ChannelClock] = {}
+
+
+@dataclass(frozen=True)
+class Expiry:
+    """A channel fell silent: which channels of the household are silent now."""
+
+    household_id: str
+    channel: MonitoringChannel
+    silent: frozenset[MonitoringChannel]
+    enrolled: frozenset[MonitoringChannel]
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """A silent channel showed life again."""
+
+    household_id: str
+    channel: MonitoringChannel
+    still_silent: frozenset[MonitoringChannel]
