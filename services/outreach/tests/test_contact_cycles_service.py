@@ -19,7 +19,7 @@ from anbu_contracts import (
 )
 from anbu_outreach.adapters.scheduler import DailyRun, jobs_engine, run_contact_cycles
 from anbu_outreach.handlers import tasks
-from anbu_outreach.handlers.contacts import figures
+from anbu_outreach.views import figures
 from anbu_runtime.clock import ManualClock
 
 from .conftest import step_executed, task_action

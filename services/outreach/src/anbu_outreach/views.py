@@ -3,14 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import func, true
 from sqlmodel import Session, col, select
 
-from .adapters.orm import OfferRow, OutcomeRow, TaskRow
+from anbu_contracts import HouseholdStatus, Tier
+
+from .adapters.orm import HouseholdRow, OfferRow, OutcomeRow, TaskRow
 from .adapters.repository import ACTIVE_OFFER_VALUES, OPEN_VALUES
-from .handlers.contacts import Area
+from .domain.cycles import CycleKind, CycleState
+
+
+@dataclass(frozen=True)
+class Area:
+    """Some dongs and whole districts (a dong code's first five digits name its district):
+    where an office caller looks (``Principal.sees_dong`` in SQL)."""
+
+    dong_codes: frozenset[str] = frozenset()
+    district_codes: frozenset[str] = frozenset()
+
+    def holds(self, dong_code: Any) -> Any:
+        """The condition that the ``dong_code`` column lies in this area."""
+        return col(dong_code).in_(sorted(self.dong_codes)) | func.substr(dong_code, 1, 5).in_(
+            sorted(self.district_codes)
+        )
 
 
 def tasks_for_worker(session: Session, worker_id: str) -> list[TaskRow]:
@@ -54,3 +74,42 @@ def task_counts(session: Session, area: Area | None = None) -> dict[str, int]:
             select(TaskRow.status, func.count()).where(scope).group_by(TaskRow.status)
         ).all()
     }
+
+
+def figures(session: Session, now: datetime, area: Area | None = None) -> dict[str, Any]:
+    """Households due and overdue per tier and cycle, and how many are monitored (in
+    ``area``, or everywhere)."""
+    scope = area.holds(HouseholdRow.dong_code) if area is not None else true()
+    out: dict[str, Any] = {
+        tier.value: {
+            "households": 0,
+            **{
+                kind.value: {s.value: 0 for s in (CycleState.DUE, CycleState.OVERDUE)}
+                for kind in CycleKind
+            },
+        }
+        for tier in Tier
+    }
+    for tier, count in session.exec(
+        select(HouseholdRow.tier, func.count())
+        .where(HouseholdRow.status == HouseholdStatus.ACTIVE.value, scope)
+        .group_by(HouseholdRow.tier)
+    ).all():
+        if tier in out:
+            out[tier]["households"] = count
+    columns = (
+        (CycleKind.CONTACT, HouseholdRow.contact_opens_at, HouseholdRow.contact_due_at),
+        (CycleKind.VISIT, HouseholdRow.visit_opens_at, HouseholdRow.visit_due_at),
+    )
+    for kind, opens, due in columns:
+        due_now = (col(opens) <= now) & (col(due) > now)
+        overdue = col(due) <= now
+        for state, condition in ((CycleState.DUE, due_now), (CycleState.OVERDUE, overdue)):
+            for tier, count in session.exec(
+                select(HouseholdRow.tier, func.count())
+                .where(condition, scope)
+                .group_by(HouseholdRow.tier)
+            ).all():
+                if tier in out:
+                    out[tier][kind.value][state.value] = count
+    return out

@@ -24,7 +24,7 @@ from anbu_runtime.uow import Transactions
 from .. import metrics, views
 from ..adapters.repository import OutreachRepository
 from ..adapters.scheduler import DailyRun, jobs_engine
-from ..handlers import contacts, tasks
+from ..handlers import tasks
 from ..handlers.context import Context
 
 log = get_logger(__name__)
@@ -58,7 +58,7 @@ class Jobs:
         ) -> tuple[dict[str, int], dict[str, Any], dict[tuple[str, str], int]]:
             return (
                 views.task_counts(repos.session),
-                contacts.figures(repos.session, now),
+                views.figures(repos.session, now),
                 metrics.open_task_counts(repos.session),
             )
 

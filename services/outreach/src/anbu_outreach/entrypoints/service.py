@@ -18,8 +18,8 @@ from anbu_runtime.uow import Transactions
 from ..adapters.repository import OutreachRepository, Uow
 from ..domain.offers import OPEN, DeclineReason
 from ..handlers import tasks
-from ..handlers.contacts import Area, figures
 from ..handlers.context import Context
+from ..views import Area, figures
 
 OFFICE_ROLES = (UserRole.OPERATOR, UserRole.DONG_OFFICIAL)
 
