@@ -57,3 +57,23 @@ def test_log_lines_are_json_with_the_service_and_without_personal_fields(
     assert line["service"] == "unit-test"
     assert line["phone"] == "[redacted]"
     assert line["household_id"] == "HH-AAAAAA"
+
+
+def test_a_line_logged_after_stdout_was_swapped_and_closed_goes_to_the_current_stdout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pytest swaps sys.stdout per test; a background task of an earlier test (aiokafka
+    failing to reconnect) logs later. It must reach today's stdout, not the closed one."""
+    import io
+    import sys
+
+    configured = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", configured)
+    configure_logging("unit-test", "INFO", "json")
+    configured.close()
+    current, errors = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stdout", current)
+    monkeypatch.setattr(sys, "stderr", errors)
+    logging.getLogger("aiokafka").error("Unable connect to %s", "127.0.0.1:9")
+    assert "Logging error" not in errors.getvalue()
+    assert json.loads(current.getvalue().strip())["event"] == "Unable connect to 127.0.0.1:9"

@@ -118,6 +118,27 @@ def _drop_pii(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableM
     return event_dict
 
 
+class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to ``sys.stdout`` as it is when a record is emitted, not as it was when logging
+    was configured (like the standard library's last-resort handler for stderr).
+
+    Whoever swaps ``sys.stdout`` (pytest's capture, per test) would otherwise leave the
+    handler writing into a closed file: a later line from a background task — aiokafka
+    failing to connect after its test ended — became a "Logging error" traceback.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass  # always the current sys.stdout
+
+
 def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
     """Route structlog and the standard library (uvicorn, aiokafka) through one JSON renderer."""
     renderer: Any = (
@@ -145,7 +166,7 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = _StdoutHandler()
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
