@@ -112,6 +112,9 @@ class OpenedAlert:
     person_at: datetime | None = None
     answered_at: datetime | None = None
     score: float | None = None
+    # An absence alert: what the household was really doing (the simulator's episodes, read
+    # only to explain false alerts in the figures, never by the rules).
+    situation: tuple[str, ...] = ()
 
     @property
     def sends_person(self) -> bool:
@@ -136,6 +139,7 @@ class RuleHarness:
     contacts: list[tuple[float, int, tuple[str, str], OpenedAlert]] = field(default_factory=list)
     checks: dict[str, list[tuple[tuple[str, str], OpenedAlert]]] = field(default_factory=dict)
     crisis_of: Any = None  # the world's ``crisis_of``: what a person at the door finds
+    situation_of: Any = None  # the world's ``situation_of``: why a household was silent
     _ids: int = 0
 
     def __post_init__(self) -> None:
@@ -348,6 +352,8 @@ class RuleHarness:
             finding.rule.rule_id,
             score=float(score) if isinstance(score, (int, float)) else None,
         )
+        if self.situation_of is not None and finding.rule.rule_id.startswith("absence."):
+            opened.situation = self.situation_of(household_id, now)
         if protocol_id is not None:
             person_at, contact = self._first_contact(
                 self.specs[protocol_id], alert, now, facts or {}
@@ -463,6 +469,7 @@ def run_shard(
         )
     for harness in harnesses.values():
         harness.crisis_of = world.crisis_of
+        harness.situation_of = world.situation_of
     every = list(harnesses.values())
     lists: list[tuple[str, datetime, str]] = []
     # The inbox drops redelivered events; duplicates come within hours, so two days of ids do.
@@ -624,6 +631,9 @@ def score(
     weeks = days / 7
     per_week = (households / 1000) * weeks
     reasons = Counter(a.rule_id or a.reason.value for a in false)
+    situations = Counter(
+        "+".join(a.situation) or "none" for a in false if a.rule_id.startswith("absence.")
+    )
     answered = [a for a in checks if a.answered_at is not None]
     return {
         "crises_evaluated": evaluated,
@@ -648,6 +658,9 @@ def score(
         "false_alerts_per_1000_households_per_week_by_reason": {
             k: round(v / per_week, 3) for k, v in sorted(reasons.items())
         },
+        # False absence alerts by what the household was really doing (the simulator's
+        # episodes): which context would have explained the silence.
+        "false_absence_by_situation": dict(situations.most_common()),
         "care_tasks": len(care),
         "care_tasks_per_1000_households_per_week": round(len(care) / per_week, 3),
         "automated_checks": len(checks),
@@ -916,10 +929,33 @@ def reasons_line(figures: dict[str, Any]) -> str:
             f"({r['automated_checks_answered']} answered, nobody sent); watch-level alerts "
             f"{r['watch_alerts']}; discharge care tasks {r['care_tasks']} (not counted as false)"
         )
+    situations = []
+    for variant in (v for v in VARIANTS if v in figures):
+        by_situation = figures[variant].get("false_absence_by_situation", {})
+        total = sum(by_situation.values())
+        listed = ", ".join(
+            f"{' + '.join(SITUATIONS.get(part, part) for part in k.split('+'))} {n}"
+            f" ({n / total:.0%})"
+            for k, n in by_situation.items()
+        )
+        situations.append(f"*{NAMES[variant]}*: {listed or 'none'}")
     return (
         "False alerts sending a person, by rule — count (per 1,000 households per week):\n\n"
         + "\n".join(f"- {p}" for p in parts)
+        + "\n\nFalse absence alerts by what the household was really doing when the alert"
+        " opened (the simulator's episodes; the rules never see them):\n\n"
+        + "\n".join(f"- {p}" for p in situations)
     )
+
+
+SITUATIONS = {
+    "none": "nothing unusual (a quiet spell)",
+    "hospital": "in hospital",
+    "travel": "away on a trip",
+    "phone_off": "phone switched off",
+    "phone_at_home": "phone left at home",
+    "device_fault": "a device offline",
+}
 
 
 DOC_BEGIN = "<!-- figures:begin (written by bench/detection_quality.py) -->"

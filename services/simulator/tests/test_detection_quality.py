@@ -67,3 +67,37 @@ def test_the_doc_keeps_its_prose_around_the_figures(tmp_path):
     text = doc.read_text()
     assert text.startswith("# Title\n\nProse.") and text.rstrip().endswith("More prose.")
     assert "STALE-FIGURES" not in text and "(as configured) |" in text
+
+
+def test_every_false_absence_alert_is_accounted_for_by_what_the_household_was_doing():
+    bench = _bench()
+    figures = bench.run(households=150, days=10, seed=3, crisis_rate=2.0)
+    for variant in ("single_channel", "fused_fixed", "fused"):
+        absence = sum(
+            n
+            for rule, n in figures[variant]["false_alerts_by_reason"].items()
+            if rule.startswith("absence.")
+        )
+        assert sum(figures[variant]["false_absence_by_situation"].values()) == absence
+    assert figures["single_channel"]["false_absence_by_situation"]  # some, to account for
+
+
+def test_the_situation_is_the_households_episode_at_that_moment():
+    from datetime import timedelta
+
+    from anbu_simulator.domain.simulation import Simulation, SimulationConfig
+
+    bench = _bench()
+    population = bench.synthetic_population(5, 40)
+    config = SimulationConfig(seed="5", start=bench.START, days=20, crisis_rate_per_year=0.0)
+    world = Simulation(population, config)
+    seen: dict[str, set[str]] = {}
+    for obs in world.observations():
+        for name in world.situation_of(obs.household_id, obs.deliver_at):
+            seen.setdefault(name, set()).add(obs.household_id)
+        state = world._states[obs.household_id]
+        if state.away_until is not None and obs.deliver_at < state.away_until:
+            assert state.away_kind in world.situation_of(obs.household_id, obs.deliver_at)
+            later = state.away_until + timedelta(seconds=1)
+            assert state.away_kind not in world.situation_of(obs.household_id, later)
+    assert seen, "forty households over twenty days have some episode"

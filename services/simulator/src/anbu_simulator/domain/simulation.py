@@ -71,11 +71,31 @@ class Simulation:
         self.ground_truth: list[Crisis] = list(crises)
         self._crisis_by_household = {c.household_id: c for c in crises}
         self._out = Emitter(config)
+        self._states: dict[str, HouseholdState] = {}
 
     def crisis_of(self, household_id: str, at: datetime) -> Crisis | None:
         """The crisis that has begun for ``household_id`` by ``at`` (or None)."""
         crisis = self._crisis_by_household.get(household_id)
         return crisis if crisis is not None and crisis.onset <= at else None
+
+    def situation_of(self, household_id: str, at: datetime) -> tuple[str, ...]:
+        """What the household was doing at ``at`` that a person at the door would learn:
+        ``hospital``, ``travel``, ``phone_off``, ``phone_at_home``, ``device_fault`` (empty
+        when nothing). For the quality benchmark's account of false alerts only — the rules
+        never see it. Valid for ``at`` on the day being generated (episodes are per day)."""
+        state = self._states.get(household_id)
+        if state is None:
+            return ()
+        found = []
+        if state.away_until is not None and at < state.away_until:
+            found.append(state.away_kind)
+        if state.phone_off_until is not None and at < state.phone_off_until:
+            found.append("phone_off")
+        if state.phone_home is not None and state.phone_home[0] <= at < state.phone_home[1]:
+            found.append("phone_at_home")
+        if any(at < until for until in state.faults.values()):
+            found.append("device_fault")
+        return tuple(found)
 
     # -- the generator ---------------------------------------------------------------
 
@@ -103,6 +123,7 @@ class Simulation:
                     elif utility is not None and months == 0:
                         state.cut.discard(utility)
             states.append(state)
+            self._states[profile.household_id] = state
         first = cfg.start.astimezone(SEOUL).date()
         last = (cfg.end - timedelta(microseconds=1)).astimezone(SEOUL).date()
         end_ts = cfg.end.timestamp()
