@@ -933,10 +933,11 @@ def reasons_line(figures: dict[str, Any]) -> str:
     for variant in (v for v in VARIANTS if v in figures):
         by_situation = figures[variant].get("false_absence_by_situation", {})
         total = sum(by_situation.values())
+        alone = {k: n for k, n in by_situation.items() if "+" not in k}
+        together = total - sum(alone.values())
         listed = ", ".join(
-            f"{' + '.join(SITUATIONS.get(part, part) for part in k.split('+'))} {n}"
-            f" ({n / total:.0%})"
-            for k, n in by_situation.items()
+            [f"{SITUATIONS.get(k, k)} {n} ({n / total:.0%})" for k, n in alone.items()]
+            + ([f"two at once {together} ({together / total:.0%})"] if together else [])
         )
         situations.append(f"*{NAMES[variant]}*: {listed or 'none'}")
     return (
