@@ -93,10 +93,10 @@ def fresh_postgres_schema(url: str, request: pytest.FixtureRequest) -> str:
     return f"{url}?options=-csearch_path%3D{schema}"
 
 
-def registry_units(path: Path, now: datetime) -> tuple[Transactions[Repositories], Context]:
-    """The registry's units of work on a migrated SQLite file, on a clock stopped at ``now``
-    (for handlers tested without the app)."""
-    db = Database(f"sqlite:///{path}")
+def registry_units(path: Path | str, now: datetime) -> tuple[Transactions[Repositories], Context]:
+    """The registry's units of work on a migrated SQLite file (or the database at the URL
+    ``path``), on a clock stopped at ``now`` (for handlers tested without the app)."""
+    db = Database(path if isinstance(path, str) else f"sqlite:///{path}")
     upgrade(db)
     ctx = Context(PiiCipher([("k1", os.urandom(32))], os.urandom(32)))
     outbox = Outbox(install(metadata), "registry")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from pathlib import Path
 
@@ -83,3 +85,19 @@ def test_the_notifier_resolves_a_sealed_number_and_the_file_never_holds_it(tmp_p
     for secret in ("010-5555-7777", "01055557777", "홍길순", "비밀로"):
         assert secret.encode() not in raw
     assert household_id.encode() in raw  # the pseudonymous id is not secret
+
+
+def test_a_blind_index_is_the_hmac_sha256_of_kind_and_normalised_value() -> None:
+    # Indexes already stored must keep matching: the digest is fixed by the key and input.
+    index_key = bytes(range(32))
+    cipher = PiiCipher([("k1", os.urandom(32))], index_key)
+    assert cipher.blind_index("010-1234 5678", kind="phone") == _hmac(
+        index_key, b"phone:01012345678"
+    )
+    assert cipher.blind_index("  서울 예시로  1 ", kind="address") == _hmac(
+        index_key, "address:서울 예시로 1".encode()
+    )
+
+
+def _hmac(key: bytes, message: bytes) -> str:
+    return hmac.new(key, message, hashlib.sha256).hexdigest()

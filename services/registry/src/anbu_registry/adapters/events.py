@@ -25,6 +25,7 @@ from anbu_contracts import CaseLevel as ContractLevel
 from anbu_contracts import CaseState as ContractState
 
 from ..domain.cases import Case, CaseState, ServiceType
+from ..domain.import_progress import Pace, pace
 from ..domain.model import Relation
 from .orm import HouseholdImportRow
 
@@ -131,12 +132,21 @@ def household_snapshot(
     )
 
 
-def import_progress(
-    job: HouseholdImportRow, now: datetime, eta_seconds: float | None
-) -> JobProgress:
+def import_pace(job: HouseholdImportRow) -> Pace:
+    """The pace of a stored import as of its last update (for the event and the status)."""
+    return pace(
+        running=job.state == "running",
+        rows=job.rows,
+        bytes_done=job.bytes_done,
+        bytes_total=job.bytes_total,
+        elapsed=(job.updated_at - job.started_at).total_seconds(),
+    )
+
+
+def import_progress(job: HouseholdImportRow, now: datetime) -> JobProgress:
     """Where a bulk household import stands (counts only), for the console."""
-    elapsed = (job.updated_at - job.started_at).total_seconds()
     finished = job.state != "running"
+    at = import_pace(job)
     return JobProgress(
         occurred_at=now,
         source=SOURCE,
@@ -146,11 +156,11 @@ def import_progress(
         state=job.state,
         finished=finished,
         succeeded=job.state == "done" if finished else None,
-        progress=min(job.bytes_done / job.bytes_total, 1.0) if job.bytes_total else 1.0,
+        progress=at.share,
         rows=job.rows,
         rejected=job.invalid,
-        rows_per_second=round(job.rows / elapsed, 1) if elapsed > 0 else None,
-        eta_seconds=None if finished else eta_seconds,
+        rows_per_second=at.rows_per_second,
+        eta_seconds=at.eta_seconds,
         started_at=job.started_at,
         updated_at=job.updated_at,
     )

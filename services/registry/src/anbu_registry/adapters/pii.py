@@ -9,7 +9,6 @@ index" of the normalised value, never the plaintext.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import json
 import os
@@ -50,13 +49,17 @@ class PiiCipher:
 
     def blind_index(self, value: str, *, kind: str) -> str:
         normalised = normalise(value, kind)
-        digest = hmac.new(self._index_key, f"{kind}:{normalised}".encode(), hashlib.sha256)
-        return digest.hexdigest()
+        # hmac.digest: the one-shot C path (hmac.new builds a Python object a call, a
+        # measurable share of a bulk import); the same digest.
+        return hmac.digest(self._index_key, f"{kind}:{normalised}".encode(), "sha256").hex()
+
+
+_NOT_DIGIT = re.compile(r"\D")
 
 
 def normalise(value: str, kind: str) -> str:
     if kind == "phone":
-        return re.sub(r"\D", "", value)
+        return _NOT_DIGIT.sub("", value)
     if kind == "email":
         return value.strip().lower()
     return " ".join(value.split()).lower()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -23,6 +23,7 @@ from anbu_runtime.uow import UnitOfWork
 
 from ..domain.cases import OPEN_STATES, ServiceType
 from ..handlers.common import Context, NotFound
+from .copy_text import copy_in
 from .orm import (
     ApiKeyRow,
     AuditRow,
@@ -47,14 +48,17 @@ from .pii import PiiCipher
 install(metadata)  # the outbox table add_import_batch writes to
 
 
-class ImportTables(Protocol):
+class ImportRows(Protocol):
     """Rows of one import batch, by table (handlers/import_batches.py's ``Tables``)."""
 
-    household: list[dict[str, Any]]
-    person: list[dict[str, Any]]
-    tier_change: list[dict[str, Any]]
-    consent: list[dict[str, Any]]
-    outbox: list[dict[str, Any]]
+    def by_table(self) -> list[tuple[str, list[dict[str, Any]]]]: ...
+
+
+@runtime_checkable
+class ImportCopy(Protocol):
+    """The same as COPY text formatted by the import's workers (``CopyTables``)."""
+
+    blocks: list[tuple[str, list[str], bytes]]
 
 
 class Repositories:
@@ -128,7 +132,7 @@ class Repositories:
             .order_by(col(TierChangeRow.id))
         ).all()
 
-    def add_import_batch(self, tables: ImportTables) -> None:
+    def add_import_batch(self, tables: ImportRows | ImportCopy) -> None:
         """An import's batch with one bulk statement a table (COPY on PostgreSQL).
 
         The batch's snapshots come already serialised as outbox rows (the runtime's
@@ -136,15 +140,14 @@ class Repositories:
         the import's worker processes): ``uow.publish_many`` would serialise them here, in
         the one process that writes, and costs the import about a quarter more CPU
         (docs/registry.md). This is the registry's one path into the outbox that is not
-        ``uow.publish``; the import wakes the relay when the batch committed.
+        ``uow.publish``; the import wakes the relay when the batch committed. On PostgreSQL
+        the rows come as COPY text, formatted in the workers too.
         """
-        for name, rows in (
-            ("household", tables.household),
-            ("person", tables.person),
-            ("tier_change", tables.tier_change),
-            ("consent", tables.consent),
-            ("outbox", tables.outbox),
-        ):
+        if isinstance(tables, ImportCopy):
+            for name, columns, text in tables.blocks:
+                copy_in(self.session, metadata.tables[name], columns, text)
+            return
+        for name, rows in tables.by_table():
             bulk_insert(self.session, metadata.tables[name], rows)
 
     # -- cases ----------------------------------------------------------------------------

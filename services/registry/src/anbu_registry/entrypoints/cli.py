@@ -29,7 +29,7 @@ from ..adapters.migrations import upgrade
 from ..adapters.orm import metadata
 from ..adapters.pii import cipher_from_settings
 from ..adapters.repository import Repositories
-from ..domain.import_progress import eta_seconds
+from ..domain.import_progress import pace
 from ..handlers.common import Context
 from ..handlers.imports import HeaderError, ImportReport, MalformedFile, file_lines, run_import
 
@@ -70,12 +70,17 @@ def import_main(argv: list[str] | None = None) -> int:
     total = args.file.stat().st_size
 
     def progress(report: ImportReport) -> None:
-        elapsed = time.monotonic() - started
-        eta = eta_seconds(elapsed, binary.tell(), total)
+        at = pace(
+            running=True,
+            rows=report.rows,
+            bytes_done=binary.tell(),
+            bytes_total=total,
+            elapsed=time.monotonic() - started,
+        )
         sys.stderr.write(
             f"\r{report.rows:>10,} rows  {report.imported:>10,} imported  "
-            f"{report.invalid:>7,} invalid  {report.rows / max(elapsed, 1e-6):>8,.0f} rows/s"
-            f"  ETA {'?' if eta is None else f'{eta:,.0f} s'}   "
+            f"{report.invalid:>7,} invalid  {at.rows_per_second or 0:>8,.0f} rows/s"
+            f"  ETA {'?' if at.eta_seconds is None else f'{at.eta_seconds:,.0f} s'}   "
         )
         sys.stderr.flush()
 

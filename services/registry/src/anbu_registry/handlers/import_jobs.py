@@ -35,7 +35,6 @@ from ..adapters.orm import HouseholdImportRow
 from ..adapters.pii import PiiCipher
 from ..adapters.repository import Repositories, UoW
 from ..domain.identifiers import new_id
-from ..domain.import_progress import eta_seconds
 from .common import NotFound, actor_name
 from .imports import ImportReport, run_import
 
@@ -75,7 +74,11 @@ class ImportJobs:
                 )
             )
 
-        self.tx.run_sync(lambda uow: (record(uow), publish_progress(uow, import_id)))
+        def record_and_announce(uow: UoW) -> None:
+            record(uow)
+            publish_progress(uow, import_id)
+
+        self.tx.run_sync(record_and_announce)
         self._reported[import_id] = time.monotonic()
         return import_id
 
@@ -166,9 +169,7 @@ def publish_progress(uow: UoW, import_id: str) -> None:
     job = uow.repos.household_import(import_id)
     if job is not None:
         uow.session.refresh(job)  # an UPDATE may have gone around the session's copy
-        elapsed = (job.updated_at - job.started_at).total_seconds()
-        eta = eta_seconds(elapsed, job.bytes_done, job.bytes_total)
-        uow.publish(OPS_JOB, import_progress(job, uow.now, eta))
+        uow.publish(OPS_JOB, import_progress(job, uow.now))
 
 
 def interrupt_stalled(uow: UoW, speed: float = 1.0) -> list[str]:

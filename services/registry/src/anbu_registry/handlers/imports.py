@@ -34,7 +34,7 @@ from ..adapters.household_csv import (
 from ..adapters.pii import PiiCipher
 from ..adapters.repository import Repositories, UoW
 from .common import audit
-from .import_batches import BatchPreparer, PreparedBatch, Tables, chunks
+from .import_batches import BatchPreparer, CopyTables, PreparedBatch, Tables, chunks
 
 __all__ = [
     "MAX_FIELD_CHARS",
@@ -84,6 +84,8 @@ def run_import(
     report = ImportReport(dry_run=dry_run)
     seen: set[str] = set()  # household ids the file gives, to refuse one given twice
     pending: deque[Future[PreparedBatch]] = deque()
+    # On PostgreSQL the workers format their rows as COPY text: this process copies bytes.
+    copy = tx.db.engine.dialect.name == "postgresql"
 
     def settle_next() -> None:
         prepared = pending.popleft().result()
@@ -95,7 +97,8 @@ def run_import(
     with BatchPreparer(cipher, workers, start_method) as preparer:
         try:
             for chunk in chunks(rows_of(lines), batch_size):
-                pending.append(preparer.submit(chunk, principal, tx.clock.now(), not dry_run))
+                now = tx.clock.now()
+                pending.append(preparer.submit(chunk, principal, now, not dry_run, copy))
                 while len(pending) > preparer.depth:
                     settle_next()
         except MalformedFile as exc:
@@ -136,7 +139,7 @@ def _account(
 def _write(
     tx: Transactions[Repositories],
     report: ImportReport,
-    tables: Tables,
+    tables: Tables | CopyTables,
     notes: list[tuple[int, list[str], str | None]],
     principal: Principal,
 ) -> None:
@@ -152,7 +155,7 @@ def _write(
         return True
 
     if tx.run_sync(write):
-        report.imported += len(tables.household)
+        report.imported += tables.households
 
 
 def _error(report: ImportReport, line: int, errors: list[str]) -> None:
@@ -162,14 +165,14 @@ def _error(report: ImportReport, line: int, errors: list[str]) -> None:
         report.errors_truncated = True
 
 
-def write_batch(uow: UoW, tables: Tables, principal: Principal) -> None:
+def write_batch(uow: UoW, tables: Tables | CopyTables, principal: Principal) -> None:
     """Store a prepared batch and its snapshots with bulk statements, and audit it."""
     uow.repos.add_import_batch(tables)
     audit(
         uow,
         principal,
         "household.import",
-        f"batch:{len(tables.household)}",
+        f"batch:{tables.households}",
         "bulk enrolment",
-        {"first": tables.household[0]["household_id"], "count": len(tables.household)},
+        {"first": tables.first_household_id, "count": tables.households},
     )

@@ -17,6 +17,7 @@ from anbu_runtime.auth import Caller, Principal
 from anbu_runtime.logs import get_logger
 from anbu_runtime.problems import Problem
 
+from ...adapters.events import import_pace
 from ...adapters.household_csv import (
     MAX_FIELD_CHARS,
     MAX_LINE_BYTES,
@@ -26,7 +27,6 @@ from ...adapters.household_csv import (
 )
 from ...adapters.orm import HouseholdImportRow
 from ...adapters.pii import PiiCipher
-from ...domain.import_progress import eta_seconds
 from ...handlers.import_jobs import ImportJobs
 from ...handlers.imports import ImportReport, run_import
 from .transaction import RouteTransactions
@@ -80,8 +80,7 @@ class ImportStatusView(BaseModel):
 
 
 def status_view(job: HouseholdImportRow) -> ImportStatusView:
-    elapsed = (job.updated_at - job.started_at).total_seconds()
-    running = job.state == "running"
+    at = import_pace(job)
     return ImportStatusView(
         import_id=job.import_id,
         state=job.state,
@@ -94,9 +93,9 @@ def status_view(job: HouseholdImportRow) -> ImportStatusView:
         batches_rejected=job.batches_rejected,
         bytes_done=job.bytes_done,
         bytes_total=job.bytes_total,
-        progress=round(job.bytes_done / job.bytes_total, 4) if job.bytes_total else 1.0,
-        rows_per_second=round(job.rows / elapsed, 1) if elapsed > 0 else None,
-        eta_seconds=eta_seconds(elapsed, job.bytes_done, job.bytes_total) if running else None,
+        progress=at.share,
+        rows_per_second=at.rows_per_second,
+        eta_seconds=at.eta_seconds,
         started_at=job.started_at,
         updated_at=job.updated_at,
         finished_at=job.finished_at,
