@@ -23,8 +23,8 @@ from uuid import uuid4
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.structs import OffsetAndMetadata
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from notifier_fakes.kafka import produce, start_group_at_the_end
 from notifier_fakes.provider import FakeProvider
 
 from anbu_contracts import (
@@ -84,23 +84,6 @@ class Topic:
 
     async def close(self) -> None:
         await self.consumer.stop()
-
-
-async def start_group_at_the_end(bootstrap: str, group: str) -> None:
-    """The notifier's consumer group for this run reads only what this run produces."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        tps = [TopicPartition(NOTIFY_REQUEST.name, p) for p in range(NOTIFY_REQUEST.partitions)]
-        consumer.assign(tps)
-        await consumer.seek_to_end(*tps)
-        await consumer.commit(
-            {tp: OffsetAndMetadata(await consumer.position(tp), "") for tp in tps}
-        )
-    finally:
-        await consumer.stop()
 
 
 def wait_healthy(url: str, seconds: float = 60.0) -> None:
@@ -203,21 +186,6 @@ def request_for(household: str, *, template: str = "safety_check.day1_text") -> 
         urgency=Urgency.HIGH,
         household_id=household,
     )
-
-
-async def produce(bootstrap: str, requests: list[NotificationRequest]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        for request in requests:
-            await producer.send(
-                NOTIFY_REQUEST.name,
-                key=request.request_key.encode(),
-                value=request.model_dump_json().encode(),
-            )
-        await producer.flush()
-    finally:
-        await producer.stop()
 
 
 async def until(
