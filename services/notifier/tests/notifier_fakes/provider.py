@@ -95,6 +95,10 @@ class ProviderState:
             self.invalid_numbers: set[str] = set()
             self.undeliverable: set[str] = set()  # receipts for these numbers say "failed"
             self.receipt_url: str | None = None
+            # More receipt endpoints (several notifier instances behind no load balancer):
+            # receipts go round-robin over receipt_url and these.
+            self.more_receipt_urls: list[str] = []
+            self._receipts_sent = 0
             self.receipt_secret = "receipt-secret"
             self.receipt_delay_s = 0.0
             self.pending_receipts: list[tuple[bytes, dict[str, str]]] = []
@@ -216,7 +220,10 @@ def build_app(state: ProviderState) -> Starlette:
             if state.receipt_url is None:
                 state.pending_receipts.append(receipt)
                 return
-            url, delay = state.receipt_url, state.receipt_delay_s
+            urls = [state.receipt_url, *state.more_receipt_urls]
+            url = urls[state._receipts_sent % len(urls)]
+            state._receipts_sent += 1
+            delay = state.receipt_delay_s
         if not outbox:
             outbox.append(asyncio.Queue())
             for _ in range(RECEIPT_POSTERS):
@@ -342,12 +349,15 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=19790)
     parser.add_argument("--api-key", default="bench-key")
     parser.add_argument("--failure-rate", type=float, default=0.0)
-    parser.add_argument("--receipt-url")
+    parser.add_argument(
+        "--receipt-url", action="append", default=[], help="repeat: round-robin over them"
+    )
     parser.add_argument("--receipt-secret", default="receipt-secret")
     args = parser.parse_args()
     state = ProviderState(args.api_key)
     state.failure_rate = args.failure_rate
-    state.receipt_url = args.receipt_url
+    state.receipt_url = args.receipt_url[0] if args.receipt_url else None
+    state.more_receipt_urls = args.receipt_url[1:]
     state.receipt_secret = args.receipt_secret
     uvicorn.run(
         build_app(state),
