@@ -64,7 +64,7 @@ import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, func, select, text
 
-from anbu_contracts import NotificationRequest, RecipientKind, RecipientRef, Urgency
+from anbu_contracts import NotificationRequest, RecipientKind
 from anbu_contracts.topics import NOTIFY_REQUEST
 from anbu_notifier.adapters.orm import DeliveryRow, NotificationRow
 from anbu_notifier.bootstrap import NotifierSettings, Service, build
@@ -79,7 +79,7 @@ sys.path.insert(0, str(FAKES.parent))
 
 from notifier_fakes.directory import FakeDirectory  # noqa: E402
 from notifier_fakes.kafka import produce as produce_requests  # noqa: E402
-from notifier_fakes.kafka import start_group_at_the_end  # noqa: E402
+from notifier_fakes.kafka import resident_request, start_group_at_the_end  # noqa: E402
 
 API_KEY = "bench-key"
 FEED_BATCH = 500  # direct intake: requests per accept call (the consumer's batches)
@@ -145,18 +145,7 @@ def households(count: int) -> tuple[FakeDirectory, list[str]]:
 
 
 def request_for(household: str, run: str) -> NotificationRequest:
-    now = datetime.now(UTC)
-    return NotificationRequest(
-        occurred_at=now,
-        produced_at=now,
-        source="bench",
-        request_id=uuid4(),
-        request_key=f"bench:{run}:{household}",
-        recipient=RecipientRef(kind=RecipientKind.RESIDENT, household_id=household),
-        template="safety_check.day1_text",
-        urgency=Urgency.HIGH,
-        household_id=household,
-    )
+    return resident_request(household, f"bench:{run}:{household}", source="bench")
 
 
 async def produce(bootstrap: str, requests: list[NotificationRequest]) -> float:
@@ -194,7 +183,7 @@ def stop_private_broker(directory: Path, env: dict[str, str]) -> None:
 
 
 def start_provider(
-    port: int, notifier_ports: list[int], failure_rate: float
+    port: int, notifier_ports: list[int], failure_rate: float, receipt_batch: int
 ) -> subprocess.Popen[bytes]:
     """The tests' gateway as a process of its own, posting receipts to the notifiers."""
     receipts = []
@@ -213,6 +202,8 @@ def start_provider(
             *receipts,
             "--receipt-secret",
             RECEIPT_SECRET,
+            "--receipt-batch",
+            str(receipt_batch),
         ]
     )
 
@@ -636,7 +627,7 @@ def scenario(args: argparse.Namespace, intake: str, instances: int) -> dict[str,
     provider_port = free_port()
     notifier_ports = [free_port() for _ in range(instances)]
     provider_url = f"http://127.0.0.1:{provider_port}"
-    provider = start_provider(provider_port, notifier_ports, args.failure_rate)
+    provider = start_provider(provider_port, notifier_ports, args.failure_rate, args.receipt_batch)
     args.provider_pid = provider.pid
     try:
         if intake == "direct":
@@ -699,6 +690,12 @@ def main() -> int:
         help="notifier processes for the kafka scenario, one count or several run in turn "
         "(e.g. 1,2,3)",
     )
+    parser.add_argument(
+        "--receipt-batch",
+        type=int,
+        default=100,
+        help="receipts the gateway posts together to /v1/receipts/sms/batch (1: one per post)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "notifier_throughput.json")
     # One notifier instance as a child process (the kafka scenario starts these).
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -747,6 +744,7 @@ def main() -> int:
             "dispatcher_concurrency": args.concurrency,
             "instances": counts,
             "channel": "sms: the tests' HTTP gateway on localhost, as a separate process",
+            "receipts_per_post": args.receipt_batch,
             "kafka": "a private single-node broker (deploy/kafka.sh)"
             if broker is not None
             else f"{args.bootstrap} (shared: its CPU includes other clients' work)",

@@ -17,22 +17,18 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from notifier_fakes.kafka import produce, start_group_at_the_end
+from notifier_fakes.kafka import produce, resident_request, start_group_at_the_end
 from notifier_fakes.provider import FakeProvider
 
 from anbu_contracts import (
     NotificationRequest,
     NotificationStatusEvent,
-    RecipientKind,
-    RecipientRef,
-    Urgency,
 )
 from anbu_contracts.topics import DLQ_PARTITIONS, NOTIFY_REQUEST, NOTIFY_STATUS
 from anbu_runtime.processes import Stack
@@ -174,18 +170,8 @@ async def register_households(count: int) -> list[tuple[str, str]]:
 
 
 def request_for(household: str, *, template: str = "safety_check.day1_text") -> NotificationRequest:
-    now = datetime.now(UTC)
-    return NotificationRequest(
-        occurred_at=now,
-        produced_at=now,
-        source="fault-test",
-        request_id=uuid4(),
-        request_key=f"fault:{household}:{uuid4().hex[:6]}",
-        recipient=RecipientRef(kind=RecipientKind.RESIDENT, household_id=household),
-        template=template,
-        urgency=Urgency.HIGH,
-        household_id=household,
-    )
+    key = f"fault:{household}:{uuid4().hex[:6]}"
+    return resident_request(household, key, source="fault-test", template=template)
 
 
 async def until(

@@ -12,20 +12,20 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
 import pytest
 from notifier_fakes.directory import FakeDirectory
-from notifier_fakes.kafka import produce, start_group_at_the_end
+from notifier_fakes.kafka import produce, resident_request, start_group_at_the_end
 from notifier_fakes.provider import FakeProvider
 from notifier_fakes.smtp import SmtpServer
-from notifier_fakes.world import T0, household_id, resident, settings_for
+from notifier_fakes.world import API_KEY, T0, household_id, resident, settings_for
 from sqlalchemy import func, select
 
-from anbu_contracts import NotificationRequest, RecipientKind, RecipientRef, Urgency
+from anbu_contracts import NotificationRequest, RecipientKind
 from anbu_contracts.notify import Channel
 from anbu_notifier.adapters.orm import DeliveryRow
 from anbu_notifier.bootstrap import Service, build
@@ -38,29 +38,28 @@ REQUESTS = 80
 
 
 def request_for(household: str, run: str) -> NotificationRequest:
-    return NotificationRequest(
-        occurred_at=T0,
-        produced_at=T0,
-        source="instances-test",
-        request_id=uuid4(),
-        request_key=f"instances:{run}:{household}",
-        recipient=RecipientRef(kind=RecipientKind.RESIDENT, household_id=household),
-        template="safety_check.day1_text",
-        urgency=Urgency.HIGH,
-        household_id=household,
-    )
+    return resident_request(household, f"instances:{run}:{household}", source="test", at=T0)
+
+
+@pytest.fixture
+def gateway() -> Iterator[FakeProvider]:
+    """A gateway of these tests' own: nothing the instances leave behind (a kept-alive
+    connection, a call in flight) reaches the gateway the other tests script."""
+    fake = FakeProvider(API_KEY).start()
+    yield fake
+    fake.stop()
 
 
 @pytest.fixture
 async def instances(
     kafka_bootstrap: str,
     database_url: str,
-    provider: FakeProvider,
+    gateway: FakeProvider,
     smtp_server: SmtpServer,
     tmp_path: Path,
 ) -> AsyncIterator[Callable[..., Any]]:
     """Start notifier instances on one database and the real broker; stopped afterwards."""
-    provider.state.reset()
+    provider = gateway
     started: list[Service] = []
 
     async def start(
@@ -141,24 +140,24 @@ async def assert_each_sent_once(provider: FakeProvider, services: list[Service])
 
 
 async def test_two_instances_in_one_group_share_the_requests_and_send_each_once(
-    kafka_bootstrap: str, provider: FakeProvider, instances: Any
+    kafka_bootstrap: str, gateway: FakeProvider, instances: Any
 ) -> None:
     calls: Counter[str] = Counter()
     group = f"notifier-instances-{uuid4().hex[:8]}"
     services = await instances(FakeDirectory(), [group, group], calls)
-    await deliver_through(kafka_bootstrap, provider, services)
-    await assert_each_sent_once(provider, services)
+    await deliver_through(kafka_bootstrap, gateway, services)
+    await assert_each_sent_once(gateway, services)
     assert sum(calls.values()) == REQUESTS, calls
 
 
 async def test_two_instances_that_both_read_every_request_still_send_each_once(
-    kafka_bootstrap: str, provider: FakeProvider, instances: Any
+    kafka_bootstrap: str, gateway: FakeProvider, instances: Any
 ) -> None:
     calls: Counter[str] = Counter()
     run = uuid4().hex[:8]
     groups = [f"notifier-both-{run}-a", f"notifier-both-{run}-b"]  # each reads everything
     services = await instances(FakeDirectory(), groups, calls)
-    await deliver_through(kafka_bootstrap, provider, services)
-    await assert_each_sent_once(provider, services)
+    await deliver_through(kafka_bootstrap, gateway, services)
+    await assert_each_sent_once(gateway, services)
     assert sum(calls.values()) == REQUESTS, calls
     print(f"\ngateway calls per instance: {dict(calls)}")

@@ -1,13 +1,40 @@
-"""Requests onto the real broker for the tests and the benchmark: a consumer group that
-starts at the end of ``notify.request.v1``, and a producer of requests."""
+"""Requests onto the real broker for the tests and the benchmark: a request to a household's
+resident, a consumer group that starts at the end of ``notify.request.v1``, and a producer
+of requests."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import uuid4
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
-from anbu_contracts import NotificationRequest
+from anbu_contracts import NotificationRequest, RecipientKind, RecipientRef, Urgency
 from anbu_contracts.topics import NOTIFY_REQUEST
+
+
+def resident_request(
+    household: str,
+    request_key: str,
+    *,
+    source: str,
+    template: str = "safety_check.day1_text",
+    at: datetime | None = None,
+) -> NotificationRequest:
+    """An urgent request to reach ``household``'s resident (urgent: no quiet hours)."""
+    at = at or datetime.now(UTC)
+    return NotificationRequest(
+        occurred_at=at,
+        produced_at=at,
+        source=source,
+        request_id=uuid4(),
+        request_key=request_key,
+        recipient=RecipientRef(kind=RecipientKind.RESIDENT, household_id=household),
+        template=template,
+        urgency=Urgency.HIGH,
+        household_id=household,
+    )
 
 
 async def start_group_at_the_end(bootstrap: str, group: str) -> None:
