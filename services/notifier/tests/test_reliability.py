@@ -22,6 +22,7 @@ from prometheus_client import REGISTRY
 
 from anbu_contracts import DeliveryStatus, RecipientKind, Urgency
 from anbu_contracts.notify import Channel
+from anbu_notifier.adapters.repository import NotifierRepository
 from anbu_notifier.domain.admission import RequestRejected
 
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -213,6 +214,33 @@ async def test_a_receipt_that_overtakes_the_send_is_held_and_applied_once(world:
     assert early.json() == {"result": "held"}
     assert again.json() == {"result": "duplicate"}
     assert statuses(world, request.request_key) == ["queued", "sent", "delivered"]
+
+
+async def test_a_receipt_and_its_send_that_commit_past_each_other_are_still_applied(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The receipt's transaction finds no delivery with its message id yet (held), and the
+    # send's transaction, running beside it, finds no receipt yet: both commit, neither
+    # saw the other (PostgreSQL's read committed, or two instances). Played here by
+    # letting the send's commit find nothing held.
+    hh = household_id()
+    world.directory.add(hh, RecipientKind.RESIDENT, resident())
+    request = world.request(hh)
+    await world.notifier.accept(request)
+    body, headers = signed({"message_id": "m-000001", "status": "delivered"})
+    assert (await world.post("/v1/receipts/sms", body, headers)).json() == {"result": "held"}
+    monkeypatch.setattr(NotifierRepository, "held_receipts", lambda self, refs: {})
+    monkeypatch.setattr(NotifierRepository, "held_receipt", lambda self, ref: None)
+    await world.dispatcher.run_once()
+    assert statuses(world, request.request_key) == ["queued", "sent"]
+    monkeypatch.undo()
+
+    assert await world.notifier.apply_overtaken_receipts() == 1  # the sweep
+    assert await world.notifier.apply_overtaken_receipts() == 0  # once
+
+    assert statuses(world, request.request_key) == ["queued", "sent", "delivered"]
+    again = await world.post("/v1/receipts/sms", body, headers)
+    assert again.json() == {"result": "duplicate"}
 
 
 async def test_a_receipt_without_a_valid_signature_is_refused(world: World) -> None:

@@ -176,6 +176,15 @@ class Notifier:
             self.work_available.set()
         return results
 
+    async def apply_overtaken_receipts(self) -> int:
+        """Apply receipts that passed the commit of their own send (the sweep's job)."""
+        applied, fallback = await self.tx.run(receipts.apply_overtaken)
+        if applied:
+            log.info("receipts applied after their send was recorded", count=applied)
+        if fallback:
+            self.work_available.set()
+        return int(applied)
+
 
 def steps(tx: Transactions[NotifierRepository]) -> GroupCommit[outcomes.Step]:
     """The group commit the dispatcher's sends record their outcomes through."""
