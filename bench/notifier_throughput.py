@@ -315,6 +315,22 @@ async def settle(client: httpx.AsyncClient, provider_url: str) -> dict[str, Any]
     return stats
 
 
+def read(engine: Any, fn: Any) -> Any:
+    with engine.connect() as session:
+        return fn(session)
+
+
+async def settled(count: Any, seconds: float = 15.0) -> dict[str, Any]:
+    """The tally once no delivery is ``sent`` any more (every receipt applied; one that
+    passed its send's commit waits for the notifier's sweep), or after ``seconds``."""
+    deadline = time.perf_counter() + seconds
+    while True:
+        counts: dict[str, Any] = await count()
+        if not counts["states"].get("sent") or time.perf_counter() > deadline:
+            return counts
+        await asyncio.sleep(0.5)
+
+
 def tally(session: Any) -> dict[str, Any]:
     """Deliveries by state and accepted → sent latencies, from the notifier's records."""
     states = dict(
@@ -527,8 +543,7 @@ async def run_instances(
         scraped = [scrape((await client.get(f"{u}/metrics")).text) for u in urls]
     engine = create_engine(notifiers.database_url)
     try:
-        with engine.connect() as session:
-            counts = tally(session)
+        counts = await settled(lambda: asyncio.to_thread(read, engine, tally))
     finally:
         engine.dispose()
     handled_s = sum(s["handled_s"] for s in scraped)
@@ -599,7 +614,7 @@ async def run_direct(
         await feeding
         stats = await settle(client, provider_url)
 
-    counts = await service.runtime.db.run(tally)
+    counts = await settled(lambda: service.runtime.db.run(tally))
     server.should_exit = True
     await serving
     shutil.rmtree(var_dir, ignore_errors=True)
