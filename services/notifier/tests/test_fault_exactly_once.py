@@ -17,22 +17,18 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.structs import OffsetAndMetadata
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from notifier_fakes.kafka import produce, resident_request, start_group_at_the_end
 from notifier_fakes.provider import FakeProvider
 
 from anbu_contracts import (
     NotificationRequest,
     NotificationStatusEvent,
-    RecipientKind,
-    RecipientRef,
-    Urgency,
 )
 from anbu_contracts.topics import DLQ_PARTITIONS, NOTIFY_REQUEST, NOTIFY_STATUS
 from anbu_runtime.processes import Stack
@@ -84,23 +80,6 @@ class Topic:
 
     async def close(self) -> None:
         await self.consumer.stop()
-
-
-async def start_group_at_the_end(bootstrap: str, group: str) -> None:
-    """The notifier's consumer group for this run reads only what this run produces."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        tps = [TopicPartition(NOTIFY_REQUEST.name, p) for p in range(NOTIFY_REQUEST.partitions)]
-        consumer.assign(tps)
-        await consumer.seek_to_end(*tps)
-        await consumer.commit(
-            {tp: OffsetAndMetadata(await consumer.position(tp), "") for tp in tps}
-        )
-    finally:
-        await consumer.stop()
 
 
 def wait_healthy(url: str, seconds: float = 60.0) -> None:
@@ -191,33 +170,8 @@ async def register_households(count: int) -> list[tuple[str, str]]:
 
 
 def request_for(household: str, *, template: str = "safety_check.day1_text") -> NotificationRequest:
-    now = datetime.now(UTC)
-    return NotificationRequest(
-        occurred_at=now,
-        produced_at=now,
-        source="fault-test",
-        request_id=uuid4(),
-        request_key=f"fault:{household}:{uuid4().hex[:6]}",
-        recipient=RecipientRef(kind=RecipientKind.RESIDENT, household_id=household),
-        template=template,
-        urgency=Urgency.HIGH,
-        household_id=household,
-    )
-
-
-async def produce(bootstrap: str, requests: list[NotificationRequest]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        for request in requests:
-            await producer.send(
-                NOTIFY_REQUEST.name,
-                key=request.request_key.encode(),
-                value=request.model_dump_json().encode(),
-            )
-        await producer.flush()
-    finally:
-        await producer.stop()
+    key = f"fault:{household}:{uuid4().hex[:6]}"
+    return resident_request(household, key, source="fault-test", template=template)
 
 
 async def until(

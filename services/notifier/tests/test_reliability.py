@@ -22,6 +22,7 @@ from prometheus_client import REGISTRY
 
 from anbu_contracts import DeliveryStatus, RecipientKind, Urgency
 from anbu_contracts.notify import Channel
+from anbu_notifier.adapters.repository import NotifierRepository
 from anbu_notifier.domain.admission import RequestRejected
 
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -38,7 +39,7 @@ async def until(predicate: Any, seconds: float = 5.0) -> None:
         await asyncio.sleep(0.01)
 
 
-def signed(body: dict[str, Any], secret: str = RECEIPT_SECRET) -> tuple[bytes, dict[str, str]]:
+def signed(body: Any, secret: str = RECEIPT_SECRET) -> tuple[bytes, dict[str, str]]:
     raw = json.dumps(body).encode()
     ts = int(time.time())
     return raw, {"X-Anbu-Timestamp": str(ts), "X-Anbu-Signature": signature(secret, ts, raw)}
@@ -215,6 +216,33 @@ async def test_a_receipt_that_overtakes_the_send_is_held_and_applied_once(world:
     assert statuses(world, request.request_key) == ["queued", "sent", "delivered"]
 
 
+async def test_a_receipt_and_its_send_that_commit_past_each_other_are_still_applied(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The receipt's transaction finds no delivery with its message id yet (held), and the
+    # send's transaction, running beside it, finds no receipt yet: both commit, neither
+    # saw the other (PostgreSQL's read committed, or two instances). Played here by
+    # letting the send's commit find nothing held.
+    hh = household_id()
+    world.directory.add(hh, RecipientKind.RESIDENT, resident())
+    request = world.request(hh)
+    await world.notifier.accept(request)
+    body, headers = signed({"message_id": "m-000001", "status": "delivered"})
+    assert (await world.post("/v1/receipts/sms", body, headers)).json() == {"result": "held"}
+    monkeypatch.setattr(NotifierRepository, "held_receipts", lambda self, refs: {})
+    monkeypatch.setattr(NotifierRepository, "held_receipt", lambda self, ref: None)
+    await world.dispatcher.run_once()
+    assert statuses(world, request.request_key) == ["queued", "sent"]
+    monkeypatch.undo()
+
+    assert await world.notifier.apply_overtaken_receipts() == 1  # the sweep
+    assert await world.notifier.apply_overtaken_receipts() == 0  # once
+
+    assert statuses(world, request.request_key) == ["queued", "sent", "delivered"]
+    again = await world.post("/v1/receipts/sms", body, headers)
+    assert again.json() == {"result": "duplicate"}
+
+
 async def test_a_receipt_without_a_valid_signature_is_refused(world: World) -> None:
     body, headers = signed({"message_id": "m-000001", "status": "delivered"}, secret="guess")
     assert (await world.post("/v1/receipts/sms", body, headers)).status_code == 401
@@ -223,6 +251,36 @@ async def test_a_receipt_without_a_valid_signature_is_refused(world: World) -> N
     assert (await world.post("/v1/receipts/fax", body, headers)).status_code == 401
     headers["X-Anbu-Timestamp"] = str(int(time.time()) - 3600)
     assert (await world.post("/v1/receipts/sms", body, headers)).status_code == 401
+
+
+async def test_a_gateways_batch_of_receipts_is_applied_in_one_request_each_once(
+    world: World,
+) -> None:
+    keys = []
+    for n in range(3):
+        hh = household_id()
+        world.directory.add(hh, RecipientKind.RESIDENT, resident(f"P-{n}"))
+        request = world.request(hh)
+        await world.send(request)
+        keys.append(request.request_key)
+    with world.provider.state.lock:
+        sent = [json.loads(body) for body, _ in world.provider.state.pending_receipts]
+        world.provider.state.pending_receipts.clear()
+    early = {"message_id": "m-999999", "status": "delivered"}  # ahead of its own send
+    body, headers = signed([*sent, sent[0], early])
+
+    answer = await world.post("/v1/receipts/sms/batch", body, headers)
+
+    assert answer.status_code == 202, answer.text
+    assert answer.json() == {"results": ["applied"] * 3 + ["duplicate", "held"]}
+    for key in keys:
+        assert statuses(world, key) == ["queued", "sent", "delivered"]
+    again = await world.post("/v1/receipts/sms/batch", body, headers)  # the gateway retried
+    assert again.json() == {"results": ["duplicate"] * 5}
+    forged, headers = signed([early], secret="guess")
+    assert (await world.post("/v1/receipts/sms/batch", forged, headers)).status_code == 401
+    too_many, headers = signed([early] * 1001)
+    assert (await world.post("/v1/receipts/sms/batch", too_many, headers)).status_code == 422
 
 
 # -- pacing ------------------------------------------------------------------------------

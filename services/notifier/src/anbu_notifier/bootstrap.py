@@ -108,6 +108,8 @@ class NotifierSettings(ServiceSettings):
     registry_retry_s: float = Field(default=30.0, gt=0)
     registry_give_up_s: float = Field(default=3600.0, gt=0)
     receipt_tolerance_s: float = Field(default=300.0, gt=0)
+    # How often receipts that passed the commit of their own send are looked for.
+    receipt_sweep_s: float = Field(default=1.0, gt=0)
     consumer_group: str = "notifier"
 
     def gateways(self) -> dict[ChannelName, HttpGatewaySettings | None]:
@@ -225,6 +227,9 @@ def build(
     )
     consumers.register(runtime, notifier, settings.consumer_group)
     runtime.add_background("dispatcher", dispatcher.run)
+    runtime.every(
+        settings.receipt_sweep_s, notifier.apply_overtaken_receipts, name="overtaken-receipts"
+    )
 
     async def close() -> None:
         for channel in channels.values():

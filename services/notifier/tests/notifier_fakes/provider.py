@@ -95,8 +95,15 @@ class ProviderState:
             self.invalid_numbers: set[str] = set()
             self.undeliverable: set[str] = set()  # receipts for these numbers say "failed"
             self.receipt_url: str | None = None
+            # More receipt endpoints (several notifier instances behind no load balancer):
+            # receipts go round-robin over receipt_url and these.
+            self.more_receipt_urls: list[str] = []
+            self._receipts_sent = 0
             self.receipt_secret = "receipt-secret"
             self.receipt_delay_s = 0.0
+            # > 1: receipts waiting together go out as one signed JSON array to
+            # {receipt_url}/batch, up to this many (as bulk delivery reports do).
+            self.receipt_batch = 1
             self.pending_receipts: list[tuple[bytes, dict[str, str]]] = []
             self.receipts_posted = 0
             self.hooks: list[dict[str, Any]] = []
@@ -216,7 +223,10 @@ def build_app(state: ProviderState) -> Starlette:
             if state.receipt_url is None:
                 state.pending_receipts.append(receipt)
                 return
-            url, delay = state.receipt_url, state.receipt_delay_s
+            urls = [state.receipt_url, *state.more_receipt_urls]
+            url = urls[state._receipts_sent % len(urls)]
+            state._receipts_sent += 1
+            delay = state.receipt_delay_s
         if not outbox:
             outbox.append(asyncio.Queue())
             for _ in range(RECEIPT_POSTERS):
@@ -229,11 +239,25 @@ def build_app(state: ProviderState) -> Starlette:
         transport = KeepAliveTransport(max_connections=1)
         async with httpx.AsyncClient(timeout=5.0, transport=transport) as client:
             while True:
-                due, url, body = await queue.get()
-                await asyncio.sleep(max(0.0, due - time.monotonic()))
-                await _post_receipt(client, url, body)
+                waiting = [await queue.get()]
+                while len(waiting) < state.receipt_batch and not queue.empty():
+                    waiting.append(queue.get_nowait())
+                await asyncio.sleep(max(0.0, max(due for due, _, _ in waiting) - time.monotonic()))
+                if state.receipt_batch <= 1:
+                    for _, url, body in waiting:
+                        await _post_receipt(client, url, body)
+                    continue
+                by_url: dict[str, list[bytes]] = {}
+                for _, url, body in waiting:
+                    by_url.setdefault(url, []).append(body)
+                for url, bodies in by_url.items():
+                    await _post_receipt(
+                        client, f"{url}/batch", b"[" + b",".join(bodies) + b"]", len(bodies)
+                    )
 
-    async def _post_receipt(client: httpx.AsyncClient, url: str, body: bytes) -> None:
+    async def _post_receipt(
+        client: httpx.AsyncClient, url: str, body: bytes, count: int = 1
+    ) -> None:
         for attempt in range(60):  # keep trying while the notifier is down
             ts = int(time.time())  # re-signed: the notifier refuses stale timestamps
             headers = {
@@ -245,7 +269,7 @@ def build_app(state: ProviderState) -> Starlette:
                 response = await client.post(url, content=body, headers=headers)
                 if response.status_code < 500:
                     with state.lock:
-                        state.receipts_posted += 1
+                        state.receipts_posted += count
                     return
             except httpx.HTTPError:
                 pass
@@ -283,7 +307,13 @@ def build_app(state: ProviderState) -> Starlette:
     async def configure(request: Request) -> Response:
         config = await request.json()
         with state.lock:
-            for name in ("failure_rate", "receipt_url", "receipt_secret", "receipt_delay_s"):
+            for name in (
+                "failure_rate",
+                "receipt_url",
+                "receipt_secret",
+                "receipt_delay_s",
+                "receipt_batch",
+            ):
                 if name in config:
                     setattr(state, name, config[name])
             if "down_for_s" in config:
@@ -342,12 +372,17 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=19790)
     parser.add_argument("--api-key", default="bench-key")
     parser.add_argument("--failure-rate", type=float, default=0.0)
-    parser.add_argument("--receipt-url")
+    parser.add_argument(
+        "--receipt-url", action="append", default=[], help="repeat: round-robin over them"
+    )
     parser.add_argument("--receipt-secret", default="receipt-secret")
+    parser.add_argument("--receipt-batch", type=int, default=1, help="receipts per post")
     args = parser.parse_args()
     state = ProviderState(args.api_key)
     state.failure_rate = args.failure_rate
-    state.receipt_url = args.receipt_url
+    state.receipt_url = args.receipt_url[0] if args.receipt_url else None
+    state.more_receipt_urls = args.receipt_url[1:]
+    state.receipt_batch = args.receipt_batch
     state.receipt_secret = args.receipt_secret
     uvicorn.run(
         build_app(state),

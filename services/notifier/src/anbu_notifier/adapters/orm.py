@@ -86,6 +86,8 @@ class ReceiptRow(Table, table=True):
     """
 
     __tablename__ = "delivery_receipt"
+    # The sweep for receipts whose send committed past them reads the unapplied ones.
+    __table_args__ = (Index("ix_delivery_receipt_applied", "applied_at"),)
 
     provider: str = Field(primary_key=True, max_length=32)
     message_id: str = Field(primary_key=True, max_length=128)

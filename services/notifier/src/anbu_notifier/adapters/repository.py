@@ -292,6 +292,34 @@ class NotifierRepository:
         for ref in refs:
             self._applied[ref] = now
 
+    def overtaken_receipts(self, limit: int) -> dict[MessageRef, tuple[str, str]]:
+        """Receipts not applied whose delivery is on file now → (request key, person ref).
+
+        A receipt and the commit of its own send can pass each other (each transaction
+        looks for the other before either has committed, on PostgreSQL or across
+        instances); the sweep that reads these applies them.
+        """
+        rows = self.session.execute(
+            select(
+                RECEIPTS.c.provider,
+                RECEIPTS.c.message_id,
+                DELIVERIES.c.request_key,
+                DELIVERIES.c.person_ref,
+            )
+            .join(
+                DELIVERIES,
+                and_(
+                    DELIVERIES.c.channel == RECEIPTS.c.provider,
+                    DELIVERIES.c.provider_message_id == RECEIPTS.c.message_id,
+                ),
+            )
+            .where(RECEIPTS.c.applied_at.is_(None))
+            .limit(limit)
+        )
+        found = {(p, m): (k, r) for p, m, k, r in rows}
+        self._owners.update(found)
+        return found
+
     def deliveries_for(self, refs: Sequence[MessageRef]) -> dict[MessageRef, tuple[str, str]]:
         """(channel, provider message id) → (request key, person ref) of the delivery."""
         if not refs:

@@ -62,6 +62,9 @@ class Renderer:
             undefined=StrictUndefined,
             autoescape=False,  # plain-text messages
             keep_trailing_newline=False,
+            # The templates ship with the package: no stat() of the file on every render
+            # (3 % of the notifier's samples at a few hundred sends a second).
+            auto_reload=False,
         )
         self._env.filters["task_label"] = _task_label
         self._env.filters["local_time"] = _local_time

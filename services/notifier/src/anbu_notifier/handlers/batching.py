@@ -75,9 +75,22 @@ class GroupCommit(Generic[C]):
         """Apply ``command`` in the next group transaction; its handler's result."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.append((command, future))
+        self._start_writer()
+        return await future
+
+    async def submit_many(self, commands: list[C]) -> list[Any]:
+        """Queue ``commands`` together (one group transaction unless it overflows
+        ``max_batch``); their handlers' results, in order, a refused command's exception in
+        its place."""
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[Any]] = [loop.create_future() for _ in commands]
+        self._queue.extend(zip(commands, futures, strict=True))
+        self._start_writer()
+        return await asyncio.gather(*futures, return_exceptions=True)
+
+    def _start_writer(self) -> None:
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write(), name="group-commit")
-        return await future
 
     async def _write(self) -> None:
         await asyncio.sleep(0)  # let the tasks that finish together queue theirs too

@@ -143,16 +143,47 @@ class Notifier:
     ) -> ReceiptResult:
         """Apply a delivery receipt once: ``applied``, ``held`` (ahead of our own record of
         the message; applied when it lands) or ``duplicate``."""
-        result, fallback = await self._receipts.submit(
-            RecordReceipt(provider=provider, message_id=message_id, status=status, reason=reason)
+        [result] = await self.record_receipts(
+            [RecordReceipt(provider=provider, message_id=message_id, status=status, reason=reason)]
         )
-        metrics.RECEIPTS.labels(provider.value, result).inc()
-        if result == "applied":
-            label = "fallback" if fallback else status
-            metrics.DELIVERIES.labels(provider.value, label).inc()
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    async def record_receipts(
+        self, receipts: Sequence[RecordReceipt]
+    ) -> list[ReceiptResult | Exception]:
+        """Apply receipts arriving together (a gateway's batch) in one group transaction;
+        per receipt its result, or the exception that refused it alone."""
+        results: list[ReceiptResult | Exception] = []
+        woken = False
+        for receipt, outcome in zip(
+            receipts, await self._receipts.submit_many(list(receipts)), strict=True
+        ):
+            if isinstance(outcome, Exception):
+                results.append(outcome)
+                continue
+            result, fallback = outcome
+            provider = receipt.provider.value
+            metrics.RECEIPTS.labels(provider, result).inc()
+            if result == "applied":
+                metrics.DELIVERIES.labels(
+                    provider, "fallback" if fallback else receipt.status
+                ).inc()
+            woken = woken or fallback
+            results.append(result)
+        if woken:
+            self.work_available.set()
+        return results
+
+    async def apply_overtaken_receipts(self) -> int:
+        """Apply receipts that passed the commit of their own send (the sweep's job)."""
+        applied, fallback = await self.tx.run(receipts.apply_overtaken)
+        if applied:
+            log.info("receipts applied after their send was recorded", count=applied)
         if fallback:
             self.work_available.set()
-        return result  # type: ignore[no-any-return]
+        return int(applied)
 
 
 def steps(tx: Transactions[NotifierRepository]) -> GroupCommit[outcomes.Step]:

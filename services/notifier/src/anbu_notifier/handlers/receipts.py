@@ -17,7 +17,7 @@ from anbu_contracts.notify import Channel
 from anbu_runtime.uow import HandlerTable
 
 from ..adapters.repository import MessageRef, NotifierRepository
-from .batching import Uow
+from .batching import Uow, publish_changes
 
 ReceiptResult = Literal["applied", "held", "duplicate"]
 
@@ -68,14 +68,34 @@ def on_receipt(receipt: RecordReceipt, uow: Uow) -> tuple[ReceiptResult, bool]:
     owner = uow.repos.delivery_of(receipt.ref)
     if owner is None:
         return "held", False
+    return "applied", _apply(uow, receipt.ref, owner, receipt.status, receipt.reason)
+
+
+def _apply(
+    uow: Uow, ref: MessageRef, owner: tuple[str, str], status: str, reason: str | None
+) -> bool:
+    """Apply a receipt to its delivery; True when it sends the message to its next channel."""
     request_key, person_ref = owner
     notification = uow.repos.get(request_key)
     delivery = notification.delivery(person_ref)
-    uow.repos.receipts_applied([receipt.ref], uow.now)
-    fallback = delivery.receipt(
-        receipt.status == DeliveryStatus.DELIVERED.value, receipt.reason, uow.now
-    )
+    uow.repos.receipts_applied([ref], uow.now)
+    fallback = delivery.receipt(status == DeliveryStatus.DELIVERED.value, reason, uow.now)
     if fallback:
         notification.next_at = uow.now
     notification.settle(uow.now, latest=delivery)
-    return "applied", fallback
+    return fallback
+
+
+def apply_overtaken(uow: Uow, limit: int = 500) -> tuple[int, bool]:
+    """Apply held receipts whose send has been recorded since (they passed each other):
+    how many, and whether any sends a message to its next channel."""
+    owners = uow.repos.overtaken_receipts(limit)
+    if not owners:
+        return 0, False
+    uow.repos.load(key for key, _ in owners.values())  # locked: a send's commit waits
+    still = uow.repos.held_receipts(list(owners))  # re-read under the lock
+    fallback = False
+    for ref, (status, reason) in still.items():
+        fallback = _apply(uow, ref, owners[ref], status, reason) or fallback
+    publish_changes(uow)
+    return len(still), fallback
