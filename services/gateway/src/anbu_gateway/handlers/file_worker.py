@@ -45,7 +45,7 @@ from ..metrics import (
     SUBMISSIONS,
 )
 from .file_intake import FileSettings
-from .file_validation import scan_all
+from .file_validation import refuse_file, scan_all
 from .publishing import ChunkResult, KafkaUnavailable, Publisher, real_now
 
 log = get_logger(__name__)
@@ -354,7 +354,7 @@ class FileWorker:
 
         rows, rejected, kept = await asyncio.to_thread(
             scan_all,
-            self.runtime.db,
+            self.tx,
             row,
             header,
             codec,
@@ -367,21 +367,10 @@ class FileWorker:
             return False
         if rejected == 0:
             return True
-
-        def refuse(uow: Uow) -> None:
-            current = uow.repos.submission(row.submission_id)
-            assert current is not None
-            current.rows = rows
-            current.rejected = rejected
-            current.errors = [e.as_problem() for e in kept]
-            current.errors_truncated = rejected > len(kept)
-            current.detail = (
-                f"{rejected} of {rows} rows are invalid; mode all_or_nothing: nothing was published"
-            )
-            current.processing_seconds += time.perf_counter() - started
-            uow.repos.add(current)
-
-        await self.tx.run(refuse)
+        took = time.perf_counter() - started
+        await self.tx.run(
+            lambda uow: refuse_file(uow, row.submission_id, rows, rejected, kept, took)
+        )
         await self._finish(row.submission_id, S.REJECTED)
         SIGNALS.labels(kind.value, row.partner_id, "file", "rejected").inc(rows)
         log.info("file refused", submission_id=row.submission_id, rows=rows, rejected=rejected)
