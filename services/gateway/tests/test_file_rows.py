@@ -1,0 +1,96 @@
+"""Checking a file's rows in the worker: one serialisation per row, the same records and
+the same refusals as validating and serialising each signal on its own."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from anbu_contracts import SignalKind
+from anbu_gateway.adapters import csv_files
+from anbu_gateway.domain.csv_columns import COLUMNS, COMMON_REQUIRED, parse_header
+from anbu_gateway.domain.envelope import content_digest, serialised, to_signal_of_kind
+from anbu_gateway.domain.file_rows import check_record, check_rows
+from anbu_gateway.domain.prepared import prepare
+from anbu_gateway.domain.records import RecordError
+
+NOW = datetime(2026, 12, 4, 6, 0, tzinfo=UTC)
+PARTNER = "kepco"
+HEADER = "household_id,partner_event_id,occurred_at,arrears_type,months_overdue,amount_krw,as_of"
+
+
+def test_a_file_of_good_and_bad_rows_gives_the_records_and_refusals_of_the_reference_path(
+    tmp_path: Path,
+) -> None:
+    lines = [
+        HEADER + ",correlation_id",
+        "HH-AAAAAA,a-1,2026-11-01T09:00:00+09:00,electricity,3,182000,2026-10-31,",
+        "HH-BBBBBB,a-2,2026-11-01T09:00:00+09:00,water,700,182000,2026-10-31,",  # > 600
+        "HH-CCCCCC,a-3,2026-11-01T09:00:00+09:00,gas,3,182000,2026-10-31,corr-7",
+        "hh-lower,a-4,yesterday,gas,-1,x,2026-10-31,",  # four invalid fields
+        "HH-DDDDDD,a-5,2026-11-01T09:00:00+09:00,gas,3",  # too few columns
+        "",
+        'HH-EEEEEE,a-6,2026-11-01T09:00:00+09:00,"telecom",4,"1000",2026-10-31,',
+        "HH-FFFFFF,a-7,2026-11-01T09:00:00Z,rent,1,500000,2026-10-31,",
+        "HH-GGGGGG,a-8,2026-11-01T09:00:00Z,rent,1,500000,2026-10-3",  # cut: no line break
+    ]
+    path = tmp_path / "arrears.csv"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    header = parse_header(SignalKind.ARREARS, csv_files.read_header(path, "utf-8-sig") or [])
+    records = list(csv_files.records(path, "utf-8-sig"))
+
+    prepared, errors = check_rows(records, header, SignalKind.ARREARS, PARTNER, NOW)
+
+    reference = [check_record(r, header, SignalKind.ARREARS, PARTNER, NOW) for r in records]
+    assert prepared == [prepare(c) for c in reference if not isinstance(c, RecordError)]
+    assert errors == [e for e in reference if isinstance(e, RecordError)]
+    assert [(p.line, p.partner_event_id, p.correlation_id) for p in prepared] == [
+        (2, "a-1", None),
+        (4, "a-3", "corr-7"),
+        (8, "a-6", None),
+        (9, "a-7", None),
+    ]
+    assert [(e.line, e.type, e.reason) for e in errors] == [
+        (3, "invalid-signal", "1 validation error(s) in: months_overdue"),
+        (
+            5,
+            "invalid-signal",
+            "4 validation error(s) in: amount_krw, household_id, months_overdue, occurred_at",
+        ),
+        (6, "invalid-csv-row", "the row has 5 columns, the header 8"),
+        (
+            10,
+            "truncated-record",
+            "the file ends inside this row (7 of 8 columns): it was cut off",
+        ),
+    ]
+
+
+@pytest.mark.parametrize("kind", list(COLUMNS), ids=lambda k: k.value)
+@pytest.mark.parametrize("correlation_id", [None, "corr-1"])
+def test_one_serialisation_gives_the_value_and_the_content_digest_of_every_kind(
+    kind: SignalKind, correlation_id: str | None
+) -> None:
+    columns = COLUMNS[kind]
+    body = dict(
+        zip(
+            COMMON_REQUIRED + columns.required,
+            ("HH-AAAAAA", "e-1", "2026-11-01T09:00:00+09:00", *columns.example),
+            strict=True,
+        )
+    )
+    if kind is SignalKind.USAGE_DROP:
+        body["drop_ratio"] = "0.6"  # the example's one column is not a whole signal
+    for name in columns.lists:
+        if name in body:
+            body[name] = body[name].split(";")
+    if correlation_id is not None:
+        body["correlation_id"] = correlation_id
+    signal = to_signal_of_kind(kind, body, PARTNER, NOW)
+
+    value, digest = serialised(signal)
+
+    assert value == signal.model_dump_json().encode()
+    assert digest == content_digest(signal)
