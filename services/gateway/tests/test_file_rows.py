@@ -3,6 +3,7 @@ the same refusals as validating and serialising each signal on its own."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,11 +11,13 @@ import pytest
 
 from anbu_contracts import SignalKind
 from anbu_gateway.adapters import csv_files
+from anbu_gateway.adapters.validation_pool import ValidationPool
 from anbu_gateway.domain.csv_columns import COLUMNS, COMMON_REQUIRED, parse_header
 from anbu_gateway.domain.envelope import content_digest, serialised, to_signal_of_kind
 from anbu_gateway.domain.file_rows import check_record, check_rows
-from anbu_gateway.domain.prepared import prepare
+from anbu_gateway.domain.prepared import Prepared, prepare
 from anbu_gateway.domain.records import RecordError
+from anbu_gateway.handlers.file_chunks import FileChunks
 
 NOW = datetime(2026, 12, 4, 6, 0, tzinfo=UTC)
 PARTNER = "kepco"
@@ -94,3 +97,60 @@ def test_one_serialisation_gives_the_value_and_the_content_digest_of_every_kind(
 
     assert value == signal.model_dump_json().encode()
     assert digest == content_digest(signal)
+
+
+# Files whose records the gateway must read the same whether it reads them whole or in spans
+# cut from the raw bytes: quoted line breaks, blank lines, CR LF and lone CR line ends, a
+# stray quote inside an unquoted field (the span's guessed end falls inside a quoted field),
+# a byte-order mark, a last row cut off, a quote never closed.
+ROWS = [
+    "HH-AAAAAA,a-1,2026-11-01T09:00:00+09:00,electricity,3,182000,2026-10-31",
+    'HH-AAAAAB,a-2,2026-11-01T09:00:00+09:00,"water",3,"18\n2000",2026-10-31',
+    "",
+    "HH-AAAAAC,a-3,2026-11-01T09:00:00+09:00,gas,3,182000,2026-10-31\r",
+    'HH-AAAAAD,a"4,2026-11-01T09:00:00+09:00,gas,"3\n\n",182000,2026-10-31',
+    "HH-AAAAAE,a-5,2026-11-01T09:00:00+09:00,gas,3,182000,2026-10-31\rHH-AAAAAF,a-6,x,y,z,1,2",
+    'HH-AAAAAG,a-7,2026-11-01T09:00:00+09:00,"gas"x,3,182000,2026-10-31',
+    "HH-AAAAAH,a-8,2026-11-01T09:00:00+09:00,telecom,3,182000,2026-10-31",
+]
+FILES = {
+    "tricky": "\ufeff" + HEADER + "\n" + "\n".join(ROWS * 3) + "\n",
+    "cut": HEADER + "\n" + "\n".join(ROWS) + "\nHH-AAAAAZ,a-9,2026-11-01T09:00:00Z,gas,3,18",
+    "unclosed": HEADER + "\n" + "\n".join(ROWS) + '\nHH-AAAAAZ,a-9,"2026\n\n',
+    "crlf": (HEADER + "\n" + "\n".join(ROWS * 2) + "\n").replace("\n", "\r\n"),
+    "header only": HEADER + "\n",
+}
+
+
+@pytest.mark.parametrize("name", list(FILES))
+@pytest.mark.parametrize("rows", [1, 2, 5, 10_000])
+@pytest.mark.parametrize("after_line", [0, 9])
+async def test_a_file_checked_in_spans_gives_what_reading_it_whole_gives(
+    tmp_path: Path, name: str, rows: int, after_line: int
+) -> None:
+    path = tmp_path / "arrears.csv"
+    path.write_bytes(FILES[name].encode())
+    header = parse_header(SignalKind.ARREARS, csv_files.read_header(path, "utf-8-sig") or [])
+    whole = [r for r in csv_files.records(path, "utf-8-sig") if r.line > after_line]
+    expected = check_rows(whole, header, SignalKind.ARREARS, PARTNER, NOW)
+
+    chunks = await FileChunks.open(
+        ValidationPool(0),
+        path,
+        "utf-8-sig",
+        header,
+        SignalKind.ARREARS,
+        PARTNER,
+        after_line,
+        rows=rows,
+        ahead=3,
+        now=lambda: NOW,
+    )
+    prepared: list[Prepared] = []
+    errors: list[RecordError] = []
+    while (chunk := await chunks.next()) is not None:
+        prepared += [p._replace(row=p.row + chunk.first_row) for p in chunk.prepared]
+        errors += [replace(e, row=e.row + chunk.first_row) for e in chunk.errors]
+
+    assert (prepared, errors) == expected
+    assert expected[0] or expected[1] or name == "header only"
