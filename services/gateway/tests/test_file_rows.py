@@ -8,9 +8,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
 
 from anbu_contracts import SignalKind
 from anbu_gateway.adapters import csv_files
+from anbu_gateway.adapters.csv_spans import FileToCheck, Span, check_span
+from anbu_gateway.adapters.kafka_batches import hashed_partitioner
 from anbu_gateway.adapters.validation_pool import ValidationPool
 from anbu_gateway.domain.csv_columns import COLUMNS, COMMON_REQUIRED, parse_header
 from anbu_gateway.domain.envelope import content_digest, serialised, to_signal_of_kind
@@ -154,3 +157,22 @@ async def test_a_file_checked_in_spans_gives_what_reading_it_whole_gives(
 
     assert (prepared, errors) == expected
     assert expected[0] or expected[1] or name == "header only"
+
+
+def test_keys_hashed_in_the_worker_choose_the_default_partitioners_partition(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "arrears.csv"
+    rows = [f"HH-K{i:08d},k-{i},2026-11-01T09:00:00Z,gas,3,1000,2026-10-31" for i in range(300)]
+    path.write_text(HEADER + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    header = parse_header(SignalKind.ARREARS, csv_files.read_header(path, "utf-8-sig") or [])
+    size = path.stat().st_size
+    file = FileToCheck(path, "utf-8-sig", size, True, header, SignalKind.ARREARS, PARTNER, 0)
+
+    chunk = check_span(file, Span(0, size, 1, 302), NOW)
+
+    partition = hashed_partitioner(chunk.key_hashes)
+    for every in ([0, 1, 2], list(range(12))):
+        chosen = [partition(p.key, every, every) for p in chunk.prepared]
+        assert chosen == [DefaultPartitioner()(p.key, every, every) for p in chunk.prepared]
+        assert len(set(chosen)) == len(every)

@@ -12,56 +12,15 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from anbu_contracts import SignalKind
 
 from ..adapters import csv_files
-from ..adapters.csv_spans import Span, next_span, read_span
+from ..adapters.csv_spans import Chunk, FileToCheck, Span, check_span, next_span
 from ..adapters.validation_pool import ValidationPool
 from ..domain.csv_columns import Header
-from ..domain.file_rows import check_rows
-from ..domain.prepared import Prepared
-from ..domain.records import RecordError
-
-
-@dataclass
-class Chunk:
-    """A span's records checked: ``rows`` of them after the resume point, ``seen`` in all.
-
-    Rows (of the refusals and prepared records) are numbered within the chunk; ``first_row``
-    is the file's row before the chunk's first (set when the chunk is handed out in order).
-    """
-
-    prepared: list[Prepared]
-    errors: list[RecordError]
-    rows: int
-    seen: int
-    last_line: int
-    span: Span
-    first_row: int = 0
-
-
-@dataclass(frozen=True)
-class FileToCheck:
-    path: Path
-    codec: str
-    size: int
-    ends_with_break: bool
-    header: Header
-    kind: SignalKind
-    partner_id: str
-    after_line: int  # records starting on or before it were committed before a restart
-
-
-def check_span(file: FileToCheck, span: Span, now: datetime) -> Chunk:
-    """Read ``span`` of the file and check its records (in a worker process)."""
-    read = read_span(file.path, file.codec, span, file.size, file.ends_with_break, file.after_line)
-    prepared, errors = check_rows(read.records, file.header, file.kind, file.partner_id, now)
-    last_line = read.records[-1].line if read.records else file.after_line
-    return Chunk(prepared, errors, len(read.records), read.seen, last_line, read.span)
 
 
 class FileChunks:

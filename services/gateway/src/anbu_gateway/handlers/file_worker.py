@@ -225,6 +225,7 @@ class FileWorker:
                     chunk.prepared,
                     keep_payload=False,
                     on_commit=on_commit,
+                    key_hashes=chunk.key_hashes,
                 )
                 FILE_ROWS.labels(kind.value).inc(chunk.rows)
                 elapsed = time.perf_counter() - started
