@@ -357,7 +357,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             "database": "sqlite (embedded default)",
             "gateway": (
                 "one process (uvicorn) + 2 validation worker processes, 2 file workers, "
-                "10,000-row chunks"
+                "5,000-row spans read, checked and serialised in the worker processes"
             ),
             "partner_rate_limit_per_minute": 1_000_000,
             "acks": "all (idempotent producer); 202 only after every acknowledgement",

@@ -51,6 +51,8 @@ log = get_logger(__name__)
 
 # (topic, key, value, headers): a record as Kafka takes it, without an OutgoingRecord around it
 RawRecord = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]
+# (key, every partition, the available ones) → partition, as aiokafka's partitioners are called
+Partitioner = Callable[[bytes | None, list[int], list[int]], int]
 
 
 class DeadLetter(Exception):
@@ -146,7 +148,9 @@ class RecordProducer:
             for r in records
         )
 
-    async def send_raw(self, records: Iterable[RawRecord]) -> None:
+    async def send_raw(
+        self, records: Iterable[RawRecord], partitioner: Partitioner | None = None
+    ) -> None:
         """Send ``(topic, key, value, headers)`` records, one aiokafka batch per partition.
 
         ``producer.send`` per record costs a coroutine, a future and a metadata lookup each:
@@ -155,7 +159,9 @@ class RecordProducer:
         and each full builder goes to the accumulator with ``send_batch``. The guarantees
         are the producer's own — idempotent, ``acks=all``, in order within a partition —
         and the call returns only after every batch was acknowledged (an error raises).
-        The partition is the default partitioner's choice on the key, as ``send`` makes it.
+        The partition is the default partitioner's choice on the key, as ``send`` makes it;
+        a caller that hashed the keys ahead (elsewhere) may pass a ``partitioner`` that makes
+        the same choice.
         """
         kafka = self._producer
         builders: dict[tuple[str, int], Any] = {}
@@ -168,7 +174,7 @@ class RecordProducer:
                 every = sorted(await kafka.partitions_for(topic))
                 available = kafka.client.cluster.available_partitions_for_topic(topic)
                 known = partitions[topic] = (every, list(available or ()))
-            partition = self._partitioner(key, known[0], known[1])
+            partition = (partitioner or self._partitioner)(key, known[0], known[1])
             builder = builders.get((topic, partition))
             if builder is None:
                 builder = builders[(topic, partition)] = kafka.create_batch()

@@ -46,7 +46,7 @@ class GatewaySettings(ServiceSettings):
     batch_max_lines: int = Field(default=10_000, ge=1)
     batch_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     file_max_bytes: int = Field(default=2 * 1024**3, ge=1024)
-    file_chunk_rows: int = Field(default=10_000, ge=1, le=50_000)
+    file_chunk_rows: int = Field(default=5_000, ge=1, le=50_000)
     file_workers: int = Field(default=2, ge=1, le=16)
     # Worker processes validating and serialising NDJSON batches and file chunks (0: a
     # thread of the gateway's own process).

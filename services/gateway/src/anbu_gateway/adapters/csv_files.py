@@ -150,7 +150,7 @@ def check_encoding(path: Path, codec: str | None) -> EncodingCheck:
     )
 
 
-def _ends_with_line_break(path: Path) -> bool:
+def ends_with_line_break(path: Path) -> bool:
     """Whether the file's last byte is a line break (CR and LF are one byte in every codec
     the gateway reads, so the raw bytes tell)."""
     with path.open("rb") as raw:
@@ -168,7 +168,7 @@ def records(path: Path, codec: str) -> Generator[Record, None, None]:
     The reader iterates the file itself (C speed) and its ``line_num`` counts the physical
     lines, so a record spanning lines still reports the line it starts on.
     """
-    ended = _ends_with_line_break(path)
+    ended = ends_with_line_break(path)
     with path.open("r", encoding=codec, errors="strict", newline="") as text:
         reader = csv.reader(text, strict=True)
         try:

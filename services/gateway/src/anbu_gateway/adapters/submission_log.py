@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, delete, literal_column, select, update
 from sqlalchemy.dialects import postgresql
@@ -36,8 +36,9 @@ class LogEntry:
     attempted_at: datetime
 
 
-@dataclass(frozen=True)
-class NewEntry:
+class NewEntry(NamedTuple):
+    """A log row to reserve; a named tuple: one is built for every record of a file."""
+
     partner_event_id: str
     kind: str
     digest: str

@@ -4,9 +4,11 @@ Pydantic validation and JSON serialisation of every record cost more CPU than ev
 else the gateway does per record (docs/performance.md); in the gateway's own process they
 held the GIL the event loop needs to talk to Kafka and the database. Here they run in a
 small pool of ``spawn``ed processes (no fork of a process with threads and sockets). Only
-pure functions of ``domain`` run there: what goes in is the partner's bytes or cells, what
-comes back is prepared records and refusals. With ``processes=0`` (tests, one-core hosts)
-the work runs in a thread instead.
+pure functions of ``domain`` and the CSV span reader (``csv_spans.check_span``, which
+imports only the domain and aiokafka's partitioner) run there: what goes in is an NDJSON
+body or where a span of a stored file is, what comes back is prepared records (their keys
+hashed for partitioning) and refusals. With ``processes=0`` (tests, one-core hosts) the
+work runs in a thread instead.
 """
 
 from __future__ import annotations

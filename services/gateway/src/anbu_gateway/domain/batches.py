@@ -14,9 +14,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .envelope import WrongPartner, content_digest, to_signal
-from .prepared import Prepared, prepare
-from .records import Candidate, RecordError, invalid
+from .envelope import WrongPartner, to_signal
+from .prepared import Prepared, prepare_signal
+from .records import RecordError, invalid
 
 
 @dataclass
@@ -55,7 +55,7 @@ def validate_one(doc: Any, line: int, partner_id: str, now: datetime, parsed: Pa
     except ValidationError as exc:
         parsed.errors.append(invalid(line, exc, partner_event_id=partner_event_id))
         return
-    parsed.candidates.append(prepare(Candidate(line, signal, content_digest(signal))))
+    parsed.candidates.append(prepare_signal(line, signal))
 
 
 def parse_ndjson(body: bytes, partner_id: str, now: datetime) -> Parsed:

@@ -11,11 +11,11 @@ from typing import NamedTuple
 
 from pydantic import ValidationError
 
-from anbu_contracts import SignalKind
+from anbu_contracts import Signal, SignalKind
 
 from .csv_columns import Header
 from .envelope import content_digest, to_signal_of_kind
-from .prepared import Prepared, prepare
+from .prepared import Prepared, prepare_signal
 from .records import Candidate, RecordError, invalid
 
 
@@ -38,6 +38,15 @@ def check_record(
     record: Record, header: Header, kind: SignalKind, partner_id: str, now: datetime
 ) -> Candidate | RecordError:
     """One CSV record as a validated candidate, or the reason it is refused."""
+    outcome = _checked(record, header, kind, partner_id, now)
+    if isinstance(outcome, RecordError):
+        return outcome
+    return Candidate(record.line, outcome, content_digest(outcome), record.row)
+
+
+def _checked(
+    record: Record, header: Header, kind: SignalKind, partner_id: str, now: datetime
+) -> Signal | RecordError:
     if record.error is not None:
         kind_of = "truncated-record" if "never closed" in record.error else "invalid-csv-row"
         return RecordError(record.line, record.error, type=kind_of, row=record.row)
@@ -71,7 +80,7 @@ def check_record(
             row=record.row,
             partner_event_id=signal.partner_event_id,
         )
-    return Candidate(record.line, signal, content_digest(signal), record.row)
+    return signal
 
 
 def check_rows(
@@ -81,9 +90,9 @@ def check_rows(
     prepared: list[Prepared] = []
     errors: list[RecordError] = []
     for record in records:
-        outcome = check_record(record, header, kind, partner_id, now)
+        outcome = _checked(record, header, kind, partner_id, now)
         if isinstance(outcome, RecordError):
             errors.append(outcome)
         else:
-            prepared.append(prepare(outcome))
+            prepared.append(prepare_signal(record.line, outcome, record.row))
     return prepared, errors

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .envelope import kind_of
+from anbu_contracts import Signal
+
+from .envelope import kind_of, serialised
 from .records import Candidate
 
 
@@ -41,6 +43,22 @@ class Prepared(NamedTuple):
         if self.correlation_id is not None:
             headers.append(("correlation_id", self.correlation_id.encode()))
         return headers
+
+
+def prepare_signal(line: int, signal: Signal, row: int | None = None) -> Prepared:
+    """A validated signal ready to send, serialised once (its digest comes from the value)."""
+    value, digest = serialised(signal)
+    return Prepared(
+        line=line,
+        partner_event_id=signal.partner_event_id,
+        kind=kind_of(signal).value,
+        digest=digest,
+        event_id=str(signal.event_id),
+        household_id=signal.household_id,
+        correlation_id=signal.correlation_id,
+        value=value,
+        row=row,
+    )
 
 
 def prepare(candidate: Candidate) -> Prepared:

@@ -52,7 +52,7 @@ class FileRefused(Exception):
 @dataclass(frozen=True)
 class FileSettings:
     upload_dir: Path
-    chunk_rows: int = 10_000
+    chunk_rows: int = 5_000  # in flight per chunk: ~12 MiB in a worker, ~4 MiB here
     chunks_ahead: int = 3  # read and checked while the current one is published
     max_reported_errors: int = 1000
     lease: timedelta = timedelta(seconds=60)

@@ -7,18 +7,18 @@ from datetime import datetime
 from pathlib import Path
 
 from anbu_contracts import SignalKind
-from anbu_runtime.db import Database
+from anbu_runtime.uow import Transactions
 
 from ..adapters import csv_files
-from ..adapters import submission_log as log_repo
 from ..adapters.orm import SubmissionRow
+from ..adapters.repository import GatewayRepository, Uow
 from ..domain.csv_columns import Header
 from ..domain.file_rows import check_record
 from ..domain.records import Candidate, RecordError, reused_id
 
 
 def scan_all(
-    db: Database,
+    tx: Transactions[GatewayRepository],
     row: SubmissionRow,
     header: Header,
     codec: str,
@@ -48,9 +48,10 @@ def scan_all(
             kept.append(error)
 
     def check_log() -> None:
-        # ids this partner used before (another submission) for other content
-        with db.session() as session:
-            known = log_repo.existing(session, row.partner_id, [c.partner_event_id for c in batch])
+        # ids this partner used before (another submission) for other content; this runs
+        # in the scan's thread, hence run_sync
+        ids = [c.partner_event_id for c in batch]
+        known = tx.run_sync(lambda uow: uow.repos.log_entries(row.partner_id, ids))
         for c in batch:
             entry = known.get(c.partner_event_id)
             if entry is not None and entry.digest != c.digest:
@@ -79,3 +80,20 @@ def scan_all(
         check_log()
     kept.sort(key=lambda e: e.line)
     return rows, rejected, kept
+
+
+def refuse_file(
+    uow: Uow, submission_id: str, rows: int, rejected: int, kept: list[RecordError], took: float
+) -> None:
+    """Record why an all_or_nothing file is refused: the counts and the refusals kept."""
+    current = uow.repos.submission(submission_id)
+    assert current is not None
+    current.rows = rows
+    current.rejected = rejected
+    current.errors = [e.as_problem() for e in kept]
+    current.errors_truncated = rejected > len(kept)
+    current.detail = (
+        f"{rejected} of {rows} rows are invalid; mode all_or_nothing: nothing was published"
+    )
+    current.processing_seconds += took
+    uow.repos.add(current)

@@ -14,9 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import deque
-from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -31,8 +29,6 @@ from ..adapters.orm import SubmissionRow
 from ..adapters.repository import Uow
 from ..adapters.validation_pool import ValidationPool
 from ..domain.csv_columns import Header, parse_header
-from ..domain.file_rows import Record, check_rows
-from ..domain.prepared import Prepared
 from ..domain.rate_limit import RateLimiter
 from ..domain.records import Mode, RecordError
 from ..domain.submissions import SubmissionState, move
@@ -44,8 +40,9 @@ from ..metrics import (
     SUBMISSION_TRANSITIONS,
     SUBMISSIONS,
 )
+from .file_chunks import Chunk, FileChunks
 from .file_intake import FileSettings
-from .file_validation import scan_all
+from .file_validation import refuse_file, scan_all
 from .publishing import ChunkResult, KafkaUnavailable, Publisher, real_now
 
 log = get_logger(__name__)
@@ -53,15 +50,6 @@ log = get_logger(__name__)
 S = SubmissionState
 IDLE_WAIT = 2.0  # seconds an idle file worker waits for an upload before it looks again
 REPORT_EVERY = 2.0  # seconds between two progress events of a file in the works
-
-
-@dataclass
-class Chunk:
-    prepared: list[Prepared]
-    errors: list[RecordError]
-    rows: int
-    last_line: int
-    exhausted: bool
 
 
 class FileWorker:
@@ -196,33 +184,28 @@ class FileWorker:
         if state is not S.PROCESSING:
             await self._set_state(submission_id, S.PROCESSING)
         log.info("file processing", submission_id=submission_id, resume_after_line=row.cursor_line)
-        records = csv_files.records(path, codec)
-        # Chunks are read (in a thread, one after the other: the lock is first come, first
-        # served) and checked (in a worker process) a few ahead, while the oldest is
-        # published; publication keeps the file's order.
-        reading = asyncio.Lock()
-        ahead: deque[asyncio.Task[Chunk]] = deque()
-        exhausted = False
-
-        def read_ahead() -> None:
-            while not exhausted and len(ahead) < self.settings.chunks_ahead:
-                ahead.append(
-                    asyncio.create_task(
-                        self._next_chunk(
-                            records, reading, header, kind, row.partner_id, row.cursor_line
-                        )
-                    )
-                )
-
-        read_ahead()
+        # Chunks are read and checked in the worker processes a few ahead, while the oldest
+        # is published; publication keeps the file's order.
+        chunks = await FileChunks.open(
+            self.pool,
+            path,
+            codec,
+            header,
+            kind,
+            row.partner_id,
+            row.cursor_line,
+            rows=self.settings.chunk_rows,
+            ahead=self.settings.chunks_ahead,
+            now=self.runtime.clock.now,
+        )
         try:
-            while ahead and not stop.is_set():
+            while not stop.is_set():
                 started = time.perf_counter()
-                chunk = await ahead.popleft()
-                exhausted = exhausted or chunk.exhausted
-                read_ahead()
+                chunk = await chunks.next()
+                if chunk is None:
+                    break
                 if chunk.rows == 0:
-                    continue  # read after the end of the file
+                    continue  # every record of it was committed before a restart
                 await self._pace(row, len(chunk.prepared), stop)
                 if stop.is_set():
                     return
@@ -242,6 +225,7 @@ class FileWorker:
                     chunk.prepared,
                     keep_payload=False,
                     on_commit=on_commit,
+                    key_hashes=chunk.key_hashes,
                 )
                 FILE_ROWS.labels(kind.value).inc(chunk.rows)
                 elapsed = time.perf_counter() - started
@@ -257,10 +241,7 @@ class FileWorker:
                     rejected_before + len(result.rejected)
                 )
         finally:
-            for task in ahead:
-                with contextlib.suppress(Exception):
-                    await task  # the reading thread must finish before the file closes
-            records.close()
+            await chunks.close()
         if not stop.is_set():
             await self._finish(submission_id, S.COMPLETED)
             done = await self.tx.run(lambda uow: uow.repos.submission(submission_id))
@@ -288,26 +269,6 @@ class FileWorker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=max(wait, 0.05))
 
-    async def _next_chunk(
-        self,
-        records: Iterator[Record],
-        reading: asyncio.Lock,
-        header: Header,
-        kind: SignalKind,
-        partner_id: str,
-        after_line: int,
-    ) -> Chunk:
-        """Read the next chunk of records after ``after_line`` and check it (off the loop)."""
-        async with reading:
-            rows, exhausted = await asyncio.to_thread(
-                _take, records, after_line, self.settings.chunk_rows
-            )
-        prepared, errors = await self.pool.run(
-            check_rows, rows, header, kind, partner_id, self.runtime.clock.now()
-        )
-        last_line = rows[-1].line if rows else after_line
-        return Chunk(prepared, errors, len(rows), last_line, exhausted)
-
     def _advance(
         self,
         uow: Uow,
@@ -322,6 +283,7 @@ class FileWorker:
         if row.claimed_by != owner:
             raise RuntimeError("the submission was claimed by another worker")
         errors = sorted(chunk.errors + result.rejected, key=lambda e: e.line)
+        errors = [e if e.row is None else replace(e, row=e.row + chunk.first_row) for e in errors]
         row.rows += chunk.rows
         row.accepted += len(result.accepted)
         row.published += len(result.accepted)
@@ -354,7 +316,7 @@ class FileWorker:
 
         rows, rejected, kept = await asyncio.to_thread(
             scan_all,
-            self.runtime.db,
+            self.tx,
             row,
             header,
             codec,
@@ -367,34 +329,11 @@ class FileWorker:
             return False
         if rejected == 0:
             return True
-
-        def refuse(uow: Uow) -> None:
-            current = uow.repos.submission(row.submission_id)
-            assert current is not None
-            current.rows = rows
-            current.rejected = rejected
-            current.errors = [e.as_problem() for e in kept]
-            current.errors_truncated = rejected > len(kept)
-            current.detail = (
-                f"{rejected} of {rows} rows are invalid; mode all_or_nothing: nothing was published"
-            )
-            current.processing_seconds += time.perf_counter() - started
-            uow.repos.add(current)
-
-        await self.tx.run(refuse)
+        took = time.perf_counter() - started
+        await self.tx.run(
+            lambda uow: refuse_file(uow, row.submission_id, rows, rejected, kept, took)
+        )
         await self._finish(row.submission_id, S.REJECTED)
         SIGNALS.labels(kind.value, row.partner_id, "file", "rejected").inc(rows)
         log.info("file refused", submission_id=row.submission_id, rows=rows, rejected=rejected)
         return False
-
-
-def _take(records: Iterator[Record], after_line: int, limit: int) -> tuple[list[Record], bool]:
-    """Up to ``limit`` records after ``after_line`` and whether the file is exhausted."""
-    taken: list[Record] = []
-    for record in records:
-        if record.line <= after_line:
-            continue  # committed before a restart
-        taken.append(record)
-        if len(taken) >= limit:
-            return taken, False
-    return taken, True

@@ -24,7 +24,7 @@ import json
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -101,12 +101,14 @@ class Publisher:
         *,
         keep_payload: bool,
         on_commit: Callable[[Uow, ChunkResult], None] | None = None,
+        key_hashes: Mapping[bytes, int] | None = None,
     ) -> ChunkResult:
         """Publish ``records`` of ``partner_id`` once each; see the module docstring.
 
         ``keep_payload`` stores the serialised record with its pending row (records that
         have no file to be read from again). ``on_commit`` runs in the transaction that
-        marks the records published (in its unit of work).
+        marks the records published (in its unit of work). ``key_hashes``: the keys hashed
+        ahead for partitioning (see ``send_prepared``).
         """
         if not self.runtime.producer.started or not self.runtime.connected:
             raise KafkaUnavailable("Kafka is not connected yet")
@@ -129,7 +131,7 @@ class Publisher:
         if plan.send:
             started = time.perf_counter()
             try:
-                await send_prepared(self.runtime.producer, TOPIC_OF, plan.send)
+                await send_prepared(self.runtime.producer, TOPIC_OF, plan.send, key_hashes)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
