@@ -31,7 +31,7 @@ from ..adapters.orm import EscalationRow, escalation_of, protocol_context
 from ..domain import merging, protocols, safety_calls
 from ..domain.alerts import Alert
 from ..domain.protocols import Escalation, ProtocolSpec, StepResult, StepSpec, StepState
-from .alerts import resolve_alert
+from .alerts import emit, resolve_alert
 from .unit import Uow
 
 log = get_logger(__name__)
@@ -106,7 +106,7 @@ def publish(
             joined_alert_id=joined_alert_id,
             previous_protocol_id=previous_protocol_id,
         )
-        uow.publish(DETECTOR_ESCALATION, event)
+        emit(uow, DETECTOR_ESCALATION, event)
 
 
 def start(
