@@ -40,7 +40,7 @@ from .orm import (
     escalation_of,
     household_values,
 )
-from .staging import Staging
+from .staging import Staging, staged_row
 
 
 class Repository(IndexStore, Staging):
@@ -169,7 +169,10 @@ class Repository(IndexStore, Staging):
             "protocol_id": alert.protocol_id,
         }
         if row is None:
-            row = AlertRow(alert_id=alert.alert_id, correlation_id=correlation_id, **values)
+            make = staged_row if staged else AlertRow
+            row = make(
+                alert_id=alert.alert_id, correlation_id=correlation_id, escalation_id=None, **values
+            )
         else:
             for key, value in values.items():
                 setattr(row, key, value)
@@ -298,7 +301,7 @@ class Repository(IndexStore, Staging):
         }
         if row is None:
             assert partition is not None
-            row = EscalationRow(
+            row = (staged_row if staged else EscalationRow)(
                 escalation_id=escalation.escalation_id,
                 partition=partition,
                 trigger_facts=facts or {},
@@ -328,7 +331,8 @@ class Repository(IndexStore, Staging):
         actions: list[dict[str, Any]],
     ) -> None:
         """Insert the step's execution row; a duplicate (a second firing) fails the transaction."""
-        row = StepExecutionRow(
+        staged = self.staged is not None and escalation_id in self.staged.escalations
+        row = (staged_row if staged else StepExecutionRow)(
             escalation_id=escalation_id,
             step_id=step_id,
             state=state,
@@ -337,7 +341,8 @@ class Repository(IndexStore, Staging):
             instance=instance,
             actions=actions,
         )
-        if self.staged is not None and escalation_id in self.staged.escalations:
+        if staged:
+            assert self.staged is not None
             self.staged.add_step(row)
             return
         self.session.add(row)

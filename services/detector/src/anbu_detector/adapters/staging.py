@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -74,8 +75,14 @@ def prefetch(
     return loaded, absent, busy
 
 
-def _values(row: Any) -> dict[str, Any]:
-    return {c.name: getattr(row, c.name) for c in type(row).__table__.columns}
+def staged_row(**values: Any) -> Any:
+    """A staged row: its columns as attributes, as the ORM's row has them (building the
+    ORM's row object cost more than the rest of opening an alert set-based)."""
+    return SimpleNamespace(**values)
+
+
+def _values(table: Any, row: Any) -> dict[str, Any]:
+    return {c.name: getattr(row, c.name) for c in table.columns}
 
 
 class StepConflict(IntegrityError):
@@ -139,8 +146,9 @@ class Staged:
             "escalation": self.escalations,
             "step_execution": self.steps,
         }
-        for table, rows in tables.items():
-            bulk_insert(session, metadata.tables[table], [_values(r) for r in rows.values()])
+        for name, rows in tables.items():
+            table = metadata.tables[name]
+            bulk_insert(session, table, [_values(table, r) for r in rows.values()])
         now = datetime.now(UTC)
         bulk_insert(session, OUTBOX, [outbox_row(t, e, now) for t, e in self.events])
         written = len(self.events)
