@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -73,6 +74,9 @@ class Statements:
 
     def _statement(self, *args: Any) -> None:
         self.statements += 1
+        import sys
+
+        print("SQL", str(args[2])[:90], file=sys.stderr)
 
     def _commit(self, *args: Any) -> None:
         self.commits += 1
@@ -163,3 +167,36 @@ async def test_a_batch_delivered_again_creates_nothing(worlds: tuple[World, Worl
     assert after == before
     assert before[0] == N + 2  # every household's arrears alert, and two SOS alerts
     assert world.events() == []
+
+
+async def test_timers_going_off_together_run_their_steps_set_based(
+    worlds: tuple[World, World],
+) -> None:
+    """Every escalation's next step due at once (after a storm, three days on): the due
+    steps run in one transaction with a few statements, as firing them one at a time does."""
+    batch, single = worlds
+    for world in worlds:
+        await enrol(world)
+        await world.send(*storm())
+        world.events()
+        world.clock.advance(timedelta(days=4))
+    with batch.db.session() as s:
+        ids = [
+            str(e)
+            for e in s.execute(
+                select(EscalationRow.escalation_id).where(EscalationRow.status == "running")
+            ).scalars()
+        ]
+    assert len(ids) == N
+
+    counted = Statements(batch)
+    await batch.detector.fire_many(ids)
+    with single.db.session() as s:
+        for escalation_id in s.execute(select(EscalationRow.escalation_id)).scalars():
+            await single.detector.fire(str(escalation_id))
+
+    assert counted.commits == 1
+    assert counted.statements <= 40, counted.statements  # before: ~8 per escalation
+    got = outcome(batch)
+    assert got == outcome(single)
+    assert any(state == "executed" and step != "phone" for _, step, state in got["steps"])

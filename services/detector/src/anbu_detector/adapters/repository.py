@@ -7,6 +7,7 @@ Handlers see a :class:`Repository` as ``uow.repos`` (through the bundle in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -40,7 +41,7 @@ from .orm import (
     escalation_of,
     household_values,
 )
-from .staging import Staging, staged_row
+from .staging import Staged, Staging, staged_row
 
 
 class Repository(IndexStore, Staging):
@@ -188,6 +189,24 @@ class Repository(IndexStore, Staging):
             return self.staged.escalations[escalation_id]
         return self.session.get(EscalationRow, escalation_id)
 
+    def prefetch_escalations(self, escalation_ids: list[UUID]) -> Staged:
+        """``prefetch`` for timers going off: the escalations' rows (kept in the session),
+        their executed steps' actions (``given_tasks``) and their households'."""
+        rows = self.session.exec(
+            select(EscalationRow).where(col(EscalationRow.escalation_id).in_(escalation_ids))
+        ).all()
+        self._loaded.extend(rows)
+        executed = self.session.exec(
+            select(StepExecutionRow.escalation_id, StepExecutionRow.actions).where(
+                col(StepExecutionRow.escalation_id).in_(escalation_ids),
+                StepExecutionRow.state == "executed",
+            )
+        ).all()
+        self._actions = {escalation_id: [] for escalation_id in escalation_ids}
+        for escalation_id, actions in executed:
+            self._actions[escalation_id].append(actions)
+        return self.prefetch({row.household_id for row in rows})
+
     def escalation(self, escalation_id: UUID) -> Escalation | None:
         row = self.escalation_row(escalation_id)
         return escalation_of(row) if row else None
@@ -261,12 +280,14 @@ class Repository(IndexStore, Staging):
             done = [s.actions for s in steps if s.state == "executed"]
             tasks = [a for actions in done for a in actions if a["action"] == "task"]
             return [TaskAction.model_validate(a) for a in tasks]
-        rows = self.session.exec(
-            select(StepExecutionRow.actions).where(
-                StepExecutionRow.escalation_id == escalation_id,
-                StepExecutionRow.state == "executed",
-            )
-        ).all()
+        rows: Sequence[Any] | None = self._actions.get(escalation_id)
+        if rows is None:
+            rows = self.session.exec(
+                select(StepExecutionRow.actions).where(
+                    StepExecutionRow.escalation_id == escalation_id,
+                    StepExecutionRow.state == "executed",
+                )
+            ).all()
         tasks = [a for actions in rows for a in actions if a["action"] == "task"]
         return [TaskAction.model_validate(a) for a in tasks]
 
@@ -317,7 +338,8 @@ class Repository(IndexStore, Staging):
             staged.add_escalation(row)
             return row
         self.session.add(row)
-        self.session.flush()
+        if self.staged is None:  # a batch's session flushes once, at its commit
+            self.session.flush()
         return row
 
     def record_step(
@@ -346,7 +368,10 @@ class Repository(IndexStore, Staging):
             self.staged.add_step(row)
             return
         self.session.add(row)
-        self.session.flush()
+        if escalation_id in self._actions and state == "executed":
+            self._actions[escalation_id].append(actions)
+        if self.staged is None:  # a batch's session flushes once, at its commit
+            self.session.flush()
 
     def running_due(self, partitions: set[int]) -> list[tuple[UUID, int, datetime | None]]:
         """Running escalations of ``partitions``: id, partition, when the next step is due."""

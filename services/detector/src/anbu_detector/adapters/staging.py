@@ -167,6 +167,8 @@ class Staging:
         self.staged: Staged | None = None
         self._absent: set[tuple[type[Any], Any]] = set()  # prefetched: no such row
         self._loaded: list[Any] = []  # prefetched rows, held for the session's identity map
+        # escalation → its executed steps' actions, for those prefetched (``given_tasks``)
+        self._actions: dict[UUID, list[Any]] = {}
 
     def prefetch(self, households: set[str]) -> Staged:
         """Load the batch's households' rows in a few statements and start staging.
@@ -176,7 +178,7 @@ class Staging:
         running become *fresh*: their new alerts and escalations are staged (``staging.py``).
         """
         loaded, absent, busy = prefetch(self.session, households, RULES_PREFETCHED)
-        self._loaded = loaded
+        self._loaded.extend(loaded)
         self._absent.update(absent)
         self.staged = Staged(self.session, households - busy)
         return self.staged
