@@ -7,7 +7,7 @@ import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from sqlalchemy import event
 
@@ -71,3 +71,32 @@ async def test_timers_set_in_bulk_survive_a_restart_and_fire_once(tmp_path: Path
     assert set(fired.values()) == {1}
     assert again.scheduled(1) == again.scheduled(2) == set()  # done: gone from the stores
     assert lookups_on_loop == 0
+
+
+async def test_a_timer_set_by_its_own_firing_is_kept(tmp_path: Path) -> None:
+    """A step that runs sets the escalation's next timer under the same id: the lookup
+    that found the fired job removes it before the firing starts, so it never deletes the
+    new one (the next step of a protocol would never run)."""
+    engine = timers_engine(f"sqlite:///{tmp_path / 'detector.db'}")
+    fired: Counter[str] = Counter()
+    timers: StepTimers
+
+    async def fire(escalation_id: str) -> None:
+        fired[escalation_id] += 1
+        if fired[escalation_id] == 1:  # the next step, due shortly
+            soon = datetime.now(UTC) + timedelta(seconds=0.5)
+            timers.set_many([(UUID(escalation_id), 4, soon)])
+
+    timers = StepTimers(engine, SystemClock(), fire)
+    timers.start()
+    timers.add_partitions({4})
+    ids = [uuid4() for _ in range(20)]
+    await asyncio.to_thread(
+        timers.set_many, [(e, 4, datetime.now(UTC) + timedelta(seconds=0.3)) for e in ids]
+    )
+    for _ in range(50):
+        if sum(fired.values()) == 2 * len(ids):
+            break
+        await asyncio.sleep(0.1)
+    timers.shutdown()
+    assert fired == Counter({str(e): 2 for e in ids})

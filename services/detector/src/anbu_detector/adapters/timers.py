@@ -55,10 +55,23 @@ def _alias(partition: int) -> str:
 
 
 class _LoopExecutor(AsyncIOExecutor):  # type: ignore[misc]
-    """Jobs run on the event loop, whichever thread found them due."""
+    """Jobs found due by the lookup thread are held, then started on the event loop once
+    the lookup is over: by then the lookup has removed each fired job from its store, as
+    ``AsyncIOScheduler`` (lookup and start in one go on the loop) does. Started sooner, a
+    firing could set the escalation's next timer before the lookup removed the fired job
+    under the same id — deleting the new timer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: list[tuple[Job, list[datetime]]] = []
 
     def _do_submit_job(self, job: Job, run_times: list[datetime]) -> None:
-        self._eventloop.call_soon_threadsafe(super()._do_submit_job, job, run_times)
+        self.held.append((job, run_times))  # in the lookup's thread; one lookup at a time
+
+    def release(self) -> None:
+        held, self.held = self.held, []
+        for job, run_times in held:
+            super()._do_submit_job(job, run_times)
 
 
 class OffLoopScheduler(AsyncIOScheduler):  # type: ignore[misc]
@@ -68,7 +81,7 @@ class OffLoopScheduler(AsyncIOScheduler):  # type: ignore[misc]
     is a blocking query per partition's store at every wake-up: 17 % of the loop under the
     priority lane's SOS probes once the probes' protocols had timers. Here a wake-up hands
     the lookup (``_process_jobs``) to a thread, one at a time (a wake-up meanwhile runs
-    again after it), and the jobs found due are started on the loop as before."""
+    again after it), and the jobs found due are started on the loop when it is over."""
 
     _busy = False
     _again = False
@@ -85,6 +98,9 @@ class OffLoopScheduler(AsyncIOScheduler):  # type: ignore[misc]
 
     def _looked_up(self, lookup: asyncio.Future[float | None]) -> None:
         self._busy = False
+        for executor in self._executors.values():
+            if isinstance(executor, _LoopExecutor):
+                executor.release()
         if self.state == STATE_STOPPED or self._eventloop is None:
             return
         if self._again:
