@@ -7,6 +7,7 @@ Handlers see a :class:`Repository` as ``uow.repos`` (through the bundle in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -40,26 +41,30 @@ from .orm import (
     escalation_of,
     household_values,
 )
+from .staging import Staged, Staging, staged_row
 
 
-class Repository(IndexStore):
-    """Loads and saves the detector's domain objects inside one session."""
+class Repository(IndexStore, Staging):
+    """Loads and saves the detector's domain objects inside one session (a consumer
+    batch's households from what it prefetched and staged: :class:`.staging.Staging`)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        Staging.__init__(self, session)
 
     # households
     def household(self, household_id: str) -> HouseholdRow | None:
-        return self.session.get(HouseholdRow, household_id)
+        return self._get(HouseholdRow, household_id)
 
     def save_household(self, snapshot: HouseholdSnapshot, partition: int) -> HouseholdRow | None:
         """Keep the snapshot unless a newer revision is stored; the row if it changed."""
-        row = self.session.get(HouseholdRow, snapshot.household_id)
+        row = self._get(HouseholdRow, snapshot.household_id)
         if row is not None and row.revision >= snapshot.revision:
             return None
         values = household_values(snapshot, partition)
         if row is None:
             row = HouseholdRow(household_id=snapshot.household_id, **values)
+            self._absent.discard((HouseholdRow, snapshot.household_id))
         else:
             for key, value in values.items():
                 setattr(row, key, value)
@@ -103,18 +108,24 @@ class Repository(IndexStore):
         self.session.add(row)
 
     def rule_state(self, household_id: str, rule: str) -> dict[str, Any]:
-        row = self.session.get(RuleStateRow, (household_id, rule))
+        row = self._get(RuleStateRow, (household_id, rule))
         return dict(row.state) if row else {}
 
     def save_rule_state(self, household_id: str, rule: str, state: dict[str, Any]) -> None:
-        row = self.session.get(RuleStateRow, (household_id, rule)) or RuleStateRow(
+        row = self._get(RuleStateRow, (household_id, rule)) or RuleStateRow(
             household_id=household_id, rule=rule
         )
         row.state = state
         self.session.add(row)
+        self._absent.discard((RuleStateRow, (household_id, rule)))
 
     # alerts
     def open_alert(self, household_id: str, reason: AlertReason) -> Alert | None:
+        if staged := self._fresh(household_id):
+            for found in staged.alerts_of(household_id):
+                if found.reason == reason.value and found.status == AlertStatus.OPEN.value:
+                    return alert_of(found)
+            return None
         row = self.session.exec(
             select(AlertRow).where(
                 AlertRow.household_id == household_id,
@@ -125,6 +136,9 @@ class Repository(IndexStore):
         return alert_of(row) if row else None
 
     def open_alerts_of(self, household_id: str) -> list[Alert]:
+        if staged := self._fresh(household_id):
+            found = staged.alerts_of(household_id)
+            return [alert_of(r) for r in found if r.status == AlertStatus.OPEN.value]
         rows = self.session.exec(
             select(AlertRow).where(
                 AlertRow.household_id == household_id, AlertRow.status == AlertStatus.OPEN.value
@@ -133,15 +147,16 @@ class Repository(IndexStore):
         return [alert_of(r) for r in rows]
 
     def alert(self, alert_id: UUID) -> Alert | None:
-        row = self.session.get(AlertRow, alert_id)
+        row = self._alert_row(alert_id)
         return alert_of(row) if row else None
 
     def alert_correlation(self, alert_id: UUID) -> str | None:
-        row = self.session.get(AlertRow, alert_id)
+        row = self._alert_row(alert_id)
         return row.correlation_id if row else None
 
     def save_alert(self, alert: Alert, correlation_id: str | None = None) -> None:
-        row = self.session.get(AlertRow, alert.alert_id)
+        staged = self._fresh(alert.household_id)
+        row = staged.alerts.get(alert.alert_id) if staged else self._alert_row(alert.alert_id)
         values = {
             "household_id": alert.household_id,
             "reason": alert.reason.value,
@@ -155,22 +170,51 @@ class Repository(IndexStore):
             "protocol_id": alert.protocol_id,
         }
         if row is None:
-            row = AlertRow(alert_id=alert.alert_id, correlation_id=correlation_id, **values)
+            make = staged_row if staged else AlertRow
+            row = make(
+                alert_id=alert.alert_id, correlation_id=correlation_id, escalation_id=None, **values
+            )
         else:
             for key, value in values.items():
                 setattr(row, key, value)
+        if staged:
+            staged.add_alert(row)
+            return
         self.session.add(row)
         self.session.flush()
 
     # escalations
     def escalation_row(self, escalation_id: UUID) -> EscalationRow | None:
+        if self.staged is not None and escalation_id in self.staged.escalations:
+            return self.staged.escalations[escalation_id]
         return self.session.get(EscalationRow, escalation_id)
 
+    def prefetch_escalations(self, escalation_ids: list[UUID]) -> Staged:
+        """``prefetch`` for timers going off: the escalations' rows (kept in the session),
+        their executed steps' actions (``given_tasks``) and their households'."""
+        rows = self.session.exec(
+            select(EscalationRow).where(col(EscalationRow.escalation_id).in_(escalation_ids))
+        ).all()
+        self._loaded.extend(rows)
+        executed = self.session.exec(
+            select(StepExecutionRow.escalation_id, StepExecutionRow.actions).where(
+                col(StepExecutionRow.escalation_id).in_(escalation_ids),
+                StepExecutionRow.state == "executed",
+            )
+        ).all()
+        self._actions = {escalation_id: [] for escalation_id in escalation_ids}
+        for escalation_id, actions in executed:
+            self._actions[escalation_id].append(actions)
+        return self.prefetch({row.household_id for row in rows})
+
     def escalation(self, escalation_id: UUID) -> Escalation | None:
-        row = self.session.get(EscalationRow, escalation_id)
+        row = self.escalation_row(escalation_id)
         return escalation_of(row) if row else None
 
     def running_escalations(self, household_id: str) -> list[Escalation]:
+        if staged := self._fresh(household_id):
+            found = staged.escalations_of(household_id)
+            return [escalation_of(r) for r in found if r.status == EscalationStatus.RUNNING.value]
         rows = self.session.exec(
             select(EscalationRow).where(
                 EscalationRow.household_id == household_id,
@@ -181,9 +225,13 @@ class Repository(IndexStore):
 
     def escalation_for_alert(self, alert_id: UUID) -> Escalation | None:
         """The escalation the alert started or joined."""
-        alert = self.session.get(AlertRow, alert_id)
+        alert = self._alert_row(alert_id)
         if alert is not None and alert.escalation_id is not None:
             return self.escalation(alert.escalation_id)
+        if alert is not None and (staged := self._fresh(alert.household_id)):
+            found = staged.escalations_of(alert.household_id)
+            started = [e for e in found if e.alert_id == alert_id]
+            return escalation_of(started[0]) if started else None
         # Alerts from before the link was kept: the escalation they started.
         row = self.session.exec(
             select(EscalationRow).where(EscalationRow.alert_id == alert_id)
@@ -192,17 +240,28 @@ class Repository(IndexStore):
 
     def link_alert(self, alert_id: UUID, escalation_id: UUID) -> bool:
         """Make the alert evidence for the escalation; False if it already was."""
-        row = self.session.get(AlertRow, alert_id)
+        row = self._alert_row(alert_id)
         if row is None or row.escalation_id == escalation_id:
             return False
         row.escalation_id = escalation_id
-        self.session.add(row)
-        self.session.flush()
+        if self.staged is None or alert_id not in self.staged.alerts:
+            self.session.add(row)
+            self.session.flush()
         return True
 
     def open_alerts_of_escalation(self, escalation: Escalation) -> list[Alert]:
         """The open alerts an escalation answers: the one that started it and those that
         joined it."""
+        if staged := self._fresh(escalation.household_id):
+            answers = [
+                r
+                for r in staged.alerts_of(escalation.household_id)
+                if r.status == AlertStatus.OPEN.value
+                and (
+                    r.escalation_id == escalation.escalation_id or r.alert_id == escalation.alert_id
+                )
+            ]
+            return [alert_of(r) for r in sorted(answers, key=lambda r: r.opened_at)]
         rows = self.session.exec(
             select(AlertRow)
             .where(
@@ -216,12 +275,19 @@ class Repository(IndexStore):
 
     def given_tasks(self, escalation_id: UUID) -> list[TaskAction]:
         """The tasks the escalation's executed steps gave to people."""
-        rows = self.session.exec(
-            select(StepExecutionRow.actions).where(
-                StepExecutionRow.escalation_id == escalation_id,
-                StepExecutionRow.state == "executed",
-            )
-        ).all()
+        if self.staged is not None and escalation_id in self.staged.escalations:
+            steps = self.staged.steps_of(escalation_id)
+            done = [s.actions for s in steps if s.state == "executed"]
+            tasks = [a for actions in done for a in actions if a["action"] == "task"]
+            return [TaskAction.model_validate(a) for a in tasks]
+        rows: Sequence[Any] | None = self._actions.get(escalation_id)
+        if rows is None:
+            rows = self.session.exec(
+                select(StepExecutionRow.actions).where(
+                    StepExecutionRow.escalation_id == escalation_id,
+                    StepExecutionRow.state == "executed",
+                )
+            ).all()
         tasks = [a for actions in rows for a in actions if a["action"] == "task"]
         return [TaskAction.model_validate(a) for a in tasks]
 
@@ -234,7 +300,12 @@ class Repository(IndexStore):
         correlation_id: str | None = None,
         next_due_at: datetime | None = None,
     ) -> EscalationRow:
-        row = self.session.get(EscalationRow, escalation.escalation_id)
+        staged = self._fresh(escalation.household_id)
+        row = (
+            staged.escalations.get(escalation.escalation_id)
+            if staged
+            else self.session.get(EscalationRow, escalation.escalation_id)
+        )
         values = {
             "alert_id": escalation.alert_id,
             "household_id": escalation.household_id,
@@ -251,7 +322,7 @@ class Repository(IndexStore):
         }
         if row is None:
             assert partition is not None
-            row = EscalationRow(
+            row = (staged_row if staged else EscalationRow)(
                 escalation_id=escalation.escalation_id,
                 partition=partition,
                 trigger_facts=facts or {},
@@ -263,8 +334,12 @@ class Repository(IndexStore):
                 setattr(row, key, value)
             if facts is not None:  # an upgrade: the stronger alert's facts count too
                 row.trigger_facts = {**row.trigger_facts, **facts}
+        if staged:
+            staged.add_escalation(row)
+            return row
         self.session.add(row)
-        self.session.flush()
+        if self.staged is None:  # a batch's session flushes once, at its commit
+            self.session.flush()
         return row
 
     def record_step(
@@ -278,18 +353,25 @@ class Repository(IndexStore):
         actions: list[dict[str, Any]],
     ) -> None:
         """Insert the step's execution row; a duplicate (a second firing) fails the transaction."""
-        self.session.add(
-            StepExecutionRow(
-                escalation_id=escalation_id,
-                step_id=step_id,
-                state=state,
-                due_at=due_at,
-                ran_at=ran_at,
-                instance=instance,
-                actions=actions,
-            )
+        staged = self.staged is not None and escalation_id in self.staged.escalations
+        row = (staged_row if staged else StepExecutionRow)(
+            escalation_id=escalation_id,
+            step_id=step_id,
+            state=state,
+            due_at=due_at,
+            ran_at=ran_at,
+            instance=instance,
+            actions=actions,
         )
-        self.session.flush()
+        if staged:
+            assert self.staged is not None
+            self.staged.add_step(row)
+            return
+        self.session.add(row)
+        if escalation_id in self._actions and state == "executed":
+            self._actions[escalation_id].append(actions)
+        if self.staged is None:  # a batch's session flushes once, at its commit
+            self.session.flush()
 
     def running_due(self, partitions: set[int]) -> list[tuple[UUID, int, datetime | None]]:
         """Running escalations of ``partitions``: id, partition, when the next step is due."""

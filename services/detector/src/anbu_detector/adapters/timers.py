@@ -10,16 +10,21 @@ wall clock, so each is mapped with ``Clock.real_instant``.
 
 from __future__ import annotations
 
-import contextlib
-import threading
+import asyncio
+import pickle
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
-from apscheduler.jobstores.base import JobLookupError
+from apscheduler.executors.asyncio import AsyncIOExecutor
+from apscheduler.job import Job
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.asyncio import AsyncIOScheduler, run_in_event_loop
+from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.triggers.date import DateTrigger
+from apscheduler.util import datetime_to_utc_timestamp
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
@@ -49,6 +54,70 @@ def _alias(partition: int) -> str:
     return f"p{partition:02d}"
 
 
+class _LoopExecutor(AsyncIOExecutor):  # type: ignore[misc]
+    """Jobs found due by the lookup thread are held, then started on the event loop once
+    the lookup is over: by then the lookup has removed each fired job from its store, as
+    ``AsyncIOScheduler`` (lookup and start in one go on the loop) does. Started sooner, a
+    firing could set the escalation's next timer before the lookup removed the fired job
+    under the same id — deleting the new timer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: list[tuple[Job, list[datetime]]] = []
+
+    def _do_submit_job(self, job: Job, run_times: list[datetime]) -> None:
+        self.held.append((job, run_times))  # in the lookup's thread; one lookup at a time
+
+    def release(self) -> None:
+        held, self.held = self.held, []
+        for job, run_times in held:
+            super()._do_submit_job(job, run_times)
+
+
+class OffLoopScheduler(AsyncIOScheduler):  # type: ignore[misc]
+    """APScheduler on asyncio, its job-store lookups in a worker thread.
+
+    ``AsyncIOScheduler`` looks for due jobs on the event loop, and with SQL job stores that
+    is a blocking query per partition's store at every wake-up: 17 % of the loop under the
+    priority lane's SOS probes once the probes' protocols had timers. Here a wake-up hands
+    the lookup (``_process_jobs``) to a thread, one at a time (a wake-up meanwhile runs
+    again after it), and the jobs found due are started on the loop when it is over."""
+
+    _busy = False
+    _again = False
+
+    @run_in_event_loop  # type: ignore[untyped-decorator]
+    def wakeup(self) -> None:
+        self._stop_timer()
+        if self._busy:
+            self._again = True
+            return
+        self._busy = True
+        lookup = self._eventloop.run_in_executor(None, self._process_jobs)
+        lookup.add_done_callback(self._looked_up)
+
+    def _looked_up(self, lookup: asyncio.Future[float | None]) -> None:
+        self._busy = False
+        for executor in self._executors.values():
+            if isinstance(executor, _LoopExecutor):
+                executor.release()
+        if self.state == STATE_STOPPED or self._eventloop is None:
+            return
+        if self._again:
+            self._again = False
+            self.wakeup()
+            return
+        try:
+            wait = lookup.result()
+        except Exception:  # the store's database away: look again shortly
+            log.exception("protocol timers: job lookup failed")
+            wait = 1.0
+        self._start_timer(wait)
+
+    def _create_default_executor(self) -> AsyncIOExecutor:
+        return _LoopExecutor()
+
+
 class StepTimers:
     def __init__(self, engine: Engine, clock: Clock, fire: Fire) -> None:
         global _FIRE
@@ -60,13 +129,26 @@ class StepTimers:
         # first run is still finishing, and a skipped date job is gone. Several instances are
         # safe: every firing runs under the consumer's lock and a step executes once (the
         # step-execution table's primary key).
-        self.scheduler = AsyncIOScheduler(
+        self.scheduler = OffLoopScheduler(
             timezone=UTC,
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 8},
         )
         self.partitions: set[int] = set()
-        self._writers = 0
-        self._writers_lock = threading.Lock()
+        # What every job's pickled state shares (``set_many`` fills in id, args and time).
+        start = datetime(2000, 1, 1, tzinfo=UTC)
+        self._template: dict[str, Any] = Job(
+            self.scheduler,
+            id="template",
+            func=fire_step,
+            args=("template",),
+            kwargs={},
+            trigger=DateTrigger(run_date=start),
+            executor="default",
+            next_run_time=start,
+            misfire_grace_time=None,
+            coalesce=True,
+            max_instances=8,
+        ).__getstate__()
 
     def start(self) -> None:
         if not self.scheduler.running:
@@ -141,42 +223,58 @@ class StepTimers:
             return {row[0] for row in conn.execute(text(f"SELECT id FROM {table}"))}  # noqa: S608
 
     def set_many(self, timers: Iterable[tuple[UUID, int, datetime | None]]) -> None:
-        """Set many timers (blocking: call it from a thread), waking the scheduler once.
+        """Set many timers (blocking: call it from a thread) with one transaction per
+        partition's store, waking the scheduler once.
 
-        APScheduler wakes its scheduler after every added job, and on asyncio that wake-up
-        scans every job store on the event loop; for a batch that opens thousands of
-        escalations that would stall the loop (heartbeats to Kafka, HTTP). The scheduler is
-        paused while the batch is written and resumed (one scan) when the last writer is done.
-        """
-        items = list(timers)
-        if not items:
+        Each ``add_job`` was its own transaction (a commit, on SQLite a sync to disk) and
+        woke the scheduler; an alert storm sets thousands at once. The rows are written as
+        ``SQLAlchemyJobStore.add_job`` writes them (the job's pickled state), replacing any
+        earlier timer of the escalation; a ``None`` due time deletes it."""
+        by_store: dict[int, list[tuple[str, datetime | None]]] = defaultdict(list)
+        for escalation_id, partition, due in timers:
+            if partition in self.partitions:  # else another instance owns it (reconciled)
+                by_store[partition].append((str(escalation_id), due))
+        if not by_store:
             return
-        if len(items) == 1 or not self.scheduler.running:
-            for escalation_id, partition, due in items:
-                self.set(escalation_id, partition, due)
+        if not self.scheduler.running:  # the stores' tables are made when it starts
+            for partition, items in by_store.items():
+                for job_id, due in items:
+                    self._add_job(partition, job_id, due)
             return
-        with self._writers_lock:
-            self._writers += 1
-            if self._writers == 1:
-                self.scheduler.pause()
-        try:
-            for escalation_id, partition, due in items:
-                self.set(escalation_id, partition, due)
-        finally:
-            with self._writers_lock:
-                self._writers -= 1
-                if self._writers == 0 and self.scheduler.running:
-                    self.scheduler.resume()
+        for partition, items in by_store.items():
+            store = self.scheduler._lookup_jobstore(_alias(partition))
+            table = store.jobs_t
+            rows = [
+                self._row(job_id, due, store.pickle_protocol)
+                for job_id, due in items
+                if due is not None
+            ]
+            ids = [job_id for job_id, _ in items]
+            with self.engine.begin() as conn:
+                for start in range(0, len(ids), 5000):
+                    conn.execute(table.delete().where(table.c.id.in_(ids[start : start + 5000])))
+                if rows:
+                    conn.execute(table.insert(), rows)
+        self.scheduler.wakeup()
 
-    def set(self, escalation_id: UUID, partition: int, due: datetime | None) -> None:
-        """Wake the escalation at ``due`` (shared-clock time); None removes its timer."""
-        if partition not in self.partitions:
-            return  # another instance owns it and reconciles it on assignment
-        job_id = str(escalation_id)
+    def _row(self, job_id: str, due: datetime, protocol: int) -> dict[str, Any]:
+        run = self.clock.real_instant(due)
+        state = {
+            **self._template,
+            "id": job_id,
+            "args": (job_id,),
+            "trigger": DateTrigger(run_date=run),
+            "next_run_time": run,
+        }
+        return {
+            "id": job_id,
+            "next_run_time": datetime_to_utc_timestamp(run),
+            "job_state": pickle.dumps(state, protocol),
+        }
+
+    def _add_job(self, partition: int, job_id: str, due: datetime | None) -> None:
         if due is None:
-            with contextlib.suppress(JobLookupError):
-                self.scheduler.remove_job(job_id, jobstore=_alias(partition))
-            return
+            return  # nothing is stored before the scheduler starts but what it adds
         self.scheduler.add_job(
             fire_step,
             trigger=DateTrigger(run_date=self.clock.real_instant(due)),
@@ -185,3 +283,7 @@ class StepTimers:
             jobstore=_alias(partition),
             replace_existing=True,
         )
+
+    def set(self, escalation_id: UUID, partition: int, due: datetime | None) -> None:
+        """Wake the escalation at ``due`` (shared-clock time); None removes its timer."""
+        self.set_many([(escalation_id, partition, due)])

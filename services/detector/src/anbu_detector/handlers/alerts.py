@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pydantic import BaseModel
+
 from anbu_contracts import AlertChange, AlertResolution, AlertStatus
-from anbu_contracts.topics import DETECTOR_ALERT
+from anbu_contracts.topics import DETECTOR_ALERT, Topic
 
 from ..adapters.events import alert_event
 from ..domain import alerts
@@ -11,8 +13,18 @@ from ..domain.alerts import Alert
 from .unit import Uow
 
 
+def emit(uow: Uow, topic: Topic, event: BaseModel) -> None:
+    """Stage an event: with the batch's set-based writes when it has them (every event of
+    the unit then, so the outbox keeps their order), else in the outbox at once."""
+    staged = uow.repos.staged
+    if staged is None:
+        uow.publish(topic, event)
+    else:
+        staged.publish(topic, event)
+
+
 def publish(uow: Uow, alert: Alert, change: AlertChange, correlation: str, causation: str) -> None:
-    uow.publish(DETECTOR_ALERT, alert_event(alert, change, uow.now, correlation, causation))
+    emit(uow, DETECTOR_ALERT, alert_event(alert, change, uow.now, correlation, causation))
 
 
 def resolve_alert(

@@ -103,21 +103,29 @@ def households_of(work: Sorted) -> set[str] | None:
 
 
 def apply(uow: Uow, work: Sorted) -> None:
-    """Apply the records (each once: the inbox) and the recoveries, in this unit of work."""
+    """Apply the records (each once: the inbox) and the recoveries, in this unit of work.
+
+    Set-based: the batch's households are read in a few statements up front and the new
+    alerts, escalations, steps and events of those with nothing open are written with one
+    bulk insert per table at the end (``adapters/staging.py``); the inbox is checked and
+    written for the whole batch at once."""
     repos = uow.repos
     repos.unknown = work.unknown
-    for item in work.records:
-        event = item.event
-        if isinstance(event, Tombstone):
-            continue  # a compacted topic's deletion: nothing to detect
-        if not uow.first_time(message_id(event)):
-            continue
-        repos.partition = item.partition
-        HANDLERS.dispatch(event, uow)
+    households = households_of(work)
+    if households is not None:
+        repos.prefetch(households)
+    # a compacted topic's deletion (a tombstone): nothing to detect
+    records = [item for item in work.records if not isinstance(item.event, Tombstone)]
+    first = uow.first_times([message_id(item.event) for item in records])
+    for item, fresh in zip(records, first, strict=True):
+        if fresh:
+            repos.partition = item.partition
+            HANDLERS.dispatch(item.event, uow)
     uow.caused_by(None)
     for recovery in work.recoveries:
         on_recovery(uow, recovery)
     repos.note_unknown({h: dict(k) for h, k in work.unknown.items()}, uow.now)
+    uow.published += repos.write_staged()
 
 
 def count(batch: list[Received], work: Sorted) -> None:

@@ -31,7 +31,7 @@ from ..adapters.orm import EscalationRow, escalation_of, protocol_context
 from ..domain import merging, protocols, safety_calls
 from ..domain.alerts import Alert
 from ..domain.protocols import Escalation, ProtocolSpec, StepResult, StepSpec, StepState
-from .alerts import resolve_alert
+from .alerts import emit, resolve_alert
 from .unit import Uow
 
 log = get_logger(__name__)
@@ -106,7 +106,7 @@ def publish(
             joined_alert_id=joined_alert_id,
             previous_protocol_id=previous_protocol_id,
         )
-        uow.publish(DETECTOR_ESCALATION, event)
+        emit(uow, DETECTOR_ESCALATION, event)
 
 
 def start(
@@ -273,12 +273,19 @@ def close_escalation(
 
 
 def run_due_steps(uow: Uow, escalation_ids: list[str]) -> None:
-    """Timers that went off together: the due steps of every running one."""
-    for escalation_id in escalation_ids:
-        running = load(uow, UUID(escalation_id))
+    """Timers that went off together: the due steps of every running one.
+
+    Set-based like a consumer batch: their rows and households read up front, the steps,
+    escalation updates and events written together at the end (``staging.py``)."""
+    repos = uow.repos
+    ids = [UUID(e) for e in escalation_ids]
+    repos.prefetch_escalations(ids)
+    for escalation_id in ids:
+        running = load(uow, escalation_id)
         if running is None or running.escalation.status is not EscalationStatus.RUNNING:
             continue
         advance(uow, running)
+    uow.published += repos.write_staged()
 
 
 def on_outcome(outcome: OutcomeEvent, uow: Uow) -> None:
