@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import uuid4
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -12,10 +13,13 @@ from anbu_contracts import (
     AlertReason,
     ArrearsSignal,
     DisconnectionSignal,
+    HospitalAdmissionSignal,
+    HospitalDischargeSignal,
     MailUncollectedSignal,
     ReportSignal,
     SafetyCallSignal,
     Severity,
+    SignalKind,
     SosSignal,
     UsageDropSignal,
     WaterMeterSignal,
@@ -171,3 +175,40 @@ def test_a_water_day_far_below_the_households_own_baseline_is_a_caution() -> Non
     assert finding is not None and finding.severity is Severity.CAUTION
     assert finding.rule.thresholds["drop_ratio"] == 0.75
     assert signal_rules.water_meter(water(2, 0), RULES) is None  # no baseline: no judgement
+
+
+# -- a partner hospital's stay --------------------------------------------------------------
+
+
+def test_an_admission_rests_until_noon_on_the_planned_day_or_after_the_default_stay() -> None:
+    seoul = ZoneInfo("Asia/Seoul")
+    rule = RULES.hospital_stay
+    planned = HospitalAdmissionSignal(
+        **envelope(), admitted_on=date(2026, 11, 25), expected_discharge=date(2026, 11, 30)
+    )
+    unplanned = HospitalAdmissionSignal(**envelope(), admitted_on=date(2026, 11, 25))
+    notice = HospitalDischargeSignal(**envelope(), discharge_date=date(2026, 11, 28))
+    assert signal_rules.in_hospital_until(planned, rule, seoul) == datetime(
+        2026, 11, 30, 12, tzinfo=seoul
+    )
+    assert signal_rules.in_hospital_until(unplanned, rule, seoul) == datetime(
+        2026, 12, 9, 12, tzinfo=seoul
+    )
+    assert signal_rules.in_hospital_until(notice, rule, seoul) == datetime(
+        2026, 11, 28, 12, tzinfo=seoul
+    )
+    off = rule.model_copy(update={"pause_watch": False})
+    assert signal_rules.in_hospital_until(planned, off, seoul) is None
+    until = datetime(2026, 11, 30, 12, tzinfo=seoul)
+    assert signal_rules.resting_in_hospital(SignalKind.SAFETY_CALL, T0, until)
+    assert not signal_rules.resting_in_hospital(SignalKind.SOS, T0, until)
+    assert not signal_rules.resting_in_hospital(SignalKind.REPORT, T0, until)
+    assert not signal_rules.resting_in_hospital(SignalKind.SAFETY_CALL, until, until)
+    assert not signal_rules.resting_in_hospital(SignalKind.SAFETY_CALL, T0, None)
+
+
+def test_an_admission_discharged_before_it_began_is_refused() -> None:
+    with pytest.raises(ValueError, match="expected_discharge is before admitted_on"):
+        HospitalAdmissionSignal(
+            **envelope(), admitted_on=date(2026, 11, 25), expected_discharge=date(2026, 11, 24)
+        )

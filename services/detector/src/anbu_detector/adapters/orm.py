@@ -64,6 +64,9 @@ class HouseholdRow(Table, table=True):
     revision: int
     status: str = Field(max_length=16)
     suspended_until: datetime | None = Field(default=None, sa_column=_tz())
+    # In a partner hospital until then (its admission or discharge notice; the detector's
+    # own knowledge, not the registry's: a registry snapshot leaves it alone).
+    hospital_until: datetime | None = Field(default=None, sa_column=_tz())
     timezone: str = Field(max_length=64)
     quiet_start: time
     quiet_end: time
@@ -224,6 +227,8 @@ def watch_config(
         )
     )
     suspended = row.suspended_until if row.status == HouseholdStatus.SUSPENDED.value else None
+    if row.hospital_until is not None and (suspended is None or row.hospital_until > suspended):
+        suspended = row.hospital_until  # resting while in hospital, as while suspended
     active = row.status not in (HouseholdStatus.MOVED.value, HouseholdStatus.CLOSED.value)
     return _shared_config(
         hours, row.quiet_start, row.quiet_end, row.timezone, active, suspended, _rhythm_key(rule)

@@ -8,7 +8,8 @@ signals, so that the alert it opens can say why.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from anbu_contracts import (
     AlertReason,
@@ -18,6 +19,7 @@ from anbu_contracts import (
     DisconnectionSignal,
     DisconnectionState,
     EvidenceRef,
+    HospitalAdmissionSignal,
     HospitalDischargeSignal,
     MailUncollectedSignal,
     ReportSignal,
@@ -32,7 +34,19 @@ from anbu_contracts import (
 )
 
 from .alerts import Finding
-from .rules import RuleSet
+from .rules import HospitalStayRule, RuleSet
+
+# Heard while a partner hospital reports the resident in its ward: people asking for help,
+# and the hospital's own notices (a discharge ends the stay). Everything else rests, as for
+# a household the registry suspended.
+HEARD_IN_HOSPITAL = frozenset(
+    {
+        SignalKind.SOS,
+        SignalKind.REPORT,
+        SignalKind.HOSPITAL_ADMISSION,
+        SignalKind.HOSPITAL_DISCHARGE,
+    }
+)
 
 
 def evidence_of(signal: Signal) -> EvidenceRef:
@@ -210,6 +224,31 @@ def blind_spot(signal: BlindSpotSignal, rules: RuleSet) -> Finding:
         ),
         evidence=(evidence_of(signal),),
     )
+
+
+def in_hospital_until(
+    signal: HospitalAdmissionSignal | HospitalDischargeSignal, rule: HospitalStayRule, tz: ZoneInfo
+) -> datetime | None:
+    """Until when a hospital notice says the resident is in its ward (None: the rule is off).
+
+    An admission: until its planned discharge, or ``default_stay_days`` after admission when
+    none is planned; a discharge notice: until its date. Either way the resident is taken
+    to be home again at ``back_home_hour`` local time that day.
+    """
+    if not rule.pause_watch:
+        return None
+    if isinstance(signal, HospitalAdmissionSignal):
+        day = signal.expected_discharge or signal.admitted_on + timedelta(
+            days=rule.default_stay_days
+        )
+    else:
+        day = signal.discharge_date
+    return datetime.combine(day, time(rule.back_home_hour), tz)
+
+
+def resting_in_hospital(kind: SignalKind, occurred_at: datetime, until: datetime | None) -> bool:
+    """A signal the detector sets aside because the resident is in a partner hospital."""
+    return until is not None and occurred_at < until and kind not in HEARD_IN_HOSPITAL
 
 
 def hospital_discharge(signal: HospitalDischargeSignal, rules: RuleSet) -> Finding:
