@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
@@ -296,7 +297,7 @@ def rhythm_of(
     """A stored learned week back (None: none stored, or not in the 42-block shape)."""
     if since is None or hits is None:
         return None
-    counts = [int(n) for n in hits.split(",")]
+    counts = array("H", map(int, hits.split(",")))
     if len(counts) != BLOCKS_PER_WEEK:
         return None
     rhythm = ChannelRhythm(since)
