@@ -225,6 +225,8 @@ class RuleHarness:
         found_well = self.crisis_of(household_id, opened.contact_at) is None
         if found_well and household_id in self.calls:
             self.calls[household_id] = safety_calls.reset(self.calls[household_id])
+        if found_well and household_id in self.arrears:  # as the detector's ``on_outcome``
+            self.arrears[household_id] = signal_rules.found_well(self.arrears[household_id])
 
     def _answered(self, household_id: str, active_at: datetime, now: datetime) -> None:
         """Life shown after an automated check went out, before a person was due: answered."""
@@ -452,7 +454,8 @@ class ShardResult:
 
 def _variant_rules(rules: RuleSet, current: bool, threshold: float | None) -> RuleSet:
     """The configured rules, or (``current`` False) the 2026.11 ones: fixed windows only, no
-    activity context for streaks and uncollected mail, hospital admissions ignored."""
+    activity context for streaks and uncollected mail, hospital admissions ignored, every
+    monthly arrears file alerting again after a welfare check."""
     rhythm = rules.absence.rhythm
     update: dict[str, Any] = {"enabled": current and rhythm.enabled}
     if threshold is not None:
@@ -465,6 +468,7 @@ def _variant_rules(rules: RuleSet, current: bool, threshold: float | None) -> Ru
             update={"active_within_hours": 0}
         )
         changes["hospital_stay"] = rules.hospital_stay.model_copy(update={"pause_watch": False})
+        changes["arrears"] = rules.arrears.model_copy(update={"recheck_after_months": 0})
     return rules.model_copy(update=changes)
 
 

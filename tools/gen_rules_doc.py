@@ -52,6 +52,7 @@ WORDS: dict[str, dict[str, str]] = {
         "unanswered": "안부전화 {n}회 연속 미응답·연결 불가",
         "concern": "안부전화 응답: `{c}`",
         "arrears": "`{types}` 중 하나가 {n}개월 이상 체납",
+        "recheck": "방문·전화로 이상 없음이 확인된 체납은 {n}개월 이상 늘어야 다시 경보",
         "double_check": "{days}일 안에 서로 다른 체납 {n}종 이상 (이중 확인)",
         "cut": "`{u}` 단전·단공급",
         "cut_winter": "`{u}` 단전·단공급, 겨울철({months}월)",
@@ -111,6 +112,10 @@ WORDS: dict[str, dict[str, str]] = {
         "unanswered": "{n} consecutive safety calls unanswered or unreachable",
         "concern": "safety-call answer: `{c}`",
         "arrears": "any of `{types}` {n} months or more overdue",
+        "recheck": (
+            "a debt a person found the household well with alerts again only once {n} "
+            "months worse (a debt paid down starts afresh)"
+        ),
         "double_check": "{n} or more distinct arrears types within {days} days (double check)",
         "cut": "`{u}` cut off",
         "cut_winter": "`{u}` cut off in winter (months {months})",
@@ -176,6 +181,8 @@ def rule_rows(rules: RuleSet, lang: str) -> list[tuple[str, str, str]]:
             ar.double_check_severity.value,
         ),
     ]
+    if ar.recheck_after_months:
+        rows.append((ar.rule_id, w["recheck"].format(n=ar.recheck_after_months), w["no_alert"]))
     high = _codes(d.high_utilities)
     months = ", ".join(str(m) for m in d.winter_months)
     rows += [

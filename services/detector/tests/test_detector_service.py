@@ -590,17 +590,19 @@ async def test_signals_for_an_unknown_household_are_counted_not_dropped(world: W
 # -- one active response per household (issue 14) ------------------------------------------
 
 
-def arrears(arrears_type: str = "rent", event_id: str = "a-1") -> ArrearsSignal:
+def arrears(
+    arrears_type: str = "rent", event_id: str = "a-1", months: int = 4, days: int = 0
+) -> ArrearsSignal:
     return ArrearsSignal(
-        occurred_at=T0,
+        occurred_at=T0 + timedelta(days=days),
         source="lh",
         household_id=HH,
         partner_id="lh",
         partner_event_id=event_id,
         arrears_type=arrears_type,  # type: ignore[arg-type]
-        months_overdue=4,
+        months_overdue=months,
         amount_krw=1_200_000,
-        as_of=T0.date(),
+        as_of=(T0 + timedelta(days=days)).date(),
     )
 
 
@@ -653,6 +655,20 @@ def alert_links(world: World) -> dict[str, UUID | None]:
     with world.db.session() as s:
         rows = s.execute(select(AlertRow.reason, AlertRow.escalation_id)).all()
     return {reason: escalation_id for reason, escalation_id in rows}
+
+
+async def test_a_debt_a_welfare_check_found_well_is_not_news_next_month(world: World) -> None:
+    await world.send(household())
+    await world.send(arrears())
+    [started] = of(world.events(), EscalationEvent, change="started")
+    world.clock.set(T0 + timedelta(days=2))
+    await world.send(outcome(world, started.escalation_id, "phone", "no_need", "phone"))
+    assert of(world.events(), EscalationEvent, change="closed")
+    await world.send(arrears(event_id="a-2", months=5, days=30))
+    assert of(world.events(), AlertEvent, change="opened") == []  # the same debt, seen
+    await world.send(arrears(event_id="a-3", months=6, days=60))
+    [opened] = of(world.events(), AlertEvent, change="opened")
+    assert opened.reason == "arrears"  # two months worse than when a person saw it
 
 
 async def test_a_second_alert_of_the_same_protocol_joins_the_running_escalation(

@@ -70,6 +70,37 @@ def test_two_kinds_of_arrears_within_60_days_raise_the_severity() -> None:
     assert len(finding.evidence) == 2
 
 
+def test_a_debt_found_well_alerts_again_only_when_two_months_worse() -> None:
+    month = [date(2026, m, 5) for m in range(5, 12)]
+    memory, first = signal_rules.arrears(ArrearsMemory(), arrears("rent", 3, month[0]), RULES)
+    assert first is not None
+    memory = signal_rules.found_well(memory)  # a welfare check: the household is well
+    memory, same = signal_rules.arrears(memory, arrears("rent", 4, month[1]), RULES)
+    assert same is None  # the debt a person has seen, one month on
+    memory, other = signal_rules.arrears(memory, arrears("gas", 3, month[1]), RULES)
+    assert other is not None  # a debt nobody has seen is news
+    memory, worse = signal_rules.arrears(memory, arrears("rent", 5, month[2]), RULES)
+    assert worse is not None  # two months worse than when checked
+    restored = ArrearsMemory.of_state(memory.to_state())
+    assert restored == memory  # as the rule-state row keeps it
+
+
+def test_a_debt_paid_down_and_run_up_again_is_news_again() -> None:
+    memory, _ = signal_rules.arrears(ArrearsMemory(), arrears("rent", 3, date(2026, 5, 5)), RULES)
+    memory = signal_rules.found_well(memory)
+    memory, _ = signal_rules.arrears(memory, arrears("rent", 0, date(2026, 6, 5)), RULES)
+    _, again = signal_rules.arrears(memory, arrears("rent", 3, date(2026, 9, 5)), RULES)
+    assert again is not None
+
+
+def test_with_recheck_off_every_monthly_file_alerts_again() -> None:
+    rules = RULES.with_overrides({"arrears.recheck_after_months": 0})
+    memory, _ = signal_rules.arrears(ArrearsMemory(), arrears("rent", 3, date(2026, 5, 5)), rules)
+    memory = signal_rules.found_well(memory)
+    _, same = signal_rules.arrears(memory, arrears("rent", 4, date(2026, 6, 5)), rules)
+    assert same is not None
+
+
 def test_arrears_61_days_apart_are_not_a_double_check() -> None:
     memory, _ = signal_rules.arrears(
         ArrearsMemory(), arrears("electricity", 4, date(2026, 9, 1)), RULES

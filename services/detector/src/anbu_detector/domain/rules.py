@@ -136,6 +136,9 @@ class ArrearsRule(_Strict):
     double_check_min_types: int = Field(default=2, ge=2, le=9)
     double_check_severity: Severity = Severity.ALERT
     types: list[ArrearsType] = Field(default_factory=lambda: list(ArrearsType))
+    # After a person found the household well, the same debt alerts again only when it has
+    # grown by this many months (0: every monthly file alerts again, the 2026.11 behaviour).
+    recheck_after_months: int = Field(default=0, ge=0, le=24)
 
 
 class DisconnectionRule(_Strict):

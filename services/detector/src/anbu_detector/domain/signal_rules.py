@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from anbu_contracts import (
@@ -87,17 +88,64 @@ def safety_call_concern(signal: SafetyCallSignal, rules: RuleSet) -> Finding | N
 
 @dataclass(frozen=True)
 class ArrearsMemory:
-    """Recent qualifying arrears: (type, as-of date, event) per type, newest kept."""
+    """Recent qualifying arrears: (type, as-of date, event) per type, newest kept; the months
+    overdue per type as last reported (``levels``), and as they stood when a person last
+    found the household well (``checked``)."""
 
     recent: tuple[tuple[str, date, EvidenceRef], ...] = ()
+    levels: tuple[tuple[str, int], ...] = ()
+    checked: tuple[tuple[str, int], ...] = ()
+
+    def to_state(self) -> dict[str, Any]:
+        """As the rule-state row stores it (JSON)."""
+        return {
+            "recent": [
+                {"type": t, "as_of": d.isoformat(), "evidence": e.model_dump(mode="json")}
+                for t, d, e in self.recent
+            ],
+            "levels": dict(self.levels),
+            "checked": dict(self.checked),
+        }
+
+    @classmethod
+    def of_state(cls, state: dict[str, Any]) -> ArrearsMemory:
+        return cls(
+            recent=tuple(
+                (
+                    r["type"],
+                    date.fromisoformat(r["as_of"]),
+                    EvidenceRef.model_validate(r["evidence"]),
+                )
+                for r in state.get("recent", [])
+            ),
+            levels=tuple(sorted(state.get("levels", {}).items())),
+            checked=tuple(sorted(state.get("checked", {}).items())),
+        )
+
+
+def found_well(memory: ArrearsMemory) -> ArrearsMemory:
+    """A person found the household well (or in no need): the debts as they stand now are
+    known; the same debts are not news again (``ArrearsRule.recheck_after_months``)."""
+    return replace(memory, checked=memory.levels)
 
 
 def arrears(
     memory: ArrearsMemory, signal: ArrearsSignal, rules: RuleSet
 ) -> tuple[ArrearsMemory, Finding | None]:
     rule = rules.arrears
-    if signal.months_overdue < rule.min_months_overdue or signal.arrears_type not in rule.types:
+    kind, months = signal.arrears_type.value, signal.months_overdue
+    levels, checked = dict(memory.levels), dict(memory.checked)
+    levels[kind] = months
+    if months < rule.min_months_overdue:
+        checked.pop(kind, None)  # paid down: a new run of arrears is news again
+    memory = replace(
+        memory, levels=tuple(sorted(levels.items())), checked=tuple(sorted(checked.items()))
+    )
+    if months < rule.min_months_overdue or signal.arrears_type not in rule.types:
         return memory, None
+    seen = checked.get(kind)
+    if rule.recheck_after_months and seen is not None and months < seen + rule.recheck_after_months:
+        return memory, None  # checked and found well at about this debt: only worse is news
     horizon = signal.as_of - timedelta(days=rule.double_check_window_days)
     kept = [r for r in memory.recent if r[1] >= horizon and r[0] != signal.arrears_type.value]
     kept.append((signal.arrears_type.value, signal.as_of, evidence_of(signal)))

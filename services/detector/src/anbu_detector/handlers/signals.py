@@ -9,7 +9,6 @@ households that rest) is in :func:`rule_for`, written once.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,7 +20,6 @@ from anbu_contracts import (
     ArrearsSignal,
     BlindSpotSignal,
     DisconnectionSignal,
-    EvidenceRef,
     HospitalAdmissionSignal,
     HospitalDischargeSignal,
     HouseholdStatus,
@@ -146,9 +144,9 @@ def safety_call(
 def arrears(
     signal: ArrearsSignal, repos: Stores, household: HouseholdRow | None, rules: RuleSet
 ) -> Findings:
-    memory = _arrears_memory(repos.rule_state(signal.household_id, "arrears"))
+    memory = ArrearsMemory.of_state(repos.rule_state(signal.household_id, "arrears"))
     memory, finding = signal_rules.arrears(memory, signal, rules)
-    repos.save_rule_state(signal.household_id, "arrears", _arrears_state(memory))
+    repos.save_rule_state(signal.household_id, "arrears", memory.to_state())
     return found(finding)
 
 
@@ -244,21 +242,3 @@ def no_rule(
 ) -> Findings:
     """A kind without a rule of its own (none today but heartbeats, which never get here)."""
     return found()
-
-
-def _arrears_memory(state: dict[str, Any]) -> ArrearsMemory:
-    return ArrearsMemory(
-        recent=tuple(
-            (r["type"], date.fromisoformat(r["as_of"]), EvidenceRef.model_validate(r["evidence"]))
-            for r in state.get("recent", [])
-        )
-    )
-
-
-def _arrears_state(memory: ArrearsMemory) -> dict[str, Any]:
-    return {
-        "recent": [
-            {"type": t, "as_of": d.isoformat(), "evidence": e.model_dump(mode="json")}
-            for t, d, e in memory.recent
-        ]
-    }
