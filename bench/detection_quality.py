@@ -46,7 +46,7 @@ import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,7 @@ from anbu_contracts import (
     ArrearsSignal,
     BlindSpotSignal,
     DisconnectionSignal,
+    HospitalAdmissionSignal,
     HospitalDischargeSignal,
     MailUncollectedSignal,
     MonitoringChannel,
@@ -135,6 +136,8 @@ class RuleHarness:
     open: dict[tuple[str, str], alerts.Alert] = field(default_factory=dict)
     calls: dict[str, safety_calls.SafetyCallState] = field(default_factory=dict)
     arrears: dict[str, signal_rules.ArrearsMemory] = field(default_factory=dict)
+    # In a partner hospital until (its admission or discharge notice; rules hospital_stay)
+    in_hospital: dict[str, datetime] = field(default_factory=dict)
     opened: list[OpenedAlert] = field(default_factory=list)
     contacts: list[tuple[float, int, tuple[str, str], OpenedAlert]] = field(default_factory=list)
     checks: dict[str, list[tuple[tuple[str, str], OpenedAlert]]] = field(default_factory=dict)
@@ -222,6 +225,8 @@ class RuleHarness:
         found_well = self.crisis_of(household_id, opened.contact_at) is None
         if found_well and household_id in self.calls:
             self.calls[household_id] = safety_calls.reset(self.calls[household_id])
+        if found_well and household_id in self.arrears:  # as the detector's ``on_outcome``
+            self.arrears[household_id] = signal_rules.found_well(self.arrears[household_id])
 
     def _answered(self, household_id: str, active_at: datetime, now: datetime) -> None:
         """Life shown after an automated check went out, before a person was due: answered."""
@@ -271,12 +276,42 @@ class RuleHarness:
             )
         return True
 
+    def _hospital_stay(
+        self, signal: HospitalAdmissionSignal | HospitalDischargeSignal, now: datetime
+    ) -> None:
+        """As the detector's ``handlers.signals.hospital_stay``: the absence watch rests until
+        the discharge, and an absence alert the admission explains resolves (an automated
+        check not yet followed by a person's task counts as nobody sent)."""
+        hid = signal.household_id
+        until = signal_rules.in_hospital_until(signal, self.rules.hospital_stay, SEOUL)
+        if until is None or until == self.in_hospital.get(hid):
+            return
+        self.in_hospital[hid] = until
+        watch = self.monitor.households[hid]
+        assert watch.config is not None
+        self.monitor.configure(hid, 0, replace(watch.config, suspended_until=until), now)
+        if not isinstance(signal, HospitalAdmissionSignal) or until <= now:
+            return
+        for reason in ABSENCE:
+            alert = self.open.get((hid, reason.value))
+            if alert is not None and alert.rule.rule_id.startswith("absence."):
+                del self.open[(hid, reason.value)]
+        for _, opened in self.checks.pop(hid, []):
+            assert opened.person_at is not None
+            if now < opened.person_at and opened.rule_id.startswith("absence."):
+                opened.answered_at = now
+
     def signal(self, obs: Observation) -> None:
         signal = obs.signal()
         rules = self.rules
         findings: list[Finding] = []
         abuse = False
         hid = obs.household_id
+        kind = SignalKind(signal.kind)  # type: ignore[attr-defined]
+        if signal_rules.resting_in_hospital(kind, signal.occurred_at, self.in_hospital.get(hid)):
+            return
+        if isinstance(signal, HospitalAdmissionSignal | HospitalDischargeSignal):
+            self._hospital_stay(signal, obs.deliver_at)
         if isinstance(signal, SafetyCallSignal):
             state = self.calls.get(hid, safety_calls.SafetyCallState())
             state, streak = safety_calls.apply_safety_call(
@@ -419,7 +454,8 @@ class ShardResult:
 
 def _variant_rules(rules: RuleSet, current: bool, threshold: float | None) -> RuleSet:
     """The configured rules, or (``current`` False) the 2026.11 ones: fixed windows only, no
-    activity context for streaks and uncollected mail."""
+    activity context for streaks and uncollected mail, hospital admissions ignored, every
+    monthly arrears file alerting again after a welfare check."""
     rhythm = rules.absence.rhythm
     update: dict[str, Any] = {"enabled": current and rhythm.enabled}
     if threshold is not None:
@@ -431,6 +467,8 @@ def _variant_rules(rules: RuleSet, current: bool, threshold: float | None) -> Ru
         changes["mail_uncollected"] = rules.mail_uncollected.model_copy(
             update={"active_within_hours": 0}
         )
+        changes["hospital_stay"] = rules.hospital_stay.model_copy(update={"pause_watch": False})
+        changes["arrears"] = rules.arrears.model_copy(update={"recheck_after_months": 0})
     return rules.model_copy(update=changes)
 
 

@@ -52,6 +52,7 @@ WORDS: dict[str, dict[str, str]] = {
         "unanswered": "안부전화 {n}회 연속 미응답·연결 불가",
         "concern": "안부전화 응답: `{c}`",
         "arrears": "`{types}` 중 하나가 {n}개월 이상 체납",
+        "recheck": "방문·전화로 이상 없음이 확인된 체납은 {n}개월 이상 늘어야 다시 경보",
         "double_check": "{days}일 안에 서로 다른 체납 {n}종 이상 (이중 확인)",
         "cut": "`{u}` 단전·단공급",
         "cut_winter": "`{u}` 단전·단공급, 겨울철({months}월)",
@@ -64,6 +65,11 @@ WORDS: dict[str, dict[str, str]] = {
         "sos": "SOS 버튼",
         "blind_spot": "복지 사각지대 발굴 조사",
         "hospital": "퇴원 통보",
+        "hospital_stay": (
+            "협력병원 입원 통보: 퇴원 예정일 {h}시까지 부재 감시와 안부전화·우편 등 신호를 쉼 "
+            "(예정일이 없으면 {d}일; 긴급호출·제보는 계속 들음)"
+        ),
+        "no_alert": "경보 없음",
         "mail": "우편물 {n}일 이상 미수거",
         "water_no_flow": "수도 원격검침: {h}시간 이상 물 사용 없음",
         "water_drop": "수도 원격검침: 하루 사용량이 가구 평소 사용량보다 {r}% 이상 감소",
@@ -106,6 +112,10 @@ WORDS: dict[str, dict[str, str]] = {
         "unanswered": "{n} consecutive safety calls unanswered or unreachable",
         "concern": "safety-call answer: `{c}`",
         "arrears": "any of `{types}` {n} months or more overdue",
+        "recheck": (
+            "a debt a person found the household well with alerts again only once {n} "
+            "months worse (a debt paid down starts afresh)"
+        ),
         "double_check": "{n} or more distinct arrears types within {days} days (double check)",
         "cut": "`{u}` cut off",
         "cut_winter": "`{u}` cut off in winter (months {months})",
@@ -118,6 +128,12 @@ WORDS: dict[str, dict[str, str]] = {
         "sos": "SOS button",
         "blind_spot": "blind-spot survey round",
         "hospital": "hospital discharge notice",
+        "hospital_stay": (
+            "a partner hospital's admission notice: the absence watch and other signals rest "
+            "until {h}:00 on the planned discharge day ({d} days if none is planned); SOS and "
+            "reports are still heard"
+        ),
+        "no_alert": "no alert",
         "mail": "mail uncollected for {n} days or more",
         "water_no_flow": "smart water meter: no flow for {h} hours or more",
         "water_drop": (
@@ -165,6 +181,8 @@ def rule_rows(rules: RuleSet, lang: str) -> list[tuple[str, str, str]]:
             ar.double_check_severity.value,
         ),
     ]
+    if ar.recheck_after_months:
+        rows.append((ar.rule_id, w["recheck"].format(n=ar.recheck_after_months), w["no_alert"]))
     high = _codes(d.high_utilities)
     months = ", ".join(str(m) for m in d.winter_months)
     rows += [
@@ -190,6 +208,12 @@ def rule_rows(rules: RuleSet, lang: str) -> list[tuple[str, str, str]]:
         (rules.sos.rule_id, w["sos"], rules.sos.severity.value),
         (rules.blind_spot.rule_id, w["blind_spot"], rules.blind_spot.severity.value),
         (rules.hospital_discharge.rule_id, w["hospital"], rules.hospital_discharge.severity.value),
+    ]
+    stay = rules.hospital_stay
+    if stay.pause_watch:
+        condition = w["hospital_stay"].format(h=stay.back_home_hour, d=stay.default_stay_days)
+        rows.append((stay.rule_id, condition, w["no_alert"]))
+    rows += [
         (
             rules.mail_uncollected.rule_id,
             w["mail"].format(n=rules.mail_uncollected.min_days),

@@ -27,6 +27,7 @@ class SignalKind(StrEnum):
     SOS = "sos"
     BLIND_SPOT = "blind_spot"
     HOSPITAL_DISCHARGE = "hospital_discharge"
+    HOSPITAL_ADMISSION = "hospital_admission"
     MAIL_UNCOLLECTED = "mail_uncollected"
     WATER_METER = "water_meter"
 
@@ -250,6 +251,24 @@ class HospitalDischargeSignal(Signal):
     needs: list[ShortText] = Field(default_factory=list, max_length=20)
 
 
+class HospitalAdmissionSignal(Signal):
+    """입원: a partner hospital announcing that a resident was admitted.
+
+    ``expected_discharge``: the planned discharge date as the ward knows it at admission
+    (None: not planned yet). A later discharge notice supersedes it.
+    """
+
+    kind: Literal["hospital_admission"] = "hospital_admission"
+    admitted_on: date
+    expected_discharge: date | None = None
+
+    @model_validator(mode="after")
+    def _discharge_after_admission(self) -> HospitalAdmissionSignal:
+        if self.expected_discharge is not None and self.expected_discharge < self.admitted_on:
+            raise ValueError("expected_discharge is before admitted_on")
+        return self
+
+
 class MailUncollectedSignal(Signal):
     """우편물 방치: registered welfare mail not delivered, or mail piling up."""
 
@@ -283,6 +302,7 @@ AnySignal = Annotated[
     | SosSignal
     | BlindSpotSignal
     | HospitalDischargeSignal
+    | HospitalAdmissionSignal
     | MailUncollectedSignal
     | WaterMeterSignal,
     Field(discriminator="kind"),
@@ -298,6 +318,7 @@ SIGNAL_MODELS: dict[SignalKind, type[Signal]] = {
     SignalKind.SOS: SosSignal,
     SignalKind.BLIND_SPOT: BlindSpotSignal,
     SignalKind.HOSPITAL_DISCHARGE: HospitalDischargeSignal,
+    SignalKind.HOSPITAL_ADMISSION: HospitalAdmissionSignal,
     SignalKind.MAIL_UNCOLLECTED: MailUncollectedSignal,
     SignalKind.WATER_METER: WaterMeterSignal,
 }

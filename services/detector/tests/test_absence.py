@@ -109,19 +109,37 @@ def test_withdrawing_consent_stops_the_channel_at_once() -> None:
     assert monitor.due(T0 + timedelta(hours=30)) == []  # the phone deadline is gone
 
 
-def test_a_suspended_household_is_not_expired_and_restarts_when_the_suspension_ends() -> None:
-    back = T0 + timedelta(days=5)
-    suspended = WatchConfig(
+def resting_until(back: datetime) -> WatchConfig:
+    """A phone-only household resting (suspended, in hospital) until ``back``."""
+    return WatchConfig(
         windows={PHONE: timedelta(hours=24)},
         quiet=QuietHours(time(0), time(0)),
         tz=SEOUL,
         suspended_until=back,
     )
+
+
+def test_a_suspended_household_is_not_expired_and_restarts_when_the_suspension_ends() -> None:
+    back = T0 + timedelta(days=5)
     monitor = Monitor()
-    monitor.configure("HH-A", 0, suspended, T0)
+    monitor.configure("HH-A", 0, resting_until(back), T0)
     [(h, c)] = monitor.due(T0 + timedelta(hours=24))
     assert monitor.expire(h, c, T0 + timedelta(hours=24)) is None
     assert monitor.deadline_of("HH-A", PHONE) == back + timedelta(hours=24)
+
+
+def test_a_window_that_ended_in_a_rest_counts_from_the_return_even_if_looked_at_later() -> None:
+    """The deadline fell inside the rest, but is only looked at after it (a late sweep, a
+    restart): the silence counts from the return, not from before the rest."""
+    back = T0 + timedelta(days=2)
+    monitor = Monitor()
+    monitor.configure("HH-A", 0, resting_until(back), T0)
+    late = back + timedelta(hours=3)
+    [(h, c)] = monitor.due(late)
+    assert monitor.expire(h, c, late) is None
+    assert monitor.deadline_of("HH-A", PHONE) == back + timedelta(hours=24)
+    [(h, c)] = monitor.due(back + timedelta(hours=24))
+    assert monitor.expire(h, c, back + timedelta(hours=24)) is not None
 
 
 def test_partitions_are_forgotten_whole() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -19,6 +19,8 @@ from anbu_contracts import (
     DisconnectionSignal,
     EscalationEvent,
     HeartbeatSignal,
+    HospitalAdmissionSignal,
+    HospitalDischargeSignal,
     HouseholdSnapshot,
     MailUncollectedSignal,
     OutcomeEvent,
@@ -478,6 +480,97 @@ async def test_a_moved_household_stands_down_and_its_signals_rest(world: World) 
     assert world.events() == []
 
 
+# -- a partner hospital's stay explains a silence (issue 14) -----------------------------------
+
+
+def admitted(expected: date | None, on: date = date(2026, 11, 25)) -> HospitalAdmissionSignal:
+    return HospitalAdmissionSignal(
+        occurred_at=T0 + timedelta(hours=1),
+        source="hospital",
+        household_id=HH,
+        partner_id="hospital",
+        partner_event_id=str(uuid4()),
+        admitted_on=on,
+        expected_discharge=expected,
+    )
+
+
+def discharged(on: date, hours: float) -> HospitalDischargeSignal:
+    return HospitalDischargeSignal(
+        occurred_at=T0 + timedelta(hours=hours),
+        source="hospital",
+        household_id=HH,
+        partner_id="hospital",
+        partner_event_id=str(uuid4()),
+        discharge_date=on,
+    )
+
+
+async def sweep_at(world: World, hours: float) -> list[Any]:
+    world.clock.set(T0 + timedelta(hours=hours))
+    await world.detector.sweep()
+    return world.events()
+
+
+# Noon in Seoul on 2026-11-30 is T0 + 122 h (T0 is 10:00 on the 25th).
+BACK_ON_30TH = 122
+
+
+async def test_an_admission_rests_the_watch_until_noon_on_the_planned_discharge_day(
+    world: World,
+) -> None:
+    await world.send(household(rule_overrides=FIXED_WINDOWS))
+    await world.send(admitted(date(2026, 11, 30)))
+    assert await sweep_at(world, 30) == []  # the phone's 24 h window ended in the ward
+    await world.send(*(call(h) for h in (40, 41, 42)))  # calls unanswered in the ward: rest
+    assert world.events() == []
+    assert await sweep_at(world, BACK_ON_30TH + 23.9) == []
+    [opened] = of(await sweep_at(world, BACK_ON_30TH + 24), AlertEvent, change="opened")
+    assert opened.reason == "safety_not_confirmed"  # the window started again at noon
+
+
+async def test_an_sos_from_the_ward_is_still_heard(world: World) -> None:
+    await world.send(household(rule_overrides=FIXED_WINDOWS))
+    await world.send(admitted(date(2026, 11, 30)))
+    world.clock.set(T0 + timedelta(hours=5))
+    await world.send(sos())
+    [opened] = of(world.events(), AlertEvent, change="opened")
+    assert opened.reason == "sos" and opened.protocol_id == "emergency"
+
+
+async def test_an_admission_explains_an_open_absence_alert_and_closes_its_protocol(
+    world: World,
+) -> None:
+    await world.send(household(rule_overrides=FIXED_WINDOWS))
+    [opened] = of(await sweep_at(world, 24), AlertEvent, change="opened")
+    await world.send(admitted(date(2026, 11, 30), on=date(2026, 11, 26)))
+    events = world.events()
+    [resolved] = of(events, AlertEvent, change="resolved")
+    assert resolved.alert_id == opened.alert_id and resolved.resolution == "household_inactive"
+    [closed] = of(events, EscalationEvent, change="closed")
+    assert closed.closure == "household_inactive"
+
+
+async def test_a_discharge_notice_brings_the_return_forward(world: World) -> None:
+    await world.send(household(rule_overrides=FIXED_WINDOWS))
+    await world.send(admitted(date(2026, 12, 5)))
+    await world.send(discharged(date(2026, 11, 27), hours=30))  # noon on the 27th: T0 + 50 h
+    events = world.events()
+    assert [e.protocol_id for e in of(events, AlertEvent, change="opened")] == ["transition-care"]
+    assert await sweep_at(world, 50 + 23.9) == []
+    [opened] = of(await sweep_at(world, 50 + 24), AlertEvent, change="opened")
+    assert opened.reason == "safety_not_confirmed"
+
+
+async def test_with_the_pause_off_an_admission_changes_nothing(world: World) -> None:
+    off = {**FIXED_WINDOWS, "hospital_stay.pause_watch": 0.0}
+    await world.send(household(rule_overrides=off))
+    await world.send(admitted(date(2026, 11, 30)))
+    assert world.events() == []  # an admission itself never sends anyone
+    [opened] = of(await sweep_at(world, 24), AlertEvent, change="opened")
+    assert opened.reason == "safety_not_confirmed"
+
+
 async def test_signals_for_an_unknown_household_are_counted_not_dropped(world: World) -> None:
     sos = SosSignal(
         occurred_at=T0,
@@ -497,17 +590,19 @@ async def test_signals_for_an_unknown_household_are_counted_not_dropped(world: W
 # -- one active response per household (issue 14) ------------------------------------------
 
 
-def arrears(arrears_type: str = "rent", event_id: str = "a-1") -> ArrearsSignal:
+def arrears(
+    arrears_type: str = "rent", event_id: str = "a-1", months: int = 4, days: int = 0
+) -> ArrearsSignal:
     return ArrearsSignal(
-        occurred_at=T0,
+        occurred_at=T0 + timedelta(days=days),
         source="lh",
         household_id=HH,
         partner_id="lh",
         partner_event_id=event_id,
         arrears_type=arrears_type,  # type: ignore[arg-type]
-        months_overdue=4,
+        months_overdue=months,
         amount_krw=1_200_000,
-        as_of=T0.date(),
+        as_of=(T0 + timedelta(days=days)).date(),
     )
 
 
@@ -560,6 +655,20 @@ def alert_links(world: World) -> dict[str, UUID | None]:
     with world.db.session() as s:
         rows = s.execute(select(AlertRow.reason, AlertRow.escalation_id)).all()
     return {reason: escalation_id for reason, escalation_id in rows}
+
+
+async def test_a_debt_a_welfare_check_found_well_is_not_news_next_month(world: World) -> None:
+    await world.send(household())
+    await world.send(arrears())
+    [started] = of(world.events(), EscalationEvent, change="started")
+    world.clock.set(T0 + timedelta(days=2))
+    await world.send(outcome(world, started.escalation_id, "phone", "no_need", "phone"))
+    assert of(world.events(), EscalationEvent, change="closed")
+    await world.send(arrears(event_id="a-2", months=5, days=30))
+    assert of(world.events(), AlertEvent, change="opened") == []  # the same debt, seen
+    await world.send(arrears(event_id="a-3", months=6, days=60))
+    [opened] = of(world.events(), AlertEvent, change="opened")
+    assert opened.reason == "arrears"  # two months worse than when a person saw it
 
 
 async def test_a_second_alert_of_the_same_protocol_joins_the_running_escalation(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import uuid4
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -12,10 +13,13 @@ from anbu_contracts import (
     AlertReason,
     ArrearsSignal,
     DisconnectionSignal,
+    HospitalAdmissionSignal,
+    HospitalDischargeSignal,
     MailUncollectedSignal,
     ReportSignal,
     SafetyCallSignal,
     Severity,
+    SignalKind,
     SosSignal,
     UsageDropSignal,
     WaterMeterSignal,
@@ -64,6 +68,37 @@ def test_two_kinds_of_arrears_within_60_days_raise_the_severity() -> None:
     _, finding = signal_rules.arrears(memory, arrears("gas", 3, date(2026, 10, 31)), RULES)
     assert finding is not None and finding.severity is Severity.ALERT
     assert len(finding.evidence) == 2
+
+
+def test_a_debt_found_well_alerts_again_only_when_two_months_worse() -> None:
+    month = [date(2026, m, 5) for m in range(5, 12)]
+    memory, first = signal_rules.arrears(ArrearsMemory(), arrears("rent", 3, month[0]), RULES)
+    assert first is not None
+    memory = signal_rules.found_well(memory)  # a welfare check: the household is well
+    memory, same = signal_rules.arrears(memory, arrears("rent", 4, month[1]), RULES)
+    assert same is None  # the debt a person has seen, one month on
+    memory, other = signal_rules.arrears(memory, arrears("gas", 3, month[1]), RULES)
+    assert other is not None  # a debt nobody has seen is news
+    memory, worse = signal_rules.arrears(memory, arrears("rent", 5, month[2]), RULES)
+    assert worse is not None  # two months worse than when checked
+    restored = ArrearsMemory.of_state(memory.to_state())
+    assert restored == memory  # as the rule-state row keeps it
+
+
+def test_a_debt_paid_down_and_run_up_again_is_news_again() -> None:
+    memory, _ = signal_rules.arrears(ArrearsMemory(), arrears("rent", 3, date(2026, 5, 5)), RULES)
+    memory = signal_rules.found_well(memory)
+    memory, _ = signal_rules.arrears(memory, arrears("rent", 0, date(2026, 6, 5)), RULES)
+    _, again = signal_rules.arrears(memory, arrears("rent", 3, date(2026, 9, 5)), RULES)
+    assert again is not None
+
+
+def test_with_recheck_off_every_monthly_file_alerts_again() -> None:
+    rules = RULES.with_overrides({"arrears.recheck_after_months": 0})
+    memory, _ = signal_rules.arrears(ArrearsMemory(), arrears("rent", 3, date(2026, 5, 5)), rules)
+    memory = signal_rules.found_well(memory)
+    _, same = signal_rules.arrears(memory, arrears("rent", 4, date(2026, 6, 5)), rules)
+    assert same is not None
 
 
 def test_arrears_61_days_apart_are_not_a_double_check() -> None:
@@ -171,3 +206,40 @@ def test_a_water_day_far_below_the_households_own_baseline_is_a_caution() -> Non
     assert finding is not None and finding.severity is Severity.CAUTION
     assert finding.rule.thresholds["drop_ratio"] == 0.75
     assert signal_rules.water_meter(water(2, 0), RULES) is None  # no baseline: no judgement
+
+
+# -- a partner hospital's stay --------------------------------------------------------------
+
+
+def test_an_admission_rests_until_noon_on_the_planned_day_or_after_the_default_stay() -> None:
+    seoul = ZoneInfo("Asia/Seoul")
+    rule = RULES.hospital_stay
+    planned = HospitalAdmissionSignal(
+        **envelope(), admitted_on=date(2026, 11, 25), expected_discharge=date(2026, 11, 30)
+    )
+    unplanned = HospitalAdmissionSignal(**envelope(), admitted_on=date(2026, 11, 25))
+    notice = HospitalDischargeSignal(**envelope(), discharge_date=date(2026, 11, 28))
+    assert signal_rules.in_hospital_until(planned, rule, seoul) == datetime(
+        2026, 11, 30, 12, tzinfo=seoul
+    )
+    assert signal_rules.in_hospital_until(unplanned, rule, seoul) == datetime(
+        2026, 12, 9, 12, tzinfo=seoul
+    )
+    assert signal_rules.in_hospital_until(notice, rule, seoul) == datetime(
+        2026, 11, 28, 12, tzinfo=seoul
+    )
+    off = rule.model_copy(update={"pause_watch": False})
+    assert signal_rules.in_hospital_until(planned, off, seoul) is None
+    until = datetime(2026, 11, 30, 12, tzinfo=seoul)
+    assert signal_rules.resting_in_hospital(SignalKind.SAFETY_CALL, T0, until)
+    assert not signal_rules.resting_in_hospital(SignalKind.SOS, T0, until)
+    assert not signal_rules.resting_in_hospital(SignalKind.REPORT, T0, until)
+    assert not signal_rules.resting_in_hospital(SignalKind.SAFETY_CALL, until, until)
+    assert not signal_rules.resting_in_hospital(SignalKind.SAFETY_CALL, T0, None)
+
+
+def test_an_admission_discharged_before_it_began_is_refused() -> None:
+    with pytest.raises(ValueError, match="expected_discharge is before admitted_on"):
+        HospitalAdmissionSignal(
+            **envelope(), admitted_on=date(2026, 11, 25), expected_discharge=date(2026, 11, 24)
+        )

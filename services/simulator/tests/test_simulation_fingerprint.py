@@ -12,6 +12,7 @@ import hashlib
 import json
 from datetime import datetime
 
+from anbu_contracts import SignalKind
 from anbu_simulator.domain.population import synthetic_population
 from anbu_simulator.domain.simulation import SEOUL, Simulation, SimulationConfig
 
@@ -29,15 +30,20 @@ CONFIG = SimulationConfig(
     demo=True,
 )
 EXPECTED = "54262c1e50c973a8d774e81690fa9e2d76e17c7487f7bde6aef6f5ee628f8123"
+# The same world with partner hospitals' admission notices (2026-12-04, issue 14): they draw
+# from a generator of their own, so without them the world is the one pinned above.
+EXPECTED_WITH_ADMISSIONS = "b2e1be3b5ec77340f1a8846be5a3adf0bfc755e1974b1672cc15e02b4338571d"
 
 
-def fingerprint() -> tuple[str, int]:
+def fingerprint(skip: frozenset[SignalKind] = frozenset()) -> tuple[str, int]:
     simulation = Simulation(synthetic_population(11, 120), CONFIG)
     digest = hashlib.sha256()
     count = 0
     for crisis in simulation.ground_truth:
         digest.update(repr(crisis).encode())
     for o in simulation.observations():
+        if o.kind in skip:
+            continue
         count += 1
         record = [
             o.deliver_at.isoformat(),
@@ -58,4 +64,9 @@ def fingerprint() -> tuple[str, int]:
 def test_a_fixed_seed_run_produces_exactly_the_pinned_observations() -> None:
     digest, count = fingerprint()
     assert count > 10_000  # a world busy enough to exercise every feed
+    assert digest == EXPECTED_WITH_ADMISSIONS
+
+
+def test_admission_notices_leave_the_rest_of_the_world_as_it_was() -> None:
+    digest, _ = fingerprint(skip=frozenset({SignalKind.HOSPITAL_ADMISSION}))
     assert digest == EXPECTED

@@ -46,6 +46,7 @@ class ConsoleSettings(ServiceSettings):
             "arrears": 24.0 * 35,
             "blind_spot": 24.0 * 70,
             "hospital_discharge": 24.0 * 7,
+            "hospital_admission": 24.0 * 7,
             "report": 24.0 * 7,
             "sos": 24.0 * 30,
         }

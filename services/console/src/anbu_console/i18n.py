@@ -297,6 +297,7 @@ LABELS: dict[str, dict[str, str]] = {
     "sos": {"ko": "긴급호출", "en": "SOS"},
     "blind_spot": {"ko": "발굴대상", "en": "blind-spot list"},
     "hospital_discharge": {"ko": "퇴원", "en": "hospital discharge"},
+    "hospital_admission": {"ko": "입원", "en": "hospital admission"},
     "mail_uncollected": {"ko": "우편물 방치", "en": "mail uncollected"},
     # protocols
     "emergency": {"ko": "긴급 대응", "en": "emergency"},

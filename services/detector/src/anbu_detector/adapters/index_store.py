@@ -16,6 +16,7 @@ INDEXED_FIELDS = (
     "partition",
     "status",
     "suspended_until",
+    "hospital_until",
     "timezone",
     "quiet_start",
     "quiet_end",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
@@ -64,6 +65,9 @@ class HouseholdRow(Table, table=True):
     revision: int
     status: str = Field(max_length=16)
     suspended_until: datetime | None = Field(default=None, sa_column=_tz())
+    # In a partner hospital until then (its admission or discharge notice; the detector's
+    # own knowledge, not the registry's: a registry snapshot leaves it alone).
+    hospital_until: datetime | None = Field(default=None, sa_column=_tz())
     timezone: str = Field(max_length=64)
     quiet_start: time
     quiet_end: time
@@ -224,6 +228,8 @@ def watch_config(
         )
     )
     suspended = row.suspended_until if row.status == HouseholdStatus.SUSPENDED.value else None
+    if row.hospital_until is not None and (suspended is None or row.hospital_until > suspended):
+        suspended = row.hospital_until  # resting while in hospital, as while suspended
     active = row.status not in (HouseholdStatus.MOVED.value, HouseholdStatus.CLOSED.value)
     return _shared_config(
         hours, row.quiet_start, row.quiet_end, row.timezone, active, suspended, _rhythm_key(rule)
@@ -291,7 +297,7 @@ def rhythm_of(
     """A stored learned week back (None: none stored, or not in the 42-block shape)."""
     if since is None or hits is None:
         return None
-    counts = [int(n) for n in hits.split(",")]
+    counts = array("H", map(int, hits.split(",")))
     if len(counts) != BLOCKS_PER_WEEK:
         return None
     rhythm = ChannelRhythm(since)

@@ -74,6 +74,11 @@ class Repository(IndexStore, Staging):
             self.session.delete(unknown)
         return row
 
+    def note_hospital_stay(self, row: HouseholdRow, until: datetime) -> None:
+        """A partner hospital has the resident until ``until`` (the detector's own column)."""
+        row.hospital_until = until
+        self.session.add(row)
+
     def note_unknown(self, counts: dict[str, dict[str, int]], now: datetime) -> None:
         for household_id, kinds in counts.items():
             row = self.session.get(UnknownHouseholdRow, household_id)

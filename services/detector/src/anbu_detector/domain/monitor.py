@@ -208,14 +208,18 @@ class Monitor:
             self._reschedule(watch, channel, clock)
             return None
         config = watch.config
-        if config is None:
+        if config is None or not config.active:
             return None
-        if not config.watching(now):
-            if config.active and config.suspended_until is not None:
-                # suspended (hospital, away): the window restarts when the suspension ends
-                clock.last_active = epoch_seconds(config.suspended_until)
+        rest = config.suspended_until
+        if rest is not None and clock.last_active < epoch_seconds(rest):
+            # Resting (suspended, in hospital) when the window ended: it starts again when
+            # the rest ends — counted from the return even when this comes later (a
+            # restart, a late sweep), never from the last activity before the rest.
+            clock.last_active = epoch_seconds(rest)
+            clock.deadline = self._deadline(config, channel, clock)
+            if clock.deadline > epoch_seconds(now):
                 self._reschedule(watch, channel, clock)
-            return None
+                return None
         clock.silent = True
         self.dirty.add((household_id, channel))
         return Expiry(

@@ -22,6 +22,7 @@ Nothing here does I/O; the state is small (42 counters a channel) and can be sto
 from __future__ import annotations
 
 import math
+from array import array
 from dataclasses import dataclass
 
 from anbu_contracts import MonitoringChannel
@@ -65,7 +66,9 @@ class ChannelRhythm:
 
     def __init__(self, since: float) -> None:
         self.since = since  # epoch seconds the channel has been watched from
-        self.hits = [0] * BLOCKS_PER_WEEK
+        # Unsigned 16-bit counters (a week adds at most one per block: 65,535 weeks): 148
+        # bytes where a list of ints took 392 — a million watched channels keep one each.
+        self.hits = array("H", bytes(2 * BLOCKS_PER_WEEK))
         self.last_block = -1  # absolute local block last counted (one hit per block)
         self.outages = 0
         # (last_block, outages) as last made durable: the rhythm changes at most once a

@@ -136,6 +136,9 @@ class ArrearsRule(_Strict):
     double_check_min_types: int = Field(default=2, ge=2, le=9)
     double_check_severity: Severity = Severity.ALERT
     types: list[ArrearsType] = Field(default_factory=lambda: list(ArrearsType))
+    # After a person found the household well, the same debt alerts again only when it has
+    # grown by this many months (0: every monthly file alerts again, the 2026.11 behaviour).
+    recheck_after_months: int = Field(default=0, ge=0, le=24)
 
 
 class DisconnectionRule(_Strict):
@@ -186,6 +189,22 @@ class MailRule(_Strict):
     active_within_hours: float = Field(default=0, ge=0, le=24 * 14)
 
 
+class HospitalStayRule(_Strict):
+    """A stay reported by a partner hospital explains a household's silence.
+
+    ``pause_watch``: from an admission notice until the planned discharge (or a discharge
+    notice's date), the absence watch rests and only human signals (SOS, reports) and the
+    hospital's own notices are heard, as for a suspended household; the windows start again
+    at ``back_home_hour`` on the discharge day. Without a planned date the pause lasts
+    ``default_stay_days``. Off: admissions change nothing (the 2026.11 behaviour).
+    """
+
+    rule_id: str = "hospital.stay"
+    pause_watch: bool = False
+    default_stay_days: int = Field(default=14, ge=1, le=90)
+    back_home_hour: int = Field(default=12, ge=0, le=23)
+
+
 class WaterMeterRule(_Strict):
     """수도 원격검침: no water at all for hours, or a day far below the household's baseline."""
 
@@ -225,6 +244,7 @@ class RuleSet(_Strict):
     hospital_discharge: SimpleRule = SimpleRule(
         rule_id="hospital.discharge", severity=Severity.CAUTION
     )
+    hospital_stay: HospitalStayRule = HospitalStayRule()
     mail_uncollected: MailRule = MailRule()
     water_meter: WaterMeterRule = WaterMeterRule()
     protocols: list[ProtocolTrigger] = Field(default_factory=list)

@@ -8,7 +8,9 @@ signals, so that the alert it opens can say why.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from anbu_contracts import (
     AlertReason,
@@ -18,6 +20,7 @@ from anbu_contracts import (
     DisconnectionSignal,
     DisconnectionState,
     EvidenceRef,
+    HospitalAdmissionSignal,
     HospitalDischargeSignal,
     MailUncollectedSignal,
     ReportSignal,
@@ -32,7 +35,19 @@ from anbu_contracts import (
 )
 
 from .alerts import Finding
-from .rules import RuleSet
+from .rules import HospitalStayRule, RuleSet
+
+# Heard while a partner hospital reports the resident in its ward: people asking for help,
+# and the hospital's own notices (a discharge ends the stay). Everything else rests, as for
+# a household the registry suspended.
+HEARD_IN_HOSPITAL = frozenset(
+    {
+        SignalKind.SOS,
+        SignalKind.REPORT,
+        SignalKind.HOSPITAL_ADMISSION,
+        SignalKind.HOSPITAL_DISCHARGE,
+    }
+)
 
 
 def evidence_of(signal: Signal) -> EvidenceRef:
@@ -73,17 +88,64 @@ def safety_call_concern(signal: SafetyCallSignal, rules: RuleSet) -> Finding | N
 
 @dataclass(frozen=True)
 class ArrearsMemory:
-    """Recent qualifying arrears: (type, as-of date, event) per type, newest kept."""
+    """Recent qualifying arrears: (type, as-of date, event) per type, newest kept; the months
+    overdue per type as last reported (``levels``), and as they stood when a person last
+    found the household well (``checked``)."""
 
     recent: tuple[tuple[str, date, EvidenceRef], ...] = ()
+    levels: tuple[tuple[str, int], ...] = ()
+    checked: tuple[tuple[str, int], ...] = ()
+
+    def to_state(self) -> dict[str, Any]:
+        """As the rule-state row stores it (JSON)."""
+        return {
+            "recent": [
+                {"type": t, "as_of": d.isoformat(), "evidence": e.model_dump(mode="json")}
+                for t, d, e in self.recent
+            ],
+            "levels": dict(self.levels),
+            "checked": dict(self.checked),
+        }
+
+    @classmethod
+    def of_state(cls, state: dict[str, Any]) -> ArrearsMemory:
+        return cls(
+            recent=tuple(
+                (
+                    r["type"],
+                    date.fromisoformat(r["as_of"]),
+                    EvidenceRef.model_validate(r["evidence"]),
+                )
+                for r in state.get("recent", [])
+            ),
+            levels=tuple(sorted(state.get("levels", {}).items())),
+            checked=tuple(sorted(state.get("checked", {}).items())),
+        )
+
+
+def found_well(memory: ArrearsMemory) -> ArrearsMemory:
+    """A person found the household well (or in no need): the debts as they stand now are
+    known; the same debts are not news again (``ArrearsRule.recheck_after_months``)."""
+    return replace(memory, checked=memory.levels)
 
 
 def arrears(
     memory: ArrearsMemory, signal: ArrearsSignal, rules: RuleSet
 ) -> tuple[ArrearsMemory, Finding | None]:
     rule = rules.arrears
-    if signal.months_overdue < rule.min_months_overdue or signal.arrears_type not in rule.types:
+    kind, months = signal.arrears_type.value, signal.months_overdue
+    levels, checked = dict(memory.levels), dict(memory.checked)
+    levels[kind] = months
+    if months < rule.min_months_overdue:
+        checked.pop(kind, None)  # paid down: a new run of arrears is news again
+    memory = replace(
+        memory, levels=tuple(sorted(levels.items())), checked=tuple(sorted(checked.items()))
+    )
+    if months < rule.min_months_overdue or signal.arrears_type not in rule.types:
         return memory, None
+    seen = checked.get(kind)
+    if rule.recheck_after_months and seen is not None and months < seen + rule.recheck_after_months:
+        return memory, None  # checked and found well at about this debt: only worse is news
     horizon = signal.as_of - timedelta(days=rule.double_check_window_days)
     kept = [r for r in memory.recent if r[1] >= horizon and r[0] != signal.arrears_type.value]
     kept.append((signal.arrears_type.value, signal.as_of, evidence_of(signal)))
@@ -210,6 +272,31 @@ def blind_spot(signal: BlindSpotSignal, rules: RuleSet) -> Finding:
         ),
         evidence=(evidence_of(signal),),
     )
+
+
+def in_hospital_until(
+    signal: HospitalAdmissionSignal | HospitalDischargeSignal, rule: HospitalStayRule, tz: ZoneInfo
+) -> datetime | None:
+    """Until when a hospital notice says the resident is in its ward (None: the rule is off).
+
+    An admission: until its planned discharge, or ``default_stay_days`` after admission when
+    none is planned; a discharge notice: until its date. Either way the resident is taken
+    to be home again at ``back_home_hour`` local time that day.
+    """
+    if not rule.pause_watch:
+        return None
+    if isinstance(signal, HospitalAdmissionSignal):
+        day = signal.expected_discharge or signal.admitted_on + timedelta(
+            days=rule.default_stay_days
+        )
+    else:
+        day = signal.discharge_date
+    return datetime.combine(day, time(rule.back_home_hour), tz)
+
+
+def resting_in_hospital(kind: SignalKind, occurred_at: datetime, until: datetime | None) -> bool:
+    """A signal the detector sets aside because the resident is in a partner hospital."""
+    return until is not None and occurred_at < until and kind not in HEARD_IN_HOSPITAL
 
 
 def hospital_discharge(signal: HospitalDischargeSignal, rules: RuleSet) -> Finding:

@@ -28,11 +28,15 @@ from anbu_runtime.logs import get_logger
 
 from ..adapters.events import escalation_event
 from ..adapters.orm import EscalationRow, escalation_of, protocol_context
-from ..domain import merging, protocols, safety_calls
+from ..domain import merging, protocols, safety_calls, signal_rules
 from ..domain.alerts import Alert
 from ..domain.protocols import Escalation, ProtocolSpec, StepResult, StepSpec, StepState
+from ..domain.signal_rules import ArrearsMemory
 from .alerts import emit, resolve_alert
 from .unit import Uow
+
+# A person found the household well, or in no need: what it owes as of now is known.
+FOUND_WELL = frozenset({OutcomeResult.CONTACT_CONFIRMED, OutcomeResult.NO_NEED})
 
 log = get_logger(__name__)
 
@@ -317,6 +321,11 @@ def on_outcome(outcome: OutcomeEvent, uow: Uow) -> None:
     if outcome.result is OutcomeResult.CONTACT_CONFIRMED:
         state = repos.safety_calls(outcome.household_id)
         repos.save_safety_calls(outcome.household_id, safety_calls.reset(state))
+    if outcome.result in FOUND_WELL:
+        memory = ArrearsMemory.of_state(repos.rule_state(outcome.household_id, "arrears"))
+        if memory.levels:
+            checked = signal_rules.found_well(memory)
+            repos.save_rule_state(outcome.household_id, "arrears", checked.to_state())
 
 
 def record_approval(uow: Uow, escalation_id: UUID, approval: ApprovalRecord) -> Escalation:

@@ -9,7 +9,6 @@ households that rest) is in :func:`rule_for`, written once.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,10 +16,11 @@ from prometheus_client import Counter as MetricCounter
 from pydantic import BaseModel
 
 from anbu_contracts import (
+    AlertResolution,
     ArrearsSignal,
     BlindSpotSignal,
     DisconnectionSignal,
-    EvidenceRef,
+    HospitalAdmissionSignal,
     HospitalDischargeSignal,
     HouseholdStatus,
     MailUncollectedSignal,
@@ -35,12 +35,12 @@ from anbu_contracts import (
 )
 from anbu_runtime.uow import Handler
 
-from ..adapters.orm import HouseholdRow
+from ..adapters.orm import HouseholdRow, watch_config
 from ..domain import safety_calls, signal_rules
 from ..domain.alerts import Finding
 from ..domain.rules import RuleSet
 from ..domain.signal_rules import ArrearsMemory
-from .findings import conclude
+from .findings import conclude, resolve_absence
 from .unit import Stores, Uow
 
 SIGNALS = MetricCounter(
@@ -55,14 +55,20 @@ Rule = Callable[[Any, Stores, HouseholdRow | None, RuleSet], Findings]
 
 # Signal contract type → its handler (the consumer's table is built from this in intake.py).
 SIGNAL_HANDLERS: dict[type[BaseModel], Handler[Stores]] = {}
+# What a kind tells about the household's circumstances (not a finding): run before its
+# findings conclude, with the unit of work (e.g. a hospital stay rests the absence watch).
+Context = Callable[[Any, Uow, HouseholdRow, RuleSet], None]
+CONTEXT: dict[type[Signal], Context] = {}
 
 
 def processing(household: HouseholdRow, signal: Signal) -> bool:
     """Moved or closed households, and suspended ones (but for SOS and reports), rest."""
     if household.status in (HouseholdStatus.MOVED.value, HouseholdStatus.CLOSED.value):
         return False
+    kind = SignalKind(signal.kind)  # type: ignore[attr-defined]
+    if signal_rules.resting_in_hospital(kind, signal.occurred_at, household.hospital_until):
+        return False
     if household.status == HouseholdStatus.SUSPENDED.value:
-        kind = SignalKind(signal.kind)  # type: ignore[attr-defined]
         until = household.suspended_until
         ended = until is not None and until <= signal.occurred_at
         return ended or kind in HEARD_WHEN_SUSPENDED
@@ -83,6 +89,9 @@ def rule_for(*kinds: type[Signal]) -> Callable[[Rule], Rule]:
             elif not processing(household, signal):
                 return
             rules = repos.rules_for(household)
+            context = CONTEXT.get(type(signal))
+            if context is not None and household is not None:
+                context(signal, uow, household, rules)
             findings, facts = rule(signal, repos, household, rules)
             due = signal_rules.due_by(signal)
             if due is not None:
@@ -135,9 +144,9 @@ def safety_call(
 def arrears(
     signal: ArrearsSignal, repos: Stores, household: HouseholdRow | None, rules: RuleSet
 ) -> Findings:
-    memory = _arrears_memory(repos.rule_state(signal.household_id, "arrears"))
+    memory = ArrearsMemory.of_state(repos.rule_state(signal.household_id, "arrears"))
     memory, finding = signal_rules.arrears(memory, signal, rules)
-    repos.save_rule_state(signal.household_id, "arrears", _arrears_state(memory))
+    repos.save_rule_state(signal.household_id, "arrears", memory.to_state())
     return found(finding)
 
 
@@ -191,27 +200,45 @@ for _kind, _decide in STATELESS.items():
     rule_for(_kind)(stateless(_decide))
 
 
+def hospital_stay(
+    signal: HospitalAdmissionSignal | HospitalDischargeSignal,
+    uow: Uow,
+    household: HouseholdRow,
+    rules: RuleSet,
+) -> None:
+    """A partner hospital has the resident: the absence watch rests until the discharge.
+
+    An absence alert already open is explained (the silence was the stay): it resolves
+    and its protocol closes before anyone is sent. The learned weeks are kept; the windows
+    start again when the stay ends (``Monitor.expire`` on a resting household)."""
+    repos = uow.repos
+    until = signal_rules.in_hospital_until(
+        signal, rules.hospital_stay, ZoneInfo(household.timezone)
+    )
+    if until is None or until == household.hospital_until:
+        return
+    repos.note_hospital_stay(household, until)
+    config = watch_config(household, rules.absence)
+    repos.monitor.configure(household.household_id, repos.partition, config, uow.now)
+    if isinstance(signal, HospitalAdmissionSignal) and until > uow.now:
+        resolve_absence(uow, household.household_id, AlertResolution.HOUSEHOLD_INACTIVE)
+
+
+CONTEXT[HospitalAdmissionSignal] = hospital_stay
+CONTEXT[HospitalDischargeSignal] = hospital_stay
+
+
+@rule_for(HospitalAdmissionSignal)
+def hospital_admission(
+    signal: HospitalAdmissionSignal, repos: Stores, household: HouseholdRow | None, rules: RuleSet
+) -> Findings:
+    """An admission is context (``hospital_stay``), not a finding: nobody is sent for it."""
+    return found()
+
+
 @rule_for(Signal)
 def no_rule(
     signal: Signal, repos: Stores, household: HouseholdRow | None, rules: RuleSet
 ) -> Findings:
     """A kind without a rule of its own (none today but heartbeats, which never get here)."""
     return found()
-
-
-def _arrears_memory(state: dict[str, Any]) -> ArrearsMemory:
-    return ArrearsMemory(
-        recent=tuple(
-            (r["type"], date.fromisoformat(r["as_of"]), EvidenceRef.model_validate(r["evidence"]))
-            for r in state.get("recent", [])
-        )
-    )
-
-
-def _arrears_state(memory: ArrearsMemory) -> dict[str, Any]:
-    return {
-        "recent": [
-            {"type": t, "as_of": d.isoformat(), "evidence": e.model_dump(mode="json")}
-            for t, d, e in memory.recent
-        ]
-    }

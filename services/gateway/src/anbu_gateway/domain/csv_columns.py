@@ -86,6 +86,12 @@ COLUMNS: dict[SignalKind, KindColumns] = {
             lists=frozenset({"needs"}),
             example=("2026-11-30",),
         ),
+        KindColumns(
+            SignalKind.HOSPITAL_ADMISSION,
+            ("admitted_on",),
+            ("expected_discharge",),
+            example=("2026-11-20",),
+        ),
         KindColumns(SignalKind.MAIL_UNCOLLECTED, ("days_uncollected",), example=("9",)),
         KindColumns(
             SignalKind.WATER_METER,

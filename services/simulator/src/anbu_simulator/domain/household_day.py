@@ -133,6 +133,31 @@ def live_one_day(out: Emitter, state: HouseholdState, day: date, day_start: date
     _events_of_the_day(out, state, day, day_start)
 
 
+# How far a ward's planned discharge is from the real one, in days (plans slip more often
+# than they are beaten); the discharge notice the day before gives the real date.
+PLAN_SLIP_DAYS = (-1, 0, 0, 0, 1, 1, 2, 3)
+
+
+def _admission_notice(
+    out: Emitter, profile: HouseholdProfile, day_start: datetime, discharge: datetime
+) -> None:
+    """A partner hospital's admission notice, from its ward's records a few hours after
+    admission, with the discharge it plans (the stay starts at ``day_start``)."""
+    later = out.later_rng
+    admitted = day_start + timedelta(hours=later.uniform(1, 10))
+    planned = discharge.astimezone(SEOUL).date() + timedelta(days=later.choice(PLAN_SLIP_DAYS))
+    admitted_on = admitted.astimezone(SEOUL).date()
+    out.emit(
+        SignalKind.HOSPITAL_ADMISSION,
+        profile.household_id,
+        Partner.HOSPITAL,
+        admitted,
+        admitted + timedelta(hours=later.uniform(0.5, 6)),
+        {"admitted_on": admitted_on, "expected_discharge": max(planned, admitted_on)},
+        rng=later,
+    )
+
+
 def _factor(state: HouseholdState, channel: MonitoringChannel, at: datetime, day: date) -> float:
     """The household's own episodes: away, hospital, phone left at home."""
     if state.away_until is not None and at < state.away_until:
@@ -177,7 +202,8 @@ def _start_episodes(out: Emitter, state: HouseholdState, day: date, day_start: d
             discharge = day_start + timedelta(hours=rng.uniform(8, 16) + 24 * rng.randint(3, 14))
             state.away_until = discharge
             state.away_kind = "hospital"
-            if rng.random() < 0.5:  # a partner hospital announces the discharge
+            if rng.random() < 0.5:  # a partner hospital: it reports admission and discharge
+                _admission_notice(out, profile, day_start, discharge)
                 notice = discharge - timedelta(hours=20)
                 out.emit(
                     SignalKind.HOSPITAL_DISCHARGE,

@@ -104,6 +104,10 @@ class Emitter:
     def __init__(self, config: SimulationConfig) -> None:
         self.config = config
         self.rng = random.Random(f"world:{config.seed}")
+        # Records added to the model after a seed's world was fixed (hospital admission
+        # notices) draw from a generator of their own, so the world a seed gives — every
+        # episode, crisis and earlier record — stays the same with them as without them.
+        self.later_rng = random.Random(f"later:{config.seed}")
         self._start, self._end = config.start.astimezone(UTC), config.end.astimezone(UTC)
         self._seq = 0
         self._heap: list[tuple[float, int, Observation]] = []
@@ -116,8 +120,10 @@ class Emitter:
         occurred_at: datetime,
         deliver_at: datetime,
         fields: Mapping[str, Any],
+        rng: random.Random | None = None,
     ) -> None:
-        cfg, rng = self.config, self.rng
+        cfg = self.config
+        rng = self.rng if rng is None else rng
         if occurred_at < self._start or occurred_at >= self._end:
             return
         event_id = UUID(int=rng.getrandbits(128), version=4)
