@@ -16,6 +16,7 @@ from anbu_runtime.service import ServiceRuntime
 from anbu_runtime.settings import CommonSettings, ServiceSettings
 
 from .adapters.migrations import upgrade
+from .adapters.ndjson_bodies import INLINE_BELOW_BYTES
 from .adapters.orm import metadata
 from .adapters.registry_client import RegistryClient
 from .adapters.repository import GatewayRepository
@@ -45,6 +46,9 @@ class GatewaySettings(ServiceSettings):
     key_failure_cache_seconds: float = Field(default=5.0, ge=0)
     batch_max_lines: int = Field(default=10_000, ge=1)
     batch_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    # NDJSON bodies smaller than this are read in the event loop, larger ones in a
+    # validation worker (adapters/ndjson_bodies.py: where the crossover was measured).
+    batch_inline_bytes: int = Field(default=INLINE_BELOW_BYTES, ge=0)
     file_max_bytes: int = Field(default=2 * 1024**3, ge=1024)
     file_chunk_rows: int = Field(default=5_000, ge=1, le=50_000)
     file_workers: int = Field(default=2, ge=1, le=16)
@@ -162,6 +166,7 @@ def create(
             pool,
             batch_max_lines=settings.batch_max_lines,
             batch_max_bytes=settings.batch_max_bytes,
+            batch_inline_bytes=settings.batch_inline_bytes,
         )
     )
     app.include_router(

@@ -17,7 +17,7 @@ from ..domain.records import (
     split_duplicates_within,
 )
 from ..metrics import SIGNALS
-from .publishing import Publisher
+from .publishing import Publisher, ReusedIds
 
 
 class OutsideScope(Exception):
@@ -59,17 +59,23 @@ async def ingest(
     """
     check_scope(parsed, allowed)
     errors = list(parsed.errors)
-    if mode is Mode.ALL_OR_NOTHING:
+    all_or_nothing = mode is Mode.ALL_OR_NOTHING
+    if all_or_nothing and errors:  # refused anyway: list the reused ids with the rest
         errors.extend(await _reused_ids(publisher, partner_id, parsed.candidates))
-        if errors:
-            _count(parsed.candidates, partner_id, channel, Outcome.REJECTED)
-            raise BatchRefused(parsed.records, errors)
-    result = await publisher.publish(
-        partner_id,
-        publisher.new_owner(),
-        parsed.candidates,
-        keep_payload=True,
-    )
+        _count(parsed.candidates, partner_id, channel, Outcome.REJECTED)
+        raise BatchRefused(parsed.records, errors)
+    try:
+        result = await publisher.publish(
+            partner_id,
+            publisher.new_owner(),
+            parsed.candidates,
+            keep_payload=True,
+            key_hashes=parsed.key_hashes,
+            refuse_reused=all_or_nothing,
+        )
+    except ReusedIds as exc:
+        _count(parsed.candidates, partner_id, channel, Outcome.REJECTED)
+        raise BatchRefused(parsed.records, exc.errors) from exc
     report = BatchReport()
     rows: list[tuple[int, RecordResult | RecordError]] = []
     for c in result.accepted:
