@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from operator import attrgetter
 
 from ..domain.batches import Parsed
 from ..domain.prepared import Prepared
@@ -18,6 +19,8 @@ from ..domain.records import (
 )
 from ..metrics import SIGNALS
 from .publishing import Publisher, ReusedIds
+
+_line = attrgetter("line")
 
 
 class OutsideScope(Exception):
@@ -76,29 +79,28 @@ async def ingest(
     except ReusedIds as exc:
         _count(parsed.candidates, partner_id, channel, Outcome.REJECTED)
         raise BatchRefused(parsed.records, exc.errors) from exc
-    report = BatchReport()
-    rows: list[tuple[int, RecordResult | RecordError]] = []
-    for c in result.accepted:
-        rows.append(
-            (
-                c.line,
-                RecordResult(c.line, Outcome.ACCEPTED, c.partner_event_id, c.event_id),
-            )
-        )
-    for c, why in result.duplicates:
-        rows.append(
-            (
-                c.line,
-                RecordResult(c.line, Outcome.DUPLICATE, c.partner_event_id, c.event_id, why),
-            )
-        )
-    for error in errors + result.rejected:
-        rows.append((error.line, error))
-    for _, item in sorted(rows, key=lambda r: r[0]):
-        if isinstance(item, RecordError):
-            report.reject(item)
-        else:
-            report.add(item)
+    refusals = sorted(errors + result.rejected, key=_line)
+    results = [
+        RecordResult(c.line, Outcome.ACCEPTED, c.partner_event_id, c.event_id)
+        for c in result.accepted
+    ]
+    results += [
+        RecordResult(c.line, Outcome.DUPLICATE, c.partner_event_id, c.event_id, why)
+        for c, why in result.duplicates
+    ]
+    results += [
+        RecordResult(e.line, Outcome.REJECTED, e.partner_event_id, detail=e.reason)
+        for e in refusals
+    ]
+    results.sort(key=_line)  # one outcome per line: accepted, duplicate or refused
+    report = BatchReport(
+        records=len(results),
+        accepted=len(result.accepted),
+        duplicates=len(result.duplicates),
+        rejected=len(refusals),
+        results=results,
+        errors=refusals,
+    )
     _count(result.accepted, partner_id, channel, Outcome.ACCEPTED)
     _count([c for c, _ in result.duplicates], partner_id, channel, Outcome.DUPLICATE)
     SIGNALS.labels("unknown", partner_id, channel, Outcome.REJECTED.value).inc(
