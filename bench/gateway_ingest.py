@@ -2,6 +2,7 @@
 file (rows per second and the gateway's peak memory).
 
     uv run python bench/gateway_ingest.py [--rows 2000000] [--batches 40] [--batch-lines 1000]
+        [--phases 1,4,big] [--rows 0: NDJSON only]
 
 Runs a registry (HTTP only: partner keys) and a gateway as processes, on the broker named by
 ANBU_BENCH_KAFKA (default: the test broker on 127.0.0.1:29092), with SQLite (the embedded
@@ -68,10 +69,14 @@ class MemorySampler:
                 total += int(child.memory_info().rss)
         return total
 
+    def main_cpu_seconds(self) -> float:
+        """User + system CPU of the gateway's own process (its event loop and threads)."""
+        times = self.process.cpu_times()
+        return float(times.user + times.system)
+
     def cpu_seconds(self) -> float:
         """User + system CPU of the gateway and its live worker processes."""
-        times = self.process.cpu_times()
-        total = times.user + times.system
+        total = self.main_cpu_seconds()
         for child in self.workers():
             with contextlib.suppress(psutil.Error):
                 t = child.cpu_times()
@@ -199,11 +204,12 @@ async def bench_ndjson(
                 raise RuntimeError(f"batch refused: {response.status_code} {response.text[:300]}")
 
     async with httpx.AsyncClient(base_url=GATEWAY, timeout=120) as client:
-        cpu_before = sampler.cpu_seconds()
+        cpu_before, main_before = sampler.cpu_seconds(), sampler.main_cpu_seconds()
         started = time.perf_counter()
         await asyncio.gather(*(sender(client) for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
         cpu = sampler.cpu_seconds() - cpu_before
+        main_cpu = sampler.main_cpu_seconds() - main_before
     published = await topic_total(bootstrap, SignalKind.HEARTBEAT) - before
     signals = batches * lines
     return {
@@ -219,6 +225,8 @@ async def bench_ndjson(
         # CPU the gateway (and its worker processes) spent: comparable on a busy machine
         "gateway_cpu_seconds": round(cpu, 2),
         "gateway_cpu_us_per_signal": round(cpu / signals * 1e6, 1),
+        # of which the gateway's own process: the part that does not spread over workers
+        "gateway_main_process_cpu_us_per_signal": round(main_cpu / signals * 1e6, 1),
     }
 
 
@@ -334,20 +342,25 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         popen = gateway.processes["gateway"].popen
         assert popen is not None
         sampler = MemorySampler(popen.pid)
+        print(f"gateway pid {popen.pid}", flush=True)  # for a profiler (py-spy -p)
         key = partner(["heartbeat", "arrears"])
         ndjson = []
-        for lines, batches, concurrency in (
-            (args.batch_lines, args.batches, 1),
-            (args.batch_lines, args.batches, 4),
-            (10_000, max(args.batches // 10, 2), 2),
-        ):
+        phases = {
+            "1": (args.batch_lines, args.batches, 1),
+            "4": (args.batch_lines, args.batches, 4),
+            "big": (10_000, max(args.batches // 10, 2), 2),
+        }
+        for phase in args.phases.split(","):
+            lines, batches, concurrency = phases[phase]
             result = await bench_ndjson(key, bootstrap, run, batches, lines, concurrency, sampler)
             print(f"ndjson: {result}", flush=True)
             ndjson.append(result)
-        file_result = await bench_file(key, bootstrap, run, args.rows, sampler, var_dir)
-        file_result["seconds_paced_by_rate_limit"] = paced_seconds()
-        file_result["gateway_database_mib_after"] = mib(database_size(var_dir))
-        print(f"file: {file_result}", flush=True)
+        file_result: dict[str, Any] | None = None
+        if args.rows > 0:
+            file_result = await bench_file(key, bootstrap, run, args.rows, sampler, var_dir)
+            file_result["seconds_paced_by_rate_limit"] = paced_seconds()
+            file_result["gateway_database_mib_after"] = mib(database_size(var_dir))
+            print(f"file: {file_result}", flush=True)
     finally:
         gateway.stop()
         registry.stop()
@@ -372,8 +385,15 @@ if __name__ == "__main__":
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--batches", type=int, default=40)
     parser.add_argument("--batch-lines", type=int, default=1000)
+    parser.add_argument(
+        "--phases",
+        default="1,4,big",
+        help="NDJSON phases, comma-separated: 1 and 4 clients of --batch-lines, big: 10,000 lines",
+    )
     parser.add_argument("--no-write", action="store_true", help="do not write the results file")
     arguments = parser.parse_args()
+    if arguments.rows <= 0 and not arguments.no_write:
+        parser.error("--rows 0 (NDJSON only) needs --no-write: the results file holds both")
     results = asyncio.run(main(arguments))
     if not arguments.no_write:
         print(f"wrote {write_result('gateway_ingest', results)}")

@@ -240,6 +240,61 @@ async def test_a_mixed_batch_is_refused_whole_or_its_valid_lines_accepted_by_cho
     )
 
 
+async def test_a_large_batch_read_in_a_worker_reports_lines_duplicates_and_reused_ids(
+    gateway: httpx.AsyncClient, registry: Registry, tail: Any
+) -> None:
+    """Bodies of 4 KiB and more are read in a worker process; a reused id in an
+    all_or_nothing batch is refused in the transaction that would have reserved it."""
+    partner = registry.partner(["safety_call"])
+    calls = await tail(SignalKind.SAFETY_CALL)
+    household = household_id()
+    sent, changed = call(household), call(household)
+    for body in (sent, changed):
+        assert (
+            await gateway.post("/v1/signals", json=body, headers=partner.headers)
+        ).status_code == 202
+    fresh = [call(household) for _ in range(30)]
+    reused = {**changed, "outcome": "unreachable"}  # other content under a published id
+    batch = ndjson(fresh[0], reused, *fresh[1:])
+    assert len(batch.encode()) >= 4096  # the worker's path (adapters/ndjson_bodies.py)
+
+    whole = await gateway.post("/v1/batches", content=batch, headers={**partner.headers, **NDJSON})
+    assert whole.status_code == 422
+    problem = whole.json()
+    assert (problem["records"], problem["rejected"]) == (31, 1)
+    assert [(p["line"], p["type"].rsplit("/", 1)[1]) for p in problem["rejected_records"]] == [
+        (2, "reused-partner-event-id")
+    ]
+    # nothing was reserved either: the same batch without the reused id is accepted whole
+    without = ndjson(*fresh)
+    accepted = await gateway.post(
+        "/v1/batches", content=without, headers={**partner.headers, **NDJSON}
+    )
+    assert accepted.status_code == 202 and accepted.json()["accepted"] == 30
+
+    repeat = {**fresh[1], "outcome": "unreachable"}  # repeats line 2's id, other content
+    mixed = ndjson(
+        sent, fresh[0], "{broken", call(household), fresh[1], repeat, *fresh[2:], call(household)
+    )
+    partial = await gateway.post(
+        "/v1/batches?mode=accept_valid", content=mixed, headers={**partner.headers, **NDJSON}
+    )
+    assert partial.status_code == 202
+    report = partial.json()
+    outcomes = {r["line"]: (r["outcome"], r["detail"]) for r in report["results"]}
+    assert outcomes[1] == ("duplicate", "already accepted")
+    assert outcomes[2] == ("duplicate", "already accepted")
+    assert outcomes[4][0] == "accepted" and outcomes[35][0] == "accepted"
+    assert [(p["line"], p["type"].rsplit("/", 1)[1]) for p in report["rejected_records"]] == [
+        (3, "invalid-json"),
+        (6, "reused-partner-event-id"),
+    ]
+    assert (report["records"], report["accepted"], report["rejected"]) == (35, 2, 2)
+    published = await calls.signals(household_id=household)
+    assert len(published) == 2 + 30 + 2
+    assert Counter(s.partner_event_id for s in published).most_common(1)[0][1] == 1
+
+
 # -- files ------------------------------------------------------------------------------
 
 

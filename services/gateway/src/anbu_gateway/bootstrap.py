@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from datetime import timedelta
 
 from fastapi import FastAPI
@@ -16,6 +17,7 @@ from anbu_runtime.service import ServiceRuntime
 from anbu_runtime.settings import CommonSettings, ServiceSettings
 
 from .adapters.migrations import upgrade
+from .adapters.ndjson_bodies import INLINE_BELOW_BYTES
 from .adapters.orm import metadata
 from .adapters.registry_client import RegistryClient
 from .adapters.repository import GatewayRepository
@@ -45,6 +47,9 @@ class GatewaySettings(ServiceSettings):
     key_failure_cache_seconds: float = Field(default=5.0, ge=0)
     batch_max_lines: int = Field(default=10_000, ge=1)
     batch_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    # NDJSON bodies smaller than this are read in the event loop, larger ones in a
+    # validation worker (adapters/ndjson_bodies.py: where the crossover was measured).
+    batch_inline_bytes: int = Field(default=INLINE_BELOW_BYTES, ge=0)
     file_max_bytes: int = Field(default=2 * 1024**3, ge=1024)
     file_chunk_rows: int = Field(default=5_000, ge=1, le=50_000)
     file_workers: int = Field(default=2, ge=1, le=16)
@@ -66,6 +71,19 @@ class GatewaySettings(ServiceSettings):
     # newest first (older ones still open what they sealed). Empty: a development key
     # generated once into var/secrets/gateway-dev-keys.json; set real keys in production.
     report_keys: str = Field(default="", repr=False)
+
+
+async def _freeze_startup_objects() -> None:
+    """Leave what exists after start-up (modules, pydantic schemas, routes) out of the
+    garbage collector's full collections.
+
+    Every NDJSON batch of 1,000 lines unpickles ~10,000 short-lived objects from a worker;
+    the collections they trigger walked the whole start-up heap each time, ~8 % of the
+    gateway's process under the benchmark (docs/performance.md). Collected first, so no
+    garbage is kept; reference counting still frees what is frozen.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def create(
@@ -138,6 +156,7 @@ def create(
             log.info("resuming files of this instance's previous run", submissions=released)
 
     runtime.on_startup(recover)
+    runtime.on_startup(_freeze_startup_objects)
     runtime.on_shutdown(net.drain)  # a report's send in flight finishes (else: the sweeper)
     runtime.on_shutdown(registry.close)
     runtime.on_shutdown(pool.close)
@@ -162,6 +181,7 @@ def create(
             pool,
             batch_max_lines=settings.batch_max_lines,
             batch_max_bytes=settings.batch_max_bytes,
+            batch_inline_bytes=settings.batch_inline_bytes,
         )
     )
     app.include_router(

@@ -24,6 +24,8 @@ class Parsed:
     candidates: list[Prepared] = field(default_factory=list)  # valid, serialised
     errors: list[RecordError] = field(default_factory=list)
     kinds: dict[str, list[int]] = field(default_factory=dict)  # kind → lines claiming it
+    # the candidates' keys hashed for partitioning when a worker prepared them (else None)
+    key_hashes: dict[bytes, int] | None = None
 
     @property
     def records(self) -> int:

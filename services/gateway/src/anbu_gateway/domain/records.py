@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from pydantic import ValidationError
 
@@ -121,8 +121,9 @@ class Candidate:
         return self.signal.partner_event_id
 
 
-@dataclass(frozen=True)
-class RecordResult:
+class RecordResult(NamedTuple):
+    """One record's outcome in a batch answer (a named tuple: one per line of a batch)."""
+
     line: int
     outcome: Outcome
     partner_event_id: str | None = None

@@ -17,9 +17,10 @@ from anbu_contracts import SIGNAL_TOPICS, SignalKind
 from anbu_runtime.problems import Problem
 from anbu_runtime.service import ServiceRuntime
 
+from ..adapters.ndjson_bodies import read_body
 from ..adapters.registry_client import PartnerKey
 from ..adapters.validation_pool import ValidationPool
-from ..domain.batches import Parsed, count_records, parse_ndjson, validate_one
+from ..domain.batches import Parsed, count_records, validate_one
 from ..domain.records import BatchReport, Mode, Outcome
 from ..handlers import batches
 from ..handlers.publishing import KafkaUnavailable, Publisher
@@ -97,6 +98,7 @@ def router(
     *,
     batch_max_lines: int,
     batch_max_bytes: int,
+    batch_inline_bytes: int,
 ) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["ingest"])
 
@@ -225,7 +227,7 @@ def router(
             )
         gate.admit(key, records)
         now = runtime.clock.now()
-        parsed = await pool.run(parse_ndjson, body, key.partner_id, now)
+        parsed = await read_body(pool, body, key.partner_id, now, batch_inline_bytes)
         try:
             report = await batches.ingest(
                 publisher, key.partner_id, key.allowed_kinds, parsed, mode, "batch"

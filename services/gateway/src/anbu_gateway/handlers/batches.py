@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from operator import attrgetter
 
 from ..domain.batches import Parsed
 from ..domain.prepared import Prepared
@@ -17,7 +18,9 @@ from ..domain.records import (
     split_duplicates_within,
 )
 from ..metrics import SIGNALS
-from .publishing import Publisher
+from .publishing import Publisher, ReusedIds
+
+_line = attrgetter("line")
 
 
 class OutsideScope(Exception):
@@ -59,40 +62,45 @@ async def ingest(
     """
     check_scope(parsed, allowed)
     errors = list(parsed.errors)
-    if mode is Mode.ALL_OR_NOTHING:
+    all_or_nothing = mode is Mode.ALL_OR_NOTHING
+    if all_or_nothing and errors:  # refused anyway: list the reused ids with the rest
         errors.extend(await _reused_ids(publisher, partner_id, parsed.candidates))
-        if errors:
-            _count(parsed.candidates, partner_id, channel, Outcome.REJECTED)
-            raise BatchRefused(parsed.records, errors)
-    result = await publisher.publish(
-        partner_id,
-        publisher.new_owner(),
-        parsed.candidates,
-        keep_payload=True,
+        _count(parsed.candidates, partner_id, channel, Outcome.REJECTED)
+        raise BatchRefused(parsed.records, errors)
+    try:
+        result = await publisher.publish(
+            partner_id,
+            publisher.new_owner(),
+            parsed.candidates,
+            keep_payload=True,
+            key_hashes=parsed.key_hashes,
+            refuse_reused=all_or_nothing,
+        )
+    except ReusedIds as exc:
+        _count(parsed.candidates, partner_id, channel, Outcome.REJECTED)
+        raise BatchRefused(parsed.records, exc.errors) from exc
+    refusals = sorted(errors + result.rejected, key=_line)
+    results = [
+        RecordResult(c.line, Outcome.ACCEPTED, c.partner_event_id, c.event_id)
+        for c in result.accepted
+    ]
+    results += [
+        RecordResult(c.line, Outcome.DUPLICATE, c.partner_event_id, c.event_id, why)
+        for c, why in result.duplicates
+    ]
+    results += [
+        RecordResult(e.line, Outcome.REJECTED, e.partner_event_id, detail=e.reason)
+        for e in refusals
+    ]
+    results.sort(key=_line)  # one outcome per line: accepted, duplicate or refused
+    report = BatchReport(
+        records=len(results),
+        accepted=len(result.accepted),
+        duplicates=len(result.duplicates),
+        rejected=len(refusals),
+        results=results,
+        errors=refusals,
     )
-    report = BatchReport()
-    rows: list[tuple[int, RecordResult | RecordError]] = []
-    for c in result.accepted:
-        rows.append(
-            (
-                c.line,
-                RecordResult(c.line, Outcome.ACCEPTED, c.partner_event_id, c.event_id),
-            )
-        )
-    for c, why in result.duplicates:
-        rows.append(
-            (
-                c.line,
-                RecordResult(c.line, Outcome.DUPLICATE, c.partner_event_id, c.event_id, why),
-            )
-        )
-    for error in errors + result.rejected:
-        rows.append((error.line, error))
-    for _, item in sorted(rows, key=lambda r: r[0]):
-        if isinstance(item, RecordError):
-            report.reject(item)
-        else:
-            report.add(item)
     _count(result.accepted, partner_id, channel, Outcome.ACCEPTED)
     _count([c for c, _ in result.duplicates], partner_id, channel, Outcome.DUPLICATE)
     SIGNALS.labels("unknown", partner_id, channel, Outcome.REJECTED.value).inc(

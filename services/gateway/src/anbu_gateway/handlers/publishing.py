@@ -50,6 +50,15 @@ class KafkaUnavailable(Exception):
     """Kafka is not connected or did not acknowledge: nothing was marked published."""
 
 
+class ReusedIds(Exception):
+    """``refuse_reused`` and some records reuse a partner event id for other content: the
+    classifying transaction was rolled back, nothing was reserved or sent."""
+
+    def __init__(self, errors: list[RecordError]) -> None:
+        super().__init__(f"{len(errors)} records reuse a partner event id")
+        self.errors = errors
+
+
 def real_now() -> datetime:
     """Wall-clock time: send attempts are compared with Kafka record timestamps."""
     return datetime.now(UTC)
@@ -102,13 +111,17 @@ class Publisher:
         keep_payload: bool,
         on_commit: Callable[[Uow, ChunkResult], None] | None = None,
         key_hashes: Mapping[bytes, int] | None = None,
+        refuse_reused: bool = False,
     ) -> ChunkResult:
         """Publish ``records`` of ``partner_id`` once each; see the module docstring.
 
         ``keep_payload`` stores the serialised record with its pending row (records that
         have no file to be read from again). ``on_commit`` runs in the transaction that
         marks the records published (in its unit of work). ``key_hashes``: the keys hashed
-        ahead for partitioning (see ``send_prepared``).
+        ahead for partitioning (see ``send_prepared``). ``refuse_reused`` (all_or_nothing):
+        raise :class:`ReusedIds` instead of publishing anything when a record reuses a
+        partner event id for other content, checked in the classifying transaction itself
+        (one read of the log per request, not a read and then the classification).
         """
         if not self.runtime.producer.started or not self.runtime.connected:
             raise KafkaUnavailable("Kafka is not connected yet")
@@ -119,8 +132,11 @@ class Publisher:
                 result.duplicates.append((later, f"repeats line {first.line} of this submission"))
             else:
                 result.rejected.append(reused_id(later, first.line))
+        refused = result.rejected if refuse_reused else None
         plan = await self.tx.run(
-            lambda uow: self._classify(uow.repos, partner_id, owner, prepared, keep_payload)
+            lambda uow: self._classify(
+                uow.repos, partner_id, owner, prepared, keep_payload, refused
+            )
         )
         result.duplicates.extend(plan.duplicates)
         result.rejected.extend(plan.rejected)
@@ -157,10 +173,19 @@ class Publisher:
         owner: str,
         records: Sequence[Prepared],
         keep_payload: bool,
+        refused: list[RecordError] | None = None,
     ) -> _Plan:
         plan = _Plan()
         now = real_now()
         known = repos.log_entries(partner_id, [p.partner_event_id for p in records])
+        if refused is not None:
+            reused = [
+                reused_id(p)
+                for p in records
+                if (e := known.get(p.partner_event_id)) is not None and e.digest != p.digest
+            ]
+            if refused or reused:  # raised inside the transaction: it rolls back
+                raise ReusedIds(refused + reused)
         new: list[Prepared] = []
         stale: list[tuple[Prepared, LogEntry]] = []
         for p in records:
