@@ -74,6 +74,9 @@ class Detector:
 
         def work(uow: Uow) -> T:
             result = fn(uow)
+            tally = uow.repos.tally
+            if tally:
+                uow.after_commit(tally.log)
             timers = uow.repos.timers
             if timers and self.timers is not None:
                 uow.after_commit(lambda: self._set_timers(timers))
