@@ -106,8 +106,10 @@ async def run(alerts: int, batch: int, timers: bool, url: str, pause: float) -> 
 
         step_timers = StepTimers(timers_engine(url), clock, fire)
         step_timers.start()
-        step_timers.add_partitions(set(range(PARTITIONS)))
         detector.timers = step_timers
+    # As the consumer's assignment does: the index loaded, the timers' stores added, the
+    # collector's heap frozen (then the registry's snapshots arrive).
+    await detector.load_partitions(set(range(PARTITIONS)))
     snapshots = [snapshot(n) for n in range(alerts)]
     for start in range(0, alerts, 5000):
         await detector.handle(
