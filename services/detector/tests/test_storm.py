@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from anbu_contracts import AlertEvent, EscalationEvent
-from anbu_detector.adapters.orm import AlertRow, EscalationRow, StepExecutionRow
+from anbu_detector.adapters.orm import AlertRow, EscalationRow, RuleStateRow, StepExecutionRow
 from anbu_runtime.logs import configure_logging
 
 from .test_detector_service import World, arrears, household, sos
@@ -99,6 +99,11 @@ def outcome(world: World) -> dict[str, Any]:
                 EscalationRow.household_id, StepExecutionRow.step_id, StepExecutionRow.state
             ).join(EscalationRow, EscalationRow.escalation_id == StepExecutionRow.escalation_id)
         ).all()
+        states = s.execute(select(RuleStateRow.household_id, RuleStateRow.rule, RuleStateRow.state))
+        rule_states = sorted(  # what each remembers (the evidence's ids differ by world)
+            (h, rule, sorted((r["type"], r["as_of"]) for r in state["recent"]))
+            for h, rule, state in states
+        )
     events: dict[str, list[str]] = {}
     for e in world.events():
         if isinstance(e, AlertEvent | EscalationEvent):
@@ -109,6 +114,7 @@ def outcome(world: World) -> dict[str, Any]:
             (h, p, st, sorted(steps_.items())) for h, p, st, steps_ in escalations
         ),
         "steps": sorted(map(tuple, steps)),
+        "rule_states": rule_states,
         "events": events,
     }
 
@@ -143,6 +149,9 @@ async def test_a_batch_of_alerts_opens_them_set_based_in_one_transaction(
     assert protocols[hh(1)] == "welfare-check"
     first = got["events"][hh(5)]
     assert first[:2] == ["AlertEvent:opened", "EscalationEvent:started"]
+    # each household's arrears remembered; the second's two (rent, then water) in one state
+    assert len(got["rule_states"]) == N
+    assert len(dict((h, r) for h, _, r in got["rule_states"])[hh(1)]) == 2
 
 
 async def test_a_batch_delivered_again_creates_nothing(worlds: tuple[World, World]) -> None:
