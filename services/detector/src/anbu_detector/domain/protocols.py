@@ -137,7 +137,20 @@ def due_at(escalation: Escalation, step: StepSpec, ctx: Context) -> datetime:
 
 
 def pending(protocol: ProtocolSpec, escalation: Escalation) -> list[StepSpec]:
-    return [s for s in protocol.steps if s.id not in escalation.done]
+    done = escalation.done  # once (a property: it was built again for every step)
+    return [s for s in protocol.steps if s.id not in done]
+
+
+def _by_due(
+    protocol: ProtocolSpec, escalation: Escalation, ctx: Context
+) -> list[tuple[datetime, int, StepSpec]]:
+    """The pending steps with when each is due, soonest first (protocol order on a tie);
+    each step's time computed once."""
+    timed = [
+        (due_at(escalation, s, ctx), n, s) for n, s in enumerate(pending(protocol, escalation))
+    ]
+    timed.sort(key=lambda x: (x[0], x[1]))
+    return timed
 
 
 def next_due(
@@ -146,12 +159,15 @@ def next_due(
     """The next pending step that a timer should wake (not one waiting for approval)."""
     if escalation.status is not EscalationStatus.RUNNING:
         return None
-    waiting = [
-        (s, due_at(escalation, s, ctx))
-        for s in pending(protocol, escalation)
-        if escalation.steps.get(s.id) is not StepState.AWAITING_APPROVAL
-    ]
-    return min(waiting, key=lambda x: x[1]) if waiting else None
+    steps = escalation.steps
+    best: tuple[StepSpec, datetime] | None = None
+    for s in pending(protocol, escalation):
+        if steps.get(s.id) is StepState.AWAITING_APPROVAL:
+            continue
+        due = due_at(escalation, s, ctx)
+        if best is None or due < best[1]:  # the first of equal times, as min() chose
+            best = (s, due)
+    return best
 
 
 def run_due(
@@ -161,8 +177,7 @@ def run_due(
     if escalation.status is not EscalationStatus.RUNNING:
         return escalation, []
     results: list[StepResult] = []
-    for step in sorted(pending(protocol, escalation), key=lambda s: due_at(escalation, s, ctx)):
-        due = due_at(escalation, step, ctx)
+    for due, _, step in _by_due(protocol, escalation, ctx):
         if due > now:
             continue
         if not ctx.holds(step.when):
@@ -327,10 +342,8 @@ def close(
         return escalation, []
     reason = f"cancelled: the escalation closed ({closure.value})"
     cancelled = [
-        StepResult(
-            StepState.CANCELLED, _record(step, due_at(escalation, step, ctx), now, [], reason)
-        )
-        for step in sorted(pending(protocol, escalation), key=lambda s: due_at(escalation, s, ctx))
+        StepResult(StepState.CANCELLED, _record(step, due, now, [], reason))
+        for due, _, step in _by_due(protocol, escalation, ctx)
     ]
     closed = replace(
         escalation,
