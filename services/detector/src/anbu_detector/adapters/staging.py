@@ -84,8 +84,9 @@ def staged_row(**values: Any) -> Any:
     return SimpleNamespace(**values)
 
 
-def _values(table: Any, row: Any) -> dict[str, Any]:
-    return {c.name: getattr(row, c.name) for c in table.columns}
+def _values(names: list[str], row: Any) -> dict[str, Any]:
+    values = vars(row)  # a staged row's attributes are its dict (no attribute look-ups)
+    return {name: values[name] for name in names}
 
 
 class StepConflict(IntegrityError):
@@ -154,7 +155,8 @@ class Staged:
         }
         for name, rows in tables.items():
             table = metadata.tables[name]
-            bulk_insert(session, table, [_values(table, r) for r in rows.values()])
+            names = [c.name for c in table.columns]
+            bulk_insert(session, table, [_values(names, r) for r in rows.values()])
         states = [
             {"household_id": h, "rule": rule, "state": state}
             for (h, rule), state in self.rule_states.items()
