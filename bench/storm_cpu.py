@@ -120,9 +120,12 @@ async def run(alerts: int, batch: int, timers: bool, url: str, pause: float) -> 
         print(f"pid {os.getpid()}: attach a profiler now ({pause} s)", file=sys.stderr)
         await asyncio.sleep(pause)
     cpu, wall = time.process_time(), time.perf_counter()
+    probing = asyncio.create_task(probe(db))
     for start in range(0, alerts, batch):
         await detector.handle(received("signals", signals[start : start + batch], 10**6 + start))
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    probing.cancel()
+    latencies = sorted(LATENCIES)
     with db.session() as s:
         opened = s.execute(select(func.count()).select_from(AlertRow)).scalar()
     if step_timers is not None:
@@ -135,7 +138,30 @@ async def run(alerts: int, batch: int, timers: bool, url: str, pause: float) -> 
         "timers": timers,
         "cpu_ms_per_alert": round(cpu * 1000 / alerts, 3),
         "wall_alerts_per_second": round(alerts / wall),
+        # what an HTTP read meanwhile waits for: the loop, then a reader thread's query
+        "probe_ms": {
+            "n": len(latencies),
+            "p50": round(latencies[len(latencies) // 2], 1) if latencies else None,
+            "p99": round(latencies[int(len(latencies) * 0.99)], 1) if latencies else None,
+            "max": round(latencies[-1], 1) if latencies else None,
+        },
     }
+
+
+LATENCIES: list[float] = []
+
+
+async def probe(db: Database) -> None:
+    """Every 50 ms, what ``GET /v1/alerts`` does on the detector's loop: a read of the
+    newest open alert on the database's reader threads, awaited there."""
+    query = select(AlertRow.alert_id).where(AlertRow.status == "open")
+    newest = query.order_by(AlertRow.opened_at.desc()).limit(1)  # type: ignore[attr-defined]
+    LATENCIES.clear()
+    while True:
+        await asyncio.sleep(0.05)
+        asked = time.perf_counter()
+        await db.read(lambda s: s.execute(newest).all())
+        LATENCIES.append((time.perf_counter() - asked) * 1000)
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from functools import cached_property
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -98,7 +99,7 @@ class Escalation:
     closure: EscalationClosure | None = None
     closed_at: datetime | None = None
 
-    @property
+    @cached_property  # asked for by every look at the pending steps; the steps never change
     def done(self) -> frozenset[str]:
         return frozenset(s for s, st in self.steps.items() if st is not StepState.AWAITING_APPROVAL)
 
@@ -137,7 +138,7 @@ def due_at(escalation: Escalation, step: StepSpec, ctx: Context) -> datetime:
 
 
 def pending(protocol: ProtocolSpec, escalation: Escalation) -> list[StepSpec]:
-    done = escalation.done  # once (a property: it was built again for every step)
+    done = escalation.done
     return [s for s in protocol.steps if s.id not in done]
 
 
