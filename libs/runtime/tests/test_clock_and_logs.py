@@ -59,6 +59,25 @@ def test_log_lines_are_json_with_the_service_and_without_personal_fields(
     assert line["household_id"] == "HH-AAAAAA"
 
 
+def test_a_line_below_the_level_costs_no_processing(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Suppressed lines are dropped before the processors (the PII scrub ran on each)."""
+    import anbu_runtime.logs as logs
+
+    scrubbed: list[str] = []
+    monkeypatch.setattr(logs, "scrub", lambda text: scrubbed.append(text) or text)
+    configure_logging("unit-test", "INFO", "json")
+    log = get_logger("below-the-level")
+    for n in range(3):
+        log.debug("step", household_id=f"HH-{n:06d}", protocol_id="welfare-check")
+    assert scrubbed == []
+    log.info("shown", household_id="HH-000009")
+    logging.getLogger().handlers[0].flush()
+    assert "HH-000009" in scrubbed
+    assert "HH-000001" not in capsys.readouterr().out
+
+
 def test_a_line_logged_after_stdout_was_swapped_and_closed_goes_to_the_current_stdout(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -154,7 +154,14 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
         _drop_pii,
     ]
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # The level first: a line below it is dropped before the processors run (the PII
+        # scrub's regular expressions ran on every suppressed debug line: py-spy, an alert
+        # storm's worker thread).
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,

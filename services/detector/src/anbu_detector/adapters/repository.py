@@ -113,10 +113,15 @@ class Repository(IndexStore, Staging):
         self.session.add(row)
 
     def rule_state(self, household_id: str, rule: str) -> dict[str, Any]:
+        staged = self._staged_rule_state(household_id, rule)
+        if staged is not None:
+            return dict(staged)
         row = self._get(RuleStateRow, (household_id, rule))
         return dict(row.state) if row else {}
 
     def save_rule_state(self, household_id: str, rule: str, state: dict[str, Any]) -> None:
+        if self._stage_rule_state(household_id, rule, state):
+            return
         row = self._get(RuleStateRow, (household_id, rule)) or RuleStateRow(
             household_id=household_id, rule=rule
         )

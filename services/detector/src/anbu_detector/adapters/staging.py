@@ -84,8 +84,9 @@ def staged_row(**values: Any) -> Any:
     return SimpleNamespace(**values)
 
 
-def _values(table: Any, row: Any) -> dict[str, Any]:
-    return {c.name: getattr(row, c.name) for c in table.columns}
+def _values(names: list[str], row: Any) -> dict[str, Any]:
+    values = vars(row)  # a staged row's attributes are its dict (no attribute look-ups)
+    return {name: values[name] for name in names}
 
 
 class StepConflict(IntegrityError):
@@ -105,6 +106,9 @@ class Staged:
         self.escalations: dict[UUID, EscalationRow] = {}
         self.steps: dict[tuple[UUID, str], StepExecutionRow] = {}
         self.events: list[tuple[Topic, BaseModel]] = []
+        # New rule states (of keys the prefetch found absent): an ORM row each was a fifth
+        # of the storm's worker thread (building it, then its flush; py-spy).
+        self.rule_states: dict[tuple[str, str], dict[str, Any]] = {}
         # by household / escalation, for the reads
         self._alerts: dict[str, dict[UUID, AlertRow]] = defaultdict(dict)
         self._escalations: dict[str, dict[UUID, EscalationRow]] = defaultdict(dict)
@@ -151,11 +155,18 @@ class Staged:
         }
         for name, rows in tables.items():
             table = metadata.tables[name]
-            bulk_insert(session, table, [_values(table, r) for r in rows.values()])
+            names = [c.name for c in table.columns]
+            bulk_insert(session, table, [_values(names, r) for r in rows.values()])
+        states = [
+            {"household_id": h, "rule": rule, "state": state}
+            for (h, rule), state in self.rule_states.items()
+        ]
+        bulk_insert(session, metadata.tables["rule_state"], states)
         now = datetime.now(UTC)
         bulk_insert(session, OUTBOX, [outbox_row(t, e, now) for t, e in self.events])
         written = len(self.events)
         self.alerts, self.escalations, self.steps, self.events = {}, {}, {}, []
+        self.rule_states = {}
         self.fresh = set()
         return written
 
@@ -196,6 +207,21 @@ class Staging:
         if (table, key) in self._absent:
             return None
         return self.session.get(table, key)
+
+    def _staged_rule_state(self, household_id: str, rule: str) -> dict[str, Any] | None:
+        staged = self.staged
+        return staged.rule_states.get((household_id, rule)) if staged is not None else None
+
+    def _stage_rule_state(self, household_id: str, rule: str, state: dict[str, Any]) -> bool:
+        """Stage a rule state the prefetch found absent (or staged before); False if the
+        row is in the database (the ORM updates it)."""
+        staged, key = self.staged, (household_id, rule)
+        if staged is None or (
+            key not in staged.rule_states and (RuleStateRow, key) not in self._absent
+        ):
+            return False
+        staged.rule_states[key] = state
+        return True
 
     def _fresh(self, household_id: str) -> Staged | None:
         staged = self.staged

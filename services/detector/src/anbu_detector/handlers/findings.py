@@ -13,7 +13,6 @@ from anbu_contracts import (
     AlertStatus,
     EscalationClosure,
 )
-from anbu_runtime.logs import get_logger
 
 from ..domain import alerts
 from ..domain.alerts import Finding
@@ -22,7 +21,6 @@ from . import protocols, responses
 from .alerts import publish, resolve_alert
 from .unit import Uow
 
-log = get_logger(__name__)
 ABSENCE_REASONS = (AlertReason.SAFETY_NOT_CONFIRMED, AlertReason.CHANNEL_SILENT)
 
 
@@ -52,13 +50,12 @@ def conclude(
         alert = alerts.open_alert(uuid4(), household_id, finding, uow.now, protocol_id)
         repos.save_alert(alert, correlation)
         publish(uow, alert, AlertChange.OPENED, correlation, causation)
-        log.info(
-            "alert opened",
-            alert_id=str(alert.alert_id),
-            household_id=household_id,
-            reason=alert.reason.value,
-            severity=alert.severity.value,
-            rule=alert.rule.rule_id,
+        repos.tally.alert_opened(
+            alert.alert_id,
+            household_id,
+            alert.reason.value,
+            alert.severity.value,
+            alert.rule.rule_id,
         )
     protocol_id = rules.protocol_for(alert.reason, alert.severity)
     responses.respond(uow, alert, protocol_id, partition, correlation, facts)

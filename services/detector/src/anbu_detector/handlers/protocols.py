@@ -157,12 +157,8 @@ def advance(uow: Uow, running: Running) -> Escalation:
     steps = [(CHANGES[r.state], r.record) for r in results]
     publish(uow, running, steps, correlation, str(escalation.escalation_id))
     for result in results:
-        log.info(
-            "protocol step",
-            escalation_id=str(escalation.escalation_id),
-            protocol_id=running.protocol.id,
-            step_id=result.record.step_id,
-            state=result.state.value,
+        repos.tally.step(
+            escalation.escalation_id, running.protocol.id, result.record.step_id, result.state.value
         )
     repos.set_timer(escalation.escalation_id, running.partition, due)
     return escalation

@@ -42,6 +42,7 @@ log = get_logger(__name__)
 T = TypeVar("T")
 FLUSH_SLICE = 2000  # channel clocks per flush transaction
 SLICE = 500  # heartbeats applied to the index between two yields to the event loop
+GC_YOUNG = 20_000  # allocations between young collections (Python's default: 700)
 
 
 def _upsert(rows: list[ChannelClockRow], uow: Uow) -> None:
@@ -74,6 +75,9 @@ class Detector:
 
         def work(uow: Uow) -> T:
             result = fn(uow)
+            tally = uow.repos.tally
+            if tally:
+                uow.after_commit(tally.log)
             timers = uow.repos.timers
             if timers and self.timers is not None:
                 uow.after_commit(lambda: self._set_timers(timers))
@@ -211,6 +215,12 @@ class Detector:
         # reference counting still frees it.
         gc.collect()
         gc.freeze()
+        # A batch's unit of work holds thousands of short-lived objects (ORM rows, events)
+        # until its commit: collected every 700 allocations, they survived into the oldest
+        # generation and set off full collections — a fifth of an alert storm's CPU
+        # (gc.callbacks: 12 full collections, 0.55 s, in a 5,000-alert storm). Young
+        # collections every 20,000 find them freed by reference counting instead.
+        gc.set_threshold(GC_YOUNG, *gc.get_threshold()[1:])
         log.info(
             "partitions loaded",
             partitions=sorted(assigned),
