@@ -5,6 +5,16 @@ household and channel, the last activity and the instant the channel falls silen
 bucketed deadline map (one bucket per second) so that each heartbeat costs O(1) and each
 second's expiries are found without scanning. It is rebuilt from durable state when
 partitions are assigned; nothing here does I/O.
+
+Channel clocks are made durable coarsely: a flush writes a clock only when it moved by at
+least ``resolution`` (a minute) since it was last written, or changed in more than its time
+(new, fell silent, came back, learned a block of its week). The rules need minutes, not
+milliseconds, and under a backlog most heartbeats move a clock by less: every one of them
+was an upsert. What a flush skips stays in ``lagging``; ``settle_lagging`` hands it to the
+next flush (a partition let go, a clean stop: the copy is then exact). A crash between two
+flushes loses at most ``resolution`` of a clock's activity: the restarted detector's
+deadline comes at most ``resolution`` *earlier* than it would have, never later, and no
+deadline is lost (``tests/test_coarse_clocks.py``).
 """
 
 from __future__ import annotations
@@ -32,6 +42,8 @@ from .watch import (
     window_end_seconds,
 )
 
+CLOCK_RESOLUTION = 60.0  # seconds a clock may run ahead of its durable copy
+
 
 @dataclass
 class Monitor:
@@ -41,6 +53,9 @@ class Monitor:
     )
     _seconds_heap: list[int] = field(default_factory=list)
     dirty: set[tuple[str, MonitoringChannel]] = field(default_factory=set)
+    resolution: float = CLOCK_RESOLUTION
+    # Clocks ahead of their durable copy by less than the resolution (not written yet).
+    lagging: set[tuple[str, MonitoringChannel]] = field(default_factory=set)
 
     # -- configuration -----------------------------------------------------------------
 
@@ -82,6 +97,7 @@ class Monitor:
             for channel, clock in watch.channels.items():
                 self._unschedule(household_id, channel, clock)
                 self.dirty.discard((household_id, channel))
+                self.lagging.discard((household_id, channel))
 
     # -- activity ------------------------------------------------------------------------
 
@@ -109,6 +125,8 @@ class Monitor:
         clock.last_event, clock.last_partner = event_id, partner_id
         self.dirty.add((household_id, channel))
         was_silent = clock.silent
+        if was_silent:
+            clock.stored = None  # the silent flag flips: written whatever the time moved
         clock.silent = False
         rhythm = clock.rhythm
         if rhythm is not None and config is not None:
@@ -217,6 +235,7 @@ class Monitor:
                 self._reschedule(watch, channel, clock)
             return None
         clock.silent = True
+        clock.stored = None
         self.dirty.add((household_id, channel))
         return Expiry(
             household_id,
@@ -231,17 +250,46 @@ class Monitor:
         clock = watch.channels.get(channel) if watch else None
         if watch is not None and clock is not None and clock.silent:
             clock.silent = False
+            clock.stored = None
             self._reschedule(watch, channel, clock)
 
     def take_dirty(self) -> list[tuple[str, MonitoringChannel, ChannelClock]]:
+        """The changed clocks a flush must write, marked written; those that moved by less
+        than the resolution since their last write wait in ``lagging``."""
         rows = []
-        for household_id, channel in self.dirty:
+        households = self.households
+        resolution = self.resolution
+        lagging = self.lagging
+        for key in self.dirty:
+            watch = households.get(key[0])
+            clock = watch.channels.get(key[1]) if watch else None
+            if clock is None:
+                continue
+            stored, rhythm = clock.stored, clock.rhythm
+            if (
+                stored is not None
+                and clock.last_active - stored < resolution
+                and (rhythm is None or rhythm.stored == (rhythm.last_block, rhythm.outages))
+            ):
+                lagging.add(key)
+                continue
+            clock.stored = clock.last_active
+            rows.append((key[0], key[1], clock))
+        if lagging and rows:
+            lagging.difference_update((h, c) for h, c, _ in rows)
+        self.dirty = set()
+        return rows
+
+    def settle_lagging(self) -> None:
+        """Make the next ``take_dirty`` write every clock that lags its durable copy (before
+        a partition is let go or the process stops: the copy is then exact)."""
+        for household_id, channel in self.lagging:
             watch = self.households.get(household_id)
             clock = watch.channels.get(channel) if watch else None
             if clock is not None:
-                rows.append((household_id, channel, clock))
-        self.dirty = set()
-        return rows
+                clock.stored = None
+                self.dirty.add((household_id, channel))
+        self.lagging = set()
 
     def restore(
         self,
@@ -265,6 +313,7 @@ class Monitor:
             self._unschedule(household_id, channel, old)
         clock = watch.channels[channel] = ChannelClock(seen, seen)
         clock.silent = silent
+        clock.stored = seen  # as the durable copy has it
         if rhythm is None and old is not None:
             rhythm = old.rhythm
         config = watch.config

@@ -94,10 +94,15 @@ class ChannelClock:
         "rhythm",
         "scheduled",
         "silent",
+        "stored",
     )
 
     def __init__(self, last_active: float, deadline: float) -> None:
         self.last_active = last_active
+        # ``last_active`` as the durable copy has it (None: the copy is missing or differs
+        # in more than the time — a new clock, a silent flag that flipped). A clock ahead
+        # of its copy by less than the monitor's resolution is not written by a flush.
+        self.stored: float | None = None
         self.deadline = deadline
         self.silent = False
         self.last_event: UUID | None = None
