@@ -39,6 +39,7 @@ from .watch import (
     epoch_seconds,
     from_epoch,
     utc_offset,
+    utc_seconds,
     window_end_seconds,
 )
 
@@ -119,7 +120,7 @@ class Monitor:
         config = watch.config
         if config is not None and channel not in config.windows:
             return None  # not enrolled, or consent withdrawn: not processed
-        seen = last_active.timestamp()
+        seen = utc_seconds(last_active)
         clock = watch.channels.get(channel)
         if clock is None:
             clock = watch.channels[channel] = ChannelClock(seen, seen)
