@@ -10,8 +10,8 @@ Channel clocks are made durable coarsely: a flush writes a clock only when it mo
 least ``resolution`` (a minute) since it was last written, or changed in more than its time
 (new, fell silent, came back, learned a block of its week). The rules need minutes, not
 milliseconds, and under a backlog most heartbeats move a clock by less: every one of them
-was an upsert. What a flush skips stays in ``lagging``; ``settle_lagging`` hands it to the
-next flush (a partition let go, a clean stop: the copy is then exact). A crash between two
+was an upsert. What a flush skips, ``settle_lagging`` hands to the next flush (a partition
+let go, a clean stop: the copy is then exact). A crash between two
 flushes loses at most ``resolution`` of a clock's activity: the restarted detector's
 deadline comes at most ``resolution`` *earlier* than it would have, never later, and no
 deadline is lost (``tests/test_coarse_clocks.py``).
@@ -23,6 +23,7 @@ import heapq
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from uuid import UUID
 
 from anbu_contracts import MonitoringChannel
@@ -46,8 +47,7 @@ from .watch import (
 CLOCK_RESOLUTION = 60.0  # seconds a clock may run ahead of its durable copy
 
 
-def _by_key(row: tuple[str, MonitoringChannel, ChannelClock]) -> tuple[str, str]:
-    return row[0], row[1].value
+_household = itemgetter(0)
 
 
 @dataclass
@@ -59,8 +59,6 @@ class Monitor:
     _seconds_heap: list[int] = field(default_factory=list)
     dirty: set[tuple[str, MonitoringChannel]] = field(default_factory=set)
     resolution: float = CLOCK_RESOLUTION
-    # Clocks ahead of their durable copy by less than the resolution (not written yet).
-    lagging: set[tuple[str, MonitoringChannel]] = field(default_factory=set)
 
     # -- configuration -----------------------------------------------------------------
 
@@ -102,7 +100,6 @@ class Monitor:
             for channel, clock in watch.channels.items():
                 self._unschedule(household_id, channel, clock)
                 self.dirty.discard((household_id, channel))
-                self.lagging.discard((household_id, channel))
 
     # -- activity ------------------------------------------------------------------------
 
@@ -259,8 +256,8 @@ class Monitor:
             self._reschedule(watch, channel, clock)
 
     def take_dirty(self) -> list[tuple[str, MonitoringChannel, ChannelClock]]:
-        """The changed clocks a flush must write, marked written, in key order; those that
-        moved by less than the resolution since their last write wait in ``lagging``.
+        """The changed clocks a flush must write, marked written, in key order (those that
+        moved by less than the resolution since their last write wait for more).
 
         In key order because the store's index is: a flush in the set's hash order touched
         a random page of it per row (SQLite: ~20 µs of CPU a row at 200,000 clocks, ~5 µs
@@ -268,10 +265,9 @@ class Monitor:
         rows = []
         households = self.households
         resolution = self.resolution
-        lagging = self.lagging
-        for key in self.dirty:
-            watch = households.get(key[0])
-            clock = watch.channels.get(key[1]) if watch else None
+        for household_id, channel in self.dirty:
+            watch = households.get(household_id)
+            clock = watch.channels.get(channel) if watch else None
             if clock is None:
                 continue
             stored, rhythm = clock.stored, clock.rhythm
@@ -280,26 +276,25 @@ class Monitor:
                 and clock.last_active - stored < resolution
                 and (rhythm is None or rhythm.stored == (rhythm.last_block, rhythm.outages))
             ):
-                lagging.add(key)
-                continue
+                continue  # ``stored`` keeps it behind: ``settle_lagging`` finds it
             clock.stored = clock.last_active
-            rows.append((key[0], key[1], clock))
-        if lagging and rows:
-            lagging.difference_update((h, c) for h, c, _ in rows)
+            rows.append((household_id, channel, clock))
         self.dirty = set()
-        rows.sort(key=_by_key)
+        rows.sort(key=_household)  # one household's channels are neighbours in any order
         return rows
 
-    def settle_lagging(self) -> None:
-        """Make the next ``take_dirty`` write every clock that lags its durable copy (before
-        a partition is let go or the process stops: the copy is then exact)."""
-        for household_id, channel in self.lagging:
-            watch = self.households.get(household_id)
-            clock = watch.channels.get(channel) if watch else None
-            if clock is not None:
-                clock.stored = None
-                self.dirty.add((household_id, channel))
-        self.lagging = set()
+    def settle_lagging(self) -> int:
+        """Make the next ``take_dirty`` write every clock its durable copy lags, however
+        little (before a partition is let go or the process stops: the copy is then exact);
+        how many. A walk over every clock — rare, and no bookkeeping per heartbeat."""
+        found = 0
+        for household_id, watch in self.households.items():
+            for channel, clock in watch.channels.items():
+                if clock.stored != clock.last_active:
+                    clock.stored = None
+                    self.dirty.add((household_id, channel))
+                    found += 1
+        return found
 
     def restore(
         self,
