@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -248,16 +249,29 @@ def answered(client: httpx.Client, topic: str = HEARTBEATS) -> int | None:
     return total
 
 
-def detector_drain(count: int, timeout: float = 1800) -> float:
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU the detector processes have used so far (every thread)."""
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            times = psutil.Process(pid).cpu_times()
+            total += times.user + times.system
+    return total
+
+
+def detector_drain(count: int, pids: list[int], timeout: float = 1800) -> tuple[float, float]:
     """Records per second between 10 % and 90 % of the backlog, from the detector's own
-    counter, polled from the moment the process starts."""
-    timeline: list[tuple[float, float, int]] = []
+    counter, polled from the moment the process starts; and the detectors' CPU per record
+    (µs) over the same polls. CPU per record is the figure to compare between runs on a
+    shared machine: a rate falls when other work takes the cores, the CPU a record costs
+    much less."""
+    timeline: list[tuple[float, float, int, float]] = []
     started = time.perf_counter()
     with httpx.Client(timeout=2) as client:
         while time.perf_counter() - started < timeout:
             asked, done = time.perf_counter(), answered(client)
             if done is not None:  # the count as it was between asking and the answer
-                timeline.append((asked, time.perf_counter(), done))
+                timeline.append((asked, time.perf_counter(), done, cpu_seconds(pids)))
                 if done >= count:
                     break
             time.sleep(0.1)
@@ -265,10 +279,15 @@ def detector_drain(count: int, timeout: float = 1800) -> float:
     # From the last answered poll before 10 % (when it was asked) to the first at 90 % (when
     # it answered): a drain that crossed both between two polls still spans one poll
     # interval (no division by zero), and a slow answer can only understate the rate.
-    end = next(t for _, t, done in timeline if done >= 0.9 * count)
-    before = [t for t, _, done in timeline if t < end and done < 0.1 * count]
-    begin = max(before, default=timeline[0][0] - 0.1)
-    return 0.8 * count / (end - begin)
+    last = next(p for p in timeline if p[2] >= 0.9 * count)
+    end = last[1]
+    before = [p for p in timeline if p[0] < end and p[2] < 0.1 * count]
+    first = max(before, default=timeline[0], key=lambda p: p[0])
+    begin = first[0] if before else timeline[0][0] - 0.1
+    # CPU between the same two polls over the records handled between them (at least the
+    # 80 % above; the CPU sample of a poll is taken after its answer).
+    cpu_us = (last[3] - first[3]) / max(last[2] - first[2], 1) * 1e6
+    return 0.8 * count / (end - begin), cpu_us
 
 
 async def latency_probes(
@@ -439,6 +458,10 @@ def main() -> int:
     parser.add_argument("--storm", type=int, default=20_000, help="alerts opened at once")
     parser.add_argument("--skip-quix", action="store_true")
     parser.add_argument("--instances", type=int, default=1, help="detector instances (group)")
+    parser.add_argument(
+        "--port", type=int, default=PORT, help="the first detector's HTTP port (two runs at once)"
+    )
+    parser.add_argument("--kafka-port", type=int, default=KAFKA_PORT, help="the broker's port")
     args = parser.parse_args()
     work = BENCH_VAR / "detector"
     shutil.rmtree(work, ignore_errors=True)
@@ -451,7 +474,7 @@ def main() -> int:
 
     print(f"seeding {args.households:,} households into the detector's state ...", flush=True)
     result["seed_seconds"] = round(seed_state(work / "data" / "detector.db", args.households), 1)
-    with own_broker(KAFKA_PORT, work / "kafka") as bootstrap:
+    with own_broker(args.kafka_port, work / "kafka") as bootstrap:
         print(f"producing {args.heartbeats:,} heartbeats ...", flush=True)
         result["produce_per_second"] = round(
             asyncio.run(produce_backlog(bootstrap, args.households, args.heartbeats))
@@ -461,7 +484,7 @@ def main() -> int:
         print(f"  {result['raw_per_second']:,}/s", flush=True)
 
         names = [f"detector-{n + 1}" for n in range(args.instances)]
-        PORTS[:] = [PORT + n for n in range(args.instances)]
+        PORTS[:] = [args.port + n for n in range(args.instances)]
         stack = Stack(
             var_dir=work,
             ports=dict(zip(names, PORTS, strict=True)),
@@ -483,11 +506,18 @@ def main() -> int:
         ready: list[float] = []
         readiness = threading.Thread(target=lambda: ready.append(wait_ready()), daemon=True)
         readiness.start()  # the drain is measured from the start, readiness beside it
-        result["detector_per_second"] = round(detector_drain(args.heartbeats))
+        pids = [w.process.pid for w in watches]
+        rate, cpu_us = detector_drain(args.heartbeats, pids)
+        result["detector_per_second"] = round(rate)
+        result["detector_cpu_us_per_heartbeat"] = round(cpu_us, 2)
         readiness.join()
         result["detector_first_ready_seconds"] = round(ready[0], 1)
         print(f"  ready after {result['detector_first_ready_seconds']} s", flush=True)
-        print(f"  {result['detector_per_second']:,}/s", flush=True)
+        print(
+            f"  {result['detector_per_second']:,}/s,"
+            f" {result['detector_cpu_us_per_heartbeat']} µs CPU a heartbeat",
+            flush=True,
+        )
         print("latency under background load ...", flush=True)
         latencies = asyncio.run(
             latency_probes(bootstrap, args.households, args.probes, args.background_rate)
@@ -535,6 +565,7 @@ def main() -> int:
     print(f"{'':<42}{'records/s':>12}{'vs raw':>9}")
     print(f"{'raw aiokafka consumer (the ceiling)':<42}{raw:>12,}{1:>9.2f}")
     print(f"{'anbu detector':<42}{det:>12,}{det / raw:>9.2f}")
+    print(f"detector CPU per heartbeat: {result['detector_cpu_us_per_heartbeat']} µs")
     if "quix_per_second" in result:
         quix_rate = result["quix_per_second"]
         print(f"{'Quix Streams, same rule':<42}{quix_rate:>12,}{quix_rate / raw:>9.2f}")

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from uuid import uuid4
+from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import ValidationError
@@ -55,6 +56,29 @@ def test_a_signal_is_parsed_by_its_kind_and_its_time_normalised_to_utc() -> None
     assert isinstance(signal, SafetyCallSignal)
     assert signal.occurred_at == datetime(2026, 11, 25, 0, 0, tzinfo=UTC)
     assert signal.model_dump(mode="json")["occurred_at"] == "2026-11-25T00:00:00Z"
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        "2026-11-25T09:00:00+09:00",
+        "2026-11-25T00:00:00Z",
+        "2026-11-25T00:00:00+00:00",
+        "2026-11-24T19:30:00-04:30",
+        datetime(2026, 11, 25, 9, 0, tzinfo=ZoneInfo("Asia/Seoul")),
+        datetime(2026, 11, 25, 0, 0, tzinfo=UTC),
+    ],
+)
+def test_every_instant_is_kept_in_utc_however_its_offset_was_written(at: object) -> None:
+    # the after-validator's shortcut for instants parsed in UTC must not keep another offset
+    body = call(occurred_at=at)
+    signal = (
+        SafetyCallSignal.model_validate_json(json.dumps(body))
+        if isinstance(at, str)
+        else SafetyCallSignal.model_validate(body)
+    )
+    assert signal.occurred_at == datetime(2026, 11, 25, 0, 0, tzinfo=UTC)
+    assert signal.occurred_at.utcoffset() == timedelta(0)
 
 
 def test_a_naive_timestamp_is_refused() -> None:

@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from anbu_contracts import AlertReason, MonitoringChannel, Severity
+from anbu_contracts import AlertReason, HeartbeatSignal, MonitoringChannel, Severity
 from anbu_detector.domain.absence import QuietHours, fuse, window_end
 from anbu_detector.domain.monitor import Monitor
 from anbu_detector.domain.rules import AbsenceRule
-from anbu_detector.domain.watch import WatchConfig, window_end_seconds
+from anbu_detector.domain.watch import WatchConfig, utc_seconds, window_end_seconds
 
 SEOUL = ZoneInfo("Asia/Seoul")
 QUIET = QuietHours(time(23, 0), time(7, 0))
@@ -168,3 +168,37 @@ def test_the_heartbeat_path_computes_the_same_deadline_as_the_rule(
     expected = window_end(last, window, quiet, SEOUL)
     fast = window_end_seconds(last.timestamp(), window.total_seconds(), config)
     assert abs(fast - expected.timestamp()) < 1e-3
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1971, 1, 1),  # noqa: DTZ001  (hypothesis wants naive bounds)
+        max_value=datetime(2200, 1, 1),  # noqa: DTZ001
+        timezones=st.sampled_from([UTC, SEOUL, None]),
+    ),
+    st.booleans(),
+)
+@settings(max_examples=300, deadline=None)
+def test_the_heartbeat_paths_epoch_seconds_are_timestamp_to_the_bit(
+    at: datetime, from_json: bool
+) -> None:
+    if from_json and at.tzinfo is not None:  # pydantic's own zone, as a contract parses it
+        at = HeartbeatSignal.model_validate_json(beat_json(at)).last_active_at
+    assert utc_seconds(at) == at.timestamp()
+
+
+def beat_json(at: datetime) -> bytes:
+    return (
+        HeartbeatSignal(
+            occurred_at=at,
+            source="telco",
+            household_id="HH-AAAAAA",
+            partner_id="telco",
+            partner_event_id="e-1",
+            channel=PHONE,
+            device_id="d-1",
+            last_active_at=at,
+        )
+        .model_dump_json()
+        .encode()
+    )

@@ -13,10 +13,11 @@ from anbu_contracts import (
     Severity,
 )
 from anbu_detector.adapters.config_files import load_catalog
+from anbu_detector.adapters.orm import rhythm_columns, rhythm_of
 from anbu_detector.domain import signal_rules
 from anbu_detector.domain.absence import QuietHours, explain, fuse, rhythm_params
 from anbu_detector.domain.monitor import Monitor
-from anbu_detector.domain.rhythm import BLOCKS_PER_WEEK, block_of_week
+from anbu_detector.domain.rhythm import BLOCKS_PER_WEEK, ChannelRhythm, block_of_week
 from anbu_detector.domain.rules import AbsenceRule, RhythmRule
 from anbu_detector.domain.watch import WatchConfig
 
@@ -160,3 +161,15 @@ def test_uncollected_mail_while_a_device_is_active_is_no_alert() -> None:
     assert signal_rules.mail_uncollected(mail, rules, T0 - timedelta(hours=3)) is None
     assert signal_rules.mail_uncollected(mail, rules, T0 - timedelta(days=3)) is not None
     assert signal_rules.mail_uncollected(mail, rules) is not None
+
+
+def test_a_learned_week_is_stored_as_its_counts_comma_separated_and_read_back() -> None:
+    rhythm = ChannelRhythm(1_700_000_000.0)
+    rhythm.hits = [n * 7 % 13 for n in range(BLOCKS_PER_WEEK)]
+    rhythm.hits[5] = 1234
+    rhythm.last_block, rhythm.outages = 99, 2
+    columns = rhythm_columns(rhythm)
+    assert columns[3] == ",".join(str(n) for n in rhythm.hits)
+    back = rhythm_of(*columns)
+    assert back is not None and back.hits == rhythm.hits
+    assert (back.since, back.last_block, back.outages) == (rhythm.since, 99, 2)

@@ -32,7 +32,14 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError
 from pydantic import BaseModel, ValidationError
 
-from .kafka import OUTAGE_RETRY_S, DeadLetter, RecordProducer, decode_record, is_outage
+from .kafka import (
+    OUTAGE_RETRY_S,
+    DeadLetter,
+    RecordDecoder,
+    RecordProducer,
+    is_outage,
+    record_decoder,
+)
 from .logs import describe_error, get_logger
 from .metrics import CONSUMER_LAG, DEAD_LETTERS, HANDLER_SECONDS, MESSAGES_CONSUMED
 from .outbox import OutgoingRecord
@@ -257,21 +264,20 @@ class BatchConsumer:
                 if tp.partition in self._loading:  # fetched before the pause: read it again
                     consumer.seek(tp, records[0].offset)
                 continue  # or revoked while the batch was being fetched
-            stream = []
+            stream: list[Received] = []
+            decode = record_decoder(tp.topic)  # one partition's records: one topic
+            topic, partition = tp.topic, tp.partition
             for record in records:
                 decoded += 1
                 if decoded % DECODE_SLICE == 0:
                     await self.turn()
-                event = self.decode(record)
+                event = self._decode(decode, record)
                 if isinstance(event, Exception):
                     reason = event.reason if isinstance(event, DeadLetter) else "contract"
                     await self._dead_letter(record, event, reason)
                 else:
-                    stream.append(
-                        Received(
-                            record.topic, record.partition, record.offset, event, record.timestamp
-                        )
-                    )
+                    at = record.timestamp
+                    stream.append(Received(topic, partition, record.offset, event, at))
             streams.append(stream)
             offsets[tp] = records[-1].offset + 1
         if not offsets:
@@ -402,8 +408,11 @@ class BatchConsumer:
 
     def decode(self, record: Any) -> BaseModel | Exception:
         """The record as its topic's contract model (admitted), or the reason it is not one."""
+        return self._decode(record_decoder(record.topic), record)
+
+    def _decode(self, decode: RecordDecoder, record: Any) -> BaseModel | Exception:
         try:
-            event = decode_record(record.topic, record.key, record.value)
+            event = decode(record.key, record.value)
         except (ValidationError, DeadLetter, ValueError) as exc:
             return exc
         return event if self.admit is None else self.admit(event)

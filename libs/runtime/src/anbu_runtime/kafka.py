@@ -18,6 +18,7 @@ consumer wrote it — every consumer group that reads a bad record dead-letters 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 from collections import Counter
@@ -420,17 +421,40 @@ def decode_record(topic_name: str, key: bytes | None, value: bytes | None) -> Ba
     (reason ``key``: it sits on another household's partition, where the detector that owns
     the household never sees it).
     """
+    return record_decoder(topic_name)(key, value)
+
+
+RecordDecoder = Callable[[bytes | None, bytes | None], BaseModel]
+
+
+@functools.lru_cache(maxsize=256)
+def record_decoder(topic_name: str) -> RecordDecoder:
+    """:func:`decode_record` for one topic, its lookups done once: a batch consumer decodes
+    a poll's records of a partition with it (the detector's heartbeats, tens of thousands a
+    second: the topic lookup, ``model_validate_json``'s wrapper and the key's field lookup
+    were a fifth of the decode). The model's own validator runs unchanged."""
     topic = TOPICS_BY_NAME.get(topic_name)
     if topic is None:
-        raise DeadLetter(f"no contract registered for topic {topic_name}")
-    if value is None:
-        if topic.cleanup_policy == "compact":
-            return Tombstone(topic=topic_name, key=(key or b"").decode(errors="replace"))
-        raise DeadLetter("the record has no value on a topic that is not compacted", "empty")
-    event = topic.model.model_validate_json(value)
-    if topic.key_field == "household_id" and key != topic.key_of(event):
-        raise DeadLetter("the record key is not the household_id of its body", "key")
-    return event
+
+        def unregistered(key: bytes | None, value: bytes | None) -> BaseModel:
+            raise DeadLetter(f"no contract registered for topic {topic_name}")
+
+        return unregistered
+    validate = topic.model.__pydantic_validator__.validate_json
+    compacted = topic.cleanup_policy == "compact"
+    key_of = topic.key_of if topic.key_field == "household_id" else None
+
+    def decode(key: bytes | None, value: bytes | None) -> BaseModel:
+        if value is None:
+            if compacted:
+                return Tombstone(topic=topic_name, key=(key or b"").decode(errors="replace"))
+            raise DeadLetter("the record has no value on a topic that is not compacted", "empty")
+        event: BaseModel = validate(value)
+        if key_of is not None and key != key_of(event):
+            raise DeadLetter("the record key is not the household_id of its body", "key")
+        return event
+
+    return decode
 
 
 async def decode_by_topic(msg: StreamMessage[Any], original: Callable[..., Any]) -> Any:

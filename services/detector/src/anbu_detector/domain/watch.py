@@ -49,6 +49,26 @@ def epoch_seconds(instant: datetime) -> float:
     return (instant - EPOCH).total_seconds()
 
 
+_ZERO = timedelta(0)
+_EPOCH_DAY = EPOCH.toordinal()
+
+
+def utc_seconds(instant: datetime) -> float:
+    """``instant.timestamp()``, the same float, cheaper for the heartbeat path's instants.
+
+    A contract's instant is in UTC with pydantic's fixed-offset zone, whose offset
+    ``timestamp()`` asks for through the instant at ~0.7 µs (a third of a heartbeat's
+    index work); asked without the instant, and the arithmetic of ``timedelta``'s
+    ``total_seconds`` done here, it costs a third of that. Any other instant:
+    ``timestamp()``."""
+    tz = instant.tzinfo
+    if tz is None or tz.utcoffset(None) != _ZERO:
+        return instant.timestamp()
+    days = instant.toordinal() - _EPOCH_DAY
+    seconds = days * 86400 + instant.hour * 3600 + instant.minute * 60 + instant.second
+    return (seconds * 1_000_000 + instant.microsecond) / 1_000_000
+
+
 def from_epoch(seconds: float) -> datetime:
     return EPOCH + timedelta(seconds=seconds)
 
@@ -94,10 +114,15 @@ class ChannelClock:
         "rhythm",
         "scheduled",
         "silent",
+        "stored",
     )
 
     def __init__(self, last_active: float, deadline: float) -> None:
         self.last_active = last_active
+        # ``last_active`` as the durable copy has it (None: the copy is missing or differs
+        # in more than the time — a new clock, a silent flag that flipped). A clock ahead
+        # of its copy by less than the monitor's resolution is not written by a flush.
+        self.stored: float | None = None
         self.deadline = deadline
         self.silent = False
         self.last_event: UUID | None = None

@@ -64,11 +64,13 @@ def take_heartbeats(monitor: Monitor, batch: list[Received], out: Sorted | None 
     (added to ``out`` when given: a batch taken in slices)."""
     out = Sorted() if out is None else out
     households = monitor.households
+    heartbeats = out.heartbeats
     for item in batch:
         event = item.event
         # The hot path, checked before the table: a heartbeat never opens a transaction.
         if isinstance(event, HeartbeatSignal):
-            out.heartbeats[event.partner_id] += 1
+            partner = event.partner_id
+            heartbeats[partner] = heartbeats.get(partner, 0) + 1  # half of Counter's +=
             watch = households.get(event.household_id)
             if watch is None or watch.config is None:
                 out.unknown[event.household_id][event.kind] += 1

@@ -37,5 +37,7 @@ def index(uow: Uow, partitions: set[int]) -> tuple[int, int]:
 
 
 def flush(uow: Uow) -> None:
-    """Write the index's changed channel clocks (before offsets or partitions are let go)."""
+    """Write every channel clock ahead of its durable copy, however little (partitions
+    let go, a clean stop: the next owner or the restart recovers them exactly)."""
+    uow.repos.monitor.settle_lagging()
     uow.repos.upsert_channels(dirty_rows(uow.repos.monitor))
