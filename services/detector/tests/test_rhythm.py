@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from datetime import UTC, datetime, time, timedelta
 from uuid import uuid4
 from zoneinfo import ZoneInfo
@@ -165,7 +166,7 @@ def test_uncollected_mail_while_a_device_is_active_is_no_alert() -> None:
 
 def test_a_learned_week_is_stored_as_its_counts_comma_separated_and_read_back() -> None:
     rhythm = ChannelRhythm(1_700_000_000.0)
-    rhythm.hits = [n * 7 % 13 for n in range(BLOCKS_PER_WEEK)]
+    rhythm.hits = array("H", [n * 7 % 13 for n in range(BLOCKS_PER_WEEK)])
     rhythm.hits[5] = 1234
     rhythm.last_block, rhythm.outages = 99, 2
     columns = rhythm_columns(rhythm)
