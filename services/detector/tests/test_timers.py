@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,8 +32,8 @@ async def test_timers_set_in_bulk_survive_a_restart_and_fire_once(tmp_path: Path
         nonlocal lookups_on_loop
         lookups_on_loop += threading.get_ident() == loop_thread
 
-    async def fire(escalation_id: str) -> None:
-        fired[escalation_id] += 1
+    async def fire(escalation_ids: list[str]) -> None:
+        fired.update(escalation_ids)
 
     clock = SystemClock()
     first = StepTimers(engine, clock, fire)
@@ -81,11 +82,10 @@ async def test_a_timer_set_by_its_own_firing_is_kept(tmp_path: Path) -> None:
     fired: Counter[str] = Counter()
     timers: StepTimers
 
-    async def fire(escalation_id: str) -> None:
-        fired[escalation_id] += 1
-        if fired[escalation_id] == 1:  # the next step, due shortly
-            soon = datetime.now(UTC) + timedelta(seconds=0.5)
-            timers.set_many([(UUID(escalation_id), 4, soon)])
+    async def fire(escalation_ids: list[str]) -> None:
+        fired.update(escalation_ids)
+        soon = datetime.now(UTC) + timedelta(seconds=0.5)  # the next step, due shortly
+        timers.set_many([(UUID(e), 4, soon) for e in escalation_ids if fired[e] == 1])
 
     timers = StepTimers(engine, SystemClock(), fire)
     timers.start()
@@ -100,3 +100,86 @@ async def test_a_timer_set_by_its_own_firing_is_kept(tmp_path: Path) -> None:
         await asyncio.sleep(0.1)
     timers.shutdown()
     assert fired == Counter({str(e): 2 for e in ids})
+
+
+async def test_many_due_timers_are_claimed_in_a_few_statements(tmp_path: Path) -> None:
+    """A thousand timers going off together are removed from their stores by a statement
+    per store and lookup (APScheduler's lookup removed each fired job with a DELETE and a
+    commit of its own: a thousand), and each fires once."""
+    engine = timers_engine(f"sqlite:///{tmp_path / 'detector.db'}")
+    fired: Counter[str] = Counter()
+
+    async def fire(escalation_ids: list[str]) -> None:
+        fired.update(escalation_ids)
+
+    timers = StepTimers(engine, SystemClock(), fire)
+    timers.start()
+    timers.add_partitions({1, 2})
+    ids = [uuid4() for _ in range(1000)]
+    due = datetime.now(UTC) + timedelta(seconds=1)
+    await asyncio.to_thread(timers.set_many, [(e, 1 + n % 2, due) for n, e in enumerate(ids)])
+    statements: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    for _ in range(100):
+        if len(fired) == len(ids):
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.3)
+    event.remove(engine, "before_cursor_execute", count)
+    timers.shutdown()
+
+    assert fired == Counter({str(e): 1 for e in ids})
+    assert timers.scheduled(1) == timers.scheduled(2) == set()
+    removals = [s for s in statements if s.lstrip().upper().startswith("DELETE")]
+    assert len(removals) <= 4, len(removals)  # a claim per store (and lookup)
+    assert len(statements) <= 20, statements
+
+
+async def test_a_timer_replaced_while_the_lookup_runs_is_kept(tmp_path: Path) -> None:
+    """An escalation's timer replaced by another writer (an outcome advancing it, say)
+    after the lookup has read what is due and before it removes the fired jobs is neither
+    removed nor fired early: it fires once, at its new time. (Removing the due jobs by id
+    after reading them deleted the new timer: that escalation's next step never ran.)"""
+    engine = timers_engine(f"sqlite:///{tmp_path / 'detector.db'}")
+    fired: dict[str, float] = {}
+    timers: StepTimers
+
+    async def fire(escalation_ids: list[str]) -> None:
+        for escalation_id in escalation_ids:
+            assert escalation_id not in fired
+            fired[escalation_id] = time.time()
+
+    timers = StepTimers(engine, SystemClock(), fire)
+    timers.start()
+    timers.add_partitions({4})
+    escalation = uuid4()
+    first = datetime.now(UTC) + timedelta(seconds=0.5)
+    later = first + timedelta(seconds=1)
+    loop_thread = threading.get_ident()
+    replaced = threading.Event()
+
+    def replace_once(conn: object, cursor: object, statement: str, *args: object) -> None:
+        looking_up = threading.get_ident() != loop_thread and "timers_p04" in statement
+        reading = statement.lstrip().upper().startswith("SELECT")
+        if looking_up and reading and time.time() >= first.timestamp() and not replaced.is_set():
+            replaced.set()  # the outcome's writer, between the lookup's read and its removal
+            timers.set_many([(escalation, 4, later)])
+
+    await asyncio.to_thread(timers.set_many, [(escalation, 4, first)])
+    event.listen(engine, "after_cursor_execute", replace_once)
+    for _ in range(40):
+        if fired:
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.3)
+    event.remove(engine, "after_cursor_execute", replace_once)
+    timers.shutdown()
+
+    assert replaced.is_set()
+    assert list(fired) == [str(escalation)]
+    assert fired[str(escalation)] >= later.timestamp()
+    assert timers.scheduled(4) == set()
