@@ -13,6 +13,7 @@ from uuid import UUID, uuid4
 from sqlalchemy import event
 
 from anbu_detector.adapters.timers import StepTimers, timers_engine
+from anbu_detector.entrypoints.jobs import StepFiring
 from anbu_runtime.clock import SystemClock
 
 N = 200
@@ -183,3 +184,39 @@ async def test_a_timer_replaced_while_the_lookup_runs_is_kept(tmp_path: Path) ->
     assert list(fired) == [str(escalation)]
     assert fired[str(escalation)] >= later.timestamp()
     assert timers.scheduled(4) == set()
+
+
+class _Consumer:
+    caught_up = True
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+
+
+class _Detector:
+    """Fires escalations; ``bad`` fails any transaction it is in."""
+
+    def __init__(self, bad: str) -> None:
+        self.bad = bad
+        self.committed: list[list[str]] = []
+        self.deferred: list[str] = []
+
+    async def fire_many(self, ids: list[str]) -> None:
+        if self.bad in ids:
+            raise RuntimeError("the step's transaction failed")
+        self.committed.append(ids)
+
+    async def defer(self, escalation_id: str) -> None:
+        self.deferred.append(escalation_id)
+
+
+async def test_a_failing_step_does_not_take_the_claimed_chunk_with_it() -> None:
+    """Claimed timers are out of their stores: when a chunk's transaction fails, the others
+    run alone and the one that fails alone is re-armed (not lost until a restart)."""
+    ids = [f"e-{n}" for n in range(5)]
+    detector = _Detector(bad="e-2")
+    firing = StepFiring(detector, _Consumer())  # type: ignore[arg-type]
+    await firing(ids)
+
+    assert sorted(e for ids_ in detector.committed for e in ids_) == ["e-0", "e-1", "e-3", "e-4"]
+    assert detector.deferred == ["e-2"]
