@@ -103,11 +103,11 @@ async def test_a_timer_set_by_its_own_firing_is_kept(tmp_path: Path) -> None:
     assert fired == Counter({str(e): 2 for e in ids})
 
 
-async def test_many_due_timers_are_claimed_in_a_few_statements(tmp_path: Path) -> None:
+async def test_many_due_timers_are_claimed_in_a_few_statements(database_url: str) -> None:
     """A thousand timers going off together are removed from their stores by a statement
     per store and lookup (APScheduler's lookup removed each fired job with a DELETE and a
     commit of its own: a thousand), and each fires once."""
-    engine = timers_engine(f"sqlite:///{tmp_path / 'detector.db'}")
+    engine = timers_engine(database_url)
     fired: Counter[str] = Counter()
 
     async def fire(escalation_ids: list[str]) -> None:
@@ -140,12 +140,12 @@ async def test_many_due_timers_are_claimed_in_a_few_statements(tmp_path: Path) -
     assert len(statements) <= 20, statements
 
 
-async def test_a_timer_replaced_while_the_lookup_runs_is_kept(tmp_path: Path) -> None:
+async def test_a_timer_replaced_while_the_lookup_runs_is_kept(database_url: str) -> None:
     """An escalation's timer replaced by another writer (an outcome advancing it, say)
     after the lookup has read what is due and before it removes the fired jobs is neither
     removed nor fired early: it fires once, at its new time. (Removing the due jobs by id
     after reading them deleted the new timer: that escalation's next step never ran.)"""
-    engine = timers_engine(f"sqlite:///{tmp_path / 'detector.db'}")
+    engine = timers_engine(database_url)
     fired: dict[str, float] = {}
     timers: StepTimers
 
