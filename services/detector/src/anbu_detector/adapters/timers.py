@@ -161,12 +161,14 @@ class OffLoopScheduler(AsyncIOScheduler):  # type: ignore[misc]
         except Exception:  # the stores' database away: look again shortly
             log.exception("protocol timers: job lookup failed")
             wait, claimed = 1.0, []
+        if self.state == STATE_STOPPED or self._eventloop is None:
+            if claimed:  # shut down meanwhile: the partitions' next load re-arms them
+                log.warning("protocol timers claimed at shutdown", count=len(claimed))
+            return
         if claimed:
             firing = self._eventloop.create_task(self._fire(claimed))
             self._firings.add(firing)
             firing.add_done_callback(self._fired)
-        if self.state == STATE_STOPPED or self._eventloop is None:
-            return
         if self._again:
             self._again = False
             self.wakeup()
