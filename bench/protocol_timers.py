@@ -10,7 +10,10 @@ On a broker of its own (started here), with N enrolled households in the detecto
    must come back from its database);
 3. the script waits until every ``visit`` step has been published, then reads
    ``detector.escalation.v1`` from the beginning and reports how many steps fired, how
-   many fired twice (must be 0), and how late they fired (executed minus due).
+   many fired twice (must be 0), and how late they fired (executed minus due); and the
+   detector's process CPU from the first fired step to the last (``firing``: CPU per step,
+   steps per CPU-second — the firing capacity on one core, which the load of a shared
+   machine does not change the way it changes lateness).
 
 The detector runs on an accelerated clock (``--speed``: 216 makes three days twenty
 minutes), so lateness is reported in real seconds (what the scheduler achieved) and in
@@ -28,10 +31,12 @@ import sqlite3
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import psutil
 from _support import BENCH_VAR, ROOT, percentile, write_result
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -76,9 +81,12 @@ def wait_opened(count: int, timeout: float = 3600) -> float:
     raise TimeoutError(f"only {last} of {count} arrears signals handled")
 
 
-async def read_steps(bootstrap: str, expected: int, patience: float) -> list[dict[str, Any]]:
+async def read_steps(
+    bootstrap: str, expected: int, patience: float, cpu: Callable[[], float]
+) -> tuple[list[dict[str, Any]], dict[str, float]]:
     """Escalation events from the beginning of the topic, until ``expected`` steps named
-    STEP have fired (then five seconds more: a second firing would follow the first)."""
+    STEP have fired (then five seconds more: a second firing would follow the first); and
+    the detector's process CPU (``cpu``) from the first fired step read to the last."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, max_poll_records=5000
     )
@@ -93,6 +101,7 @@ async def read_steps(bootstrap: str, expected: int, patience: float) -> list[dic
     started = time.perf_counter()
     done_at: float | None = None
     reported = 0.0
+    firing: dict[str, float] = {}
     while time.perf_counter() - started < patience:
         for records in (await consumer.getmany(timeout_ms=1000, max_records=5000)).values():
             for record in records:
@@ -101,15 +110,18 @@ async def read_steps(bootstrap: str, expected: int, patience: float) -> list[dic
                 if fired([event]):
                     steps.add(event["escalation_id"])
         now = time.perf_counter()
+        if steps and "cpu_first" not in firing:
+            firing.update(cpu_first=cpu(), at_first=now)
         if now - reported > 20:
             print(f"  {len(steps):,} of {expected:,} '{STEP}' steps fired", flush=True)
             reported = now
         if done_at is None and len(steps) >= expected:
             done_at = now
+            firing.update(cpu_last=cpu(), at_last=now)
         if done_at is not None and now - done_at > 5:
             break
     await consumer.stop()
-    return events
+    return events, firing
 
 
 def fired(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -173,8 +185,25 @@ def main() -> int:
         print(f"  ready again after {result['restart_ready_seconds']} s", flush=True)
 
         print(f"waiting for every '{STEP}' step ...", flush=True)
-        events = asyncio.run(read_steps(bootstrap, n, args.timeout))
+        detector = psutil.Process(stack.processes["detector"].popen.pid)  # type: ignore[union-attr]
+
+        def cpu() -> float:
+            times = detector.cpu_times()
+            return float(times.user + times.system)
+
+        events, firing = asyncio.run(read_steps(bootstrap, n, args.timeout, cpu))
         stack.stop()
+        if "cpu_last" in firing:
+            # What firing costs the detector (its process CPU, every thread, from the first
+            # fired step read to the last): steps per CPU-second is its capacity on one core,
+            # whatever else the shared machine runs.
+            spent = firing["cpu_last"] - firing["cpu_first"]
+            result["firing"] = {
+                "seconds_first_to_last": round(firing["at_last"] - firing["at_first"], 1),
+                "detector_cpu_seconds": round(spent, 1),
+                "cpu_ms_per_step": round(spent / n * 1000, 3),
+                "steps_per_cpu_second": round(n / spent) if spent else None,
+            }
 
     steps = fired(events)
     per = Counter(e["escalation_id"] for e in steps)
@@ -209,6 +238,12 @@ def main() -> int:
     lr, ls = result["lateness_real_seconds"], result["lateness_simulated_minutes"]
     print(f"lateness (real s)           p50 {lr['p50']}  p99 {lr['p99']}  max {lr['max']}")
     print(f"lateness (simulated min)    p50 {ls['p50']}  p99 {ls['p99']}  max {ls['max']}")
+    if "firing" in result:
+        f = result["firing"]
+        print(
+            f"firing (detector CPU)       {f['cpu_ms_per_step']} ms a step, "
+            f"{f['steps_per_cpu_second'] or '-'} steps per CPU-second"
+        )
     print(f"results: {write_result('protocol_timers', result)}")
     return 0 if result["steps_fired_twice"] == 0 and result["steps_missing"] == 0 else 1
 

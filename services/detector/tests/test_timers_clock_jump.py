@@ -13,7 +13,7 @@ START = datetime(2026, 12, 4, 2, 0, tzinfo=UTC)
 EPOCH = datetime(2026, 12, 4, 2, 0, 30, tzinfo=UTC)
 
 
-async def _nothing(escalation_id: str) -> None:
+async def _nothing(escalation_ids: list[str]) -> None:
     return None
 
 

@@ -12,21 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import pickle
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.job import Job
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler, run_in_event_loop
-from apscheduler.schedulers.base import STATE_STOPPED
+from apscheduler.schedulers.base import STATE_PAUSED, STATE_STOPPED
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.util import datetime_to_utc_timestamp
-from sqlalchemy import inspect, text
-from sqlalchemy.engine import Engine
+from sqlalchemy import Select, Table, func, inspect, select, text
+from sqlalchemy.engine import Connection, Engine
 
 from anbu_runtime.clock import Clock
 from anbu_runtime.db import SCHEMA_LOCK_KEY, sibling_engine
@@ -34,15 +34,18 @@ from anbu_runtime.logs import get_logger
 
 log = get_logger(__name__)
 
-Fire = Callable[[str], Awaitable[None]]
+Fire = Callable[[list[str]], Awaitable[None]]
 _FIRE: Fire | None = None
+# Due timers claimed from one store per statement; more due than that: look again at once.
+CLAIM = 2000
 
 
 async def fire_step(escalation_id: str) -> None:
-    """The job function (a module-level reference, so jobs survive restarts)."""
+    """The jobs' function as stored in their rows (a module-level reference, so the rows
+    stay loadable by a stock APScheduler; the lookup below fires by id and never calls it)."""
     if _FIRE is None:
         raise RuntimeError("the detector's timers are not started")
-    await _FIRE(escalation_id)
+    await _FIRE([escalation_id])
 
 
 def timers_engine(database_url: str) -> Engine:
@@ -54,37 +57,63 @@ def _alias(partition: int) -> str:
     return f"p{partition:02d}"
 
 
-class _LoopExecutor(AsyncIOExecutor):  # type: ignore[misc]
-    """Jobs found due by the lookup thread are held, then started on the event loop once
-    the lookup is over: by then the lookup has removed each fired job from its store, as
-    ``AsyncIOScheduler`` (lookup and start in one go on the loop) does. Started sooner, a
-    firing could set the escalation's next timer before the lookup removed the fired job
-    under the same id — deleting the new timer."""
+def claim_due(conn: Connection, table: Table, now: float, limit: int = CLAIM) -> list[str]:
+    """Remove up to ``limit`` timers due by ``now`` (a UTC timestamp), earliest first, and
+    return their ids: one statement, so a row is either claimed here and fired or left.
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.held: list[tuple[Job, list[datetime]]] = []
+    APScheduler's lookup read the due jobs, then removed each fired one with a DELETE and a
+    commit of its own (21 % of the firing at 100,000 escalations); between that read and
+    those deletes, a firing could replace its escalation's timer under the same id, and
+    the delete would take the new timer with it. A claim removes exactly the rows it
+    returns: a timer set meanwhile is either due (claimed, and fired) or left alone."""
+    due = (
+        select(table.c.id)
+        .where(table.c.next_run_time <= now)
+        .order_by(table.c.next_run_time)
+        .limit(limit)
+    )
+    claim = table.delete().where(table.c.id.in_(due)).returning(table.c.id)
+    return list(conn.execute(claim).scalars())
 
-    def _do_submit_job(self, job: Job, run_times: list[datetime]) -> None:
-        self.held.append((job, run_times))  # in the lookup's thread; one lookup at a time
 
-    def release(self) -> None:
-        held, self.held = self.held, []
-        for job, run_times in held:
-            super()._do_submit_job(job, run_times)
+def _firsts(tables: list[Table]) -> Select[Any]:
+    """Every store's earliest due time, in one statement."""
+    return select(*(select(func.min(t.c.next_run_time)).scalar_subquery() for t in tables))
+
+
+def _due(first: float | None, now: float) -> bool:
+    return first is not None and first <= now
+
+
+def _wait(firsts: Iterable[float | None]) -> float | None:
+    """Seconds until the earliest of the stores' next timers (None: no timer at all)."""
+    upcoming = [first for first in firsts if first is not None]
+    return max(min(upcoming) - time.time(), 0.0) if upcoming else None
 
 
 class OffLoopScheduler(AsyncIOScheduler):  # type: ignore[misc]
-    """APScheduler on asyncio, its job-store lookups in a worker thread.
+    """APScheduler's wake-ups and job stores on asyncio, the due timers claimed in bulk in
+    a worker thread and fired together.
 
     ``AsyncIOScheduler`` looks for due jobs on the event loop, and with SQL job stores that
     is a blocking query per partition's store at every wake-up: 17 % of the loop under the
     priority lane's SOS probes once the probes' protocols had timers. Here a wake-up hands
-    the lookup (``_process_jobs``) to a thread, one at a time (a wake-up meanwhile runs
-    again after it), and the jobs found due are started on the loop when it is over."""
+    the lookup to a thread, one at a time (a wake-up meanwhile runs again after it). The
+    lookup asks every store for its earliest due time in one statement, claims the due
+    timers of the stores that have some (``claim_due``: a statement each, one transaction)
+    and hands their ids to ``fire`` in one call on the loop. APScheduler's own lookup
+    unpickled every due job, removed each with a commit of its own and started a task per
+    job; every timer here is "fire this escalation's due steps", named by its id, so the
+    id is all a firing needs. The rows keep APScheduler's format."""
 
     _busy = False
     _again = False
+
+    def __init__(self, engine: Engine, fire: Fire, **options: Any) -> None:
+        super().__init__(**options)
+        self._engine = engine
+        self._fire = fire
+        self._firings: set[asyncio.Task[None]] = set()
 
     @run_in_event_loop  # type: ignore[untyped-decorator]
     def wakeup(self) -> None:
@@ -93,29 +122,68 @@ class OffLoopScheduler(AsyncIOScheduler):  # type: ignore[misc]
             self._again = True
             return
         self._busy = True
-        lookup = self._eventloop.run_in_executor(None, self._process_jobs)
+        lookup = self._eventloop.run_in_executor(None, self._claim)
         lookup.add_done_callback(self._looked_up)
 
-    def _looked_up(self, lookup: asyncio.Future[float | None]) -> None:
+    def _claim(self) -> tuple[float | None, list[str]]:
+        """In the worker thread: claim what is due; returns the wait until the next timer."""
+        if self.state == STATE_PAUSED:
+            return None, []
+        with self._jobstores_lock:
+            # (and APScheduler's default in-memory store, which nothing here uses)
+            tables = [
+                s.jobs_t for s in self._jobstores.values() if isinstance(s, SQLAlchemyJobStore)
+            ]
+        if not tables:
+            return None, []
+        now = time.time()
+        with self._engine.connect() as conn:
+            firsts = conn.execute(_firsts(tables)).one()
+        due = [t for t, first in zip(tables, firsts, strict=True) if _due(first, now)]
+        if not due:
+            return _wait(firsts), []
+        claimed: list[str] = []
+        full = False
+        with self._engine.begin() as conn:
+            for table in due:
+                ids = claim_due(conn, table, now, CLAIM)
+                claimed += ids
+                full = full or len(ids) == CLAIM
+            if full:  # more are due: look again as soon as these are handed over
+                return 0.0, claimed
+            return _wait(conn.execute(_firsts(tables)).one()), claimed
+
+    def _looked_up(self, lookup: asyncio.Future[tuple[float | None, list[str]]]) -> None:
         self._busy = False
-        for executor in self._executors.values():
-            if isinstance(executor, _LoopExecutor):
-                executor.release()
+        wait: float | None
+        try:
+            wait, claimed = lookup.result()
+        except Exception:  # the stores' database away: look again shortly
+            log.exception("protocol timers: job lookup failed")
+            wait, claimed = 1.0, []
         if self.state == STATE_STOPPED or self._eventloop is None:
+            if claimed:  # shut down meanwhile: the partitions' next load re-arms them
+                log.warning("protocol timers claimed at shutdown", count=len(claimed))
             return
+        if claimed:
+            firing = self._eventloop.create_task(self._fire(claimed))
+            self._firings.add(firing)
+            firing.add_done_callback(self._fired)
         if self._again:
             self._again = False
             self.wakeup()
             return
-        try:
-            wait = lookup.result()
-        except Exception:  # the store's database away: look again shortly
-            log.exception("protocol timers: job lookup failed")
-            wait = 1.0
         self._start_timer(wait)
 
-    def _create_default_executor(self) -> AsyncIOExecutor:
-        return _LoopExecutor()
+    def _fired(self, firing: asyncio.Task[None]) -> None:
+        self._firings.discard(firing)
+        if not firing.cancelled() and firing.exception() is not None:
+            log.error("protocol timers: firing failed", exc_info=firing.exception())
+
+    def shutdown(self, wait: bool = True) -> None:
+        super().shutdown(wait=wait)
+        for firing in self._firings:
+            firing.cancel()
 
 
 class StepTimers:
@@ -124,12 +192,14 @@ class StepTimers:
         _FIRE = fire
         self.engine = engine
         self.clock = clock
-        # A run re-arms its own job when the escalation's next step is due too (catching up
-        # after downtime); with one instance allowed, APScheduler skips that firing while the
-        # first run is still finishing, and a skipped date job is gone. Several instances are
-        # safe: every firing runs under the consumer's lock and a step executes once (the
+        # The job defaults are what the rows store (APScheduler's format, so a stock
+        # scheduler could still read them); the claim-based lookup ignores them: a timer
+        # claimed while its escalation's previous firing still runs is fired too, safely
+        # (every firing runs under the consumer's lock and a step executes once: the
         # step-execution table's primary key).
         self.scheduler = OffLoopScheduler(
+            engine,
+            fire,
             timezone=UTC,
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 8},
         )

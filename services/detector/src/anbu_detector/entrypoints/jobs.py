@@ -3,8 +3,8 @@
 - ``sweep``: expire inactivity windows once a second, under the consumer's lock;
 - ``figures``: refresh the gauges every few seconds (a failure is logged and counted by
   ``runtime.every``, never swallowed);
-- :class:`StepFiring`: what a protocol timer calls; timers that go off together run in one
-  transaction.
+- :class:`StepFiring`: what protocol timers call; the timers a lookup claimed run together,
+  a transaction per chunk.
 """
 
 from __future__ import annotations
@@ -12,9 +12,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from anbu_runtime.batch import BatchConsumer
+from anbu_runtime.logs import get_logger
 
 from .. import metrics
 from ..handlers import Detector, Stores
+
+log = get_logger(__name__)
 
 SWEEP_SECONDS = 1.0
 FIGURES_SECONDS = 15.0
@@ -50,25 +53,45 @@ def figures(detector: Detector) -> Callable[[], Awaitable[None]]:
 
 
 class StepFiring:
-    """Protocol timers going off: a burst of due steps costs one commit, not one each."""
+    """Protocol timers going off: the ids a lookup claimed run together, in transactions of
+    up to ``CHUNK`` escalations (a burst of due steps costs a commit per chunk, not one
+    each, and the consumer's batches get the lock between chunks)."""
+
+    CHUNK = 1000
 
     def __init__(self, detector: Detector, consumer: BatchConsumer) -> None:
         self.detector = detector
         self.consumer = consumer
         self.due: list[str] = []
 
-    async def __call__(self, escalation_id: str) -> None:
+    async def __call__(self, escalation_ids: list[str]) -> None:
         if not self.consumer.caught_up:
             # After a restart, apply the backlog (an outcome may have closed the protocol
             # while the detector was down) before overdue steps run: try again shortly.
-            await self.detector.defer(escalation_id)
+            for escalation_id in escalation_ids:
+                await self.detector.defer(escalation_id)
             return
-        # Timers that go off while another firing holds the lock wait in ``due``; whoever
-        # gets the lock next runs them all in one transaction.
-        self.due.append(escalation_id)
-        async with self.consumer.lock:  # one writer of the detector's state at a time
-            if not self.due:
-                return  # an earlier caller ran this one
-            ids = list(dict.fromkeys(self.due))
-            self.due.clear()
+        # Timers claimed while another firing holds the lock wait in ``due``; whoever gets
+        # the lock next runs them, a chunk per transaction.
+        self.due += escalation_ids
+        while self.due:
+            async with self.consumer.lock:  # one writer of the detector's state at a time
+                ids = list(dict.fromkeys(self.due[: self.CHUNK]))
+                del self.due[: self.CHUNK]
+                if ids:
+                    await self._fire(ids)
+
+    async def _fire(self, ids: list[str]) -> None:
+        """Run the chunk; if its transaction fails, each alone, and re-arm (in a second)
+        the timers of those that fail alone: a claimed timer is no longer in its store."""
+        try:
             await self.detector.fire_many(ids)
+            return
+        except Exception:
+            log.exception("protocol steps failed together", count=len(ids))
+        for escalation_id in ids:
+            try:
+                await self.detector.fire_many([escalation_id])
+            except Exception:
+                log.exception("protocol step failed", escalation_id=escalation_id)
+                await self.detector.defer(escalation_id)
