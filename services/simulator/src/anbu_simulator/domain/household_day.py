@@ -109,13 +109,13 @@ def live_one_day(out: Emitter, state: HouseholdState, day: date, day_start: date
             if fault_until is not None and report_at < fault_until:
                 continue  # the device is offline: nothing reaches the vendor
             if (
-                channel is MonitoringChannel.PHONE
+                channel is _PHONE
                 and state.phone_off_until is not None
                 and report_at < state.phone_off_until
             ):
                 continue
             out.emit(
-                SignalKind.HEARTBEAT,
+                _HEARTBEAT,
                 hid,
                 partner,
                 report_at,
@@ -137,6 +137,12 @@ def live_one_day(out: Emitter, state: HouseholdState, day: date, day_start: date
     state.usage.append(state.base_load + (1 - state.base_load) * presence)
     _safety_calls(out, state, day, day_start, day_off)
     _events_of_the_day(out, state, day, day_start)
+
+
+# Enum members looked up once: through their class each lookup is a property call, and
+# these two are looked up per heartbeat.
+_PHONE = MonitoringChannel.PHONE
+_HEARTBEAT = SignalKind.HEARTBEAT
 
 
 @lru_cache(maxsize=2)
