@@ -36,11 +36,13 @@ same in both. **National list** is one blind-spot list every two months, nothing
 from __future__ import annotations
 
 import argparse
+import functools
 import heapq
 import json
 import math
 import multiprocessing
 import os
+import pickle
 import platform
 import sys
 import time
@@ -711,10 +713,30 @@ def _population(seed: int, households: int) -> list[HouseholdProfile]:
     return _POPULATION[key]
 
 
-def _run_shard(job: tuple[Any, ...]) -> tuple[int, int, ShardResult]:
+def _checkpoint_path(directory: Path, job: tuple[Any, ...]) -> Path:
+    seed, households, shard, _, _, days, crisis_rate, curve, variants = job
+    name = f"{seed}-{households}-{days:g}-{crisis_rate:g}-{','.join(map(str, curve))}-" + (
+        ",".join(variants)
+    )
+    return directory / f"{name}-shard{shard:02d}.pickle"
+
+
+def _run_shard(
+    job: tuple[Any, ...], checkpoint: Path | None = None
+) -> tuple[int, int, ShardResult]:
     seed, households, shard, lo, hi, days, crisis_rate, curve, variants = job
+    path = _checkpoint_path(checkpoint, job) if checkpoint is not None else None
+    if path is not None and path.exists():
+        # A shard finished by an earlier, interrupted run of the same arguments (the bench's
+        # own file, read back by the bench).
+        return shard, hi - lo, pickle.loads(path.read_bytes())
     population = _population(seed, households)[lo:hi]
     result = run_shard(seed, shard, population, days, crisis_rate, curve, variants)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        part = path.with_suffix(".part")
+        part.write_bytes(pickle.dumps(result))
+        part.replace(path)
     return shard, hi - lo, result
 
 
@@ -727,12 +749,15 @@ def simulate(
     curve: tuple[float, ...] = (),
     variants: tuple[str, ...] = tuple(VARIANTS),
     progress: bool = False,
+    checkpoint: Path | None = None,
 ) -> list[ShardResult]:
     """Run the period, sharded: a fixed number of shards, each with its own derived seed.
 
     The figures depend on the shard count (fixed) and not on how many processes run them.
     A worker holds one shard at a time and returns its tallies; ``progress`` reports each
-    finished shard on stderr (households done, elapsed, ETA).
+    finished shard on stderr (households done, elapsed, ETA). With ``checkpoint`` (a
+    directory) each finished shard is kept there, and a run with the same arguments picks
+    the finished ones up instead of running them again (a long run that was stopped).
     """
     population = _population(seed, households)
     size = -(-households // SHARDS)
@@ -771,13 +796,14 @@ def simulate(
                 flush=True,
             )
 
+    run_job = functools.partial(_run_shard, checkpoint=checkpoint)
     if workers <= 1 or len(jobs) == 1:
         for job in jobs:
-            finished(*_run_shard(job))
+            finished(*run_job(job))
     else:
         context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
         with context.Pool(min(workers, len(jobs))) as pool:
-            for shard, count, result in pool.imap_unordered(_run_shard, jobs, chunksize=1):
+            for shard, count, result in pool.imap_unordered(run_job, jobs, chunksize=1):
                 finished(shard, count, result)
     return [results[n] for n in sorted(results)]
 
@@ -959,11 +985,14 @@ def run(
     curve: tuple[float, ...] = (),
     variants: tuple[str, ...] = tuple(VARIANTS),
     progress: bool = False,
+    checkpoint: Path | None = None,
 ) -> dict[str, Any]:
     """Every figure of the benchmark (deterministic for the arguments, not ``workers``)."""
     if "fused" not in variants:
         raise ValueError("the configured rules (fused) are always measured")
-    shards = simulate(households, days, seed, crisis_rate, workers, curve, variants, progress)
+    shards = simulate(
+        households, days, seed, crisis_rate, workers, curve, variants, progress, checkpoint
+    )
     crises = sorted(
         (c for shard in shards for c in shard.ground_truth), key=lambda c: (c.onset, c.household_id)
     )
@@ -1126,6 +1155,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "detection-quality.md")
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "detection-quality-pr.png")
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite the doc's figures")
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="keep each finished shard in this directory; a rerun picks them up",
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     figures = run(
@@ -1136,6 +1171,7 @@ def main(argv: list[str] | None = None) -> int:
         args.workers,
         args.curve,
         progress=True,
+        checkpoint=args.checkpoint,
     )
     elapsed = time.perf_counter() - started
     command = "uv run --frozen python bench/detection_quality.py " + " ".join(
