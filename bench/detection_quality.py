@@ -723,13 +723,14 @@ def _checkpoint_path(directory: Path, job: tuple[Any, ...]) -> Path:
 
 def _run_shard(
     job: tuple[Any, ...], checkpoint: Path | None = None
-) -> tuple[int, int, ShardResult]:
+) -> tuple[int, int, ShardResult, bool]:
+    """Run one shard: (shard, households, result, whether it came from the checkpoint)."""
     seed, households, shard, lo, hi, days, crisis_rate, curve, variants = job
     path = _checkpoint_path(checkpoint, job) if checkpoint is not None else None
     if path is not None and path.exists():
         # A shard finished by an earlier, interrupted run of the same arguments (the bench's
         # own file, read back by the bench).
-        return shard, hi - lo, pickle.loads(path.read_bytes())
+        return shard, hi - lo, pickle.loads(path.read_bytes()), True
     population = _population(seed, households)[lo:hi]
     result = run_shard(seed, shard, population, days, crisis_rate, curve, variants)
     if path is not None:
@@ -737,7 +738,7 @@ def _run_shard(
         part = path.with_suffix(".part")
         part.write_bytes(pickle.dumps(result))
         part.replace(path)
-    return shard, hi - lo, result
+    return shard, hi - lo, result, False
 
 
 def simulate(
@@ -779,19 +780,26 @@ def simulate(
     workers = workers or os.cpu_count() or 1
     results: dict[int, ShardResult] = {}
     started = time.perf_counter()
-    done_households = 0
+    done_households = resumed = 0
 
-    def finished(shard: int, count: int, result: ShardResult) -> None:
-        nonlocal done_households
+    def finished(shard: int, count: int, result: ShardResult, from_checkpoint: bool) -> None:
+        nonlocal done_households, resumed
         results[shard] = result
         done_households += count
+        resumed += count if from_checkpoint else 0
         if progress:
             elapsed = time.perf_counter() - started
-            eta = elapsed * (households - done_households) / done_households
+            run_here = done_households - resumed  # the ETA counts this run's pace only
+            left = households - done_households
+            if not left:
+                eta = "ETA 0 s"
+            elif run_here:
+                eta = f"ETA {elapsed * left / run_here:.0f} s"
+            else:
+                eta = "ETA after this run's first shard"
             print(
                 f"[detection_quality] {len(results)}/{len(jobs)} shards, "
-                f"{done_households:,}/{households:,} households, {elapsed:.0f} s, "
-                f"ETA {eta:.0f} s",
+                f"{done_households:,}/{households:,} households, {elapsed:.0f} s, {eta}",
                 file=sys.stderr,
                 flush=True,
             )
@@ -803,8 +811,8 @@ def simulate(
     else:
         context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
         with context.Pool(min(workers, len(jobs))) as pool:
-            for shard, count, result in pool.imap_unordered(run_job, jobs, chunksize=1):
-                finished(shard, count, result)
+            for done in pool.imap_unordered(run_job, jobs, chunksize=1):
+                finished(*done)
     return [results[n] for n in sorted(results)]
 
 
