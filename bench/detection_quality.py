@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import gc
 import heapq
 import json
 import math
@@ -595,7 +596,30 @@ def run_shard(
     curve: tuple[float, ...] = (),
     variants: tuple[str, ...] = tuple(VARIANTS),
 ) -> ShardResult:
-    """Simulate one shard of households through every rule variant (its own derived seed)."""
+    """Simulate one shard of households through every rule variant (its own derived seed).
+
+    Without the cyclic garbage collector: a shard keeps a large, long-lived heap of small
+    objects (the watched clocks, the day's records) that every full collection walks again,
+    so a 6,250-household shard cost twice a small one's CPU per household; the records and
+    alerts make no reference cycles (the resident size is the same with it off)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _run_shard_of(seed, shard, population, days, crisis_rate, curve, variants)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _run_shard_of(
+    seed: int,
+    shard: int,
+    population: list[HouseholdProfile],
+    days: float,
+    crisis_rate: float,
+    curve: tuple[float, ...],
+    variants: tuple[str, ...],
+) -> ShardResult:
     # The detector has watched these households before the period: a warm-up of history
     # for the learned rhythms, not scored.
     config = SimulationConfig(
