@@ -20,7 +20,9 @@ cluster at 127.0.0.1:56432, created here and dropped afterwards):
    latency of ``GET /v1/alerts`` polled four times a second).
 
 Prints a table and writes bench/results/detector_throughput.json
-(``detector_throughput_postgresql.json`` with ``--postgres``).
+(``detector_throughput_postgresql.json`` with ``--postgres``). ``--profile PREFIX`` samples the
+(first) detector with py-spy during the drain and during the storm: PREFIX-drain.txt and
+PREFIX-storm.txt, collapsed stacks.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -279,6 +282,21 @@ class MemoryWatch(threading.Thread):
 
 
 PORTS: list[int] = [PORT]  # one port per detector instance
+
+
+@contextlib.contextmanager
+def spying(pid: int, prefix: str | None, phase: str) -> Any:
+    """py-spy over ``pid`` for the block (collapsed stacks to PREFIX-phase.txt), or nothing."""
+    if prefix is None:
+        yield
+        return
+    spy = [shutil.which("py-spy") or "py-spy", "record", "--pid", str(pid), "--rate", "100"]
+    popen = subprocess.Popen([*spy, "--format", "raw", "-o", f"{prefix}-{phase}.txt"])
+    try:
+        yield
+    finally:  # py-spy writes its file when interrupted
+        popen.send_signal(signal.SIGINT)
+        popen.wait(timeout=60)
 
 
 def wait_ready(timeout: float = 600) -> float:
@@ -547,6 +565,7 @@ def main() -> int:
         help="PostgreSQL as the detector's store: a database of the benchmark's own, created "
         f"empty and dropped afterwards (default {POSTGRES_URL})",
     )
+    parser.add_argument("--profile", default=None, help="py-spy stacks to PREFIX-drain/storm.txt")
     parser.add_argument(
         "--name", default=None, help="the results file's name (default: by database, instances)"
     )
@@ -620,7 +639,8 @@ def run(
         readiness = threading.Thread(target=lambda: ready.append(wait_ready()), daemon=True)
         readiness.start()  # the drain is measured from the start, readiness beside it
         pids = [w.process.pid for w in watches]
-        rate, cpu_us, server_us = detector_drain(args.heartbeats, pids, server)
+        with spying(pids[0], args.profile, "drain"):
+            rate, cpu_us, server_us = detector_drain(args.heartbeats, pids, server)
         result["detector_per_second"] = round(rate)
         result["detector_cpu_us_per_heartbeat"] = round(cpu_us, 2)
         if server_us is not None:  # the PostgreSQL backends' CPU, on the same cores
@@ -645,7 +665,8 @@ def run(
             "max": round(max(latencies), 1) if latencies else None,
         }
         print(f"alert storm: {args.storm:,} arrears signals at once ...", flush=True)
-        result["storm"] = alert_storm(bootstrap, min(args.storm, args.households))
+        with spying(pids[0], args.profile, "storm"):
+            result["storm"] = alert_storm(bootstrap, min(args.storm, args.households))
         print(f"  {result['storm']}", flush=True)
         for watch in watches:
             watch.running = False
