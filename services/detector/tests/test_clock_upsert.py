@@ -89,7 +89,13 @@ def test_a_flush_slice_on_postgresql_is_one_statement(db: Database) -> None:
 
     event.listen(db.engine, "before_cursor_execute", seen)
     try:
-        upsert(db, [(f"HH-{n}", "phone", n % 3, float(n), False, *[None] * 4) for n in range(500)])
+        upsert(
+            db,
+            [
+                (f"HH-{n}", "phone", n % 3, float(n), False, None, None, None, None)
+                for n in range(500)
+            ],
+        )
     finally:
         event.remove(db.engine, "before_cursor_execute", seen)
     assert statements == [False]  # one execute, not an executemany of 500 rows
