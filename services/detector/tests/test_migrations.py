@@ -20,7 +20,7 @@ from anbu_runtime.db import Database
 from anbu_runtime.migrations import schema_drift
 from anbu_runtime.settings import CommonSettings
 
-HEAD = "0004"
+HEAD = "0005"
 
 
 def test_migrations_reach_the_models_and_a_second_run_changes_nothing(

@@ -17,6 +17,7 @@ INDEXED_FIELDS = (
     "status",
     "suspended_until",
     "hospital_until",
+    "device_status",
     "timezone",
     "quiet_start",
     "quiet_end",

@@ -68,6 +68,11 @@ class HouseholdRow(Table, table=True):
     # In a partner hospital until then (its admission or discharge notice; the detector's
     # own knowledge, not the registry's: a registry snapshot leaves it alone).
     hospital_until: datetime | None = Field(default=None, sa_column=_tz())
+    # What carriers and device vendors last said of each channel's device (``device_status``
+    # signals; the detector's own knowledge): {channel: {"status": "offline", "since": iso}}.
+    device_status: dict[str, dict[str, str]] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
     timezone: str = Field(max_length=64)
     quiet_start: time
     quiet_end: time
@@ -231,8 +236,30 @@ def watch_config(
     if row.hospital_until is not None and (suspended is None or row.hospital_until > suspended):
         suspended = row.hospital_until  # resting while in hospital, as while suspended
     active = row.status not in (HouseholdStatus.MOVED.value, HouseholdStatus.CLOSED.value)
+    offline = _offline(row.device_status, rule) if row.device_status else ()
     return _shared_config(
-        hours, row.quiet_start, row.quiet_end, row.timezone, active, suspended, _rhythm_key(rule)
+        hours,
+        row.quiet_start,
+        row.quiet_end,
+        row.timezone,
+        active,
+        suspended,
+        _rhythm_key(rule),
+        offline,
+    )
+
+
+def _offline(known: dict[str, dict[str, str]], rule: AbsenceRule) -> tuple[tuple[str, float], ...]:
+    """The channels last reported offline, with since when (epoch seconds); none unless the
+    rule judges offline channels at the floor (``absence.rhythm.offline_at_floor``)."""
+    if not (rule.rhythm.enabled and rule.rhythm.offline_at_floor):
+        return ()
+    return tuple(
+        sorted(
+            (channel, datetime.fromisoformat(notice["since"]).timestamp())
+            for channel, notice in known.items()
+            if notice.get("status") == "offline"
+        )
     )
 
 
@@ -265,6 +292,7 @@ def _shared_config(
     active: bool,
     suspended_until: datetime | None,
     rhythm_key: str,
+    offline: tuple[tuple[str, float], ...] = (),
 ) -> WatchConfig:
     rhythms = _RHYTHM_PARAMS[rhythm_key]
     return WatchConfig(
@@ -274,6 +302,7 @@ def _shared_config(
         active=active,
         suspended_until=suspended_until,
         rhythm=dict(rhythms) if rhythms is not None else None,
+        offline={MonitoringChannel(c): since for c, since in offline},
     )
 
 

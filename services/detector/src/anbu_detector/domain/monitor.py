@@ -180,6 +180,9 @@ class Monitor:
         params = config.rhythm.get(channel) if config.rhythm is not None else None
         last = clock.last_active
         if rhythm is not None and params is not None:
+            if config.offline and config.dark(channel, last):
+                # Offline: its silence says nothing of the resident until the floor.
+                return last + params.max_seconds
             local = last + utc_offset(config.tz, last)
             return last + rhythm.silent_after(local, last, params)
         return window_end_seconds(last, config.window_seconds[channel], config)
@@ -246,9 +249,25 @@ class Monitor:
         return Expiry(
             household_id,
             channel,
-            frozenset(c for c, k in watch.channels.items() if k.silent),
+            frozenset(
+                c
+                for c, k in watch.channels.items()
+                if k.silent or (config.offline and config.dark(c, k.last_active))
+            ),
             frozenset(config.windows),
         )
+
+    def came_online(self, household_id: str, channel: MonitoringChannel, at: datetime) -> None:
+        """A partner reports the channel's device back at ``at``: as after a rest, its
+        silence counts from then, not from its last activity before it went offline."""
+        watch = self.households.get(household_id)
+        clock = watch.channels.get(channel) if watch else None
+        seen = epoch_seconds(at)
+        if watch is None or clock is None or clock.silent or clock.last_active >= seen:
+            return
+        clock.last_active = seen
+        self.dirty.add((household_id, channel))
+        self._reschedule(watch, channel, clock)
 
     def unsilence(self, household_id: str, channel: MonitoringChannel) -> None:
         """Undo ``expire`` (its effect could not be made durable)."""

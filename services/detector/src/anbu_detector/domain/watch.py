@@ -85,6 +85,10 @@ class WatchConfig:
     # Learned rhythms (``absence.rhythm``): a channel listed here falls silent when its
     # silence is surprising enough for this household, not after the fixed window.
     rhythm: dict[MonitoringChannel, RhythmParams] | None = field(default=None, compare=False)
+    # Channels whose device a partner reported offline, with since when (epoch seconds):
+    # until activity after that instant, such a channel's silence counts only at the floor
+    # (``Monitor._deadline``) and it stands with the silent ones in the fusion.
+    offline: dict[MonitoringChannel, float] = field(default_factory=dict)
     # The same in seconds, for the heartbeat path (computed once per configuration).
     window_seconds: dict[MonitoringChannel, float] = field(init=False, repr=False, compare=False)
     quiet_seconds: tuple[int, int] = field(init=False, repr=False, compare=False)
@@ -98,6 +102,11 @@ class WatchConfig:
             "quiet_seconds",
             (start.hour * 3600 + start.minute * 60, end.hour * 3600 + end.minute * 60),
         )
+
+    def dark(self, channel: MonitoringChannel, last_active: float) -> bool:
+        """The channel's device is offline and nothing was heard from it since."""
+        since = self.offline.get(channel)
+        return since is not None and last_active <= since
 
     def watching(self, at: datetime) -> bool:
         if not self.active:
