@@ -69,6 +69,26 @@ async def new_household(api: httpx.AsyncClient) -> str:
     return household_id
 
 
+async def new_partner(
+    api: httpx.AsyncClient, prefix: str, organisation: str, kinds: list[str]
+) -> tuple[str, str]:
+    """A partner registered in the registry with one key: (partner id, API key)."""
+    partner_id = f"{prefix}-{uuid4().hex[:8]}"
+    created = await api.post(
+        f"{REGISTRY}/v1/partners",
+        json={
+            "partner_id": partner_id,
+            "organisation": organisation,
+            "allowed_kinds": kinds,
+            "rate_limit_per_minute": 600,
+        },
+    )
+    assert created.status_code == 201, created.text
+    issued = await api.post(f"{REGISTRY}/v1/partners/{partner_id}/keys", json={"label": "e2e"})
+    assert issued.status_code == 201, issued.text
+    return partner_id, issued.json()["api_key"]
+
+
 async def test_three_unanswered_calls_flow_to_a_task_a_text_and_a_closed_escalation(
     stack: Stack, api: httpx.AsyncClient, watch: Any, kafka_bootstrap: str
 ) -> None:
@@ -220,20 +240,7 @@ async def test_a_partner_key_from_the_registry_carries_a_report_through_the_gate
     report rule opens an alert; a second post of the same report is a duplicate."""
     alerts = await watch("detector.alert.v1")
     household = await new_household(api)
-    partner_id = f"e2e-post-{uuid4().hex[:8]}"
-    created = await api.post(
-        f"{REGISTRY}/v1/partners",
-        json={
-            "partner_id": partner_id,
-            "organisation": "우체국 종로지점 (e2e)",
-            "allowed_kinds": ["report"],
-            "rate_limit_per_minute": 600,
-        },
-    )
-    assert created.status_code == 201, created.text
-    issued = await api.post(f"{REGISTRY}/v1/partners/{partner_id}/keys", json={"label": "e2e"})
-    assert issued.status_code == 201, issued.text
-    key = issued.json()["api_key"]
+    partner_id, key = await new_partner(api, "e2e-post", "우체국 종로지점 (e2e)", ["report"])
     report = {
         "kind": "report",
         "household_id": household,
@@ -308,20 +315,10 @@ async def test_a_carriers_offline_notice_through_the_gateway_makes_the_phone_bli
     through the gateway; the detector, over the real broker, judges the phone at the floor
     (48 h after its last activity) and says so on the household's channels."""
     household = await new_household(api)
-    partner_id = f"e2e-telecom-{uuid4().hex[:8]}"
-    created = await api.post(
-        f"{REGISTRY}/v1/partners",
-        json={
-            "partner_id": partner_id,
-            "organisation": "통신사 (e2e)",
-            "allowed_kinds": ["heartbeat", "device_status"],
-            "rate_limit_per_minute": 600,
-        },
+    _, api_key = await new_partner(
+        api, "e2e-telecom", "통신사 (e2e)", ["heartbeat", "device_status"]
     )
-    assert created.status_code == 201, created.text
-    issued = await api.post(f"{REGISTRY}/v1/partners/{partner_id}/keys", json={"label": "e2e"})
-    assert issued.status_code == 201, issued.text
-    key = {"X-Api-Key": issued.json()["api_key"]}
+    key = {"X-Api-Key": api_key}
     detector = f"http://127.0.0.1:{E2E_PORTS['detector']}/v1/households/{household}/channels"
 
     async def phone_now(done: Any) -> dict[str, Any]:
