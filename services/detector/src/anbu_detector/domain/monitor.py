@@ -315,8 +315,29 @@ class Monitor:
         ``rhythm``: its learned week as stored; a channel under a learned rhythm without one
         stored starts from the cold-start default, learning from ``now`` on.
         """
+        self.restore_seconds(
+            household_id,
+            partition,
+            channel,
+            epoch_seconds(last_active),
+            silent,
+            rhythm,
+            epoch_seconds(now) if now is not None else None,
+        )
+
+    def restore_seconds(
+        self,
+        household_id: str,
+        partition: int,
+        channel: MonitoringChannel,
+        seen: float,
+        silent: bool,
+        rhythm: ChannelRhythm | None = None,
+        now: float | None = None,
+    ) -> None:
+        """``restore`` with its instants in epoch seconds, as the store keeps them (a
+        partition load: no datetime made and taken apart again per clock)."""
         watch = self.watch(household_id, partition)
-        seen = epoch_seconds(last_active)
         old = watch.channels.get(channel)
         if old is not None:
             self._unschedule(household_id, channel, old)
@@ -327,7 +348,7 @@ class Monitor:
             rhythm = old.rhythm
         config = watch.config
         if rhythm is None and config is not None and config.rhythm and channel in config.rhythm:
-            rhythm = ChannelRhythm(epoch_seconds(now) if now is not None else seen)
+            rhythm = ChannelRhythm(now if now is not None else seen)
         clock.rhythm = rhythm
         self._reschedule(watch, channel, clock)
 
