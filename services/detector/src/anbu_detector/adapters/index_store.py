@@ -30,12 +30,12 @@ INDEXED_FIELDS = (
 # last activity (epoch seconds), silent, then its learned week (``orm.RhythmColumns``:
 # all None when it learned nothing since it was last written, keeping what is stored).
 ChannelClockRow = tuple[
-    str, str, int, float, bool, float | None, int | None, int | None, str | None
+    str, str, int, float, bool, float | None, int | None, int | None, bytes | None
 ]
 
 _UPSERT = (
     "INSERT INTO channel_clock (household_id, channel, partition, last_active, silent, "
-    "rhythm_since, rhythm_last_block, rhythm_outages, rhythm_hits) "
+    "rhythm_since, rhythm_last_block, rhythm_outages, rhythm_week) "
     "VALUES ({0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}) "
     "ON CONFLICT (household_id, channel) DO UPDATE SET "
     "partition = excluded.partition, last_active = excluded.last_active, "
@@ -43,7 +43,7 @@ _UPSERT = (
     "rhythm_since = COALESCE(excluded.rhythm_since, channel_clock.rhythm_since), "
     "rhythm_last_block = COALESCE(excluded.rhythm_last_block, channel_clock.rhythm_last_block), "
     "rhythm_outages = COALESCE(excluded.rhythm_outages, channel_clock.rhythm_outages), "
-    "rhythm_hits = COALESCE(excluded.rhythm_hits, channel_clock.rhythm_hits)"
+    "rhythm_week = COALESCE(excluded.rhythm_week, channel_clock.rhythm_week)"
 )
 _UPSERT_SQLITE = _UPSERT.format("?")
 _UPSERT_PG = _UPSERT.format("%s")
@@ -57,7 +57,7 @@ _HOUSEHOLDS = (  # INDEXED_FIELDS, JSON as its text (the {} takes the partitions
 )
 _CLOCKS = (
     "SELECT household_id, partition, channel, last_active, silent, rhythm_since, "
-    "rhythm_last_block, rhythm_outages, rhythm_hits FROM channel_clock WHERE partition IN ({})"
+    "rhythm_last_block, rhythm_outages, rhythm_week FROM channel_clock WHERE partition IN ({})"
 )
 
 
