@@ -308,7 +308,7 @@ def rhythm_of(
         rhythm.hits.byteswap()
     rhythm.last_block = last_block if last_block is not None else -1
     rhythm.outages = outages or 0
-    rhythm.stored = (rhythm.last_block, rhythm.outages)
+    rhythm.mark_stored()
     return rhythm
 
 

@@ -53,9 +53,7 @@ _household = itemgetter(0)
 @dataclass
 class Monitor:
     households: dict[str, HouseholdWatch] = field(default_factory=dict)
-    _buckets: dict[int, set[tuple[str, MonitoringChannel]]] = field(
-        default_factory=lambda: defaultdict(set)
-    )
+    _buckets: dict[int, set[ChannelClock]] = field(default_factory=lambda: defaultdict(set))
     _seconds_heap: list[int] = field(default_factory=list)
     dirty: set[tuple[str, MonitoringChannel]] = field(default_factory=set)
     resolution: float = CLOCK_RESOLUTION
@@ -86,7 +84,9 @@ class Monitor:
             found = watch.channels.get(channel)
             if found is None:
                 start = epoch_seconds(now)
-                found = watch.channels[channel] = ChannelClock(start, start)
+                found = watch.channels[channel] = ChannelClock(
+                    watch.household_id, channel, start, start
+                )
                 self.dirty.add((household_id, channel))
             if config.rhythm is not None and channel in config.rhythm and found.rhythm is None:
                 found.rhythm = ChannelRhythm(epoch_seconds(now))
@@ -120,7 +120,7 @@ class Monitor:
         seen = utc_seconds(last_active)
         clock = watch.channels.get(channel)
         if clock is None:
-            clock = watch.channels[channel] = ChannelClock(seen, seen)
+            clock = watch.channels[channel] = ChannelClock(watch.household_id, channel, seen, seen)
         elif seen <= clock.last_active:
             return None
         clock.last_active = seen
@@ -170,7 +170,7 @@ class Monitor:
         if bucket is None:
             bucket = self._buckets[second] = set()
             heapq.heappush(self._seconds_heap, second)
-        bucket.add((watch.household_id, channel))
+        bucket.add(clock)
         clock.scheduled = second
 
     @staticmethod
@@ -191,7 +191,7 @@ class Monitor:
             return
         bucket = self._buckets.get(clock.scheduled)
         if bucket is not None:
-            bucket.discard((household_id, channel))  # an empty bucket is popped by due()
+            bucket.discard(clock)  # an empty bucket is popped by due()
         clock.scheduled = None
 
     def next_due(self) -> float | None:
@@ -205,15 +205,12 @@ class Monitor:
         """
         limit = int(epoch_seconds(now))
         taken: list[tuple[str, MonitoringChannel]] = []
-        households = self.households
         while self._seconds_heap and self._seconds_heap[0] <= limit:
             second = heapq.heappop(self._seconds_heap)
-            for household_id, channel in self._buckets.pop(second, ()):
-                watch = households.get(household_id)
-                clock = watch.channels.get(channel) if watch else None
-                if clock is not None and clock.scheduled == second:
+            for clock in self._buckets.pop(second, ()):
+                if clock.scheduled == second:
                     clock.scheduled = None
-                taken.append((household_id, channel))
+                taken.append((clock.household_id, clock.channel))
         return taken
 
     def expire(self, household_id: str, channel: MonitoringChannel, now: datetime) -> Expiry | None:
@@ -278,7 +275,7 @@ class Monitor:
             if (
                 stored is not None
                 and clock.last_active - stored < resolution
-                and (rhythm is None or rhythm.stored == (rhythm.last_block, rhythm.outages))
+                and (rhythm is None or rhythm.is_stored())
             ):
                 continue  # ``stored`` keeps it behind: ``settle_lagging`` finds it
             clock.stored = clock.last_active
@@ -341,7 +338,7 @@ class Monitor:
         old = watch.channels.get(channel)
         if old is not None:
             self._unschedule(household_id, channel, old)
-        clock = watch.channels[channel] = ChannelClock(seen, seen)
+        clock = watch.channels[channel] = ChannelClock(watch.household_id, channel, seen, seen)
         clock.silent = silent
         clock.stored = seen  # as the durable copy has it
         if rhythm is None and old is not None:
