@@ -4,7 +4,7 @@ partition load streams back (households and their clocks)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from types import SimpleNamespace
 from typing import Any
 
@@ -85,7 +85,7 @@ class IndexStore:
                 )
             )
 
-    def indexed_households(self, partitions: set[int]) -> Iterator[list[tuple[Any, ...]]]:
+    def indexed_households(self, partitions: set[int]) -> Iterator[Sequence[Any]]:
         """The households of ``partitions`` as the driver returns them, in chunks of
         ``LOAD_CHUNK`` tuples of INDEXED_FIELDS (JSON columns as their text): a million
         households share a handful of configurations, so the load decodes each distinct
@@ -106,12 +106,12 @@ class IndexStore:
             values[name] = process(value) if process is not None else value
         return SimpleNamespace(**values)
 
-    def channel_clocks(self, partitions: set[int]) -> Iterator[list[tuple[Any, ...]]]:
+    def channel_clocks(self, partitions: set[int]) -> Iterator[Sequence[Any]]:
         """The channel clocks of ``partitions``, in chunks of plain driver tuples: household,
         partition, channel, last activity (epoch seconds), silent, then ``RhythmColumns``."""
         return self._stream(_CLOCKS, partitions)
 
-    def _stream(self, query: str, partitions: set[int]) -> Iterator[list[tuple[Any, ...]]]:
+    def _stream(self, query: str, partitions: set[int]) -> Iterator[Sequence[Any]]:
         """Rows through the DB-API cursor in large chunks (a partition load reads millions:
         SQLAlchemy's row objects and result processors were a third of a restart, py-spy);
         on PostgreSQL a server-side cursor, so no more than a chunk is held at once."""
