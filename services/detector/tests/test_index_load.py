@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from uuid import uuid4
 
-from anbu_contracts import ChannelEnrolment, HouseholdSnapshot
+from anbu_contracts import ChannelEnrolment, HouseholdSnapshot, MonitoringChannel
 from anbu_detector.domain.monitor import Monitor
 
 from .test_detector_service import FIXED_WINDOWS, T0, World, beat, household
 from .test_detector_service import world as world  # the fixture
+
+PHONE = MonitoringChannel.PHONE
 
 
 def variant(household_id: str, **extra: Any) -> HouseholdSnapshot:
@@ -76,3 +79,21 @@ async def test_a_restart_loads_every_configuration_clock_and_learned_week_back(
     assert len(after) == len(VARIANTS)
     assert after == before
     assert any(c[1] for _, _, clocks in after.values() for c in clocks.values())  # silent ones
+
+
+def test_a_clock_keeps_its_last_heartbeat_id_and_partner_once_per_partner() -> None:
+    """The evidence of a silence is the last heartbeat (its id and partner); a clock keeps
+    the id as its number and the partner as the one shared string, a million clocks."""
+    monitor = Monitor()
+    first, second = uuid4(), uuid4()
+    for household_id, event_id in (("HH-EVID01", first), ("HH-EVID02", second)):
+        partner = "".join(["tel", "co"])  # a decoded event's own copy
+        monitor.heartbeat(household_id, 3, PHONE, T0, event_id, partner)
+    one = monitor.households["HH-EVID01"].channels[PHONE]
+    two = monitor.households["HH-EVID02"].channels[PHONE]
+    assert (one.last_event, two.last_event) == (first, second)
+    assert one.last_partner == "telco" and one.last_partner is two.last_partner
+    assert monitor.last_activity("HH-EVID01") == T0
+    monitor.restore("HH-EVID03", 3, PHONE, T0, silent=False)
+    assert monitor.households["HH-EVID03"].channels[PHONE].last_event is None
+    assert monitor.last_activity("HH-EVID03") is None  # nothing heard since the load

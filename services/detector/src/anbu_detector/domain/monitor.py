@@ -39,6 +39,7 @@ from .watch import (
     WatchConfig,
     epoch_seconds,
     from_epoch,
+    partner_name,
     utc_offset,
     utc_seconds,
     window_end_seconds,
@@ -127,7 +128,8 @@ class Monitor:
         elif seen <= clock.last_active:
             return None
         clock.last_active = seen
-        clock.last_event, clock.last_partner = event_id, partner_id
+        clock.event = event_id.int if event_id is not None else None
+        clock.last_partner = partner_name(partner_id)
         self.dirty.add(clock)
         was_silent = clock.silent
         if was_silent:
@@ -399,7 +401,7 @@ class Monitor:
         watch = self.households.get(household_id)
         if watch is None:
             return None
-        heard = [k.last_active for k in watch.channels.values() if k.last_event is not None]
+        heard = [k.last_active for k in watch.channels.values() if k.event is not None]
         return from_epoch(max(heard)) if heard else None
 
     def pending(self) -> int:

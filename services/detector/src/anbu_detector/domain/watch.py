@@ -110,9 +110,9 @@ class ChannelClock:
     __slots__ = (
         "channel",
         "deadline",
+        "event",
         "household_id",
         "last_active",
-        "last_event",
         "last_partner",
         "rhythm",
         "scheduled",
@@ -135,13 +135,37 @@ class ChannelClock:
         self.stored: float | None = None
         self.deadline = deadline
         self.silent = False
-        self.last_event: UUID | None = None
+        # The last heartbeat's id as its 128-bit number (a UUID object kept its number and
+        # itself: 100 bytes where the number is 44, for every clock a backlog moved) and its
+        # partner, the one string per partner (``partner_name``), not each event's copy.
+        self.event: int | None = None
         self.last_partner: str | None = None
         self.rhythm: ChannelRhythm | None = None
         # The second whose bucket holds this channel (None: not queued). A heartbeat only
         # moves ``deadline`` later; the bucket entry stays and ``expire`` re-queues it, so
         # the common case (activity well before the deadline) costs no bucket work.
         self.scheduled: int | None = None
+
+    @property
+    def last_event(self) -> UUID | None:
+        """The last heartbeat's event id (None: no heartbeat heard since the load)."""
+        return UUID(int=self.event) if self.event is not None else None
+
+
+_PARTNERS: dict[str, str] = {}
+
+
+def partner_name(partner_id: str | None) -> str | None:
+    """One string per partner id: each decoded heartbeat brings its own copy, and a clock
+    kept the last one — a few partners, a million clocks."""
+    if partner_id is None:
+        return None
+    found = _PARTNERS.get(partner_id)
+    if found is None:
+        if len(_PARTNERS) > 10_000:  # ids are a partner registry's, few; never unbounded
+            _PARTNERS.clear()
+        found = _PARTNERS[partner_id] = partner_id
+    return found
 
 
 class Channels:
