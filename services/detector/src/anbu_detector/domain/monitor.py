@@ -56,6 +56,9 @@ class Monitor:
     households: dict[str, HouseholdWatch] = field(default_factory=dict)
     _buckets: dict[int, set[ChannelClock]] = field(default_factory=lambda: defaultdict(set))
     _seconds_heap: list[int] = field(default_factory=list)
+    # Each queued second's int as its bucket holds it: a clock refers to that one rather
+    # than to an int of its own (32 bytes, a million clocks; a second holds many).
+    _second_keys: dict[int, int] = field(default_factory=dict)
     # The clocks changed since the last flush took them: the clocks themselves (a tuple of
     # household and channel each was 72 bytes more, for every clock a backlog moved).
     dirty: set[ChannelClock] = field(default_factory=set)
@@ -174,7 +177,10 @@ class Monitor:
         bucket = self._buckets.get(second)
         if bucket is None:
             bucket = self._buckets[second] = set()
+            self._second_keys[second] = second
             heapq.heappush(self._seconds_heap, second)
+        else:
+            second = self._second_keys[second]  # the bucket's own: one int a second, shared
         bucket.add(clock)
         clock.scheduled = second
 
@@ -212,6 +218,7 @@ class Monitor:
         taken: list[tuple[str, MonitoringChannel]] = []
         while self._seconds_heap and self._seconds_heap[0] <= limit:
             second = heapq.heappop(self._seconds_heap)
+            self._second_keys.pop(second, None)
             for clock in self._buckets.pop(second, ()):
                 if clock.scheduled == second:
                     clock.scheduled = None

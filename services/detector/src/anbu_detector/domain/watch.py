@@ -169,20 +169,31 @@ def partner_name(partner_id: str | None) -> str | None:
 
 
 class Channels:
-    """A household's channel clocks by channel: the few a household has (one to five) in a
-    tuple, looked up by walking it. A dict of one clock was ~220 bytes (its table is sized
-    for eight), a million times: the largest single part of an index at 1M households."""
+    """A household's channel clocks by channel: the few a household has (one to five),
+    looked up by walking them — the one clock of most households held as it is, several in
+    a tuple. A dict of one clock was ~220 bytes (its table is sized for eight), a million
+    times: the largest single part of an index at 1M households."""
 
     __slots__ = ("_clocks",)
 
     def __init__(self) -> None:
-        self._clocks: tuple[ChannelClock, ...] = ()
+        self._clocks: ChannelClock | tuple[ChannelClock, ...] = ()
+
+    def values(self) -> tuple[ChannelClock, ...]:
+        clocks = self._clocks
+        return (clocks,) if type(clocks) is ChannelClock else clocks  # type: ignore[return-value]
 
     def get(self, channel: MonitoringChannel) -> ChannelClock | None:
-        for clock in self._clocks:
+        clocks = self._clocks
+        if type(clocks) is ChannelClock:  # the common case: one channel
+            return clocks if clocks.channel == channel else None
+        for clock in clocks:  # type: ignore[union-attr]
             if clock.channel == channel:
                 return clock
         return None
+
+    def _keep(self, clocks: tuple[ChannelClock, ...]) -> None:
+        self._clocks = clocks[0] if len(clocks) == 1 else clocks
 
     def __getitem__(self, channel: MonitoringChannel) -> ChannelClock:
         found = self.get(channel)
@@ -192,31 +203,27 @@ class Channels:
 
     def __setitem__(self, channel: MonitoringChannel, clock: ChannelClock) -> None:
         assert clock.channel == channel
-        kept = tuple(k for k in self._clocks if k.channel != channel)
-        self._clocks = (*kept, clock)
+        self._keep((*(k for k in self.values() if k.channel != channel), clock))
 
     def pop(self, channel: MonitoringChannel) -> ChannelClock:
         found = self[channel]
-        self._clocks = tuple(k for k in self._clocks if k is not found)
+        self._keep(tuple(k for k in self.values() if k is not found))
         return found
 
     def __contains__(self, channel: object) -> bool:
-        return any(clock.channel == channel for clock in self._clocks)
+        return any(clock.channel == channel for clock in self.values())
 
     def __iter__(self) -> Iterator[MonitoringChannel]:
-        return iter([clock.channel for clock in self._clocks])
+        return iter([clock.channel for clock in self.values()])
 
     def __len__(self) -> int:
-        return len(self._clocks)
+        return len(self.values())
 
     def keys(self) -> list[MonitoringChannel]:
-        return [clock.channel for clock in self._clocks]
-
-    def values(self) -> tuple[ChannelClock, ...]:
-        return self._clocks
+        return [clock.channel for clock in self.values()]
 
     def items(self) -> list[tuple[MonitoringChannel, ChannelClock]]:
-        return [(clock.channel, clock) for clock in self._clocks]
+        return [(clock.channel, clock) for clock in self.values()]
 
 
 class HouseholdWatch:
