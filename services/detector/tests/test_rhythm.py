@@ -165,13 +165,15 @@ def test_uncollected_mail_while_a_device_is_active_is_no_alert() -> None:
     assert signal_rules.mail_uncollected(mail, rules) is not None
 
 
-def test_a_learned_week_is_stored_as_its_counts_comma_separated_and_read_back() -> None:
+def test_a_learned_week_is_stored_as_its_counters_bytes_and_read_back() -> None:
     rhythm = ChannelRhythm(1_700_000_000.0)
     rhythm.hits = array("H", [n * 7 % 13 for n in range(BLOCKS_PER_WEEK)])
     rhythm.hits[5] = 1234
     rhythm.last_block, rhythm.outages = 99, 2
     columns = rhythm_columns(rhythm)
-    assert columns[3] == ",".join(str(n) for n in rhythm.hits)
+    week = columns[3]
+    assert week is not None and len(week) == 2 * BLOCKS_PER_WEEK  # 84 bytes, not ~100 of text
+    assert [int.from_bytes(week[i : i + 2], "little") for i in range(0, 84, 2)] == list(rhythm.hits)
     back = rhythm_of(*columns)
     assert back is not None and back.hits == rhythm.hits
     assert (back.since, back.last_block, back.outages) == (rhythm.since, 99, 2)
