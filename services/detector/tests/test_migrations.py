@@ -20,7 +20,7 @@ from anbu_runtime.db import Database
 from anbu_runtime.migrations import schema_drift
 from anbu_runtime.settings import CommonSettings
 
-HEAD = "0005"
+HEAD = "0006"
 
 
 def test_migrations_reach_the_models_and_a_second_run_changes_nothing(
@@ -183,7 +183,7 @@ def test_learned_weeks_stored_as_text_are_converted_to_bytes_and_back(database_u
                 ),
                 {"h": f"HH-WEEK0000{n}", "w": week},
             )
-    command.upgrade(config, "0005")
+    command.upgrade(config, HEAD)  # through 0005, which converts the weeks
     assert schema_drift(db, metadata) == []
     with db.engine.connect() as conn:
         rows = conn.execute(

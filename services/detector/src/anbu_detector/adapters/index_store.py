@@ -50,11 +50,11 @@ _UPSERT_SQLITE = _UPSERT.format("?")
 _UPSERT_PG = _UPSERT.format("%s")
 # Partition loads stream rows in chunks: a million households never sit in memory at once.
 LOAD_CHUNK = 10_000
-_JSON_FIELDS = frozenset({"windows", "rule_overrides"})
+_JSON_FIELDS = frozenset({"device_status", "windows", "rule_overrides"})
 _HOUSEHOLDS = (  # INDEXED_FIELDS, JSON as its text (the {} takes the partitions' marks)
-    "SELECT household_id, partition, status, suspended_until, hospital_until, timezone, "
-    "quiet_start, quiet_end, programme, CAST(windows AS TEXT), CAST(rule_overrides AS TEXT) "
-    "FROM household WHERE partition IN ({})"
+    "SELECT household_id, partition, status, suspended_until, hospital_until, "
+    "CAST(device_status AS TEXT), timezone, quiet_start, quiet_end, programme, "
+    "CAST(windows AS TEXT), CAST(rule_overrides AS TEXT) FROM household WHERE partition IN ({})"
 )
 _CLOCKS = (
     "SELECT household_id, partition, channel, last_active, silent, rhythm_since, "

@@ -275,7 +275,7 @@ class Monitor:
         if watch is None or clock is None or clock.silent or clock.last_active >= seen:
             return
         clock.last_active = seen
-        self.dirty.add((household_id, channel))
+        self.dirty.add(clock)
         self._reschedule(watch, channel, clock)
 
     def unsilence(self, household_id: str, channel: MonitoringChannel) -> None:

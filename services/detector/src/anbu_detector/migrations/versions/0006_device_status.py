@@ -4,8 +4,8 @@ A carrier or device vendor reports a watched device offline (switched off, no co
 back online (``device_status`` signals); while offline its silence counts only at the floor
 (rules ``absence.rhythm.offline_at_floor``). Nullable JSON: nothing reported.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-04 20:30:00
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005"
-down_revision: str | None = "0004"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
