@@ -17,7 +17,7 @@ from anbu_detector.adapters.repository import Repository
 from anbu_runtime.db import Database
 from anbu_runtime.outbox import install
 
-WEEK = "1," * 41 + "2"  # a learned week's 42 counts as stored
+WEEK = bytes(range(84))  # a learned week's 42 counters as stored (``orm.rhythm_columns``)
 
 
 @pytest.fixture
@@ -37,8 +37,12 @@ def upsert(db: Database, rows: list[ChannelClockRow]) -> None:
 
 def clocks(db: Database) -> dict[tuple[str, str], tuple[Any, ...]]:
     with db.session() as session:
-        found = Repository(session).channel_clocks({0, 1, 2})
-        return {(r[0], r[2]): (r[1], *r[3:]) for r in found}
+        chunks = Repository(session).channel_clocks({0, 1, 2})
+        found = [row for chunk in chunks for row in chunk]
+        return {
+            (r[0], r[2]): (r[1], *(bytes(v) if isinstance(v, memoryview) else v for v in r[3:]))
+            for r in found
+        }
 
 
 def test_clocks_are_inserted_then_updated_keeping_a_week_not_rewritten(db: Database) -> None:
