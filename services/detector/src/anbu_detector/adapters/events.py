@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import threading
+from collections.abc import Iterator
 from datetime import datetime
-from uuid import UUID
+from uuid import UUID, SafeUUID
 
 from anbu_contracts import (
     AlertChange,
@@ -18,11 +21,53 @@ from ..domain.protocols import Escalation, StepSpec
 
 SOURCE = "detector"
 
+# uuid4's bits: version 4, RFC 4122 variant
+_CLEAR = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
+_SET = (4 << 76) | (0x8000 << 48)
+_IDS_AT_ONCE = 256
+
+
+def _random_ids() -> Iterator[UUID]:
+    """Random (version 4) UUIDs from one ``os.urandom`` read per 256: ``uuid4()`` reads
+    the kernel's random source for each id and builds it through ``UUID.__init__`` — an
+    alert storm makes five ids an alert, 5–7 % of its worker thread (py-spy). The same
+    source, so ids are as unpredictable as ``uuid4()``'s; the UUID is built as pydantic
+    builds one (its two slots set directly)."""
+    new, setattr_ = object.__new__, object.__setattr__
+    unknown = SafeUUID.unknown
+    while True:
+        block = os.urandom(16 * _IDS_AT_ONCE)
+        for start in range(0, len(block), 16):
+            uuid = new(UUID)
+            setattr_(uuid, "int", int.from_bytes(block[start : start + 16]) & _CLEAR | _SET)
+            setattr_(uuid, "is_safe", unknown)
+            yield uuid
+
+
+_ids = _random_ids()
+_ids_lock = threading.Lock()
+
+
+def _fresh_ids_after_fork() -> None:
+    """A forked child must not hand out the ids left in its parent's block."""
+    global _ids, _ids_lock
+    _ids, _ids_lock = _random_ids(), threading.Lock()
+
+
+os.register_at_fork(after_in_child=_fresh_ids_after_fork)
+
+
+def new_id() -> UUID:
+    """A new random id (what ``uuid4()`` gives, at about half its cost)."""
+    with _ids_lock:
+        return next(_ids)
+
 
 def alert_event(
     alert: Alert, change: AlertChange, now: datetime, correlation: str, causation: str
 ) -> AlertEvent:
     return AlertEvent(
+        event_id=new_id(),
         occurred_at=now,
         produced_at=now,
         source=SOURCE,
@@ -58,6 +103,7 @@ def escalation_event(
     """``upcoming`` is the next step and when it is due (``protocols.next_due``), if any;
     ``joined_alert_id`` and ``previous_protocol_id`` tell of a join or an upgrade."""
     return EscalationEvent(
+        event_id=new_id(),
         occurred_at=now,
         produced_at=now,
         source=SOURCE,
