@@ -84,6 +84,15 @@ _REQUIRED = {
     model: {name for name, default in fields if default is PydanticUndefined}
     for model, fields in _FIELDS.items()
 }
+# the instants either event carries (the nested models' were validated when built)
+_INSTANTS = (
+    "occurred_at",
+    "produced_at",
+    "opened_at",
+    "resolved_at",
+    "triggered_at",
+    "next_step_due_at",
+)
 _LIMITED = ("correlation_id", "causation_id", "protocol_id", "previous_protocol_id")
 
 
@@ -100,7 +109,7 @@ def _event(model: type[E], **values: Any) -> E:
         not _REQUIRED[model] <= values.keys()
         or any(len(values.get(name) or "") > 64 for name in _LIMITED)
         or len(values.get("evidence", ())) > 500
-        or any(isinstance(v, datetime) and v.tzinfo is None for v in values.values())
+        or any((v := values.get(name)) is not None and v.tzinfo is None for name in _INSTANTS)
     ):
         return model(**values)
     event = object.__new__(model)
