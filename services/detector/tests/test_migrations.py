@@ -20,7 +20,7 @@ from anbu_runtime.db import Database
 from anbu_runtime.migrations import schema_drift
 from anbu_runtime.settings import CommonSettings
 
-HEAD = "0006"
+HEAD = "0007"
 
 
 def test_migrations_reach_the_models_and_a_second_run_changes_nothing(
@@ -204,3 +204,19 @@ def test_learned_weeks_stored_as_text_are_converted_to_bytes_and_back(database_u
         ).all()
     assert [w for (w,) in back] == [text_week, None, None]
     db.dispose()
+
+
+def test_the_alert_listing_reads_the_newest_of_a_status_through_an_index(tmp_path: Path) -> None:
+    """``GET /v1/alerts`` (status, newest first, a limit) walks (status, opened_at) instead of
+    reading every alert of the status and sorting them (migration 0007)."""
+    db = Database(f"sqlite:///{tmp_path / 'plan.db'}")
+    with db.schema_lock():
+        MIGRATIONS.upgrade(db)
+    query = (
+        "EXPLAIN QUERY PLAN SELECT * FROM alert WHERE status = 'open' "
+        "ORDER BY opened_at DESC LIMIT 200"
+    )
+    with db.engine.connect() as conn:
+        plan = " ".join(str(row[-1]) for row in conn.execute(text(query)))
+    db.dispose()
+    assert "ix_alert_status_opened_at" in plan and "TEMP B-TREE" not in plan, plan
