@@ -59,6 +59,8 @@ from anbu_contracts import (
     AlertReason,
     ArrearsSignal,
     BlindSpotSignal,
+    DeviceState,
+    DeviceStatusSignal,
     DisconnectionSignal,
     HospitalAdmissionSignal,
     HospitalDischargeSignal,
@@ -142,6 +144,11 @@ class RuleHarness:
     arrears: dict[str, signal_rules.ArrearsMemory] = field(default_factory=dict)
     # In a partner hospital until (its admission or discharge notice; rules hospital_stay)
     in_hospital: dict[str, datetime] = field(default_factory=dict)
+    # What carriers and vendors last said of each device: household → channel → (status,
+    # since) (rules absence.rhythm.offline_at_floor)
+    devices: dict[str, dict[MonitoringChannel, tuple[DeviceState, float]]] = field(
+        default_factory=dict
+    )
     opened: list[OpenedAlert] = field(default_factory=list)
     contacts: list[tuple[float, int, tuple[str, str], OpenedAlert]] = field(default_factory=list)
     checks: dict[str, list[tuple[tuple[str, str], OpenedAlert]]] = field(default_factory=dict)
@@ -322,6 +329,26 @@ class RuleHarness:
             if now < opened.person_at and opened.rule_id.startswith("absence."):
                 opened.answered_at = now
 
+    def _device_status(self, signal: DeviceStatusSignal, now: datetime) -> None:
+        """As the detector's ``handlers.signals.device_status``: an offline channel counts
+        only at the floor; back online, its silence counts from the return."""
+        rhythm = self.rules.absence.rhythm
+        if self.mode != "fused" or not (rhythm.enabled and rhythm.offline_at_floor):
+            return
+        hid = signal.household_id
+        known = self.devices.setdefault(hid, {})
+        since = signal.since.timestamp()
+        current = known.get(signal.channel)
+        if current is not None and current[1] >= since:
+            return
+        known[signal.channel] = (signal.status, since)
+        offline = {c: s for c, (status, s) in known.items() if status is DeviceState.OFFLINE}
+        watch = self.monitor.households[hid]
+        assert watch.config is not None
+        self.monitor.configure(hid, 0, replace(watch.config, offline=offline), now)
+        if signal.status is DeviceState.ONLINE:
+            self.monitor.came_online(hid, signal.channel, signal.since)
+
     def signal(self, obs: Observation, signal: Signal | None = None) -> None:
         """Apply a signal (``signal``: ``obs.signal()`` when the caller parsed it already)."""
         signal = obs.signal() if signal is None else signal
@@ -334,6 +361,8 @@ class RuleHarness:
             return
         if isinstance(signal, HospitalAdmissionSignal | HospitalDischargeSignal):
             self._hospital_stay(signal, obs.deliver_at)
+        elif isinstance(signal, DeviceStatusSignal):
+            self._device_status(signal, obs.deliver_at)
         if isinstance(signal, SafetyCallSignal):
             state = self.calls.get(hid, safety_calls.SafetyCallState())
             state, streak = safety_calls.apply_safety_call(

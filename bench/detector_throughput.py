@@ -1,9 +1,12 @@
 """The detector at metropolitan scale, side by side with a raw consumer and Quix Streams.
 
     uv run python bench/detector_throughput.py [--households 1000000] [--heartbeats 1000000]
+        [--postgres [URL]]
 
 On a broker of its own (started here), with N enrolled households already in the detector's
-durable state (each with a consented phone channel):
+durable state (each with a consented phone channel) — a SQLite file by default, or with
+``--postgres`` a fresh PostgreSQL database (default ``anbu_bench_detector`` on the shared
+cluster at 127.0.0.1:56432, created here and dropped afterwards):
 
 1. produce H heartbeats (a backlog) onto signals.heartbeat.v1;
 2. drain it with (a) a raw aiokafka consumer that does nothing — the ceiling —, (b) the
@@ -16,7 +19,10 @@ durable state (each with a consented phone channel):
    durable timer; alerts opened per second, and how the HTTP API answers meanwhile (the
    latency of ``GET /v1/alerts`` polled four times a second).
 
-Prints a table and writes bench/results/detector_throughput.json.
+Prints a table and writes bench/results/detector_throughput.json
+(``detector_throughput_postgresql.json`` with ``--postgres``). ``--profile PREFIX`` samples the
+(first) detector with py-spy during the drain and during the storm: PREFIX-drain.txt and
+PREFIX-storm.txt, collapsed stacks.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -39,18 +46,21 @@ from uuid import uuid4
 
 import httpx
 import psutil
+import psycopg
 from _support import BENCH_VAR, ROOT, percentile, write_result
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.partitioner import murmur2
-from sqlalchemy import create_engine, insert
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
 
 sys.path.insert(0, str(ROOT))
 from anbu_contracts.signals import SignalKind
 from anbu_contracts.topics import DETECTOR_ALERT, HOUSEHOLD_PARTITIONS, SIGNAL_TOPICS
 from anbu_detector.adapters.migrations import MIGRATIONS
 from anbu_detector.adapters.orm import ChannelStateRow, HouseholdRow, metadata
-from anbu_runtime.db import Database
+from anbu_runtime.db import Database, bulk_insert
 from anbu_runtime.outbox import install
 from anbu_runtime.processes import Stack
 from tests.e2e.conftest import own_broker
@@ -61,6 +71,8 @@ SOS = SIGNAL_TOPICS[SignalKind.SOS].name
 PORT = 18960
 BENCH_TOKEN = "bench-service-token"  # the API needs a caller: the bench reads as a service
 KAFKA_PORT = 29592
+# The shared development cluster; the benchmark's database of its own on it (never anbu_test).
+POSTGRES_URL = "postgresql+psycopg://anbu@127.0.0.1:56432/anbu_bench_detector"
 
 
 def household_id(n: int) -> str:
@@ -71,16 +83,17 @@ def partition_of(key: str) -> int:
     return (murmur2(key.encode()) & 0x7FFFFFFF) % HOUSEHOLD_PARTITIONS
 
 
-def seed_state(database: Path, households: int) -> float:
-    """The detector's durable state after enrolment: households and their phone channels."""
+def seed_state(url: str, households: int) -> float:
+    """The detector's durable state after enrolment: households and their phone channels
+    (``url``: the detector's database, SQLite or PostgreSQL)."""
     started = time.perf_counter()
     install(metadata)
     # The schema by the detector's own migrations: a create_all database is adopted as
     # revision 0001 at start and the later revisions then fail on columns it already has.
-    db = Database(f"sqlite:///{database}")
+    db = Database(url)
     MIGRATIONS.upgrade(db)
     db.dispose()
-    engine = create_engine(f"sqlite:///{database}")
+    engine = create_engine(url)
     now = datetime.now(UTC)
     active = now - timedelta(hours=1)
     base = {
@@ -99,15 +112,19 @@ def seed_state(database: Path, households: int) -> float:
         "dong_code": "1111051500",
     }
     chunk = 50_000
-    with engine.begin() as conn:
+    # COPY on PostgreSQL (a million households and their clocks in under a minute here),
+    # executemany on SQLite, as before.
+    with Session(engine) as session:
         for start in range(0, households, chunk):
             ids = [household_id(n) for n in range(start, min(start + chunk, households))]
-            conn.execute(
-                insert(HouseholdRow.__table__),  # type: ignore[attr-defined]
+            bulk_insert(
+                session,
+                HouseholdRow.__table__,  # type: ignore[attr-defined]
                 [{"household_id": h, "partition": partition_of(h), **base} for h in ids],
             )
-            conn.execute(
-                insert(ChannelStateRow.__table__),  # type: ignore[attr-defined]
+            bulk_insert(
+                session,
+                ChannelStateRow.__table__,  # type: ignore[attr-defined]
                 [
                     {
                         "household_id": h,
@@ -119,8 +136,66 @@ def seed_state(database: Path, households: int) -> float:
                     for h in ids
                 ],
             )
+        session.commit()
+        if engine.dialect.name == "postgresql":  # the planner's statistics, as after a day
+            session.connection().exec_driver_sql("ANALYZE")
+            session.commit()
     engine.dispose()
     return time.perf_counter() - started
+
+
+def _maintenance(url: str) -> tuple[str, str]:
+    """The libpq address of the cluster's ``postgres`` database, and the database ``url``
+    names (which must be the benchmark's own: it is dropped)."""
+    parsed = make_url(url)
+    name = parsed.database or ""
+    if not name or name == "anbu_test" or name == "postgres":
+        raise SystemExit(f"--postgres needs a database of the benchmark's own, not {name!r}")
+    address = parsed.set(drivername="postgresql", database="postgres")
+    return address.render_as_string(hide_password=False), name
+
+
+def create_database(url: str) -> None:
+    """A fresh, empty database named by ``url`` (dropped first if a run left one)."""
+    address, name = _maintenance(url)
+    with psycopg.connect(address, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_database(url: str) -> None:
+    address, name = _maintenance(url)
+    with psycopg.connect(address, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class ServerCpu:
+    """CPU the PostgreSQL backends serving ``url``'s database have used (user + system):
+    the store's share of a heartbeat, which the detector's own CPU does not include. Backends
+    are found in pg_stat_activity at each reading (one connection of its own, to the
+    ``postgres`` database); one that closed keeps its last reading."""
+
+    def __init__(self, url: str) -> None:
+        self.address, self.name = _maintenance(url)
+        self.seen: dict[int, float] = {}
+        self.conn: psycopg.Connection[Any] | None = None
+
+    def __call__(self) -> float:
+        with contextlib.suppress(psycopg.Error):
+            if self.conn is None or self.conn.closed:
+                self.conn = psycopg.connect(self.address, autocommit=True)
+            rows = self.conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.name,)
+            ).fetchall()
+            for (pid,) in rows:
+                with contextlib.suppress(psutil.Error):
+                    times = psutil.Process(pid).cpu_times()
+                    self.seen[pid] = times.user + times.system
+        return sum(self.seen.values())
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
 
 
 def heartbeat_bytes(household: str, at: datetime) -> bytes:
@@ -209,6 +284,21 @@ class MemoryWatch(threading.Thread):
 PORTS: list[int] = [PORT]  # one port per detector instance
 
 
+@contextlib.contextmanager
+def spying(pid: int, prefix: str | None, phase: str) -> Any:
+    """py-spy over ``pid`` for the block (collapsed stacks to PREFIX-phase.txt), or nothing."""
+    if prefix is None:
+        yield
+        return
+    spy = [shutil.which("py-spy") or "py-spy", "record", "--pid", str(pid), "--rate", "100"]
+    popen = subprocess.Popen([*spy, "--format", "raw", "-o", f"{prefix}-{phase}.txt"])
+    try:
+        yield
+    finally:  # py-spy writes its file when interrupted
+        popen.send_signal(signal.SIGINT)
+        popen.wait(timeout=60)
+
+
 def wait_ready(timeout: float = 600) -> float:
     started = time.perf_counter()
     with httpx.Client(timeout=2) as client:
@@ -259,19 +349,22 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
-def detector_drain(count: int, pids: list[int], timeout: float = 1800) -> tuple[float, float]:
+def detector_drain(
+    count: int, pids: list[int], server: ServerCpu | None = None, timeout: float = 1800
+) -> tuple[float, float, float | None]:
     """Records per second between 10 % and 90 % of the backlog, from the detector's own
     counter, polled from the moment the process starts; and the detectors' CPU per record
-    (µs) over the same polls. CPU per record is the figure to compare between runs on a
-    shared machine: a rate falls when other work takes the cores, the CPU a record costs
-    much less."""
-    timeline: list[tuple[float, float, int, float]] = []
+    (µs) over the same polls (and the PostgreSQL backends', with ``server``). CPU per record
+    is the figure to compare between runs on a shared machine: a rate falls when other work
+    takes the cores, the CPU a record costs much less."""
+    timeline: list[tuple[float, float, int, float, float]] = []
     started = time.perf_counter()
     with httpx.Client(timeout=2) as client:
         while time.perf_counter() - started < timeout:
             asked, done = time.perf_counter(), answered(client)
             if done is not None:  # the count as it was between asking and the answer
-                timeline.append((asked, time.perf_counter(), done, cpu_seconds(pids)))
+                used = server() if server is not None else 0.0
+                timeline.append((asked, time.perf_counter(), done, cpu_seconds(pids), used))
                 if done >= count:
                     break
             time.sleep(0.1)
@@ -286,8 +379,10 @@ def detector_drain(count: int, pids: list[int], timeout: float = 1800) -> tuple[
     begin = first[0] if before else timeline[0][0] - 0.1
     # CPU between the same two polls over the records handled between them (at least the
     # 80 % above; the CPU sample of a poll is taken after its answer).
-    cpu_us = (last[3] - first[3]) / max(last[2] - first[2], 1) * 1e6
-    return 0.8 * count / (end - begin), cpu_us
+    records = max(last[2] - first[2], 1)
+    cpu_us = (last[3] - first[3]) / records * 1e6
+    server_us = (last[4] - first[4]) / records * 1e6 if server is not None else None
+    return 0.8 * count / (end - begin), cpu_us, server_us
 
 
 async def latency_probes(
@@ -462,18 +557,55 @@ def main() -> int:
         "--port", type=int, default=PORT, help="the first detector's HTTP port (two runs at once)"
     )
     parser.add_argument("--kafka-port", type=int, default=KAFKA_PORT, help="the broker's port")
+    parser.add_argument(
+        "--postgres",
+        nargs="?",
+        const=POSTGRES_URL,
+        default=None,
+        help="PostgreSQL as the detector's store: a database of the benchmark's own, created "
+        f"empty and dropped afterwards (default {POSTGRES_URL})",
+    )
+    parser.add_argument("--profile", default=None, help="py-spy stacks to PREFIX-drain/storm.txt")
+    parser.add_argument(
+        "--name", default=None, help="the results file's name (default: by database, instances)"
+    )
     args = parser.parse_args()
     work = BENCH_VAR / "detector"
     shutil.rmtree(work, ignore_errors=True)
     (work / "data").mkdir(parents=True)
+    database = "postgresql" if args.postgres else "sqlite"
     result: dict[str, Any] = {
         "households": args.households,
         "heartbeats": args.heartbeats,
         "instances": args.instances,
+        "database": database,
     }
+    url = f"sqlite:///{work / 'data' / 'detector.db'}"
+    server: ServerCpu | None = None
+    if args.postgres:
+        url = args.postgres
+        create_database(url)
+        server = ServerCpu(url)
+    try:
+        run(args, work, url, server, result)
+    finally:
+        if server is not None:
+            server.close()
+            drop_database(url)
+    report(args, result)
+    name = args.name or "detector_throughput" + (
+        f"_{args.instances}x" if args.instances > 1 else ""
+    ) + ("" if database == "sqlite" else f"_{database}")
+    print(f"results: {write_result(name, result)}")
+    return 0
 
+
+def run(
+    args: argparse.Namespace, work: Path, url: str, server: ServerCpu | None, result: dict[str, Any]
+) -> None:
+    """Every phase, into ``result``."""
     print(f"seeding {args.households:,} households into the detector's state ...", flush=True)
-    result["seed_seconds"] = round(seed_state(work / "data" / "detector.db", args.households), 1)
+    result["seed_seconds"] = round(seed_state(url, args.households), 1)
     with own_broker(args.kafka_port, work / "kafka") as bootstrap:
         print(f"producing {args.heartbeats:,} heartbeats ...", flush=True)
         result["produce_per_second"] = round(
@@ -492,7 +624,7 @@ def main() -> int:
             env_for={name: {"ANBU_INSTANCE_ID": name} for name in names},
             env={
                 "ANBU_KAFKA_BOOTSTRAP": bootstrap,
-                "ANBU_DETECTOR_DATABASE_URL": f"sqlite:///{work / 'data' / 'detector.db'}",
+                "ANBU_DETECTOR_DATABASE_URL": url,
                 "ANBU_LOG_LEVEL": "WARNING",
                 "ANBU_DETECTOR_BATCH_SIZE": "10000",
                 "ANBU_SERVICE_TOKEN": BENCH_TOKEN,
@@ -507,9 +639,12 @@ def main() -> int:
         readiness = threading.Thread(target=lambda: ready.append(wait_ready()), daemon=True)
         readiness.start()  # the drain is measured from the start, readiness beside it
         pids = [w.process.pid for w in watches]
-        rate, cpu_us = detector_drain(args.heartbeats, pids)
+        with spying(pids[0], args.profile, "drain"):
+            rate, cpu_us, server_us = detector_drain(args.heartbeats, pids, server)
         result["detector_per_second"] = round(rate)
         result["detector_cpu_us_per_heartbeat"] = round(cpu_us, 2)
+        if server_us is not None:  # the PostgreSQL backends' CPU, on the same cores
+            result["postgres_cpu_us_per_heartbeat"] = round(server_us, 2)
         readiness.join()
         result["detector_first_ready_seconds"] = round(ready[0], 1)
         print(f"  ready after {result['detector_first_ready_seconds']} s", flush=True)
@@ -530,7 +665,8 @@ def main() -> int:
             "max": round(max(latencies), 1) if latencies else None,
         }
         print(f"alert storm: {args.storm:,} arrears signals at once ...", flush=True)
-        result["storm"] = alert_storm(bootstrap, min(args.storm, args.households))
+        with spying(pids[0], args.profile, "storm"):
+            result["storm"] = alert_storm(bootstrap, min(args.storm, args.households))
         print(f"  {result['storm']}", flush=True)
         for watch in watches:
             watch.running = False
@@ -560,12 +696,16 @@ def main() -> int:
                 json.loads(quix.stdout.strip().splitlines()[-1])["records_per_second"]
             )
 
+
+def report(args: argparse.Namespace, result: dict[str, Any]) -> None:
     raw, det = result["raw_per_second"], result["detector_per_second"]
     print()
     print(f"{'':<42}{'records/s':>12}{'vs raw':>9}")
     print(f"{'raw aiokafka consumer (the ceiling)':<42}{raw:>12,}{1:>9.2f}")
     print(f"{'anbu detector':<42}{det:>12,}{det / raw:>9.2f}")
     print(f"detector CPU per heartbeat: {result['detector_cpu_us_per_heartbeat']} µs")
+    if "postgres_cpu_us_per_heartbeat" in result:
+        print(f"PostgreSQL CPU per heartbeat: {result['postgres_cpu_us_per_heartbeat']} µs")
     if "quix_per_second" in result:
         quix_rate = result["quix_per_second"]
         print(f"{'Quix Streams, same rule':<42}{quix_rate:>12,}{quix_rate / raw:>9.2f}")
@@ -588,9 +728,6 @@ def main() -> int:
         f"GET /v1/alerts meanwhile p50 {storm['api_ms']['p50']} ms, "
         f"max {storm['api_ms']['max']} ms, {storm['api_ms']['failed']} failed"
     )
-    name = "detector_throughput" + (f"_{args.instances}x" if args.instances > 1 else "")
-    print(f"results: {write_result(name, result)}")
-    return 0
 
 
 if __name__ == "__main__":

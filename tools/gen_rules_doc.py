@@ -40,6 +40,12 @@ WORDS: dict[str, dict[str, str]] = {
             "`{sev}`), {p} 이상이거나 절대 기준에 닿으면 곧바로 사람이 갑니다. 학습된 리듬이 "
             "없는 가구에는 위의 고정 기준 시간이 적용됩니다."
         ),
+        "offline": (
+            " 통신사·IoT 사업자가 단말이 꺼졌다거나 연결이 끊겼다고 알린 채널(`device_status`)은 "
+            "조용한 것이 아니라 보이지 않는 것으로 봅니다: 그 채널의 조용함은 절대 기준에서만 "
+            "셈하고, 다른 채널이 모두 조용하면 그 채널들의 점수로 곧바로 경보합니다. 다시 연결되면 "
+            "그 때부터 셉니다."
+        ),
         "no_rhythm": (
             "학습된 생활 리듬(`absence.rhythm`)은 꺼져 있습니다: 위의 고정 기준만 적용됩니다."
         ),
@@ -101,6 +107,12 @@ WORDS: dict[str, dict[str, str]] = {
             "{p}: an automated check first (AI safety call or text, severity `{sev}`); at {p} "
             "or more, or at the floor, a person at once. Households without a learned rhythm "
             "keep the fixed windows above."
+        ),
+        "offline": (
+            " A channel whose device a carrier or vendor reports offline (`device_status`: "
+            "switched off, no connection) is blind, not silent: its silence counts only at the "
+            "floor, and a household silent on every other channel still alerts at once, scored "
+            "on those channels. Back online, its silence counts from the return."
         ),
         "no_rhythm": "Learned rhythms (`absence.rhythm`) are off: only the fixed windows apply.",
         "rules": "Rules and severities",
@@ -239,7 +251,7 @@ def rule_rows(rules: RuleSet, lang: str) -> list[tuple[str, str, str]]:
 def _rhythm(r: RhythmRule, w: dict[str, str]) -> str:
     if not r.enabled:
         return w["no_rhythm"]
-    return w["rhythm"].format(
+    text = w["rhythm"].format(
         prior=f"{r.prior_weeks:g}",
         t=f"{r.threshold_nats:g}",
         lo=f"{r.min_hours:g}",
@@ -248,6 +260,7 @@ def _rhythm(r: RhythmRule, w: dict[str, str]) -> str:
         p=f"{r.person_at_nats:g}",
         sev=r.check_first_severity.value,
     )
+    return text + w["offline"] if r.offline_at_floor else text
 
 
 def section(rules: RuleSet, programmes: dict[str, dict[str, Any]], lang: str) -> list[str]:

@@ -196,3 +196,13 @@ def test_a_case_event_carries_the_detail_of_its_change() -> None:
     assert REGISTRY_CASE.key_of(linked) == b"HH-7K3M9Q2X"
     with pytest.raises(ValidationError, match="extra"):
         case_event(CaseChange.CLOSED, closure_reason="other", note="김시험 moved in with a son")
+
+
+def test_an_instant_is_written_the_same_however_often_and_in_whatever_offset() -> None:
+    """Instants are written as UTC text through a cache: equal instants, equal text."""
+    from anbu_contracts.envelope import _iso_z
+
+    seoul = datetime(2026, 11, 25, 9, 0, 0, 250, tzinfo=timezone(timedelta(hours=9)))
+    utc = datetime(2026, 11, 25, 0, 0, 0, 250, tzinfo=UTC)
+    assert [_iso_z(seoul), _iso_z(utc), _iso_z(seoul)] == ["2026-11-25T00:00:00.000250Z"] * 3
+    assert _iso_z(utc + timedelta(microseconds=1)) == "2026-11-25T00:00:00.000251Z"

@@ -69,6 +69,26 @@ async def new_household(api: httpx.AsyncClient) -> str:
     return household_id
 
 
+async def new_partner(
+    api: httpx.AsyncClient, prefix: str, organisation: str, kinds: list[str]
+) -> tuple[str, str]:
+    """A partner registered in the registry with one key: (partner id, API key)."""
+    partner_id = f"{prefix}-{uuid4().hex[:8]}"
+    created = await api.post(
+        f"{REGISTRY}/v1/partners",
+        json={
+            "partner_id": partner_id,
+            "organisation": organisation,
+            "allowed_kinds": kinds,
+            "rate_limit_per_minute": 600,
+        },
+    )
+    assert created.status_code == 201, created.text
+    issued = await api.post(f"{REGISTRY}/v1/partners/{partner_id}/keys", json={"label": "e2e"})
+    assert issued.status_code == 201, issued.text
+    return partner_id, issued.json()["api_key"]
+
+
 async def test_three_unanswered_calls_flow_to_a_task_a_text_and_a_closed_escalation(
     stack: Stack, api: httpx.AsyncClient, watch: Any, kafka_bootstrap: str
 ) -> None:
@@ -220,20 +240,7 @@ async def test_a_partner_key_from_the_registry_carries_a_report_through_the_gate
     report rule opens an alert; a second post of the same report is a duplicate."""
     alerts = await watch("detector.alert.v1")
     household = await new_household(api)
-    partner_id = f"e2e-post-{uuid4().hex[:8]}"
-    created = await api.post(
-        f"{REGISTRY}/v1/partners",
-        json={
-            "partner_id": partner_id,
-            "organisation": "우체국 종로지점 (e2e)",
-            "allowed_kinds": ["report"],
-            "rate_limit_per_minute": 600,
-        },
-    )
-    assert created.status_code == 201, created.text
-    issued = await api.post(f"{REGISTRY}/v1/partners/{partner_id}/keys", json={"label": "e2e"})
-    assert issued.status_code == 201, issued.text
-    key = issued.json()["api_key"]
+    partner_id, key = await new_partner(api, "e2e-post", "우체국 종로지점 (e2e)", ["report"])
     report = {
         "kind": "report",
         "household_id": household,
@@ -299,3 +306,59 @@ async def test_a_reporter_on_a_phone_submits_the_form_and_the_detector_opens_an_
     )
     assert opened.reason == "human_report"
     assert reference.startswith("RPT-")
+
+
+async def test_a_carriers_offline_notice_through_the_gateway_makes_the_phone_blind(
+    stack: Stack, api: httpx.AsyncClient
+) -> None:
+    """A carrier registered in the registry posts a heartbeat and then a device-status notice
+    through the gateway; the detector, over the real broker, judges the phone at the floor
+    (48 h after its last activity) and says so on the household's channels."""
+    household = await new_household(api)
+    _, api_key = await new_partner(
+        api, "e2e-telecom", "통신사 (e2e)", ["heartbeat", "device_status"]
+    )
+    key = {"X-Api-Key": api_key}
+    detector = f"http://127.0.0.1:{E2E_PORTS['detector']}/v1/households/{household}/channels"
+
+    async def phone_now(done: Any) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for _ in range(150):  # through the broker: the registry's snapshot, the signals
+            answer = await api.get(detector)
+            if answer.status_code == 200:
+                found = answer.json()[0]
+                if done(found):
+                    break
+            await asyncio.sleep(0.2)
+        return found
+
+    enrolled = datetime.fromisoformat((await phone_now(bool))["last_active_at"])
+    await asyncio.sleep(1.0)  # activity after the enrolment (its window starts then)
+    used = datetime.now(UTC)
+    common = {"household_id": household, "channel": "phone", "device_id": "phone-e2e"}
+    async with httpx.AsyncClient(base_url=GATEWAY, timeout=10.0) as partner:
+        beat = {
+            **common,
+            "kind": "heartbeat",
+            "partner_event_id": f"hb-{uuid4()}",
+            "occurred_at": used.isoformat(),
+            "last_active_at": used.isoformat(),
+        }
+        assert (await partner.post("/v1/signals", json=beat, headers=key)).status_code == 202
+        await asyncio.sleep(1.0)
+        gone = datetime.now(UTC)  # switched off after its last use
+        notice = {
+            **common,
+            "kind": "device_status",
+            "partner_event_id": f"ds-{uuid4()}",
+            "occurred_at": gone.isoformat(),
+            "status": "offline",
+            "since": gone.isoformat(),
+        }
+        accepted = await partner.post("/v1/signals", json=notice, headers=key)
+        assert accepted.status_code == 202, accepted.text
+    phone = await phone_now(lambda p: p["offline_since"] is not None)
+    assert phone.get("offline_since") is not None, phone
+    assert datetime.fromisoformat(phone["offline_since"]) == gone
+    assert enrolled < datetime.fromisoformat(phone["last_active_at"]) == used
+    assert datetime.fromisoformat(phone["silent_after"]) == used + timedelta(hours=48)

@@ -28,6 +28,7 @@ class SignalKind(StrEnum):
     BLIND_SPOT = "blind_spot"
     HOSPITAL_DISCHARGE = "hospital_discharge"
     HOSPITAL_ADMISSION = "hospital_admission"
+    DEVICE_STATUS = "device_status"
     MAIL_UNCOLLECTED = "mail_uncollected"
     WATER_METER = "water_meter"
 
@@ -168,6 +169,26 @@ class HeartbeatSignal(Signal):
     activity: Activity | None = None
 
 
+class DeviceState(StrEnum):
+    OFFLINE = "offline"  # unreachable: switched off, out of coverage, no connection
+    ONLINE = "online"  # reachable again
+
+
+class DeviceStatusSignal(Signal):
+    """단말 상태: a carrier or device vendor reporting that a device went offline or came back.
+
+    Offline is not the same as unused: a handset switched off or a plug that lost its
+    connection cannot report activity, so its silence says nothing about the resident.
+    ``since``: when the device went offline (or came back), as the partner's network saw it.
+    """
+
+    kind: Literal["device_status"] = "device_status"
+    channel: MonitoringChannel
+    device_id: ShortText
+    status: DeviceState
+    since: UtcDatetime
+
+
 class ReporterRole(StrEnum):
     METER_READER = "meter_reader"
     POSTAL_CARRIER = "postal_carrier"
@@ -303,6 +324,7 @@ AnySignal = Annotated[
     | BlindSpotSignal
     | HospitalDischargeSignal
     | HospitalAdmissionSignal
+    | DeviceStatusSignal
     | MailUncollectedSignal
     | WaterMeterSignal,
     Field(discriminator="kind"),
@@ -319,6 +341,7 @@ SIGNAL_MODELS: dict[SignalKind, type[Signal]] = {
     SignalKind.BLIND_SPOT: BlindSpotSignal,
     SignalKind.HOSPITAL_DISCHARGE: HospitalDischargeSignal,
     SignalKind.HOSPITAL_ADMISSION: HospitalAdmissionSignal,
+    SignalKind.DEVICE_STATUS: DeviceStatusSignal,
     SignalKind.MAIL_UNCOLLECTED: MailUncollectedSignal,
     SignalKind.WATER_METER: WaterMeterSignal,
 }

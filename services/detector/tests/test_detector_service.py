@@ -16,6 +16,7 @@ from anbu_contracts import (
     ApprovalRecord,
     ArrearsSignal,
     ChannelEnrolment,
+    DeviceStatusSignal,
     DisconnectionSignal,
     EscalationEvent,
     HeartbeatSignal,
@@ -444,6 +445,92 @@ async def test_learned_rhythms_survive_a_restart(world: World, database_url: str
         assert opened.rule.thresholds["phone.weeks_learned"] >= 7.9
     finally:
         restarted.db.dispose()
+
+
+# -- a device its partner reports offline is blind, not silent (issue 14) ---------------------
+
+
+def device(status: str, since: datetime, sent: datetime | None = None) -> DeviceStatusSignal:
+    return DeviceStatusSignal(
+        occurred_at=sent or since,
+        source="telco",
+        household_id=HH,
+        partner_id="telco",
+        partner_event_id=str(uuid4()),
+        channel="phone",  # type: ignore[arg-type]
+        device_id="d-1",
+        status=status,  # type: ignore[arg-type]
+        since=since,
+    )
+
+
+async def sweep_after(world: World, last: datetime, hours: float) -> list[AlertEvent]:
+    world.clock.set(last + timedelta(hours=hours))
+    await world.detector.sweep()
+    return of(world.events(), AlertEvent, change="opened")
+
+
+async def test_a_phone_reported_switched_off_is_judged_at_the_floor_not_by_its_rhythm(
+    world: World,
+) -> None:
+    last = await learn_busy_rhythm(world)
+    await world.send(device("offline", last + timedelta(hours=1)))
+    assert await sweep_after(world, last, 20) == []  # unusual for this phone, but it is off
+    assert await sweep_after(world, last, 47.9) == []
+    [opened] = await sweep_after(world, last, 48)  # the floor holds: no sign of life for 48 h
+    assert opened.protocol_id == "safety-not-confirmed" and opened.rule.thresholds["at_floor"]
+
+
+async def test_back_online_the_phones_silence_counts_from_the_return(world: World) -> None:
+    last = await learn_busy_rhythm(world)
+    await world.send(device("offline", last + timedelta(hours=1)))
+    world.clock.set(last + timedelta(hours=30))
+    await world.send(device("online", last + timedelta(hours=30)))
+    assert await sweep_after(world, last, 31) == []  # 31 h since its last use: from the return
+    [opened] = await sweep_after(world, last, 30 + 20)  # as unusual as 20 h was before
+    assert opened.protocol_id == "safety-check-first"
+
+
+async def test_a_late_notice_older_than_the_one_on_file_changes_nothing(world: World) -> None:
+    last = await learn_busy_rhythm(world)
+    await world.send(device("offline", last + timedelta(hours=2)))
+    # the carrier's "back online" of an earlier outage, delivered late
+    await world.send(device("online", last + timedelta(hours=1), sent=last + timedelta(hours=3)))
+    assert await sweep_after(world, last, 30) == []  # still off: nothing until the floor
+
+
+async def test_a_switched_off_phone_is_remembered_across_a_restart(
+    world: World, database_url: str
+) -> None:
+    last = await learn_busy_rhythm(world)
+    await world.send(device("offline", last + timedelta(hours=1)))
+    await world.detector.flush()
+    restarted = World(database_url)  # a new instance: an empty index, the same database
+    try:
+        world.events()
+        restarted.seen = world.seen
+        assert await sweep_after_load(restarted, last, 20) == []
+        assert await sweep_after(restarted, last, 48) != []
+    finally:
+        restarted.db.dispose()
+
+
+async def sweep_after_load(world: World, last: datetime, hours: float) -> list[AlertEvent]:
+    world.clock.set(last + timedelta(hours=hours))
+    await world.detector.load_partitions({3})
+    return await sweep_after(world, last, hours)
+
+
+async def test_with_offline_at_floor_off_a_notice_changes_nothing(world: World) -> None:
+    await world.send(household(rule_overrides={"absence.rhythm.offline_at_floor": 0.0}))
+    beats = busy_weeks(8)
+    last = beats[-1].last_active_at
+    world.clock.set(last)
+    for i in range(0, len(beats), 100):
+        await world.send(*beats[i : i + 100])
+    await world.send(device("offline", last + timedelta(hours=1)))
+    [opened] = await sweep_after(world, last, 20)
+    assert opened.protocol_id == "safety-check-first"
 
 
 async def test_device_activity_after_the_first_missed_call_holds_the_streak(

@@ -14,13 +14,13 @@ from alembic import command
 from sqlalchemy import create_engine, insert, inspect, text
 
 from anbu_detector.adapters.migrations import MIGRATIONS
-from anbu_detector.adapters.orm import AlertRow, metadata
+from anbu_detector.adapters.orm import AlertRow, metadata, rhythm_of
 from anbu_detector.bootstrap import DetectorSettings, create
 from anbu_runtime.db import Database
 from anbu_runtime.migrations import schema_drift
 from anbu_runtime.settings import CommonSettings
 
-HEAD = "0004"
+HEAD = "0007"
 
 
 def test_migrations_reach_the_models_and_a_second_run_changes_nothing(
@@ -161,3 +161,62 @@ def test_four_detectors_starting_together_on_postgresql_migrate_once_ten_times_i
             with admin.begin() as conn:
                 conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
             admin.dispose()
+
+
+def test_learned_weeks_stored_as_text_are_converted_to_bytes_and_back(database_url: str) -> None:
+    """0005: a week written as 42 comma-separated counts (0003's form) reads back the same
+    from the counters' bytes; a downgrade writes the text again; a malformed week is none,
+    as it was read before."""
+    db = Database(database_url)
+    config = MIGRATIONS.config(db.url)
+    command.upgrade(config, "0004")
+    counts = [n * 7 % 13 for n in range(42)]
+    counts[5] = 1234
+    text_week = ",".join(map(str, counts))
+    clock = "INSERT INTO channel_clock (household_id, channel, partition, last_active, silent, "
+    with db.engine.begin() as conn:
+        for n, week in enumerate([text_week, "1,2,3", None]):
+            conn.execute(
+                text(
+                    clock + "rhythm_since, rhythm_last_block, rhythm_outages, rhythm_hits) "
+                    "VALUES (:h, 'phone', 3, 1.5, false, 1.0, 99, 2, :w)"
+                ),
+                {"h": f"HH-WEEK0000{n}", "w": week},
+            )
+    command.upgrade(config, HEAD)  # through 0005, which converts the weeks
+    assert schema_drift(db, metadata) == []
+    with db.engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT rhythm_since, rhythm_last_block, rhythm_outages, rhythm_week "
+                "FROM channel_clock ORDER BY household_id"
+            )
+        ).all()
+    converted = rhythm_of(*rows[0])
+    assert converted is not None and list(converted.hits) == counts
+    assert (converted.since, converted.last_block, converted.outages) == (1.0, 99, 2)
+    assert rows[1][3] is None and rhythm_of(*rows[1]) is None  # not a week: none, as before
+    assert rows[2][3] is None
+    command.downgrade(config, "0004")
+    with db.engine.connect() as conn:
+        back = conn.execute(
+            text("SELECT rhythm_hits FROM channel_clock ORDER BY household_id")
+        ).all()
+    assert [w for (w,) in back] == [text_week, None, None]
+    db.dispose()
+
+
+def test_the_alert_listing_reads_the_newest_of_a_status_through_an_index(tmp_path: Path) -> None:
+    """``GET /v1/alerts`` (status, newest first, a limit) walks (status, opened_at) instead of
+    reading every alert of the status and sorting them (migration 0007)."""
+    db = Database(f"sqlite:///{tmp_path / 'plan.db'}")
+    with db.schema_lock():
+        MIGRATIONS.upgrade(db)
+    query = (
+        "EXPLAIN QUERY PLAN SELECT * FROM alert WHERE status = 'open' "
+        "ORDER BY opened_at DESC LIMIT 200"
+    )
+    with db.engine.connect() as conn:
+        plan = " ".join(str(row[-1]) for row in conn.execute(text(query)))
+    db.dispose()
+    assert "ix_alert_status_opened_at" in plan and "TEMP B-TREE" not in plan, plan

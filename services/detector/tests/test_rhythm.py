@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from array import array
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from uuid import uuid4
 from zoneinfo import ZoneInfo
@@ -164,13 +165,65 @@ def test_uncollected_mail_while_a_device_is_active_is_no_alert() -> None:
     assert signal_rules.mail_uncollected(mail, rules) is not None
 
 
-def test_a_learned_week_is_stored_as_its_counts_comma_separated_and_read_back() -> None:
+def test_a_learned_week_is_stored_as_its_counters_bytes_and_read_back() -> None:
     rhythm = ChannelRhythm(1_700_000_000.0)
     rhythm.hits = array("H", [n * 7 % 13 for n in range(BLOCKS_PER_WEEK)])
     rhythm.hits[5] = 1234
     rhythm.last_block, rhythm.outages = 99, 2
     columns = rhythm_columns(rhythm)
-    assert columns[3] == ",".join(str(n) for n in rhythm.hits)
+    week = columns[3]
+    assert week is not None and len(week) == 2 * BLOCKS_PER_WEEK  # 84 bytes, not ~100 of text
+    assert [int.from_bytes(week[i : i + 2], "little") for i in range(0, 84, 2)] == list(rhythm.hits)
     back = rhythm_of(*columns)
     assert back is not None and back.hits == rhythm.hits
     assert (back.since, back.last_block, back.outages) == (rhythm.since, 99, 2)
+
+
+# -- a device its partner reports offline is blind, not silent (issue 14) ----------------------
+
+
+def offline(config: WatchConfig, since: datetime, *channels: MonitoringChannel) -> WatchConfig:
+    return replace(config, offline={c: since.timestamp() for c in channels})
+
+
+def test_an_offline_channel_falls_silent_only_at_the_floor() -> None:
+    monitor, config = watched(PHONE)
+    last = live(monitor, 3, (9, 13, 17))
+    learned = silent_after(monitor)
+    assert learned < timedelta(hours=RULE.rhythm.max_hours - 8)  # unusual well before the floor
+    monitor.configure("HH-A", 0, offline(config, last + timedelta(hours=1), PHONE), last)
+    assert silent_after(monitor) == timedelta(hours=RULE.rhythm.max_hours)
+    monitor.heartbeat("HH-A", 0, PHONE, last + timedelta(hours=2), uuid4(), "p")
+    # heard after the notice: its rhythm counts again
+    assert silent_after(monitor) < timedelta(hours=RULE.rhythm.max_hours - 8)
+
+
+def test_an_offline_channel_stands_with_the_silent_ones_but_adds_nothing_to_the_score() -> None:
+    monitor, config = watched(PHONE, PLUG)
+    last = live(monitor, 3, (9, 13, 17))
+    live(monitor, 3, (10, 14, 18), channel=PLUG)
+    monitor.configure("HH-A", 0, offline(config, last, PHONE), last)
+    now = monitor.deadline_of("HH-A", PLUG)  # the plug's silence is unusual; the phone is dark
+    assert now is not None and now < last + timedelta(hours=RULE.rhythm.max_hours)
+    [(household_id, channel)] = monitor.due(now)
+    assert channel is PLUG
+    expiry = monitor.expire(household_id, channel, now)
+    assert expiry is not None and expiry.silent == {PHONE, PLUG} == expiry.enrolled
+    score = monitor.explain("HH-A", now)
+    assert score is not None and [c.channel for c in score.channels] == [PLUG]
+    found = fuse(set(expiry.silent), set(expiry.enrolled), RULE, score)
+    assert found is not None and found.reason is AlertReason.SAFETY_NOT_CONFIRMED
+
+
+def test_back_online_a_channel_counts_its_silence_from_the_return() -> None:
+    monitor, config = watched(PHONE)
+    last = live(monitor, 3, (9, 13, 17))
+    learned = silent_after(monitor)
+    monitor.configure("HH-A", 0, offline(config, last + timedelta(hours=1), PHONE), last)
+    back = last + timedelta(hours=40)  # past its learned deadline, short of the floor
+    assert last + learned < back
+    monitor.configure("HH-A", 0, config, back)
+    monitor.came_online("HH-A", PHONE, back)
+    deadline = monitor.deadline_of("HH-A", PHONE)
+    assert deadline is not None and back < deadline < back + timedelta(hours=40)
+    assert all(monitor.expire(h, c, back) is None for h, c in monitor.due(back))

@@ -33,6 +33,9 @@ EXPECTED = "54262c1e50c973a8d774e81690fa9e2d76e17c7487f7bde6aef6f5ee628f8123"
 # The same world with partner hospitals' admission notices (2026-12-04, issue 14): they draw
 # from a generator of their own, so without them the world is the one pinned above.
 EXPECTED_WITH_ADMISSIONS = "b2e1be3b5ec77340f1a8846be5a3adf0bfc755e1974b1672cc15e02b4338571d"
+# ... and with the carriers' and device vendors' offline/online notices (2026-12-04, issue
+# 14): a generator of their own again, so without them the world is the one pinned above.
+EXPECTED_WITH_DEVICE_STATUS = "392f7240210ad80f86e14accc4c1283349b82c4cd1792318f7fd51c4c7a9eebf"
 
 
 def fingerprint(skip: frozenset[SignalKind] = frozenset()) -> tuple[str, int]:
@@ -64,9 +67,16 @@ def fingerprint(skip: frozenset[SignalKind] = frozenset()) -> tuple[str, int]:
 def test_a_fixed_seed_run_produces_exactly_the_pinned_observations() -> None:
     digest, count = fingerprint()
     assert count > 10_000  # a world busy enough to exercise every feed
-    assert digest == EXPECTED_WITH_ADMISSIONS
+    assert digest == EXPECTED_WITH_DEVICE_STATUS
 
 
 def test_admission_notices_leave_the_rest_of_the_world_as_it_was() -> None:
-    digest, _ = fingerprint(skip=frozenset({SignalKind.HOSPITAL_ADMISSION}))
+    later = frozenset({SignalKind.HOSPITAL_ADMISSION, SignalKind.DEVICE_STATUS})
+    digest, _ = fingerprint(skip=later)
     assert digest == EXPECTED
+
+
+def test_device_status_notices_leave_the_rest_of_the_world_as_it_was() -> None:
+    digest, count = fingerprint(skip=frozenset({SignalKind.DEVICE_STATUS}))
+    assert digest == EXPECTED_WITH_ADMISSIONS
+    assert count < fingerprint()[1]  # the notices are there, and only they differ

@@ -47,6 +47,7 @@ class ConsoleSettings(ServiceSettings):
             "blind_spot": 24.0 * 70,
             "hospital_discharge": 24.0 * 7,
             "hospital_admission": 24.0 * 7,
+            "device_status": 24.0 * 7,
             "report": 24.0 * 7,
             "sos": 24.0 * 30,
         }

@@ -298,6 +298,7 @@ LABELS: dict[str, dict[str, str]] = {
     "blind_spot": {"ko": "발굴대상", "en": "blind-spot list"},
     "hospital_discharge": {"ko": "퇴원", "en": "hospital discharge"},
     "hospital_admission": {"ko": "입원", "en": "hospital admission"},
+    "device_status": {"ko": "단말 상태", "en": "device status"},
     "mail_uncollected": {"ko": "우편물 방치", "en": "mail uncollected"},
     # protocols
     "emergency": {"ko": "긴급 대응", "en": "emergency"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from array import array
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -10,7 +11,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter
-from sqlalchemy import JSON, Column, Index, text
+from sqlalchemy import JSON, Column, Index, LargeBinary, text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -68,6 +69,11 @@ class HouseholdRow(Table, table=True):
     # In a partner hospital until then (its admission or discharge notice; the detector's
     # own knowledge, not the registry's: a registry snapshot leaves it alone).
     hospital_until: datetime | None = Field(default=None, sa_column=_tz())
+    # What carriers and device vendors last said of each channel's device (``device_status``
+    # signals; the detector's own knowledge): {channel: {"status": "offline", "since": iso}}.
+    device_status: dict[str, dict[str, str]] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
     timezone: str = Field(max_length=64)
     quiet_start: time
     quiet_end: time
@@ -92,11 +98,12 @@ class ChannelStateRow(Table, table=True):
     silent: bool = False
     # The channel's learned week (``domain/rhythm.py``), written only when it learned
     # something (at most once a 4-hour block): epoch seconds watched from, the last block
-    # counted, self-ended outages, and the 42 block counts comma-separated (Monday 00–04 first).
+    # counted, self-ended outages, and the 42 block counts (Monday 00–04 first) as the
+    # counters' own bytes, unsigned 16-bit little-endian (``rhythm_columns``).
     rhythm_since: float | None = None
     rhythm_last_block: int | None = None
     rhythm_outages: int | None = None
-    rhythm_hits: str | None = Field(default=None, max_length=512)
+    rhythm_week: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
 
 
 class SafetyCallRow(Table, table=True):
@@ -128,6 +135,9 @@ class AlertRow(Table, table=True):
             sqlite_where=text("status = 'open'"),
             postgresql_where=text("status = 'open'"),
         ),
+        # GET /v1/alerts: the newest of a status without reading and sorting them all (at
+        # 50,000 open alerts 37 ms on SQLite, 20 ms on PostgreSQL, 0.15/0.6 ms with it).
+        Index("ix_alert_status_opened_at", "status", "opened_at"),
     )
     alert_id: UUID = Field(primary_key=True)
     household_id: str = Field(index=True, max_length=32)
@@ -231,8 +241,30 @@ def watch_config(
     if row.hospital_until is not None and (suspended is None or row.hospital_until > suspended):
         suspended = row.hospital_until  # resting while in hospital, as while suspended
     active = row.status not in (HouseholdStatus.MOVED.value, HouseholdStatus.CLOSED.value)
+    offline = _offline(row.device_status, rule) if row.device_status else ()
     return _shared_config(
-        hours, row.quiet_start, row.quiet_end, row.timezone, active, suspended, _rhythm_key(rule)
+        hours,
+        row.quiet_start,
+        row.quiet_end,
+        row.timezone,
+        active,
+        suspended,
+        _rhythm_key(rule),
+        offline,
+    )
+
+
+def _offline(known: dict[str, dict[str, str]], rule: AbsenceRule) -> tuple[tuple[str, float], ...]:
+    """The channels last reported offline, with since when (epoch seconds); none unless the
+    rule judges offline channels at the floor (``absence.rhythm.offline_at_floor``)."""
+    if not (rule.rhythm.enabled and rule.rhythm.offline_at_floor):
+        return ()
+    return tuple(
+        sorted(
+            (channel, datetime.fromisoformat(notice["since"]).timestamp())
+            for channel, notice in known.items()
+            if notice.get("status") == "offline"
+        )
     )
 
 
@@ -265,6 +297,7 @@ def _shared_config(
     active: bool,
     suspended_until: datetime | None,
     rhythm_key: str,
+    offline: tuple[tuple[str, float], ...] = (),
 ) -> WatchConfig:
     rhythms = _RHYTHM_PARAMS[rhythm_key]
     return WatchConfig(
@@ -274,40 +307,40 @@ def _shared_config(
         active=active,
         suspended_until=suspended_until,
         rhythm=dict(rhythms) if rhythms is not None else None,
+        offline={MonitoringChannel(c): since for c, since in offline},
     )
 
 
-RhythmColumns = tuple[float | None, int | None, int | None, str | None]
+RhythmColumns = tuple[float | None, int | None, int | None, bytes | None]
 NO_RHYTHM: RhythmColumns = (None, None, None, None)  # nothing new learned: keep what is stored
+_SWAP = sys.byteorder != "little"  # the stored form is little-endian on every machine
 
 
 def rhythm_columns(rhythm: ChannelRhythm) -> RhythmColumns:
-    """A learned week as the channel-clock row stores it."""
-    # "1,0,3": the counts' list repr without its brackets and spaces, ~2× cheaper than
-    # joining 42 str() calls (a channel's first write after a cold start carries its week:
-    # a tenth of the event loop in a fresh backlog's flush, py-spy)
-    return (
-        rhythm.since,
-        rhythm.last_block,
-        rhythm.outages,
-        repr(rhythm.hits.tolist())[1:-1].replace(" ", ""),
-    )
+    """A learned week as the channel-clock row stores it: its counters' 84 bytes."""
+    hits = rhythm.hits
+    if _SWAP:
+        hits = array("H", hits)
+        hits.byteswap()
+    return (rhythm.since, rhythm.last_block, rhythm.outages, hits.tobytes())
 
 
 def rhythm_of(
-    since: float | None, last_block: int | None, outages: int | None, hits: str | None
+    since: float | None, last_block: int | None, outages: int | None, week: bytes | None
 ) -> ChannelRhythm | None:
-    """A stored learned week back (None: none stored, or not in the 42-block shape)."""
-    if since is None or hits is None:
-        return None
-    counts = array("H", map(int, hits.split(",")))
-    if len(counts) != BLOCKS_PER_WEEK:
+    """A stored learned week back (None: none stored, or not in the 42-block shape).
+
+    The bytes go into the counters as they are (a restart reads a million: parsing 42
+    numbers out of text each was a sixth of a partition load)."""
+    if since is None or week is None or len(week) != 2 * BLOCKS_PER_WEEK:
         return None
     rhythm = ChannelRhythm(since)
-    rhythm.hits = counts
+    rhythm.hits = array("H", bytes(week))  # bytes (a driver's memoryview: copied)
+    if _SWAP:
+        rhythm.hits.byteswap()
     rhythm.last_block = last_block if last_block is not None else -1
     rhythm.outages = outages or 0
-    rhythm.stored = (rhythm.last_block, rhythm.outages)
+    rhythm.mark_stored()
     return rhythm
 
 

@@ -79,6 +79,21 @@ class Repository(IndexStore, Staging):
         row.hospital_until = until
         self.session.add(row)
 
+    def note_device_status(
+        self, row: HouseholdRow, channel: str, status: str, since: datetime
+    ) -> bool:
+        """A partner's notice that a channel's device went offline or came back (the
+        detector's own column); False when an equally recent or newer notice is on file
+        (notices can arrive late and out of order)."""
+        known = dict(row.device_status or {})
+        current = known.get(channel)
+        if current is not None and datetime.fromisoformat(current["since"]) >= since:
+            return False
+        known[channel] = {"status": status, "since": since.isoformat()}
+        row.device_status = known  # a new dict: the JSON column sees the change
+        self.session.add(row)
+        return True
+
     def note_unknown(self, counts: dict[str, dict[str, int]], now: datetime) -> None:
         for household_id, kinds in counts.items():
             row = self.session.get(UnknownHouseholdRow, household_id)

@@ -84,11 +84,6 @@ def staged_row(**values: Any) -> Any:
     return SimpleNamespace(**values)
 
 
-def _values(names: list[str], row: Any) -> dict[str, Any]:
-    values = vars(row)  # a staged row's attributes are its dict (no attribute look-ups)
-    return {name: values[name] for name in names}
-
-
 class StepConflict(IntegrityError):
     """A step staged twice for one escalation (what the primary key refuses in the table)."""
 
@@ -156,7 +151,8 @@ class Staged:
         for name, rows in tables.items():
             table = metadata.tables[name]
             names = [c.name for c in table.columns]
-            bulk_insert(session, table, [_values(names, r) for r in rows.values()])
+            # a staged row's attributes are its dict, read as it is (no copy per row)
+            bulk_insert(session, table, [vars(r) for r in rows.values()], names)
         states = [
             {"household_id": h, "rule": rule, "state": state}
             for (h, rule), state in self.rule_states.items()

@@ -39,6 +39,7 @@ from .watch import (
     WatchConfig,
     epoch_seconds,
     from_epoch,
+    partner_name,
     utc_offset,
     utc_seconds,
     window_end_seconds,
@@ -53,11 +54,14 @@ _household = itemgetter(0)
 @dataclass
 class Monitor:
     households: dict[str, HouseholdWatch] = field(default_factory=dict)
-    _buckets: dict[int, set[tuple[str, MonitoringChannel]]] = field(
-        default_factory=lambda: defaultdict(set)
-    )
+    _buckets: dict[int, set[ChannelClock]] = field(default_factory=lambda: defaultdict(set))
     _seconds_heap: list[int] = field(default_factory=list)
-    dirty: set[tuple[str, MonitoringChannel]] = field(default_factory=set)
+    # Each queued second's int as its bucket holds it: a clock refers to that one rather
+    # than to an int of its own (32 bytes, a million clocks; a second holds many).
+    _second_keys: dict[int, int] = field(default_factory=dict)
+    # The clocks changed since the last flush took them: the clocks themselves (a tuple of
+    # household and channel each was 72 bytes more, for every clock a backlog moved).
+    dirty: set[ChannelClock] = field(default_factory=set)
     resolution: float = CLOCK_RESOLUTION
 
     # -- configuration -----------------------------------------------------------------
@@ -82,12 +86,15 @@ class Monitor:
         for channel in dropped:
             removed = watch.channels.pop(channel)
             self._unschedule(household_id, channel, removed)
+            self.dirty.discard(removed)
         for channel in config.windows:
             found = watch.channels.get(channel)
             if found is None:
                 start = epoch_seconds(now)
-                found = watch.channels[channel] = ChannelClock(start, start)
-                self.dirty.add((household_id, channel))
+                found = watch.channels[channel] = ChannelClock(
+                    watch.household_id, channel, start, start
+                )
+                self.dirty.add(found)
             if config.rhythm is not None and channel in config.rhythm and found.rhythm is None:
                 found.rhythm = ChannelRhythm(epoch_seconds(now))
             self._reschedule(watch, channel, found)
@@ -99,7 +106,7 @@ class Monitor:
             watch = self.households.pop(household_id)
             for channel, clock in watch.channels.items():
                 self._unschedule(household_id, channel, clock)
-                self.dirty.discard((household_id, channel))
+                self.dirty.discard(clock)
 
     # -- activity ------------------------------------------------------------------------
 
@@ -120,12 +127,13 @@ class Monitor:
         seen = utc_seconds(last_active)
         clock = watch.channels.get(channel)
         if clock is None:
-            clock = watch.channels[channel] = ChannelClock(seen, seen)
+            clock = watch.channels[channel] = ChannelClock(watch.household_id, channel, seen, seen)
         elif seen <= clock.last_active:
             return None
         clock.last_active = seen
-        clock.last_event, clock.last_partner = event_id, partner_id
-        self.dirty.add((household_id, channel))
+        clock.event = event_id.int if event_id is not None else None
+        clock.last_partner = partner_name(partner_id)
+        self.dirty.add(clock)
         was_silent = clock.silent
         if was_silent:
             clock.stored = None  # the silent flag flips: written whatever the time moved
@@ -169,8 +177,11 @@ class Monitor:
         bucket = self._buckets.get(second)
         if bucket is None:
             bucket = self._buckets[second] = set()
+            self._second_keys[second] = second
             heapq.heappush(self._seconds_heap, second)
-        bucket.add((watch.household_id, channel))
+        else:
+            second = self._second_keys[second]  # the bucket's own: one int a second, shared
+        bucket.add(clock)
         clock.scheduled = second
 
     @staticmethod
@@ -180,6 +191,9 @@ class Monitor:
         params = config.rhythm.get(channel) if config.rhythm is not None else None
         last = clock.last_active
         if rhythm is not None and params is not None:
+            if config.offline and config.dark(channel, last):
+                # Offline: its silence says nothing of the resident until the floor.
+                return last + params.max_seconds
             local = last + utc_offset(config.tz, last)
             return last + rhythm.silent_after(local, last, params)
         return window_end_seconds(last, config.window_seconds[channel], config)
@@ -191,7 +205,7 @@ class Monitor:
             return
         bucket = self._buckets.get(clock.scheduled)
         if bucket is not None:
-            bucket.discard((household_id, channel))  # an empty bucket is popped by due()
+            bucket.discard(clock)  # an empty bucket is popped by due()
         clock.scheduled = None
 
     def next_due(self) -> float | None:
@@ -205,15 +219,13 @@ class Monitor:
         """
         limit = int(epoch_seconds(now))
         taken: list[tuple[str, MonitoringChannel]] = []
-        households = self.households
         while self._seconds_heap and self._seconds_heap[0] <= limit:
             second = heapq.heappop(self._seconds_heap)
-            for household_id, channel in self._buckets.pop(second, ()):
-                watch = households.get(household_id)
-                clock = watch.channels.get(channel) if watch else None
-                if clock is not None and clock.scheduled == second:
+            self._second_keys.pop(second, None)
+            for clock in self._buckets.pop(second, ()):
+                if clock.scheduled == second:
                     clock.scheduled = None
-                taken.append((household_id, channel))
+                taken.append((clock.household_id, clock.channel))
         return taken
 
     def expire(self, household_id: str, channel: MonitoringChannel, now: datetime) -> Expiry | None:
@@ -242,13 +254,29 @@ class Monitor:
                 return None
         clock.silent = True
         clock.stored = None
-        self.dirty.add((household_id, channel))
+        self.dirty.add(clock)
         return Expiry(
             household_id,
             channel,
-            frozenset(c for c, k in watch.channels.items() if k.silent),
+            frozenset(
+                c
+                for c, k in watch.channels.items()
+                if k.silent or (config.offline and config.dark(c, k.last_active))
+            ),
             frozenset(config.windows),
         )
+
+    def came_online(self, household_id: str, channel: MonitoringChannel, at: datetime) -> None:
+        """A partner reports the channel's device back at ``at``: as after a rest, its
+        silence counts from then, not from its last activity before it went offline."""
+        watch = self.households.get(household_id)
+        clock = watch.channels.get(channel) if watch else None
+        seen = epoch_seconds(at)
+        if watch is None or clock is None or clock.silent or clock.last_active >= seen:
+            return
+        clock.last_active = seen
+        self.dirty.add(clock)
+        self._reschedule(watch, channel, clock)
 
     def unsilence(self, household_id: str, channel: MonitoringChannel) -> None:
         """Undo ``expire`` (its effect could not be made durable)."""
@@ -269,16 +297,16 @@ class Monitor:
         rows = []
         households = self.households
         resolution = self.resolution
-        for household_id, channel in self.dirty:
+        for clock in self.dirty:
+            household_id, channel = clock.household_id, clock.channel
             watch = households.get(household_id)
-            clock = watch.channels.get(channel) if watch else None
-            if clock is None:
-                continue
+            if watch is None or watch.channels.get(channel) is not clock:
+                continue  # forgotten, or its channel dropped, since it moved
             stored, rhythm = clock.stored, clock.rhythm
             if (
                 stored is not None
                 and clock.last_active - stored < resolution
-                and (rhythm is None or rhythm.stored == (rhythm.last_block, rhythm.outages))
+                and (rhythm is None or rhythm.is_stored())
             ):
                 continue  # ``stored`` keeps it behind: ``settle_lagging`` finds it
             clock.stored = clock.last_active
@@ -292,11 +320,11 @@ class Monitor:
         little (before a partition is let go or the process stops: the copy is then exact);
         how many. A walk over every clock — rare, and no bookkeeping per heartbeat."""
         found = 0
-        for household_id, watch in self.households.items():
-            for channel, clock in watch.channels.items():
+        for watch in self.households.values():
+            for clock in watch.channels.values():
                 if clock.stored != clock.last_active:
                     clock.stored = None
-                    self.dirty.add((household_id, channel))
+                    self.dirty.add(clock)
                     found += 1
         return found
 
@@ -315,19 +343,40 @@ class Monitor:
         ``rhythm``: its learned week as stored; a channel under a learned rhythm without one
         stored starts from the cold-start default, learning from ``now`` on.
         """
+        self.restore_seconds(
+            household_id,
+            partition,
+            channel,
+            epoch_seconds(last_active),
+            silent,
+            rhythm,
+            epoch_seconds(now) if now is not None else None,
+        )
+
+    def restore_seconds(
+        self,
+        household_id: str,
+        partition: int,
+        channel: MonitoringChannel,
+        seen: float,
+        silent: bool,
+        rhythm: ChannelRhythm | None = None,
+        now: float | None = None,
+    ) -> None:
+        """``restore`` with its instants in epoch seconds, as the store keeps them (a
+        partition load: no datetime made and taken apart again per clock)."""
         watch = self.watch(household_id, partition)
-        seen = epoch_seconds(last_active)
         old = watch.channels.get(channel)
         if old is not None:
             self._unschedule(household_id, channel, old)
-        clock = watch.channels[channel] = ChannelClock(seen, seen)
+        clock = watch.channels[channel] = ChannelClock(watch.household_id, channel, seen, seen)
         clock.silent = silent
         clock.stored = seen  # as the durable copy has it
         if rhythm is None and old is not None:
             rhythm = old.rhythm
         config = watch.config
         if rhythm is None and config is not None and config.rhythm and channel in config.rhythm:
-            rhythm = ChannelRhythm(epoch_seconds(now) if now is not None else seen)
+            rhythm = ChannelRhythm(now if now is not None else seen)
         clock.rhythm = rhythm
         self._reschedule(watch, channel, clock)
 
@@ -378,7 +427,7 @@ class Monitor:
         watch = self.households.get(household_id)
         if watch is None:
             return None
-        heard = [k.last_active for k in watch.channels.values() if k.last_event is not None]
+        heard = [k.last_active for k in watch.channels.values() if k.event is not None]
         return from_epoch(max(heard)) if heard else None
 
     def pending(self) -> int:

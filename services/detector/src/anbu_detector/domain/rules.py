@@ -63,6 +63,12 @@ class RhythmRule(_Strict):
     # (``check_first_severity``); at or above it — or at the floor — a person at once.
     person_at_nats: float = Field(default=18.0, gt=0)
     check_first_severity: Severity = Severity.CAUTION
+    # A channel whose device a carrier or vendor reports offline (``device_status``) is
+    # blind, not silent: its silence counts only at the floor (``max_hours`` after its last
+    # activity), and it stands with the silent channels in the fusion (a household silent
+    # everywhere else still gets its automated check); back online, its silence counts from
+    # the return. Off: offline notices change nothing (rules before 2026.12.5).
+    offline_at_floor: bool = False
 
     @model_validator(mode="after")
     def _sane(self) -> RhythmRule:

@@ -46,6 +46,7 @@ HEARD_IN_HOSPITAL = frozenset(
         SignalKind.REPORT,
         SignalKind.HOSPITAL_ADMISSION,
         SignalKind.HOSPITAL_DISCHARGE,
+        SignalKind.DEVICE_STATUS,
     }
 )
 

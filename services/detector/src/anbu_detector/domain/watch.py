@@ -3,6 +3,7 @@ the heartbeat path (epoch seconds, quiet hours): the values :mod:`.monitor` work
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -85,6 +86,10 @@ class WatchConfig:
     # Learned rhythms (``absence.rhythm``): a channel listed here falls silent when its
     # silence is surprising enough for this household, not after the fixed window.
     rhythm: dict[MonitoringChannel, RhythmParams] | None = field(default=None, compare=False)
+    # Channels whose device a partner reported offline, with since when (epoch seconds):
+    # until activity after that instant, such a channel's silence counts only at the floor
+    # (``Monitor._deadline``) and it stands with the silent ones in the fusion.
+    offline: dict[MonitoringChannel, float] = field(default_factory=dict)
     # The same in seconds, for the heartbeat path (computed once per configuration).
     window_seconds: dict[MonitoringChannel, float] = field(init=False, repr=False, compare=False)
     quiet_seconds: tuple[int, int] = field(init=False, repr=False, compare=False)
@@ -99,6 +104,11 @@ class WatchConfig:
             (start.hour * 3600 + start.minute * 60, end.hour * 3600 + end.minute * 60),
         )
 
+    def dark(self, channel: MonitoringChannel, last_active: float) -> bool:
+        """The channel's device is offline and nothing was heard from it since."""
+        since = self.offline.get(channel)
+        return since is not None and last_active <= since
+
     def watching(self, at: datetime) -> bool:
         if not self.active:
             return False
@@ -107,9 +117,11 @@ class WatchConfig:
 
 class ChannelClock:
     __slots__ = (
+        "channel",
         "deadline",
+        "event",
+        "household_id",
         "last_active",
-        "last_event",
         "last_partner",
         "rhythm",
         "scheduled",
@@ -117,7 +129,14 @@ class ChannelClock:
         "stored",
     )
 
-    def __init__(self, last_active: float, deadline: float) -> None:
+    def __init__(
+        self, household_id: str, channel: MonitoringChannel, last_active: float, deadline: float
+    ) -> None:
+        # Whose clock it is: the deadline buckets hold the clocks themselves (a tuple of the
+        # two a queued clock was 72 bytes more, a million times). ``household_id`` is the
+        # watch's own string, not a copy from an event.
+        self.household_id = household_id
+        self.channel = channel
         self.last_active = last_active
         # ``last_active`` as the durable copy has it (None: the copy is missing or differs
         # in more than the time — a new clock, a silent flag that flipped). A clock ahead
@@ -125,13 +144,95 @@ class ChannelClock:
         self.stored: float | None = None
         self.deadline = deadline
         self.silent = False
-        self.last_event: UUID | None = None
+        # The last heartbeat's id as its 128-bit number (a UUID object kept its number and
+        # itself: 100 bytes where the number is 44, for every clock a backlog moved) and its
+        # partner, the one string per partner (``partner_name``), not each event's copy.
+        self.event: int | None = None
         self.last_partner: str | None = None
         self.rhythm: ChannelRhythm | None = None
         # The second whose bucket holds this channel (None: not queued). A heartbeat only
         # moves ``deadline`` later; the bucket entry stays and ``expire`` re-queues it, so
         # the common case (activity well before the deadline) costs no bucket work.
         self.scheduled: int | None = None
+
+    @property
+    def last_event(self) -> UUID | None:
+        """The last heartbeat's event id (None: no heartbeat heard since the load)."""
+        return UUID(int=self.event) if self.event is not None else None
+
+
+_PARTNERS: dict[str, str] = {}
+
+
+def partner_name(partner_id: str | None) -> str | None:
+    """One string per partner id: each decoded heartbeat brings its own copy, and a clock
+    kept the last one — a few partners, a million clocks."""
+    if partner_id is None:
+        return None
+    found = _PARTNERS.get(partner_id)
+    if found is None:
+        if len(_PARTNERS) > 10_000:  # ids are a partner registry's, few; never unbounded
+            _PARTNERS.clear()
+        found = _PARTNERS[partner_id] = partner_id
+    return found
+
+
+class Channels:
+    """A household's channel clocks by channel: the few a household has (one to five),
+    looked up by walking them — the one clock of most households held as it is, several in
+    a tuple. A dict of one clock was ~220 bytes (its table is sized for eight), a million
+    times: the largest single part of an index at 1M households."""
+
+    __slots__ = ("_clocks",)
+
+    def __init__(self) -> None:
+        self._clocks: ChannelClock | tuple[ChannelClock, ...] = ()
+
+    def values(self) -> tuple[ChannelClock, ...]:
+        clocks = self._clocks
+        return (clocks,) if type(clocks) is ChannelClock else clocks  # type: ignore[return-value]
+
+    def get(self, channel: MonitoringChannel) -> ChannelClock | None:
+        clocks = self._clocks
+        if type(clocks) is ChannelClock:  # the common case: one channel
+            return clocks if clocks.channel == channel else None
+        for clock in clocks:  # type: ignore[union-attr]
+            if clock.channel == channel:
+                return clock
+        return None
+
+    def _keep(self, clocks: tuple[ChannelClock, ...]) -> None:
+        self._clocks = clocks[0] if len(clocks) == 1 else clocks
+
+    def __getitem__(self, channel: MonitoringChannel) -> ChannelClock:
+        found = self.get(channel)
+        if found is None:
+            raise KeyError(channel)
+        return found
+
+    def __setitem__(self, channel: MonitoringChannel, clock: ChannelClock) -> None:
+        assert clock.channel == channel
+        self._keep((*(k for k in self.values() if k.channel != channel), clock))
+
+    def pop(self, channel: MonitoringChannel) -> ChannelClock:
+        found = self[channel]
+        self._keep(tuple(k for k in self.values() if k is not found))
+        return found
+
+    def __contains__(self, channel: object) -> bool:
+        return any(clock.channel == channel for clock in self.values())
+
+    def __iter__(self) -> Iterator[MonitoringChannel]:
+        return iter([clock.channel for clock in self.values()])
+
+    def __len__(self) -> int:
+        return len(self.values())
+
+    def keys(self) -> list[MonitoringChannel]:
+        return [clock.channel for clock in self.values()]
+
+    def items(self) -> list[tuple[MonitoringChannel, ChannelClock]]:
+        return [(clock.channel, clock) for clock in self.values()]
 
 
 class HouseholdWatch:
@@ -141,7 +242,7 @@ class HouseholdWatch:
         self.household_id = household_id
         self.partition = partition
         self.config: WatchConfig | None = None
-        self.channels: dict[MonitoringChannel, ChannelClock] = {}
+        self.channels = Channels()
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,9 @@ class ChannelView(BaseModel):
     last_active_at: datetime
     silent: bool
     silent_after: datetime | None
+    # The device was reported offline then by its carrier or vendor (``device_status``) and
+    # nothing was heard from it since: its silence counts only at the floor.
+    offline_since: datetime | None = None
 
 
 class UnknownView(BaseModel):
@@ -239,12 +242,20 @@ def router(runtime: ServiceRuntime, detector: Detector, consumer: BatchConsumer)
         if watch is None:
             raise Problem(404, "Not found", f"household {household_id} is not watched here")
         await in_area(who, household_id)
+        config = watch.config
+
+        def offline_since(channel: MonitoringChannel, last_active: float) -> datetime | None:
+            if config is None or not config.dark(channel, last_active):
+                return None
+            return datetime.fromtimestamp(config.offline[channel], tz=_utc())
+
         return [
             ChannelView(
                 channel=channel,
                 last_active_at=datetime.fromtimestamp(clock.last_active, tz=_utc()),
                 silent=clock.silent,
                 silent_after=detector.monitor.deadline_of(household_id, channel),
+                offline_since=offline_since(channel, clock.last_active),
             )
             for channel, clock in sorted(watch.channels.items())
         ]

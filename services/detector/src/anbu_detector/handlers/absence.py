@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any
 from uuid import uuid4
 
 from anbu_contracts import (
@@ -22,7 +21,7 @@ from anbu_contracts import (
 )
 
 from ..adapters.index_store import ChannelClockRow
-from ..adapters.orm import NO_RHYTHM, rhythm_columns, rhythm_of
+from ..adapters.orm import NO_RHYTHM, rhythm_columns
 from ..domain.absence import SilenceScore, explain, fuse
 from ..domain.alerts import Finding
 from ..domain.monitor import Monitor
@@ -182,19 +181,3 @@ def _rows(
             )
         )
     return rows
-
-
-def restore_channel(monitor: Monitor, state: Any, now: datetime) -> None:
-    """One stored channel clock (a row of ``channel_clocks``) back into the index, with its
-    learned week when one is stored."""
-    monitor.restore(
-        state.household_id,
-        state.partition,
-        MonitoringChannel(state.channel),
-        datetime.fromtimestamp(state.last_active, tz=UTC),
-        state.silent,
-        rhythm_of(
-            state.rhythm_since, state.rhythm_last_block, state.rhythm_outages, state.rhythm_hits
-        ),
-        now,
-    )

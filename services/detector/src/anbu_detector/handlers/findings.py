@@ -4,7 +4,7 @@ the ways alerts end without an outcome: recovery, a household that left, an oper
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from anbu_contracts import (
     AlertChange,
@@ -14,6 +14,7 @@ from anbu_contracts import (
     EscalationClosure,
 )
 
+from ..adapters.events import new_id
 from ..domain import alerts
 from ..domain.alerts import Finding
 from ..domain.rules import RuleSet
@@ -47,7 +48,7 @@ def conclude(
         publish(uow, alert, change, known, causation)
     else:
         protocol_id = rules.protocol_for(finding.reason, finding.severity)
-        alert = alerts.open_alert(uuid4(), household_id, finding, uow.now, protocol_id)
+        alert = alerts.open_alert(new_id(), household_id, finding, uow.now, protocol_id)
         repos.save_alert(alert, correlation)
         publish(uow, alert, AlertChange.OPENED, correlation, causation)
         repos.tally.alert_opened(

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from anbu_contracts import (
     AlertResolution,
@@ -26,7 +26,7 @@ from anbu_contracts import (
 from anbu_contracts.topics import DETECTOR_ESCALATION
 from anbu_runtime.logs import get_logger
 
-from ..adapters.events import escalation_event
+from ..adapters.events import escalation_event, new_id
 from ..adapters.orm import EscalationRow, escalation_of, protocol_context
 from ..domain import merging, protocols, safety_calls, signal_rules
 from ..domain.alerts import Alert
@@ -122,7 +122,7 @@ def start(
     facts: dict[str, Any],
 ) -> None:
     repos = uow.repos
-    escalation = protocols.start(protocol, uuid4(), alert.alert_id, alert.household_id, uow.now)
+    escalation = protocols.start(protocol, new_id(), alert.alert_id, alert.household_id, uow.now)
     row = repos.save_escalation(
         escalation, partition=partition, facts=facts, correlation_id=correlation
     )

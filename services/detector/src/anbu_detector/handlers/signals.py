@@ -19,6 +19,8 @@ from anbu_contracts import (
     AlertResolution,
     ArrearsSignal,
     BlindSpotSignal,
+    DeviceState,
+    DeviceStatusSignal,
     DisconnectionSignal,
     HospitalAdmissionSignal,
     HospitalDischargeSignal,
@@ -46,8 +48,9 @@ from .unit import Stores, Uow
 SIGNALS = MetricCounter(
     "anbu_detector_signals_total", "Signals handled, by kind and partner.", ["kind", "partner"]
 )
-# Humans asking for help are heard even while a household is suspended (away, hospital).
-HEARD_WHEN_SUSPENDED = (SignalKind.SOS, SignalKind.REPORT)
+# Humans asking for help are heard even while a household is suspended (away, hospital),
+# and what partners say of its devices (context for when the watch starts again).
+HEARD_WHEN_SUSPENDED = (SignalKind.SOS, SignalKind.REPORT, SignalKind.DEVICE_STATUS)
 
 # What a kind's rule returns: its findings, and facts for the protocol it may start.
 Findings = tuple[list[Finding], dict[str, Any]]
@@ -226,6 +229,36 @@ def hospital_stay(
 
 CONTEXT[HospitalAdmissionSignal] = hospital_stay
 CONTEXT[HospitalDischargeSignal] = hospital_stay
+
+
+def device_status(
+    signal: DeviceStatusSignal, uow: Uow, household: HouseholdRow, rules: RuleSet
+) -> None:
+    """A carrier or vendor says a channel's device went offline, or came back.
+
+    Offline: the channel is blind, not silent — its silence counts only at the floor
+    (``absence.rhythm.offline_at_floor``). Online: its silence counts from the return, as
+    after a rest. An older notice than the one on file changes nothing."""
+    repos = uow.repos
+    if not repos.note_device_status(
+        household, signal.channel.value, signal.status.value, signal.since
+    ):
+        return
+    config = watch_config(household, rules.absence)
+    repos.monitor.configure(household.household_id, repos.partition, config, uow.now)
+    if signal.status is DeviceState.ONLINE and rules.absence.rhythm.offline_at_floor:
+        repos.monitor.came_online(household.household_id, signal.channel, signal.since)
+
+
+CONTEXT[DeviceStatusSignal] = device_status
+
+
+@rule_for(DeviceStatusSignal)
+def device_status_notice(
+    signal: DeviceStatusSignal, repos: Stores, household: HouseholdRow | None, rules: RuleSet
+) -> Findings:
+    """A device's status is context (``device_status``), not a finding."""
+    return found()
 
 
 @rule_for(HospitalAdmissionSignal)

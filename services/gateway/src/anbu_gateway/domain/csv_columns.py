@@ -92,6 +92,11 @@ COLUMNS: dict[SignalKind, KindColumns] = {
             ("expected_discharge",),
             example=("2026-11-20",),
         ),
+        KindColumns(
+            SignalKind.DEVICE_STATUS,
+            ("channel", "device_id", "status", "since"),
+            example=("phone", "phone-0042", "offline", "2026-11-24T21:10:00+09:00"),
+        ),
         KindColumns(SignalKind.MAIL_UNCOLLECTED, ("days_uncollected",), example=("9",)),
         KindColumns(
             SignalKind.WATER_METER,

@@ -16,6 +16,7 @@ from anbu_contracts import (
     ArrearsType,
     CallOutcome,
     Concern,
+    DeviceState,
     MonitoringChannel,
     ReportCategory,
     ReporterRole,
@@ -45,6 +46,9 @@ class HouseholdState:
     phone_home: tuple[datetime, datetime] | None = None
     phone_off_until: datetime | None = None
     faults: dict[MonitoringChannel, datetime] = field(default_factory=dict)
+    # The episodes their partners have announced offline (``_device_notices``)
+    phone_off_noticed: datetime | None = None
+    faults_noticed: dict[MonitoringChannel, datetime] = field(default_factory=dict)
     arrears: dict[ArrearsType, int] = field(default_factory=dict)
     cut: set[Utility] = field(default_factory=set)
     usage: deque[float] = field(default_factory=lambda: deque(maxlen=35))
@@ -61,6 +65,7 @@ def live_one_day(out: Emitter, state: HouseholdState, day: date, day_start: date
     profile = state.profile
     hid = profile.household_id
     _start_episodes(out, state, day, day_start)
+    _device_notices(out, state, day_start)
     day_off = is_day_off(day)
     crisis = state.crisis
     day_end = day_start + timedelta(days=1)
@@ -176,6 +181,75 @@ def _admission_notice(
         {"admitted_on": admitted_on, "expected_discharge": max(planned, admitted_on)},
         rng=later,
     )
+
+
+# Minutes until a partner's network notices a device gone or back (the carrier's detach,
+# a vendor's missed keep-alives), and until its notice reaches anbu.
+NOTICE_AFTER_MINUTES = (5.0, 30.0)
+NOTICE_DELIVERY_MINUTES = (1.0, 20.0)
+# Standby hours of a phone nobody charges (a fall, a death): the carrier then sees it gone.
+BATTERY_HOURS = (24.0, 72.0)
+
+
+def _device_notice(
+    out: Emitter, hid: str, channel: MonitoringChannel, state: DeviceState, at: datetime
+) -> None:
+    """The carrier's or the vendor's notice that a device went offline or came back."""
+    rng = out.status_rng
+    seen = at + timedelta(minutes=rng.uniform(*NOTICE_AFTER_MINUTES))
+    out.emit(
+        SignalKind.DEVICE_STATUS,
+        hid,
+        HEARTBEAT_PARTNER[channel],
+        seen,
+        seen + timedelta(minutes=rng.uniform(*NOTICE_DELIVERY_MINUTES)),
+        {
+            "channel": channel,
+            "device_id": f"{channel.value}-{hid[3:]}",
+            "status": state,
+            "since": at,
+        },
+        rng=rng,
+    )
+
+
+def _device_notices(out: Emitter, state: HouseholdState, day_start: datetime) -> None:
+    """Offline and online notices for today's device episodes (after ``_start_episodes``).
+
+    A phone switched off (a dead battery), a device that lost its connection, a phone a
+    disappearing resident switches off, and the phone of a resident who fell or died, whose
+    battery runs out after a day or three: the partner's network sees each of them gone.
+    Episodes begin at the start of a day; a notice that the device is back goes out on the
+    day the episode ends (extended episodes are known by then). Drawn from ``status_rng``.
+    """
+    profile = state.profile
+    hid = profile.household_id
+    day_end = day_start + timedelta(days=1)
+    phone = MonitoringChannel.PHONE in profile.channels
+    off = state.phone_off_until
+    if phone and off is not None:
+        if state.phone_off_noticed != off and off > day_start:
+            if state.phone_off_noticed is None or state.phone_off_noticed <= day_start:
+                _device_notice(out, hid, MonitoringChannel.PHONE, DeviceState.OFFLINE, day_start)
+            state.phone_off_noticed = off
+        if day_start <= off < day_end:
+            _device_notice(out, hid, MonitoringChannel.PHONE, DeviceState.ONLINE, off)
+    for channel, until in state.faults.items():
+        if state.faults_noticed.get(channel) != until:
+            state.faults_noticed[channel] = until
+            _device_notice(out, hid, channel, DeviceState.OFFLINE, day_start)
+        if day_start <= until < day_end:
+            _device_notice(out, hid, channel, DeviceState.ONLINE, until)
+    crisis = state.crisis
+    if not phone or crisis is None or not day_start <= crisis.onset < day_end:
+        return
+    gone: datetime | None = None
+    if crisis.kind is CrisisKind.DISAPPEARANCE and not crisis.phone_taken:
+        gone = crisis.onset  # switched off
+    elif crisis.kind in (CrisisKind.FALL, CrisisKind.DEATH):
+        gone = crisis.onset + timedelta(hours=out.status_rng.uniform(*BATTERY_HOURS))
+    if gone is not None and (crisis.ends is None or gone < crisis.ends):
+        _device_notice(out, hid, MonitoringChannel.PHONE, DeviceState.OFFLINE, gone)
 
 
 def _factor(state: HouseholdState, channel: MonitoringChannel, at: datetime, day: date) -> float:

@@ -126,6 +126,10 @@ class Emitter:
         # notices) draw from a generator of their own, so the world a seed gives — every
         # episode, crisis and earlier record — stays the same with them as without them.
         self.later_rng = random.Random(f"later:{config.seed}")
+        # The carrier's and device vendors' offline/online notices (device_status), added
+        # after the admissions: a generator of their own again, so that neither the world
+        # nor the admission notices change with them.
+        self.status_rng = random.Random(f"status:{config.seed}")
         self._start, self._end = config.start.astimezone(UTC), config.end.astimezone(UTC)
         self._seq = 0
         self._heap: list[tuple[float, int, Observation]] = []
