@@ -1220,7 +1220,8 @@ def main(argv: list[str] | None = None) -> int:
         "--checkpoint",
         type=Path,
         default=None,
-        help="keep each finished shard in this directory; a rerun picks them up",
+        help="keep each finished shard in this directory; a rerun of the same arguments picks"
+        " them up (it does not know the code that made them: empty it when the code changes)",
     )
     args = parser.parse_args(argv)
     started = time.perf_counter()
