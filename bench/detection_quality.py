@@ -36,11 +36,14 @@ same in both. **National list** is one blind-spot list every two months, nothing
 from __future__ import annotations
 
 import argparse
+import functools
+import gc
 import heapq
 import json
 import math
 import multiprocessing
 import os
+import pickle
 import platform
 import sys
 import time
@@ -73,6 +76,7 @@ from anbu_contracts import (
     TaskAction,
     UsageDropSignal,
 )
+from anbu_contracts.signals import Signal
 from anbu_detector.adapters.config_files import load_catalog, load_protocols
 from anbu_detector.domain import alerts, protocols, safety_calls, signal_rules
 from anbu_detector.domain.absence import QuietHours, SilenceScore, explain, fuse, rhythm_params
@@ -80,7 +84,7 @@ from anbu_detector.domain.alerts import Finding
 from anbu_detector.domain.monitor import Monitor
 from anbu_detector.domain.protocols import Context, ProtocolSpec
 from anbu_detector.domain.rules import RuleSet
-from anbu_detector.domain.watch import WatchConfig
+from anbu_detector.domain.watch import Expiry, Recovery, WatchConfig
 from anbu_simulator.domain.crises import Crisis, CrisisKind
 from anbu_simulator.domain.population import HouseholdProfile, synthetic_population
 from anbu_simulator.domain.simulation import SEOUL, Flaw, Observation, Simulation, SimulationConfig
@@ -156,6 +160,8 @@ class RuleHarness:
         absence = self.rules.absence
         quiet = QuietHours(absence.quiet_start, absence.quiet_end)
         rhythm = rhythm_params(absence) if self.mode == "fused" else None
+        if self.monitor.households:
+            return  # a monitor shared with a variant whose watch is the same (``_watch_key``)
         configs: dict[tuple[MonitoringChannel, ...], WatchConfig] = {}
         for profile in self.profiles.values():
             config = configs.get(profile.channels)
@@ -182,14 +188,15 @@ class RuleHarness:
     # -- time passing: windows expire, people make contact --------------------------------
 
     def advance(self, now: datetime) -> None:
-        due = sorted(self.monitor.due(now), key=lambda hc: (hc[0], hc[1].value))
-        expired = {}
-        for household_id, channel in due:
-            expiry = self.monitor.expire(household_id, channel, now)
-            if expiry is not None:
-                expired[(household_id, channel)] = expiry
-        latest = {e.household_id: e for e in expired.values()}
+        self.decide(expire_due(self.monitor, now), now)
+        self.contacts_until(now)
+
+    def decide(self, expired: dict[tuple[str, MonitoringChannel], Expiry], now: datetime) -> None:
+        """The variant's decisions on the channels that fell silent at ``now``."""
+        if not expired:
+            return
         if self.mode == "fused":
+            latest = {e.household_id: e for e in expired.values()}
             for household_id, expiry in sorted(latest.items()):
                 score = self.monitor.explain(household_id, now)
                 fused = fuse(set(expiry.silent), set(expiry.enrolled), self.rules.absence, score)
@@ -200,10 +207,15 @@ class RuleHarness:
             for (household_id, channel), _ in sorted(expired.items(), key=lambda kv: kv[0][0]):
                 finding = self._absence(AlertReason.SAFETY_NOT_CONFIRMED, Severity.ALERT, None)
                 self._conclude(household_id, finding, now, None, key_suffix=channel.value)
-        self.monitor.dirty.clear()
+
+    def contacts_until(self, now: datetime) -> None:
+        """People make the contacts due by ``now``."""
+        contacts = self.contacts
+        if not contacts:
+            return
         stamp = now.timestamp()
-        while self.contacts and self.contacts[0][0] <= stamp:
-            _, _, key, opened = heapq.heappop(self.contacts)
+        while contacts and contacts[0][0] <= stamp:
+            _, _, key, opened = heapq.heappop(contacts)
             self._contact(key, opened)
 
     def _absence(
@@ -260,17 +272,27 @@ class RuleHarness:
 
     def heartbeat(self, obs: Observation) -> bool:
         """Apply a heartbeat; True when it queued a deadline (a silent channel came back)."""
-        hid = obs.household_id
-        last_active = obs.fields["last_active_at"]
+        fields = obs.fields
         recovery = self.monitor.heartbeat(
-            hid, 0, obs.fields["channel"], last_active, obs.event_id, obs.partner_id
+            obs.household_id,
+            0,
+            fields["channel"],
+            fields["last_active_at"],
+            obs.event_id,
+            obs.partner_id,
         )
+        self.heard(obs.household_id, fields["last_active_at"], obs.deliver_at, recovery)
+        return recovery is not None
+
+    def heard(
+        self, hid: str, last_active: datetime, now: datetime, recovery: Recovery | None
+    ) -> None:
+        """The variant's part of a heartbeat its monitor has taken (``recovery``: a silent
+        channel came back)."""
         if hid in self.checks:
-            self._answered(hid, last_active, obs.deliver_at)
-        if recovery is None:
-            return False
-        if not self.rules.absence.recovery_resolves:
-            return True
+            self._answered(hid, last_active, now)
+        if recovery is None or not self.rules.absence.recovery_resolves:
+            return
         if self.mode == "fused":
             reasons = (AlertReason.SAFETY_NOT_CONFIRMED,) if recovery.still_silent else ABSENCE
             for reason in reasons:
@@ -281,7 +303,6 @@ class RuleHarness:
             self.open.pop(
                 (hid, f"{AlertReason.SAFETY_NOT_CONFIRMED.value}:{recovery.channel.value}"), None
             )
-        return True
 
     def _hospital_stay(
         self, signal: HospitalAdmissionSignal | HospitalDischargeSignal, now: datetime
@@ -328,8 +349,9 @@ class RuleHarness:
         if signal.status is DeviceState.ONLINE:
             self.monitor.came_online(hid, signal.channel, signal.since)
 
-    def signal(self, obs: Observation) -> None:
-        signal = obs.signal()
+    def signal(self, obs: Observation, signal: Signal | None = None) -> None:
+        """Apply a signal (``signal``: ``obs.signal()`` when the caller parsed it already)."""
+        signal = obs.signal() if signal is None else signal
         rules = self.rules
         findings: list[Finding] = []
         abuse = False
@@ -464,6 +486,21 @@ class RuleHarness:
         return now, now
 
 
+def expire_due(monitor: Monitor, now: datetime) -> dict[tuple[str, MonitoringChannel], Expiry]:
+    """The channels of ``monitor`` that fell silent by ``now`` (confirmed by ``expire``)."""
+    due = monitor.due(now)
+    if not due:
+        return {}
+    due.sort(key=lambda hc: (hc[0], hc[1].value))
+    expired = {}
+    for household_id, channel in due:
+        expiry = monitor.expire(household_id, channel, now)
+        if expiry is not None:
+            expired[(household_id, channel)] = expiry
+    monitor.dirty.clear()  # nothing is made durable here
+    return expired
+
+
 VARIANTS: dict[str, tuple[str, bool, bool]] = {
     # name: (mode, learned rhythms, automated check first)
     "single_channel": ("single", False, False),
@@ -473,11 +510,50 @@ VARIANTS: dict[str, tuple[str, bool, bool]] = {
 
 
 @dataclass
+class Tally:
+    """One variant's counts over some households: what ``score`` needs, summed over shards
+    (a worker sends these, not its alerts: the parent's memory does not grow with size)."""
+
+    evaluated: int = 0
+    found: int = 0
+    per_kind: dict[str, dict[str, int]] = field(default_factory=dict)
+    to_alert_h: list[float] = field(default_factory=list)  # hours, per found crisis
+    to_contact_h: list[float] = field(default_factory=list)
+    actionable: int = 0
+    false: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    situations: Counter[str] = field(default_factory=Counter)
+    care: int = 0
+    checks: int = 0
+    answered: int = 0
+    watch: int = 0
+
+    def add(self, other: Tally) -> None:
+        """Add another shard's counts (in shard order: ties keep their first-seen order)."""
+        self.evaluated += other.evaluated
+        self.found += other.found
+        for kind, counts in other.per_kind.items():
+            mine = self.per_kind.setdefault(kind, {"evaluated": 0, "found": 0})
+            mine["evaluated"] += counts["evaluated"]
+            mine["found"] += counts["found"]
+        self.to_alert_h += other.to_alert_h
+        self.to_contact_h += other.to_contact_h
+        self.actionable += other.actionable
+        self.false += other.false
+        self.reasons.update(other.reasons)
+        self.situations.update(other.situations)
+        self.care += other.care
+        self.checks += other.checks
+        self.answered += other.answered
+        self.watch += other.watch
+
+
+@dataclass
 class ShardResult:
-    """What one shard of households produced: the ground truth and each variant's alerts."""
+    """What one shard of households produced: the ground truth and each variant's tally."""
 
     ground_truth: list[Crisis]
-    opened: dict[str, list[OpenedAlert]]
+    tallies: dict[str, Tally]
     lists: list[tuple[str, datetime, str]]  # (household, delivered, round) of each list row
 
 
@@ -501,6 +577,45 @@ def _variant_rules(rules: RuleSet, current: bool, threshold: float | None) -> Ru
     return rules.model_copy(update=changes)
 
 
+def _watch_key(mode: str, rules: RuleSet) -> str | None:
+    """Variants whose index of channel clocks evolves the same share one ``Monitor``: fixed
+    windows (no learned week) and hospital notices that do not rest the watch — then the
+    monitor sees only heartbeats and the clock, and each variant only reads it. (The
+    single-channel and 2026.11 variants: a third of the benchmark's index work.)"""
+    if rules.hospital_stay.pause_watch:
+        return None  # its admission notices reconfigure the watch
+    if mode == "fused" and rhythm_params(rules.absence) is not None:
+        return None  # learned weeks: one per variant
+    return rules.absence.model_dump_json()
+
+
+_Group = tuple[Monitor, list[RuleHarness]]
+
+
+def _group_due(group: _Group) -> float:
+    """The earliest instant (epoch s) at which a monitor or its variants have work."""
+    monitor, members = group
+    due = monitor.next_due()
+    first = float("inf") if due is None else float(due)
+    for harness in members:
+        if harness.contacts and harness.contacts[0][0] < first:
+            first = harness.contacts[0][0]
+    return first
+
+
+def _advance(group: _Group, now: datetime, stamp: float) -> None:
+    """Let time pass to ``now`` (``stamp``): channels fall silent, people make contact."""
+    monitor, members = group
+    due = monitor.next_due()
+    if due is not None and due <= stamp:
+        expired = expire_due(monitor, now)
+        for harness in members:
+            harness.decide(expired, now)
+    for harness in members:
+        if harness.contacts and harness.contacts[0][0] <= stamp:
+            harness.contacts_until(now)
+
+
 def run_shard(
     seed: int,
     shard: int,
@@ -510,7 +625,30 @@ def run_shard(
     curve: tuple[float, ...] = (),
     variants: tuple[str, ...] = tuple(VARIANTS),
 ) -> ShardResult:
-    """Simulate one shard of households through every rule variant (its own derived seed)."""
+    """Simulate one shard of households through every rule variant (its own derived seed).
+
+    Without the cyclic garbage collector: a shard keeps a large, long-lived heap of small
+    objects (the watched clocks, the day's records) that every full collection walks again,
+    so a 6,250-household shard cost twice a small one's CPU per household; the records and
+    alerts make no reference cycles (the resident size is the same with it off)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _run_shard_of(seed, shard, population, days, crisis_rate, curve, variants)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _run_shard_of(
+    seed: int,
+    shard: int,
+    population: list[HouseholdProfile],
+    days: float,
+    crisis_rate: float,
+    curve: tuple[float, ...],
+    variants: tuple[str, ...],
+) -> ShardResult:
     # The detector has watched these households before the period: a warm-up of history
     # for the learned rhythms, not scored.
     config = SimulationConfig(
@@ -525,30 +663,44 @@ def run_shard(
     specs = load_protocols()
     profiles = {p.household_id: p for p in population}
     harnesses: dict[str, RuleHarness] = {}
-    for name in variants:
-        mode, learned, check_first = VARIANTS[name]
-        rules = _variant_rules(catalog.default, learned, None)
-        harnesses[name] = RuleHarness(mode, rules, specs, profiles, check_first, config.start)
-    for threshold in curve:
-        rules = _variant_rules(catalog.default, True, threshold)
-        harnesses[f"curve:{threshold:g}"] = RuleHarness(
-            "fused", rules, specs, profiles, True, config.start
+    monitors: dict[str, Monitor] = {}
+    groups: list[_Group] = []
+
+    def add(name: str, mode: str, rules: RuleSet, check_first: bool) -> None:
+        key = _watch_key(mode, rules)
+        monitor = monitors.get(key) if key is not None else None
+        if monitor is None:
+            monitor = Monitor()
+            groups.append((monitor, []))
+            if key is not None:
+                monitors[key] = monitor
+        harness = RuleHarness(
+            mode, rules, specs, profiles, check_first, config.start, monitor=monitor
         )
-    for harness in harnesses.values():
         harness.crisis_of = world.crisis_of
         harness.situation_of = world.situation_of
-    every = list(harnesses.values())
+        next(g for g in groups if g[0] is monitor)[1].append(harness)
+        harnesses[name] = harness
+
+    for name in variants:
+        mode, learned, check_first = VARIANTS[name]
+        add(name, mode, _variant_rules(catalog.default, learned, None), check_first)
+    for threshold in curve:
+        rules = _variant_rules(catalog.default, True, threshold)
+        add(f"curve:{threshold:g}", "fused", rules, True)
     lists: list[tuple[str, datetime, str]] = []
     # The inbox drops redelivered events; duplicates come within hours, so two days of ids do.
     seen_today: set[UUID] = set()
     seen_before: set[UUID] = set()
     next_day = config.start.timestamp() + 86400
-    wake = min(h.next_due() for h in every)
+    wake = min(_group_due(g) for g in groups)
     heartbeat_kind = SignalKind.HEARTBEAT
+    malformed = Flaw.MALFORMED
     for obs in world.observations():
-        if obs.flaw is Flaw.MALFORMED:
+        if obs.flaw is malformed:
             continue  # dead-lettered by the consumer
-        stamp = obs.deliver_at.timestamp()
+        now = obs.deliver_at
+        stamp = now.timestamp()
         if stamp >= next_day:
             while stamp >= next_day:
                 next_day += 86400
@@ -558,33 +710,88 @@ def run_shard(
             continue  # the inbox drops a redelivered event
         seen_today.add(event_id)
         if stamp >= wake:  # something is due in some variant: let time pass first
-            for harness in every:
-                if harness.next_due() <= stamp:
-                    harness.advance(obs.deliver_at)
-            wake = min(h.next_due() for h in every)
+            for group in groups:
+                _advance(group, now, stamp)
+            wake = min(_group_due(g) for g in groups)
         # A recovered channel or a new alert can queue something earlier than ``wake``.
+        hid = obs.household_id
         if obs.kind is heartbeat_kind:
-            for harness in every:
-                if harness.heartbeat(obs):
-                    wake = min(wake, harness.next_due())
+            fields = obs.fields
+            channel, last_active = fields["channel"], fields["last_active_at"]
+            for group in groups:
+                monitor, members = group
+                recovery = monitor.heartbeat(hid, 0, channel, last_active, event_id, obs.partner_id)
+                for harness in members:
+                    if recovery is not None or hid in harness.checks:
+                        harness.heard(hid, last_active, now, recovery)
+                if recovery is not None:
+                    wake = min(wake, _group_due(group))
         else:
             if obs.kind is SignalKind.BLIND_SPOT and stamp >= scored_from:
-                lists.append((obs.household_id, obs.deliver_at, obs.fields["round_id"]))
-            for harness in every:
-                harness.signal(obs)
-                wake = min(wake, harness.next_due())
-    for harness in every:
-        harness.advance(config.end)
+                lists.append((hid, now, obs.fields["round_id"]))
+            signal = obs.signal()  # validated once for every variant
+            for group in groups:
+                for harness in group[1]:
+                    harness.signal(obs, signal)
+                wake = min(wake, _group_due(group))
+    end = config.end
+    for group in groups:
+        _advance(group, end, end.timestamp())
     # Only the scored period counts: crises and alerts of the warm-up are left out.
+    crises = sorted(
+        (c for c in world.ground_truth if c.onset >= START),
+        key=lambda c: (c.onset, c.household_id),
+    )
+    truth = Truth(crises, START + timedelta(days=days))
     return ShardResult(
-        [c for c in world.ground_truth if c.onset >= START],
-        {name: [a for a in h.opened if a.at >= START] for name, h in harnesses.items()},
+        crises,
+        {
+            name: tally(truth, [a for a in h.opened if a.at >= START])
+            for name, h in harnesses.items()
+        },
         lists,
     )
 
 
-def _run_shard(args: tuple[Any, ...]) -> ShardResult:
-    return run_shard(*args)
+# The population, made once in the parent: forked workers find it here instead of each
+# receiving its slice pickled (spawned ones make it again — it is seeded).
+_POPULATION: dict[tuple[int, int], list[HouseholdProfile]] = {}
+
+
+def _population(seed: int, households: int) -> list[HouseholdProfile]:
+    key = (seed, households)
+    if key not in _POPULATION:
+        _POPULATION.clear()
+        _POPULATION[key] = synthetic_population(seed, households)
+    return _POPULATION[key]
+
+
+def _checkpoint_path(directory: Path, job: tuple[Any, ...]) -> Path:
+    seed, households, shard, _, _, days, crisis_rate, curve, variants = job
+    name = f"{seed}-{households}-{days:g}-{crisis_rate:g}-{','.join(map(str, curve))}-" + (
+        ",".join(variants)
+    )
+    return directory / f"{name}-shard{shard:02d}.pickle"
+
+
+def _run_shard(
+    job: tuple[Any, ...], checkpoint: Path | None = None
+) -> tuple[int, int, ShardResult, bool]:
+    """Run one shard: (shard, households, result, whether it came from the checkpoint)."""
+    seed, households, shard, lo, hi, days, crisis_rate, curve, variants = job
+    path = _checkpoint_path(checkpoint, job) if checkpoint is not None else None
+    if path is not None and path.exists():
+        # A shard finished by an earlier, interrupted run of the same arguments (the bench's
+        # own file, read back by the bench).
+        return shard, hi - lo, pickle.loads(path.read_bytes()), True
+    population = _population(seed, households)[lo:hi]
+    result = run_shard(seed, shard, population, days, crisis_rate, curve, variants)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        part = path.with_suffix(".part")
+        part.write_bytes(pickle.dumps(result))
+        part.replace(path)
+    return shard, hi - lo, result, False
 
 
 def simulate(
@@ -595,24 +802,71 @@ def simulate(
     workers: int | None = None,
     curve: tuple[float, ...] = (),
     variants: tuple[str, ...] = tuple(VARIANTS),
+    progress: bool = False,
+    checkpoint: Path | None = None,
 ) -> list[ShardResult]:
     """Run the period, sharded: a fixed number of shards, each with its own derived seed.
 
     The figures depend on the shard count (fixed) and not on how many processes run them.
+    A worker holds one shard at a time and returns its tallies; ``progress`` reports each
+    finished shard on stderr (households done, elapsed, ETA). With ``checkpoint`` (a
+    directory) each finished shard is kept there, and a run with the same arguments picks
+    the finished ones up instead of running them again (a long run that was stopped).
     """
-    population = synthetic_population(seed, households)
+    population = _population(seed, households)
     size = -(-households // SHARDS)
     jobs = [
-        (seed, n, population[n * size : (n + 1) * size], days, crisis_rate, curve, variants)
+        (
+            seed,
+            households,
+            n,
+            n * size,
+            min((n + 1) * size, households),
+            days,
+            crisis_rate,
+            curve,
+            variants,
+        )
         for n in range(SHARDS)
         if population[n * size : (n + 1) * size]
     ]
     workers = workers or os.cpu_count() or 1
+    results: dict[int, ShardResult] = {}
+    started = time.perf_counter()
+    done_households = resumed = 0
+
+    def finished(shard: int, count: int, result: ShardResult, from_checkpoint: bool) -> None:
+        nonlocal done_households, resumed
+        results[shard] = result
+        done_households += count
+        resumed += count if from_checkpoint else 0
+        if progress:
+            elapsed = time.perf_counter() - started
+            run_here = done_households - resumed  # the ETA counts this run's pace only
+            left = households - done_households
+            if not left:
+                eta = "ETA 0 s"
+            elif run_here:
+                eta = f"ETA {elapsed * left / run_here:.0f} s"
+            else:
+                eta = "ETA after this run's first shard"
+            print(
+                f"[detection_quality] {len(results)}/{len(jobs)} shards, "
+                f"{done_households:,}/{households:,} households, {elapsed:.0f} s, {eta}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    run_job = functools.partial(_run_shard, checkpoint=checkpoint)
     if workers <= 1 or len(jobs) == 1:
-        return [_run_shard(job) for job in jobs]
-    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-    with context.Pool(min(workers, len(jobs))) as pool:
-        return pool.map(_run_shard, jobs, chunksize=1)
+        for job in jobs:
+            finished(*run_job(job))
+    else:
+        context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+        with context.Pool(min(workers, len(jobs))) as pool:
+            for done in pool.imap_unordered(run_job, jobs, chunksize=1):
+                finished(*done)
+    return [results[n] for n in sorted(results)]
 
 
 def _hours(values: Iterable[timedelta]) -> list[float]:
@@ -653,33 +907,24 @@ class Truth:
         return crisis if crisis is not None and crisis.onset <= at else None
 
 
-def score(
-    truth: Truth,
-    alerts_opened: list[OpenedAlert],
-    households: int,
-    days: float,
-) -> dict[str, Any]:
-    """Recall, delays and false alerts of one variant's alerts that send a person.
+def tally(truth: Truth, alerts_opened: list[OpenedAlert]) -> Tally:
+    """One variant's counts against the ground truth of the same households.
 
     Hospital discharges (transition care) are care work, not crisis detection: they are
-    counted apart (``care_tasks…``) and left out of the actionable and false-alert figures.
+    counted apart (``care``) and left out of the actionable and false-alert counts.
     """
     end = truth.end
-    care = [a for a in alerts_opened if a.protocol_id == CARE]
+    t = Tally()
     actionable = [a for a in alerts_opened if a.sends_person and a.protocol_id != CARE]
-    checks = [a for a in alerts_opened if a.person_at is not None]
     by_household: dict[str, list[OpenedAlert]] = defaultdict(list)
     for alert in actionable:
         by_household[alert.household_id].append(alert)
-    evaluated = found = 0
-    to_alert: list[timedelta] = []
-    to_contact: list[timedelta] = []
     per_kind: dict[str, dict[str, int]] = defaultdict(lambda: {"evaluated": 0, "found": 0})
     for crisis in truth.crises:
         horizon = HORIZON[crisis.kind]
         if crisis.onset + horizon > end:
             continue  # censored: the period ends before the horizon
-        evaluated += 1
+        t.evaluated += 1
         per_kind[crisis.kind.value]["evaluated"] += 1
         hits = [
             a
@@ -688,20 +933,42 @@ def score(
         ]
         if not hits:
             continue
-        found += 1
+        t.found += 1
         per_kind[crisis.kind.value]["found"] += 1
-        to_alert.append(min(a.at for a in hits) - crisis.onset)
+        t.to_alert_h += _hours([min(a.at for a in hits) - crisis.onset])
         contacts = [a.contact_at for a in hits if a.contact_at is not None]
         if contacts:
-            to_contact.append(min(contacts) - crisis.onset)
+            t.to_contact_h += _hours([min(contacts) - crisis.onset])
+    t.per_kind = dict(per_kind)
     false = [a for a in actionable if truth.crisis_of(a.household_id, a.at) is None]
-    weeks = days / 7
-    per_week = (households / 1000) * weeks
-    reasons = Counter(a.rule_id or a.reason.value for a in false)
-    situations = Counter(
+    t.actionable, t.false = len(actionable), len(false)
+    t.reasons = Counter(a.rule_id or a.reason.value for a in false)
+    t.situations = Counter(
         "+".join(a.situation) or "none" for a in false if a.rule_id.startswith("absence.")
     )
-    answered = [a for a in checks if a.answered_at is not None]
+    t.care = sum(1 for a in alerts_opened if a.protocol_id == CARE)
+    checks = [a for a in alerts_opened if a.person_at is not None]
+    t.checks = len(checks)
+    t.answered = sum(1 for a in checks if a.answered_at is not None)
+    t.watch = sum(1 for a in alerts_opened if a.protocol_id is None)
+    return t
+
+
+def score(
+    truth: Truth,
+    alerts_opened: list[OpenedAlert],
+    households: int,
+    days: float,
+) -> dict[str, Any]:
+    """Recall, delays and false alerts of one variant's alerts that send a person."""
+    return figures_of(tally(truth, alerts_opened), households, days)
+
+
+def figures_of(t: Tally, households: int, days: float) -> dict[str, Any]:
+    """The figures of a (summed) tally."""
+    weeks = days / 7
+    per_week = (households / 1000) * weeks
+    reasons, evaluated, found = t.reasons, t.evaluated, t.found
     return {
         "crises_evaluated": evaluated,
         "crises_found": found,
@@ -713,26 +980,26 @@ def score(
                 "recall": round(v["found"] / v["evaluated"], 3) if v["evaluated"] else None,
                 "ci95": wilson(v["found"], v["evaluated"]),
             }
-            for k, v in sorted(per_kind.items())
+            for k, v in sorted(t.per_kind.items())
         },
-        "time_to_first_alert": _stats(_hours(to_alert)),
-        "time_to_first_contact": _stats(_hours(to_contact)),
-        "actionable_alerts": len(actionable),
-        "precision": round(1 - len(false) / len(actionable), 4) if actionable else None,
-        "false_alerts": len(false),
-        "false_alerts_per_1000_households_per_week": round(len(false) / per_week, 3),
+        "time_to_first_alert": _stats(t.to_alert_h),
+        "time_to_first_contact": _stats(t.to_contact_h),
+        "actionable_alerts": t.actionable,
+        "precision": round(1 - t.false / t.actionable, 4) if t.actionable else None,
+        "false_alerts": t.false,
+        "false_alerts_per_1000_households_per_week": round(t.false / per_week, 3),
         "false_alerts_by_reason": dict(sorted(reasons.items())),
         "false_alerts_per_1000_households_per_week_by_reason": {
             k: round(v / per_week, 3) for k, v in sorted(reasons.items())
         },
         # False absence alerts by what the household was really doing (the simulator's
         # episodes): which context would have explained the silence.
-        "false_absence_by_situation": dict(situations.most_common()),
-        "care_tasks": len(care),
-        "care_tasks_per_1000_households_per_week": round(len(care) / per_week, 3),
-        "automated_checks": len(checks),
-        "automated_checks_answered": len(answered),
-        "watch_alerts": sum(1 for a in alerts_opened if a.protocol_id is None),
+        "false_absence_by_situation": dict(t.situations.most_common()),
+        "care_tasks": t.care,
+        "care_tasks_per_1000_households_per_week": round(t.care / per_week, 3),
+        "automated_checks": t.checks,
+        "automated_checks_answered": t.answered,
+        "watch_alerts": t.watch,
     }
 
 
@@ -778,11 +1045,15 @@ def run(
     workers: int | None = 1,
     curve: tuple[float, ...] = (),
     variants: tuple[str, ...] = tuple(VARIANTS),
+    progress: bool = False,
+    checkpoint: Path | None = None,
 ) -> dict[str, Any]:
-    """Every figure of the benchmark (deterministic for the arguments; not for ``workers``)."""
+    """Every figure of the benchmark (deterministic for the arguments, not ``workers``)."""
     if "fused" not in variants:
         raise ValueError("the configured rules (fused) are always measured")
-    shards = simulate(households, days, seed, crisis_rate, workers, curve, variants)
+    shards = simulate(
+        households, days, seed, crisis_rate, workers, curve, variants, progress, checkpoint
+    )
     crises = sorted(
         (c for shard in shards for c in shard.ground_truth), key=lambda c: (c.onset, c.household_id)
     )
@@ -791,8 +1062,11 @@ def run(
     kinds = Counter(c.kind.value for c in crises)
     lists = [row for shard in shards for row in shard.lists]
 
-    def merged(name: str) -> list[OpenedAlert]:
-        return [a for shard in shards for a in shard.opened[name]]
+    def merged(name: str) -> dict[str, Any]:
+        total = Tally()
+        for shard in shards:  # in shard order, as the alerts were listed before
+            total.add(shard.tallies[name])
+        return figures_of(total, households, days)
 
     figures: dict[str, Any] = {
         "households": households,
@@ -805,12 +1079,12 @@ def run(
         "horizons_days": {k.value: v.days for k, v in HORIZON.items()},
     }
     for name in variants:
-        figures[name] = score(truth, merged(name), households, days)
+        figures[name] = merged(name)
     figures["national_list"] = national_list(truth, lists, specs, households, days)
     if curve:
         points = []
         for threshold in curve:
-            r = score(truth, merged(f"curve:{threshold:g}"), households, days)
+            r = merged(f"curve:{threshold:g}")
             points.append(
                 {
                     "threshold_nats": threshold,
@@ -942,9 +1216,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "detection-quality.md")
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "detection-quality-pr.png")
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite the doc's figures")
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="keep each finished shard in this directory; a rerun of the same arguments picks"
+        " them up (it does not know the code that made them: empty it when the code changes)",
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    figures = run(args.households, args.days, args.seed, args.crisis_rate, args.workers, args.curve)
+    figures = run(
+        args.households,
+        args.days,
+        args.seed,
+        args.crisis_rate,
+        args.workers,
+        args.curve,
+        progress=True,
+        checkpoint=args.checkpoint,
+    )
     elapsed = time.perf_counter() - started
     command = "uv run --frozen python bench/detection_quality.py " + " ".join(
         argv if argv is not None else sys.argv[1:]

@@ -101,3 +101,59 @@ def test_the_situation_is_the_households_episode_at_that_moment():
             later = state.away_until + timedelta(seconds=1)
             assert state.away_kind not in world.situation_of(obs.household_id, later)
     assert seen, "forty households over twenty days have some episode"
+
+
+def test_shard_tallies_add_up_to_the_figures_of_every_alert_scored_at_once():
+    """Workers send tallies, not alerts: summed in shard order they give the same figures
+    (ties in the situation counts included) as scoring every alert together."""
+    from datetime import timedelta
+
+    from anbu_contracts import AlertReason, Severity
+    from anbu_simulator.domain.crises import Crisis, CrisisKind
+
+    bench = _bench()
+    start, hour = bench.START, timedelta(hours=1)
+    crises = [
+        Crisis("HH-A1", CrisisKind.FALL, start + 10 * hour, None, 0.1),
+        Crisis("HH-B1", CrisisKind.DEATH, start + 30 * hour, None, 0.0),
+        Crisis("HH-B2", CrisisKind.ACUTE_ILLNESS, start + 50 * hour, None, 0.3),
+    ]
+
+    def alert(hid: str, at: int, rule: str, situation: tuple[str, ...] = ()):
+        return bench.OpenedAlert(
+            hid,
+            AlertReason.SAFETY_NOT_CONFIRMED,
+            Severity.ALERT,
+            start + at * hour,
+            "safety-not-confirmed",
+            start + (at + 8) * hour,
+            rule,
+            situation=situation,
+        )
+
+    shard_a = [
+        alert("HH-A1", 20, "absence.channel-windows"),  # finds the fall
+        alert("HH-A2", 5, "absence.channel-windows", ("travel",)),
+        alert("HH-A2", 40, "absence.channel-windows", ("hospital",)),
+        alert("HH-A3", 7, "sos.button"),
+    ]
+    shard_b = [
+        alert("HH-B1", 31, "absence.channel-windows"),  # finds the death
+        alert("HH-B3", 9, "absence.channel-windows", ("hospital",)),
+        alert("HH-B3", 90, "absence.channel-windows", ("travel",)),
+        alert("HH-B2", 10, "absence.channel-windows"),  # before its illness: false
+    ]
+    end = start + timedelta(days=30)
+
+    def truth(alerts):
+        households = {a.household_id for a in alerts}
+        return bench.Truth([c for c in crises if c.household_id in households], end)
+
+    total = bench.Tally()
+    for shard in (shard_a, shard_b):
+        total.add(bench.tally(truth(shard), shard))
+    merged = bench.figures_of(total, 600, 30)
+    at_once = bench.score(bench.Truth(crises, end), shard_a + shard_b, 600, 30)
+    assert merged == at_once
+    assert list(merged["false_absence_by_situation"]) == list(at_once["false_absence_by_situation"])
+    assert merged["crises_found"] == 2 and merged["false_alerts"] == 6

@@ -200,3 +200,19 @@ def test_the_demo_seed_households_are_simulated_as_the_registry_knows_them():
     demo = Simulation(population, SimulationConfig(seed=1, start=START, days=1, demo=True))
     kinds = {c.kind for c in demo.ground_truth if c.onset >= START}
     assert {CrisisKind.DEATH, CrisisKind.FALL} <= kinds
+
+
+def test_event_ids_are_exactly_the_version_4_uuids_of_their_random_bits() -> None:
+    """The emitter builds event ids from the generator's bits without ``UUID.__init__``
+    (a record per heartbeat): the same value, text, hash and safety as ``UUID(int=, version=4)``."""
+    import random
+    from uuid import UUID
+
+    from anbu_simulator.domain.observations import _uuid4
+
+    rng = random.Random("ids")
+    for bits in [0, (1 << 128) - 1, *(rng.getrandbits(128) for _ in range(2000))]:
+        expected, built = UUID(int=bits, version=4), _uuid4(bits)
+        assert built == expected and str(built) == str(expected) and built.hex == expected.hex
+        assert hash(built) == hash(expected) and built.is_safe is expected.is_safe
+        assert built.version == 4

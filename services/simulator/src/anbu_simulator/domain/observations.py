@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
-from uuid import UUID
+from uuid import UUID, SafeUUID
 from zoneinfo import ZoneInfo
 
 from anbu_contracts import SignalKind
@@ -25,6 +25,24 @@ from anbu_contracts.signals import SIGNAL_MODELS, Signal
 from .partners import Partner
 
 SEOUL = ZoneInfo("Asia/Seoul")
+
+# ``UUID(int=n, version=4)`` without its argument checks: the same bits (RFC 4122 variant,
+# version 4) and the same object, at a fifth of the cost — one per record emitted.
+_UUID4_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
+_UUID4_SET = (0x8000 << 48) | (4 << 76)
+_new_object = object.__new__
+_set = object.__setattr__
+_UNKNOWN = SafeUUID.unknown  # an enum member looked up through its class costs a property call
+
+# "<partner>-", the partner event id's prefix (formatting a StrEnum member is slow).
+_PREFIX = {partner: f"{partner}-" for partner in Partner}
+
+
+def _uuid4(bits: int) -> UUID:
+    event_id = _new_object(UUID)
+    _set(event_id, "int", (bits & _UUID4_CLEAR) | _UUID4_SET)
+    _set(event_id, "is_safe", _UNKNOWN)
+    return event_id
 
 
 class Flaw(StrEnum):
@@ -130,7 +148,7 @@ class Emitter:
         rng = self.rng if rng is None else rng
         if occurred_at < self._start or occurred_at >= self._end:
             return
-        event_id = UUID(int=rng.getrandbits(128), version=4)
+        event_id = _uuid4(rng.getrandbits(128))
         flaw: Flaw | None = None
         r = rng.random()
         if r < cfg.malformed_rate:
@@ -138,16 +156,17 @@ class Emitter:
         elif r < cfg.malformed_rate + cfg.late_rate:
             flaw = Flaw.LATE
             deliver_at += timedelta(hours=rng.uniform(2, 48))
-        obs = Observation(
-            deliver_at=deliver_at,
-            kind=kind,
-            household_id=household_id,
-            partner_id=partner,
-            partner_event_id=f"{partner}-{event_id.hex[:20]}",
-            event_id=event_id,
-            occurred_at=occurred_at,
-            fields=fields,
-            flaw=flaw,
+        prefix = _PREFIX.get(partner) or f"{partner}-"
+        obs = Observation(  # positional: a record per heartbeat, keywords cost a third more
+            deliver_at,
+            kind,
+            household_id,
+            partner,
+            prefix + f"{event_id.int >> 48:020x}",  # the first 20 digits of the id's hex
+            event_id,
+            occurred_at,
+            fields,
+            flaw,
         )
         self._push(obs)
         if rng.random() < cfg.duplicate_rate and flaw is not Flaw.MALFORMED:
