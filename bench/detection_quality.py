@@ -332,8 +332,7 @@ class RuleHarness:
     def _device_status(self, signal: DeviceStatusSignal, now: datetime) -> None:
         """As the detector's ``handlers.signals.device_status``: an offline channel counts
         only at the floor; back online, its silence counts from the return."""
-        rhythm = self.rules.absence.rhythm
-        if self.mode != "fused" or not (rhythm.enabled and rhythm.offline_at_floor):
+        if self.mode != "fused" or not self.rules.absence.offline_at_floor:
             return
         hid = signal.household_id
         known = self.devices.setdefault(hid, {})

@@ -515,6 +515,17 @@ async def test_a_switched_off_phone_is_remembered_across_a_restart(
         restarted.db.dispose()
 
 
+async def test_fixed_windows_ignore_device_notices_back_online_too(world: World) -> None:
+    await world.send(household(rule_overrides=FIXED_WINDOWS))
+    await world.send(beat(1))
+    await world.send(device("offline", T0 + timedelta(hours=2)))
+    world.clock.set(T0 + timedelta(hours=20))
+    await world.send(device("online", T0 + timedelta(hours=20)))
+    # the 24 h window still runs from the last activity, not from the return
+    [opened] = await sweep_after(world, T0, 25)
+    assert opened.reason == "safety_not_confirmed"
+
+
 async def sweep_after_load(world: World, last: datetime, hours: float) -> list[AlertEvent]:
     world.clock.set(last + timedelta(hours=hours))
     await world.detector.load_partitions({3})

@@ -257,7 +257,7 @@ def watch_config(
 def _offline(known: dict[str, dict[str, str]], rule: AbsenceRule) -> tuple[tuple[str, float], ...]:
     """The channels last reported offline, with since when (epoch seconds); none unless the
     rule judges offline channels at the floor (``absence.rhythm.offline_at_floor``)."""
-    if not (rule.rhythm.enabled and rule.rhythm.offline_at_floor):
+    if not rule.offline_at_floor:
         return ()
     return tuple(
         sorted(

@@ -100,6 +100,12 @@ class AbsenceRule(_Strict):
     recovery_resolves: bool = True
     rhythm: RhythmRule = RhythmRule()
 
+    @property
+    def offline_at_floor(self) -> bool:
+        """Device-status notices count (``rhythm.offline_at_floor``): only with learned
+        rhythms, whose floor an offline channel falls back on; fixed windows ignore them."""
+        return self.rhythm.enabled and self.rhythm.offline_at_floor
+
     def window_hours(self, channel: MonitoringChannel) -> float:
         return self.windows_hours.get(channel, 24.0)
 

@@ -246,7 +246,7 @@ def device_status(
         return
     config = watch_config(household, rules.absence)
     repos.monitor.configure(household.household_id, repos.partition, config, uow.now)
-    if signal.status is DeviceState.ONLINE and rules.absence.rhythm.offline_at_floor:
+    if signal.status is DeviceState.ONLINE and rules.absence.offline_at_floor:
         repos.monitor.came_online(household.household_id, signal.channel, signal.since)
 
 
