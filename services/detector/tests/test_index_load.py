@@ -94,6 +94,6 @@ def test_a_clock_keeps_its_last_heartbeat_id_and_partner_once_per_partner() -> N
     assert (one.last_event, two.last_event) == (first, second)
     assert one.last_partner == "telco" and one.last_partner is two.last_partner
     assert monitor.last_activity("HH-EVID01") == T0
-    monitor.restore("HH-EVID03", 3, PHONE, T0, silent=False)
+    monitor.restore_seconds("HH-EVID03", 3, PHONE, T0.timestamp(), silent=False)
     assert monitor.households["HH-EVID03"].channels[PHONE].last_event is None
     assert monitor.last_activity("HH-EVID03") is None  # nothing heard since the load

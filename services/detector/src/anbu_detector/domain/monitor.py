@@ -328,31 +328,6 @@ class Monitor:
                     found += 1
         return found
 
-    def restore(
-        self,
-        household_id: str,
-        partition: int,
-        channel: MonitoringChannel,
-        last_active: datetime,
-        silent: bool,
-        rhythm: ChannelRhythm | None = None,
-        now: datetime | None = None,
-    ) -> None:
-        """Load one channel's durable state (on partition assignment).
-
-        ``rhythm``: its learned week as stored; a channel under a learned rhythm without one
-        stored starts from the cold-start default, learning from ``now`` on.
-        """
-        self.restore_seconds(
-            household_id,
-            partition,
-            channel,
-            epoch_seconds(last_active),
-            silent,
-            rhythm,
-            epoch_seconds(now) if now is not None else None,
-        )
-
     def restore_seconds(
         self,
         household_id: str,
@@ -363,8 +338,12 @@ class Monitor:
         rhythm: ChannelRhythm | None = None,
         now: float | None = None,
     ) -> None:
-        """``restore`` with its instants in epoch seconds, as the store keeps them (a
-        partition load: no datetime made and taken apart again per clock)."""
+        """Load one channel's durable state (on partition assignment), its instants in epoch
+        seconds as the store keeps them (no datetime made and taken apart again per clock).
+
+        ``rhythm``: its learned week as stored; a channel under a learned rhythm without one
+        stored starts from the cold-start default, learning from ``now`` on.
+        """
         watch = self.watch(household_id, partition)
         old = watch.channels.get(channel)
         if old is not None:
