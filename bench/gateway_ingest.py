@@ -256,16 +256,24 @@ async def bench_file(
             raise RuntimeError(f"upload refused: {response.status_code} {response.text[:500]}")
         location = response.headers["location"]
         progress: list[tuple[float, int]] = []
+        last_cpu, last_published = cpu_before, 0
         while True:
             status = (await client.get(location, headers={"X-Api-Key": key})).json()
             progress.append((time.perf_counter() - started, status["published"]))
             if status["state"] in ("completed", "rejected", "failed"):
                 break
             if len(progress) % 20 == 0:
+                # CPU per row over the interval: tells a slower machine (same CPU per row)
+                # from a gateway that does more per row as the file goes on.
+                cpu_now, published_now = sampler.cpu_seconds(), status["published"]
+                rows_done = published_now - last_published
+                per_row = (cpu_now - last_cpu) / rows_done * 1e6 if rows_done else 0.0
                 print(
-                    f"  {progress[-1][0]:6.1f} s: {status['published']:>9} published",
+                    f"  {progress[-1][0]:6.1f} s: {published_now:>9} published, "
+                    f"{per_row:5.1f} us CPU a row since the last line",
                     flush=True,
                 )
+                last_cpu, last_published = cpu_now, published_now
             await asyncio.sleep(0.5)
         elapsed = time.perf_counter() - started
     cpu = sampler.cpu_seconds() - cpu_before

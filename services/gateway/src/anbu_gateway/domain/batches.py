@@ -15,12 +15,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from .envelope import WrongPartner, to_signal
-from .prepared import Prepared, prepare_signal
+from .prepared import Prepared, PreparedAcrossProcesses, prepare_signal
 from .records import RecordError, invalid
 
 
 @dataclass
-class Parsed:
+class Parsed(PreparedAcrossProcesses):
     candidates: list[Prepared] = field(default_factory=list)  # valid, serialised
     errors: list[RecordError] = field(default_factory=list)
     kinds: dict[str, list[int]] = field(default_factory=dict)  # kind → lines claiming it

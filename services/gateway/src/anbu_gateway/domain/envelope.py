@@ -11,7 +11,7 @@ import hashlib
 import re
 from datetime import datetime
 from typing import Any, cast
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import NAMESPACE_URL, UUID, SafeUUID, uuid5
 
 from pydantic import TypeAdapter
 
@@ -19,6 +19,7 @@ from anbu_contracts import SIGNAL_MODELS, AnySignal, Signal, SignalKind, any_sig
 
 SIGNAL_NAMESPACE = uuid5(NAMESPACE_URL, "https://anbu.example/signals")
 ENVELOPE_FIELDS = ("event_id", "produced_at", "source", "schema_version")
+_ENVELOPE_SET = frozenset(ENVELOPE_FIELDS)
 # Fields that do not change what was observed: a resend may differ in them.
 _NOT_CONTENT = {"event_id", "produced_at", "correlation_id", "causation_id"}
 
@@ -31,16 +32,39 @@ class WrongPartner(ValueError):
     """A body claims a partner id other than the authenticated key's."""
 
 
+_NAMESPACE_BYTES = SIGNAL_NAMESPACE.bytes
+# uuid5's version (5) and variant (RFC 4122) bits, set on the first 16 bytes of the SHA-1
+_KEEP = 0xFFFFFFFF_FFFF_0FFF_3FFF_FFFFFFFFFFFF
+_VERSION_5 = 0x00000000_0000_5000_8000_000000000000
+_new_uuid = object.__new__
+_set_slot = object.__setattr__
+
+
 def signal_event_id(partner_id: str, partner_event_id: str) -> UUID:
-    """The envelope id of a partner's observation: the same for every resend."""
-    return uuid5(SIGNAL_NAMESPACE, f"{partner_id}:{partner_event_id}")
+    """The envelope id of a partner's observation: the same for every resend.
+
+    ``uuid5(SIGNAL_NAMESPACE, f"{partner_id}:{partner_event_id}")``, built without
+    ``UUID.__init__``'s argument checks (half of uuid5's ~3 µs, once per file row; the same
+    value and ``is_safe``, tested against ``uuid5``).
+    """
+    name = f"{partner_id}:{partner_event_id}".encode()
+    digest = hashlib.sha1(_NAMESPACE_BYTES + name, usedforsecurity=False).digest()
+    value = int.from_bytes(digest[:16]) & _KEEP | _VERSION_5
+    uuid = _new_uuid(UUID)
+    _set_slot(uuid, "int", value)
+    _set_slot(uuid, "is_safe", SafeUUID.unknown)
+    return uuid
 
 
 def _envelope(body: dict[str, Any], partner_id: str, now: datetime) -> dict[str, Any]:
     claimed = body.get("partner_id")
     if claimed is not None and claimed != partner_id:
         raise WrongPartner(f"this key belongs to {partner_id}, not {claimed}")
-    data = {k: v for k, v in body.items() if k not in ENVELOPE_FIELDS}
+    # a file row's body never has envelope fields (its columns are fixed): copied at C speed
+    if _ENVELOPE_SET.isdisjoint(body):
+        data = body.copy()
+    else:
+        data = {k: v for k, v in body.items() if k not in ENVELOPE_FIELDS}
     data["partner_id"] = partner_id
     data["source"] = partner_id
     data["produced_at"] = now
