@@ -68,16 +68,17 @@ class PreparedAcrossProcesses:
 def prepare_signal(line: int, signal: Signal, row: int | None = None) -> Prepared:
     """A validated signal ready to send, serialised once (its digest comes from the value)."""
     value, digest = serialised(signal)
+    # positional (Prepared's field order): a keyword call costs more, once per record
     return Prepared(
-        line=line,
-        partner_event_id=signal.partner_event_id,
-        kind=cast(Any, signal).kind,  # a concrete model's literal: the SignalKind value
-        digest=digest,
-        event_id=str(signal.event_id),
-        household_id=signal.household_id,
-        correlation_id=signal.correlation_id,
-        value=value,
-        row=row,
+        line,
+        signal.partner_event_id,
+        cast(Any, signal).kind,  # a concrete model's literal: the SignalKind value
+        digest,
+        str(signal.event_id),
+        signal.household_id,
+        signal.correlation_id,
+        value,
+        row,
     )
 
 
