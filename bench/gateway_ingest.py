@@ -244,6 +244,7 @@ async def bench_file(
     baseline = sampler.rss()
     sampler.start()
     cpu_before = sampler.cpu_seconds()
+    main_cpu_before = sampler.main_cpu_seconds()
     async with httpx.AsyncClient(base_url=GATEWAY, timeout=600) as client:
         started = time.perf_counter()
         response = await client.post(
@@ -278,6 +279,7 @@ async def bench_file(
             await asyncio.sleep(0.5)
         elapsed = time.perf_counter() - started
     cpu = sampler.cpu_seconds() - cpu_before
+    main_cpu = sampler.main_cpu_seconds() - main_cpu_before
     workers_peak = max(sampler.worker_samples, default=0)
     peak = await sampler.stop()
     published = await topic_total(bootstrap, SignalKind.ARREARS) - before
@@ -308,6 +310,7 @@ async def bench_file(
         "validation_workers_rss_mib_peak": mib(workers_peak),
         "gateway_cpu_seconds": round(cpu, 1),
         "gateway_cpu_us_per_row": round(cpu / rows * 1e6, 1),
+        "gateway_main_process_cpu_us_per_row": round(main_cpu / rows * 1e6, 1),
     }
 
 
