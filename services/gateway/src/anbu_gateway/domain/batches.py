@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import ValidationError
 
@@ -21,6 +21,8 @@ from .records import RecordError, invalid
 
 @dataclass
 class Parsed(PreparedAcrossProcesses):
+    PREPARED: ClassVar[str] = "candidates"  # crosses from a worker (check_body)
+
     candidates: list[Prepared] = field(default_factory=list)  # valid, serialised
     errors: list[RecordError] = field(default_factory=list)
     kinds: dict[str, list[int]] = field(default_factory=dict)  # kind → lines claiming it

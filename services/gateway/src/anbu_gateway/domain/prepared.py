@@ -53,7 +53,7 @@ class PreparedAcrossProcesses:
     (docs/performance.md). For dataclasses that travel back from a worker.
     """
 
-    PREPARED: ClassVar[str] = "candidates"
+    PREPARED: ClassVar[str]
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
