@@ -244,6 +244,7 @@ async def bench_file(
     baseline = sampler.rss()
     sampler.start()
     cpu_before = sampler.cpu_seconds()
+    main_cpu_before = sampler.main_cpu_seconds()
     async with httpx.AsyncClient(base_url=GATEWAY, timeout=600) as client:
         started = time.perf_counter()
         response = await client.post(
@@ -256,19 +257,29 @@ async def bench_file(
             raise RuntimeError(f"upload refused: {response.status_code} {response.text[:500]}")
         location = response.headers["location"]
         progress: list[tuple[float, int]] = []
+        last_cpu, last_published = cpu_before, 0
         while True:
             status = (await client.get(location, headers={"X-Api-Key": key})).json()
             progress.append((time.perf_counter() - started, status["published"]))
             if status["state"] in ("completed", "rejected", "failed"):
                 break
             if len(progress) % 20 == 0:
+                # CPU per row over the interval: tells a slower machine (same CPU per row)
+                # from a gateway that does more per row as the file goes on.
+                cpu_now, published_now = sampler.cpu_seconds(), status["published"]
+                rows_done = published_now - last_published
+                per_row = (cpu_now - last_cpu) / rows_done * 1e6 if rows_done else 0.0
                 print(
-                    f"  {progress[-1][0]:6.1f} s: {status['published']:>9} published",
+                    f"  {progress[-1][0]:6.1f} s: {published_now:>9} published, "
+                    f"{per_row:5.1f} us CPU a row since the last line, "
+                    f"{unwritten_mib():6.1f} MiB of this machine's writes not on disk yet",
                     flush=True,
                 )
+                last_cpu, last_published = cpu_now, published_now
             await asyncio.sleep(0.5)
         elapsed = time.perf_counter() - started
     cpu = sampler.cpu_seconds() - cpu_before
+    main_cpu = sampler.main_cpu_seconds() - main_cpu_before
     workers_peak = max(sampler.worker_samples, default=0)
     peak = await sampler.stop()
     published = await topic_total(bootstrap, SignalKind.ARREARS) - before
@@ -299,7 +310,19 @@ async def bench_file(
         "validation_workers_rss_mib_peak": mib(workers_peak),
         "gateway_cpu_seconds": round(cpu, 1),
         "gateway_cpu_us_per_row": round(cpu / rows * 1e6, 1),
+        "gateway_main_process_cpu_us_per_row": round(main_cpu / rows * 1e6, 1),
     }
+
+
+def unwritten_mib() -> float:
+    """Dirty + Writeback pages of the whole machine (Linux; 0 elsewhere): a slowdown that
+    comes with a growing backlog of writes is the disk's, not more work per row."""
+    try:
+        text = Path("/proc/meminfo").read_text()
+    except OSError:
+        return 0.0
+    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    return sum(int(fields.get(k, "0 kB").split()[0]) for k in ("Dirty", "Writeback")) / 1024
 
 
 def paced_seconds() -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from uuid import uuid5
 
 import pytest
 from hypothesis import given
@@ -19,6 +20,7 @@ from anbu_gateway.domain.batches import count_records, parse_ndjson
 from anbu_gateway.domain.csv_columns import COLUMNS, HeaderError, parse_header
 from anbu_gateway.domain.encoding import CP949, UTF8, UnsupportedEncoding, declared, reads_as_korean
 from anbu_gateway.domain.envelope import (
+    SIGNAL_NAMESPACE,
     WrongPartner,
     content_digest,
     signal_event_id,
@@ -177,6 +179,49 @@ def test_a_header_missing_a_required_column_names_it() -> None:
                 "amount_krw",
             ],
         )
+
+
+@given(st.text(), st.text())
+def test_the_envelope_id_is_uuid5_of_the_partner_and_its_event_id(
+    partner_id: str, partner_event_id: str
+) -> None:
+    made = signal_event_id(partner_id, partner_event_id)
+    expected = uuid5(SIGNAL_NAMESPACE, f"{partner_id}:{partner_event_id}")
+    assert (made, str(made), made.version, made.is_safe) == (
+        expected,
+        str(expected),
+        5,
+        expected.is_safe,
+    )
+    assert hash(made) == hash(expected)
+
+
+def test_a_rows_body_leaves_out_empty_cells_and_converts_lists_and_series() -> None:
+    header = parse_header(
+        SignalKind.USAGE_DROP,
+        ["daily_usage", "household_id", "partner_event_id", "occurred_at", "utility", "drop_ratio"],
+    )
+    body = header.body(
+        [
+            " 2026-11-01:3.2; 2026-11-02 : 0.4;",
+            "HH-AAAAAA ",
+            "u-1",
+            "2026-11-01T09:00:00Z",
+            "power",
+            " ",
+        ]
+    )
+    assert list(body.items()) == [
+        (
+            "daily_usage",
+            [{"day": "2026-11-01", "value": "3.2"}, {"day": "2026-11-02", "value": "0.4"}],
+        ),
+        ("household_id", "HH-AAAAAA"),
+        ("partner_event_id", "u-1"),
+        ("occurred_at", "2026-11-01T09:00:00Z"),
+        ("utility", "power"),
+    ]
+    assert header.body(["x", "HH-AAAAAA", "u-1", "", "", ""])["daily_usage"] == "x"
 
 
 def test_headers_are_case_insensitive_and_lists_split_on_semicolons() -> None:

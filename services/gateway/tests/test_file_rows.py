@@ -3,17 +3,20 @@ the same refusals as validating and serialising each signal on its own."""
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.partitioner import murmur2 as kafka_murmur2
 
 from anbu_contracts import SignalKind
 from anbu_gateway.adapters import csv_files
 from anbu_gateway.adapters.csv_spans import FileToCheck, Span, check_span
 from anbu_gateway.adapters.kafka_batches import hashed_partitioner
+from anbu_gateway.adapters.key_hashes import murmur2
 from anbu_gateway.adapters.validation_pool import ValidationPool
 from anbu_gateway.domain.csv_columns import COLUMNS, COMMON_REQUIRED, parse_header
 from anbu_gateway.domain.envelope import content_digest, serialised, to_signal_of_kind
@@ -176,3 +179,26 @@ def test_keys_hashed_in_the_worker_choose_the_default_partitioners_partition(
         chosen = [partition(p.key, every, every) for p in chunk.prepared]
         assert chosen == [DefaultPartitioner()(p.key, every, every) for p in chunk.prepared]
         assert len(set(chosen)) == len(every)
+
+
+@pytest.mark.parametrize("length", range(0, 41))
+def test_keys_are_hashed_with_kafkas_murmur2_at_every_length(length: int) -> None:
+    keys = [bytes(range(i, i + length)) for i in (0, 97, 200)]
+    keys += [("가" * length).encode()[:length], b"\xff" * length]
+    assert [murmur2(k) for k in keys] == [kafka_murmur2(k) for k in keys]
+
+
+def test_a_checked_chunk_crosses_processes_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "arrears.csv"
+    path.write_bytes(FILES["tricky"].encode())
+    header = parse_header(SignalKind.ARREARS, csv_files.read_header(path, "utf-8-sig") or [])
+    size = path.stat().st_size
+    file = FileToCheck(path, "utf-8-sig", size, True, header, SignalKind.ARREARS, PARTNER, 0)
+    chunk = check_span(file, Span(0, size, 1, 1), NOW)
+    assert chunk.prepared and chunk.errors
+
+    crossed = pickle.loads(pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL))
+
+    assert crossed == chunk
+    assert all(type(p) is Prepared for p in crossed.prepared)
+    assert [p.key for p in crossed.prepared] == [p.key for p in chunk.prepared]

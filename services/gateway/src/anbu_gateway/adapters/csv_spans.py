@@ -21,13 +21,13 @@ import io
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 from anbu_contracts import SignalKind
 
 from ..domain.csv_columns import Header
 from ..domain.file_rows import Record, check_rows
-from ..domain.prepared import Prepared
+from ..domain.prepared import Prepared, PreparedAcrossProcesses
 from ..domain.records import RecordError
 from .key_hashes import hash_keys
 
@@ -92,12 +92,14 @@ def next_span(path: Path, start: int, first_line: int, rows: int) -> Span:
 
 
 @dataclass
-class Chunk:
+class Chunk(PreparedAcrossProcesses):
     """A span's records checked: ``rows`` of them after the resume point, ``seen`` in all.
 
     Rows (of the refusals and prepared records) are numbered within the chunk; ``first_row``
     is the file's row before the chunk's first (set when the chunk is handed out in order).
     """
+
+    PREPARED: ClassVar[str] = "prepared"
 
     prepared: list[Prepared]
     errors: list[RecordError]

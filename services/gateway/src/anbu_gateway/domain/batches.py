@@ -10,17 +10,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import ValidationError
 
 from .envelope import WrongPartner, to_signal
-from .prepared import Prepared, prepare_signal
+from .prepared import Prepared, PreparedAcrossProcesses, prepare_signal
 from .records import RecordError, invalid
 
 
 @dataclass
-class Parsed:
+class Parsed(PreparedAcrossProcesses):
+    PREPARED: ClassVar[str] = "candidates"  # crosses from a worker (check_body)
+
     candidates: list[Prepared] = field(default_factory=list)  # valid, serialised
     errors: list[RecordError] = field(default_factory=list)
     kinds: dict[str, list[int]] = field(default_factory=dict)  # kind → lines claiming it

@@ -11,7 +11,7 @@ number) would ride along.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from anbu_contracts import SignalKind
@@ -118,6 +118,13 @@ class Header:
 
     kind: KindColumns
     names: tuple[str, ...]
+    # the header's list and series columns, whose cells are converted; the others' cells
+    # are taken as they stand (found once per file, not per cell: this runs for every row)
+    special: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        special = self.kind.lists | {"daily_usage"}
+        object.__setattr__(self, "special", tuple(n for n in self.names if n in special))
 
     @property
     def width(self) -> int:
@@ -125,17 +132,18 @@ class Header:
 
     def body(self, cells: Sequence[str]) -> dict[str, Any]:
         """The signal body of one row (``cells`` must have the header's width)."""
-        body: dict[str, Any] = {}
-        for name, raw in zip(self.names, cells, strict=True):
-            value = raw.strip()
-            if not value:
+        # built at C speed (a header has no repeated column); empty cells are left out
+        body: dict[str, Any] = dict(zip(self.names, map(str.strip, cells), strict=True))
+        if "" in body.values():
+            body = {name: value for name, value in body.items() if value}
+        for name in self.special:
+            value = body.get(name)
+            if value is None:
                 continue
             if name in self.kind.lists:
                 body[name] = [v.strip() for v in value.split(LIST_SEPARATOR) if v.strip()]
-            elif name == "daily_usage":
-                body[name] = _daily_usage(value)
             else:
-                body[name] = value
+                body[name] = _daily_usage(value)
         return body
 
 
