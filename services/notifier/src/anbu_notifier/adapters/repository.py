@@ -30,6 +30,7 @@ RECEIPTS: Table = ReceiptRow.__table__  # type: ignore[attr-defined]
 REQUEST_COLUMNS = tuple(c.name for c in REQUESTS.columns)
 DELIVERY_COLUMNS = tuple(c.name for c in DELIVERIES.columns)
 MessageRef = tuple[str, str]  # (channel, provider message id)
+Changed = tuple[dict[str, Any], set[str]]  # a row's values, the columns that changed
 
 
 def _request_values(n: Notification) -> dict[str, Any]:
@@ -55,6 +56,10 @@ def _notification(row: Any) -> Notification:
     values = dict(row._mapping)
     values["status"] = DeliveryStatus(values["status"])
     return Notification(**values)
+
+
+def _differing(values: dict[str, Any], before: dict[str, Any]) -> set[str]:
+    return {name for name, value in values.items() if value != before[name]}
 
 
 @cache
@@ -126,21 +131,31 @@ class NotifierRepository:
                 .order_by(REQUESTS.c.request_key)
             )
             for row in self.session.execute(query.with_for_update() if lock else query):
-                notification = _notification(row)
-                self._map[notification.request_key] = notification
-                self._saved[notification.request_key] = _request_values(notification)
-            found = [k for k in wanted if k in self._map]
-            for row in self.session.execute(
-                select(DELIVERIES)
-                .where(DELIVERIES.c.request_key.in_(found))
-                .order_by(DELIVERIES.c.request_key, DELIVERIES.c.person_ref)
-            ):
-                delivery = _delivery(row)
-                self._map[delivery.request_key].deliveries.append(delivery)
-                self._saved_deliveries[(delivery.request_key, delivery.person_ref)] = (
-                    _delivery_values(delivery)
-                )
+                self._loaded(row)
+            self._load_deliveries([k for k in wanted if k in self._map])
         return {k: self._map[k] for k in keys if k in self._map}
+
+    def _loaded(self, row: Any) -> Notification:
+        """Take a request row into the identity map (as loaded, for :meth:`save`)."""
+        notification = _notification(row)
+        self._map[notification.request_key] = notification
+        self._saved[notification.request_key] = _request_values(notification)
+        return notification
+
+    def _load_deliveries(self, keys: list[str]) -> None:
+        """Attach the deliveries of the requests ``keys`` (in the map already)."""
+        if not keys:
+            return
+        for row in self.session.execute(
+            select(DELIVERIES)
+            .where(DELIVERIES.c.request_key.in_(keys))
+            .order_by(DELIVERIES.c.request_key, DELIVERIES.c.person_ref)
+        ):
+            delivery = _delivery(row)
+            self._map[delivery.request_key].deliveries.append(delivery)
+            self._saved_deliveries[(delivery.request_key, delivery.person_ref)] = _delivery_values(
+                delivery
+            )
 
     def get(self, key: str) -> Notification:
         found = self.load([key]).get(key)
@@ -150,15 +165,17 @@ class NotifierRepository:
 
     def save(self) -> list[tuple[Notification, StatusChange]]:
         """Write what changed since loading; return the status changes to publish."""
-        new_requests, changed_requests = [], []
-        new_deliveries, changed_deliveries = [], []
+        new_requests: list[dict[str, Any]] = []
+        new_deliveries: list[dict[str, Any]] = []
+        changed_requests: list[Changed] = []
+        changed_deliveries: list[Changed] = []
         changes: list[tuple[Notification, StatusChange]] = []
         for key, notification in self._map.items():
             values = _request_values(notification)
             if key in self._new:
                 new_requests.append(values)
-            elif values != self._saved.get(key):
-                changed_requests.append(values)
+            elif names := _differing(values, self._saved[key]):
+                changed_requests.append((values, names))
             self._saved[key] = values
             for delivery in notification.deliveries:
                 ref = (key, delivery.person_ref)
@@ -166,8 +183,8 @@ class NotifierRepository:
                 before = self._saved_deliveries.get(ref)
                 if before is None:
                     new_deliveries.append(d_values)
-                elif d_values != before:
-                    changed_deliveries.append(d_values)
+                elif names := _differing(d_values, before):
+                    changed_deliveries.append((d_values, names))
                 self._saved_deliveries[ref] = d_values
             changes.extend((notification, change) for change in notification.changes)
             notification.changes.clear()
@@ -185,15 +202,18 @@ class NotifierRepository:
             self._applied.clear()
         return changes
 
-    def _write(
-        self, table: Table, new: list[dict[str, Any]], changed: list[dict[str, Any]]
-    ) -> None:
+    def _write(self, table: Table, new: list[dict[str, Any]], changed: list[Changed]) -> None:
         if new:
             self.session.execute(insert(table), new)
         if changed:
+            # Only the columns some row of the batch changed (one statement for the batch):
+            # rewriting every column, the request's JSON among them, was most of the cost.
             keys = [c.name for c in table.primary_key.columns]
-            names = tuple(changed[0])
-            params = [{**v, **{f"b_{k}": v[k] for k in keys}} for v in changed]
+            moved = set().union(*(names for _, names in changed))
+            names = tuple(c.name for c in table.columns if c.name in moved)
+            params = [
+                {**{n: v[n] for n in names}, **{f"b_{k}": v[k] for k in keys}} for v, _ in changed
+            ]
             self.session.execute(_by_key(table, names), params)
 
     # -- claims --------------------------------------------------------------------------
@@ -208,27 +228,36 @@ class NotifierRepository:
         lease_until: datetime,
     ) -> list[Notification]:
         """Claim up to ``limit`` requests due by ``due_by`` (a lease until ``lease_until``;
-        leases are about processes, so wall-clock time) and load them."""
+        leases are about processes, so wall-clock time) and load them.
+
+        One ``UPDATE … RETURNING`` picks, leases and reads the requests (it was a SELECT of
+        candidates, an UPDATE and a reload); their deliveries follow in one SELECT. The
+        UPDATE re-checks that each row is still free, so two instances never both claim
+        a request; on PostgreSQL the pick skips rows another transaction holds locked.
+        """
         free = or_(REQUESTS.c.claimed_by.is_(None), REQUESTS.c.lease_until < real_now)
-        candidates = [
-            key
-            for (key,) in self.session.execute(
-                select(REQUESTS.c.request_key)
-                .where(REQUESTS.c.next_at <= due_by, free)
-                .order_by(REQUESTS.c.priority, REQUESTS.c.next_at)
-                .limit(limit + len(busy))
-            )
-            if key not in busy
-        ][:limit]
-        if not candidates:
-            return []
-        self.session.execute(
-            update(REQUESTS)
-            .where(REQUESTS.c.request_key.in_(candidates), free)
-            .values(claimed_by=instance, lease_until=lease_until)
+        due = (
+            select(REQUESTS.c.request_key)
+            .where(REQUESTS.c.next_at <= due_by, free)
+            .order_by(REQUESTS.c.priority, REQUESTS.c.next_at)
+            .limit(limit)
         )
-        loaded = self.load(candidates, lock=False)
-        return [n for n in loaded.values() if n.claimed_by == instance]
+        if busy:  # ours, still in flight (a lease outlived by a slow send is not retaken)
+            due = due.where(REQUESTS.c.request_key.not_in(busy))
+        if self.session.get_bind().dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        claimed = self.session.execute(
+            update(REQUESTS)
+            .where(REQUESTS.c.request_key.in_(due.scalar_subquery()), free)
+            .values(claimed_by=instance, lease_until=lease_until)
+            .returning(*REQUESTS.columns)
+        ).all()
+        if not claimed:
+            return []
+        notifications = [self._loaded(row) for row in claimed]
+        self._load_deliveries(sorted(n.request_key for n in notifications))
+        # RETURNING has no order: most urgent first, as the pick chose them
+        return sorted(notifications, key=lambda n: (n.priority, n.next_at or real_now))
 
     def release_all(self, instance: str) -> int:
         result = self.session.execute(
