@@ -15,7 +15,17 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, delete, insert, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlmodel import Session
 
 from anbu_contracts import DeliveryStatus
@@ -45,21 +55,36 @@ def _delivery_values(d: Delivery) -> dict[str, Any]:
     return values
 
 
-def _delivery(row: Any) -> Delivery:
-    values = dict(row._mapping)
-    values["state"] = DeliveryState(values["state"])
+def _delivery(row: Any) -> tuple[Delivery, dict[str, Any]]:
+    """A delivery from its row (columns in table order), and its values as loaded."""
+    values = dict(zip(DELIVERY_COLUMNS, row, strict=True))
     values["plan"] = list(values["plan"] or [])
-    return Delivery(**values)
+    return Delivery(**{**values, "state": DeliveryState(values["state"])}), values
 
 
-def _notification(row: Any) -> Notification:
-    values = dict(row._mapping)
-    values["status"] = DeliveryStatus(values["status"])
-    return Notification(**values)
+def _notification(row: Any) -> tuple[Notification, dict[str, Any]]:
+    """A request from its row (columns in table order), and its values as loaded."""
+    values = dict(zip(REQUEST_COLUMNS, row, strict=True))
+    return Notification(**{**values, "status": DeliveryStatus(values["status"])}), values
 
 
 def _differing(values: dict[str, Any], before: dict[str, Any]) -> set[str]:
+    """The columns whose values changed (none, cheaply, for an unchanged row)."""
+    if values == before:
+        return set()
     return {name for name, value in values.items() if value != before[name]}
+
+
+def _refs_in(
+    provider: ColumnElement[Any], message_id: ColumnElement[Any], refs: Iterable[MessageRef]
+) -> ColumnElement[bool]:
+    """``(provider, message_id) IN refs`` as ``provider = p AND message_id IN (…)`` per
+    provider: SQLite answers a row-value IN by scanning the whole table (every receipt
+    or delivery ever kept, once per batch); this form searches the index."""
+    by_provider: dict[str, list[str]] = {}
+    for p, m in refs:
+        by_provider.setdefault(p, []).append(m)
+    return or_(*(and_(provider == p, message_id.in_(ids)) for p, ids in by_provider.items()))
 
 
 @cache
@@ -137,9 +162,9 @@ class NotifierRepository:
 
     def _loaded(self, row: Any) -> Notification:
         """Take a request row into the identity map (as loaded, for :meth:`save`)."""
-        notification = _notification(row)
+        notification, values = _notification(row)
         self._map[notification.request_key] = notification
-        self._saved[notification.request_key] = _request_values(notification)
+        self._saved[notification.request_key] = values
         return notification
 
     def _load_deliveries(self, keys: list[str]) -> None:
@@ -151,14 +176,14 @@ class NotifierRepository:
             .where(DELIVERIES.c.request_key.in_(keys))
             .order_by(DELIVERIES.c.request_key, DELIVERIES.c.person_ref)
         ):
-            delivery = _delivery(row)
+            delivery, values = _delivery(row)
             self._map[delivery.request_key].deliveries.append(delivery)
-            self._saved_deliveries[(delivery.request_key, delivery.person_ref)] = _delivery_values(
-                delivery
-            )
+            self._saved_deliveries[(delivery.request_key, delivery.person_ref)] = values
 
     def get(self, key: str) -> Notification:
-        found = self.load([key]).get(key)
+        found = self._map.get(key)  # most often loaded with its batch already
+        if found is None:
+            found = self.load([key]).get(key)
         if found is None:
             raise LookupError(f"request {key} vanished")
         return found
@@ -274,7 +299,7 @@ class NotifierRepository:
             return set()
         rows = self.session.execute(
             select(RECEIPTS.c.provider, RECEIPTS.c.message_id).where(
-                tuple_(RECEIPTS.c.provider, RECEIPTS.c.message_id).in_(list(refs))
+                _refs_in(RECEIPTS.c.provider, RECEIPTS.c.message_id, refs)
             )
         )
         return {(p, m) for p, m in rows}
@@ -302,7 +327,7 @@ class NotifierRepository:
             return {}
         rows = self.session.execute(
             select(RECEIPTS.c.provider, RECEIPTS.c.message_id, RECEIPTS.c.status, RECEIPTS.c.reason)
-            .where(tuple_(RECEIPTS.c.provider, RECEIPTS.c.message_id).in_(list(refs)))
+            .where(_refs_in(RECEIPTS.c.provider, RECEIPTS.c.message_id, refs))
             .where(RECEIPTS.c.applied_at.is_(None))
         )
         found = {(p, m): (status, reason) for p, m, status, reason in rows}
@@ -359,7 +384,7 @@ class NotifierRepository:
                 DELIVERIES.c.provider_message_id,
                 DELIVERIES.c.request_key,
                 DELIVERIES.c.person_ref,
-            ).where(tuple_(DELIVERIES.c.channel, DELIVERIES.c.provider_message_id).in_(list(refs)))
+            ).where(_refs_in(DELIVERIES.c.channel, DELIVERIES.c.provider_message_id, refs))
         )
         found = {(c, m): (k, p) for c, m, k, p in rows}
         self._owners.update(found)
