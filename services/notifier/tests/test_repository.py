@@ -49,13 +49,12 @@ def test_receipts_and_deliveries_are_found_by_message_through_their_indexes(
     refs = [("sms", "m-1"), ("sms", "m-2"), ("alimtalk", "a-1")]
 
     def lookups(repos: NotifierRepository) -> None:
-        repos.receipts_on_file(refs)
         repos.held_receipts(refs)
         repos.deliveries_for(refs)
 
     plans = plans_of(tmp_path, lookups)
 
-    assert len(plans) == 3
+    assert len(plans) == 2
     for plan in plans:
         assert "SCAN delivery" not in plan, plan  # a whole-table scan per batch
         assert "SEARCH" in plan, plan

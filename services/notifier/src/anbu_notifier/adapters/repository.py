@@ -26,6 +26,8 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from anbu_contracts import DeliveryStatus
@@ -119,7 +121,7 @@ class NotifierRepository:
         self._new_receipts: set[MessageRef] = set()
         self._owners: dict[MessageRef, tuple[str, str]] = {}
         self._held: dict[MessageRef, tuple[str, str | None] | None] = {}
-        self._applied: dict[MessageRef, datetime] = {}  # receipts applied, written by save
+        self._applied: dict[MessageRef, datetime | None] = {}  # receipts (un)applied, by save
 
     # -- requests ------------------------------------------------------------------------
 
@@ -294,20 +296,19 @@ class NotifierRepository:
 
     # -- receipts ------------------------------------------------------------------------
 
-    def receipts_on_file(self, refs: Sequence[MessageRef]) -> set[MessageRef]:
-        if not refs:
-            return set()
-        rows = self.session.execute(
-            select(RECEIPTS.c.provider, RECEIPTS.c.message_id).where(
-                _refs_in(RECEIPTS.c.provider, RECEIPTS.c.message_id, refs)
-            )
-        )
-        return {(p, m) for p, m in rows}
-
     def add_receipts(self, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            self.session.execute(insert(RECEIPTS), rows)
-            self._new_receipts.update((r["provider"], r["message_id"]) for r in rows)
+        """Keep receipts not on file yet, in one statement that also says which were new
+        (``INSERT … ON CONFLICT DO NOTHING RETURNING``: a duplicate is skipped, not read
+        first); :meth:`first_receipt` answers from it."""
+        if not rows:
+            return
+        dialect = self.session.get_bind().dialect.name
+        kept = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(RECEIPTS)
+        new = self.session.execute(
+            kept.on_conflict_do_nothing().returning(RECEIPTS.c.provider, RECEIPTS.c.message_id),
+            rows,
+        )
+        self._new_receipts.update((p, m) for p, m in new)
 
     def first_receipt(self, ref: MessageRef) -> bool:
         """True the first time this unit asks about a receipt it added (later: a duplicate)."""
@@ -341,8 +342,9 @@ class NotifierRepository:
             self.held_receipts([ref])
         return self._held[ref]
 
-    def receipts_applied(self, refs: Sequence[MessageRef], now: datetime) -> None:
-        """Mark receipts applied (written by :meth:`save`, one statement for the batch)."""
+    def receipts_applied(self, refs: Sequence[MessageRef], now: datetime | None) -> None:
+        """Mark receipts applied (``None``: not applied after all; written by :meth:`save`,
+        one statement for the batch)."""
         for ref in refs:
             self._applied[ref] = now
 
