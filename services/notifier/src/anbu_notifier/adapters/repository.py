@@ -16,7 +16,6 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Table,
     and_,
     bindparam,
@@ -46,13 +45,15 @@ Changed = tuple[dict[str, Any], set[str]]  # a row's values, the columns that ch
 
 
 def _request_values(n: Notification) -> dict[str, Any]:
-    values = {c: getattr(n, c) for c in REQUEST_COLUMNS}
+    fields = vars(n)
+    values = {c: fields[c] for c in REQUEST_COLUMNS}
     values["status"] = n.status.value
     return values
 
 
 def _delivery_values(d: Delivery) -> dict[str, Any]:
-    values = {c: getattr(d, c) for c in DELIVERY_COLUMNS}
+    fields = vars(d)
+    values = {c: fields[c] for c in DELIVERY_COLUMNS}
     values["state"] = d.state.value
     return values
 
@@ -77,16 +78,68 @@ def _differing(values: dict[str, Any], before: dict[str, Any]) -> set[str]:
     return {name for name, value in values.items() if value != before[name]}
 
 
-def _refs_in(
-    provider: ColumnElement[Any], message_id: ColumnElement[Any], refs: Iterable[MessageRef]
-) -> ColumnElement[bool]:
-    """``(provider, message_id) IN refs`` as ``provider = p AND message_id IN (…)`` per
-    provider: SQLite answers a row-value IN by scanning the whole table (every receipt
-    or delivery ever kept, once per batch); this form searches the index."""
+def _by_provider(refs: Iterable[MessageRef]) -> dict[str, list[str]]:
     by_provider: dict[str, list[str]] = {}
-    for p, m in refs:
-        by_provider.setdefault(p, []).append(m)
-    return or_(*(and_(provider == p, message_id.in_(ids)) for p, ids in by_provider.items()))
+    for provider, message_id in refs:
+        by_provider.setdefault(provider, []).append(message_id)
+    return by_provider
+
+
+# The hot statements, built once: ``IN`` lists are expanding parameters, so a batch binds
+# its keys instead of building (and caching the key of) a new expression every time.
+_KEYS = bindparam("keys", expanding=True)
+_LOAD_REQUESTS = (
+    select(REQUESTS).where(REQUESTS.c.request_key.in_(_KEYS)).order_by(REQUESTS.c.request_key)
+)
+_LOAD_DELIVERIES = (
+    select(DELIVERIES)
+    .where(DELIVERIES.c.request_key.in_(_KEYS))
+    .order_by(DELIVERIES.c.request_key, DELIVERIES.c.person_ref)
+)
+# (provider, message id) look-ups as ``provider = :p AND message_id IN (…)``, one per
+# provider: SQLite answers a row-value IN by scanning the whole table (every receipt or
+# delivery ever kept, once per batch); this form searches the index.
+_HELD_RECEIPTS = (
+    select(RECEIPTS.c.provider, RECEIPTS.c.message_id, RECEIPTS.c.status, RECEIPTS.c.reason)
+    .where(RECEIPTS.c.provider == bindparam("provider"))
+    .where(RECEIPTS.c.message_id.in_(bindparam("ids", expanding=True)))
+    .where(RECEIPTS.c.applied_at.is_(None))
+)
+_DELIVERIES_BY_MESSAGE = select(
+    DELIVERIES.c.channel,
+    DELIVERIES.c.provider_message_id,
+    DELIVERIES.c.request_key,
+    DELIVERIES.c.person_ref,
+).where(
+    DELIVERIES.c.channel == bindparam("provider"),
+    DELIVERIES.c.provider_message_id.in_(bindparam("ids", expanding=True)),
+)
+_FREE = or_(REQUESTS.c.claimed_by.is_(None), REQUESTS.c.lease_until < bindparam("real_now"))
+_DUE = (
+    select(REQUESTS.c.request_key)
+    .where(
+        REQUESTS.c.next_at <= bindparam("due_by"),
+        _FREE,
+        REQUESTS.c.request_key.not_in(bindparam("busy", expanding=True)),
+    )
+    .order_by(REQUESTS.c.priority, REQUESTS.c.next_at)
+    .limit(bindparam("limit"))
+)
+
+
+def _claim(locking: bool) -> Any:
+    """Pick, lease and read in one statement; the UPDATE re-checks that each row is still
+    free, so two instances never both claim a request."""
+    due = _DUE.with_for_update(skip_locked=True) if locking else _DUE
+    return (
+        update(REQUESTS)
+        .where(REQUESTS.c.request_key.in_(due.scalar_subquery()), _FREE)
+        .values(claimed_by=bindparam("instance"), lease_until=bindparam("lease_until"))
+        .returning(*REQUESTS.columns)
+    )
+
+
+_CLAIM = {False: _claim(False), True: _claim(True)}
 
 
 @cache
@@ -152,12 +205,8 @@ class NotifierRepository:
         in key order, so concurrent receipts and sends of one request take turns)."""
         wanted = sorted(set(keys) - set(self._map))
         if wanted:
-            query = (
-                select(REQUESTS)
-                .where(REQUESTS.c.request_key.in_(wanted))
-                .order_by(REQUESTS.c.request_key)
-            )
-            for row in self.session.execute(query.with_for_update() if lock else query):
+            query = _LOAD_REQUESTS.with_for_update() if lock else _LOAD_REQUESTS
+            for row in self.session.execute(query, {"keys": wanted}):
                 self._loaded(row)
             self._load_deliveries([k for k in wanted if k in self._map])
         return {k: self._map[k] for k in keys if k in self._map}
@@ -173,11 +222,7 @@ class NotifierRepository:
         """Attach the deliveries of the requests ``keys`` (in the map already)."""
         if not keys:
             return
-        for row in self.session.execute(
-            select(DELIVERIES)
-            .where(DELIVERIES.c.request_key.in_(keys))
-            .order_by(DELIVERIES.c.request_key, DELIVERIES.c.person_ref)
-        ):
+        for row in self.session.execute(_LOAD_DELIVERIES, {"keys": keys}):
             delivery, values = _delivery(row)
             self._map[delivery.request_key].deliveries.append(delivery)
             self._saved_deliveries[(delivery.request_key, delivery.person_ref)] = values
@@ -262,22 +307,17 @@ class NotifierRepository:
         UPDATE re-checks that each row is still free, so two instances never both claim
         a request; on PostgreSQL the pick skips rows another transaction holds locked.
         """
-        free = or_(REQUESTS.c.claimed_by.is_(None), REQUESTS.c.lease_until < real_now)
-        due = (
-            select(REQUESTS.c.request_key)
-            .where(REQUESTS.c.next_at <= due_by, free)
-            .order_by(REQUESTS.c.priority, REQUESTS.c.next_at)
-            .limit(limit)
-        )
-        if busy:  # ours, still in flight (a lease outlived by a slow send is not retaken)
-            due = due.where(REQUESTS.c.request_key.not_in(busy))
-        if self.session.get_bind().dialect.name == "postgresql":
-            due = due.with_for_update(skip_locked=True)
+        locking = self.session.get_bind().dialect.name == "postgresql"  # SKIP LOCKED
         claimed = self.session.execute(
-            update(REQUESTS)
-            .where(REQUESTS.c.request_key.in_(due.scalar_subquery()), free)
-            .values(claimed_by=instance, lease_until=lease_until)
-            .returning(*REQUESTS.columns)
+            _CLAIM[locking],
+            {
+                "due_by": due_by,
+                "real_now": real_now,
+                "busy": sorted(busy),  # ours, in flight: a lease a slow send outlived
+                "limit": limit,
+                "instance": instance,
+                "lease_until": lease_until,
+            },
         ).all()
         if not claimed:
             return []
@@ -326,12 +366,10 @@ class NotifierRepository:
         """Receipts on file for ``refs`` not applied yet → (status, reason)."""
         if not refs:
             return {}
-        rows = self.session.execute(
-            select(RECEIPTS.c.provider, RECEIPTS.c.message_id, RECEIPTS.c.status, RECEIPTS.c.reason)
-            .where(_refs_in(RECEIPTS.c.provider, RECEIPTS.c.message_id, refs))
-            .where(RECEIPTS.c.applied_at.is_(None))
-        )
-        found = {(p, m): (status, reason) for p, m, status, reason in rows}
+        found = {
+            (p, m): (status, reason)
+            for p, m, status, reason in self._by_message(_HELD_RECEIPTS, refs)
+        }
         for ref in refs:
             self._held[ref] = found.get(ref)
         return found
@@ -380,14 +418,14 @@ class NotifierRepository:
         """(channel, provider message id) → (request key, person ref) of the delivery."""
         if not refs:
             return {}
-        rows = self.session.execute(
-            select(
-                DELIVERIES.c.channel,
-                DELIVERIES.c.provider_message_id,
-                DELIVERIES.c.request_key,
-                DELIVERIES.c.person_ref,
-            ).where(_refs_in(DELIVERIES.c.channel, DELIVERIES.c.provider_message_id, refs))
-        )
-        found = {(c, m): (k, p) for c, m, k, p in rows}
+        found = {(c, m): (k, p) for c, m, k, p in self._by_message(_DELIVERIES_BY_MESSAGE, refs)}
         self._owners.update(found)
         return found
+
+    def _by_message(self, statement: Any, refs: Iterable[MessageRef]) -> list[Any]:
+        """``statement``'s rows for ``refs``, one execution per provider."""
+        return [
+            row
+            for provider, ids in _by_provider(refs).items()
+            for row in self.session.execute(statement, {"provider": provider, "ids": ids})
+        ]
