@@ -124,7 +124,7 @@ async def run(messages: int, database_url: str | None) -> dict[str, Any]:
     with db.schema_lock():
         MIGRATIONS.upgrade(db)
     sms = InProcessSms()
-    service.notifier.channels[Channel.SMS] = sms  # type: ignore[assignment]
+    service.notifier.channels[Channel.SMS] = sms
     requests = requests_for(directory, messages)
     notifier, dispatcher = service.notifier, service.dispatcher
     db_cpu = ThreadCpu(db)

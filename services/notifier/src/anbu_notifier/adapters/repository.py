@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql.elements import BindParameter
 from sqlmodel import Session
 
 from anbu_contracts import DeliveryStatus
@@ -87,7 +88,7 @@ def _by_provider(refs: Iterable[MessageRef]) -> dict[str, list[str]]:
 
 # The hot statements, built once: ``IN`` lists are expanding parameters, so a batch binds
 # its keys instead of building (and caching the key of) a new expression every time.
-_KEYS = bindparam("keys", expanding=True)
+_KEYS: BindParameter[Any] = bindparam("keys", expanding=True)
 _LOAD_REQUESTS = (
     select(REQUESTS).where(REQUESTS.c.request_key.in_(_KEYS)).order_by(REQUESTS.c.request_key)
 )
