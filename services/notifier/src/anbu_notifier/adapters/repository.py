@@ -3,44 +3,42 @@
 One instance lives for one unit of work. It loads every aggregate a batch needs in two
 statements (the requests, locked on PostgreSQL in key order, then their deliveries), keeps
 them in an identity map while the handlers change them, and :meth:`save` writes back only
-what changed — one ``executemany`` per table and statement kind — and hands the status
-changes the aggregates recorded to the caller for the outbox. Core statements, not ORM
-objects: at a thousand messages a second the ORM's per-object bookkeeping was the cost.
+what changed — one ``executemany`` per table and statement kind, setting only the columns
+the batch changed — and hands the status changes the aggregates recorded to the caller for
+the outbox. Core statements (built once, in :mod:`.statements`), not ORM objects: at a
+thousand messages a second the ORM's per-object bookkeeping was the cost.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from functools import cache
 from typing import Any
 
-from sqlalchemy import (
-    Table,
-    and_,
-    bindparam,
-    delete,
-    insert,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Table, and_, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.sql.elements import BindParameter
 from sqlmodel import Session
 
 from anbu_contracts import DeliveryStatus
 
 from ..domain.delivery import Delivery, Notification, StatusChange
 from ..domain.model import DeliveryState
-from .orm import DeliveryRow, NotificationRow, ReceiptRow
+from .statements import (
+    CLAIM,
+    DELIVERIES,
+    DELIVERIES_BY_MESSAGE,
+    DELIVERY_COLUMNS,
+    HELD_RECEIPTS,
+    LOAD_DELIVERIES,
+    LOAD_REQUESTS,
+    RECEIPT_APPLIED,
+    RECEIPTS,
+    REQUEST_COLUMNS,
+    REQUESTS,
+    by_key,
+)
 
-REQUESTS: Table = NotificationRow.__table__  # type: ignore[attr-defined]
-DELIVERIES: Table = DeliveryRow.__table__  # type: ignore[attr-defined]
-RECEIPTS: Table = ReceiptRow.__table__  # type: ignore[attr-defined]
-REQUEST_COLUMNS = tuple(c.name for c in REQUESTS.columns)
-DELIVERY_COLUMNS = tuple(c.name for c in DELIVERIES.columns)
 MessageRef = tuple[str, str]  # (channel, provider message id)
 Changed = tuple[dict[str, Any], set[str]]  # a row's values, the columns that changed
 
@@ -86,83 +84,6 @@ def _by_provider(refs: Iterable[MessageRef]) -> dict[str, list[str]]:
     return by_provider
 
 
-# The hot statements, built once: ``IN`` lists are expanding parameters, so a batch binds
-# its keys instead of building (and caching the key of) a new expression every time.
-_KEYS: BindParameter[Any] = bindparam("keys", expanding=True)
-_LOAD_REQUESTS = (
-    select(REQUESTS).where(REQUESTS.c.request_key.in_(_KEYS)).order_by(REQUESTS.c.request_key)
-)
-_LOAD_DELIVERIES = (
-    select(DELIVERIES)
-    .where(DELIVERIES.c.request_key.in_(_KEYS))
-    .order_by(DELIVERIES.c.request_key, DELIVERIES.c.person_ref)
-)
-# (provider, message id) look-ups as ``provider = :p AND message_id IN (…)``, one per
-# provider: SQLite answers a row-value IN by scanning the whole table (every receipt or
-# delivery ever kept, once per batch); this form searches the index.
-_HELD_RECEIPTS = (
-    select(RECEIPTS.c.provider, RECEIPTS.c.message_id, RECEIPTS.c.status, RECEIPTS.c.reason)
-    .where(RECEIPTS.c.provider == bindparam("provider"))
-    .where(RECEIPTS.c.message_id.in_(bindparam("ids", expanding=True)))
-    .where(RECEIPTS.c.applied_at.is_(None))
-)
-_DELIVERIES_BY_MESSAGE = select(
-    DELIVERIES.c.channel,
-    DELIVERIES.c.provider_message_id,
-    DELIVERIES.c.request_key,
-    DELIVERIES.c.person_ref,
-).where(
-    DELIVERIES.c.channel == bindparam("provider"),
-    DELIVERIES.c.provider_message_id.in_(bindparam("ids", expanding=True)),
-)
-_FREE = or_(REQUESTS.c.claimed_by.is_(None), REQUESTS.c.lease_until < bindparam("real_now"))
-_DUE = (
-    select(REQUESTS.c.request_key)
-    .where(
-        REQUESTS.c.next_at <= bindparam("due_by"),
-        _FREE,
-        REQUESTS.c.request_key.not_in(bindparam("busy", expanding=True)),
-    )
-    .order_by(REQUESTS.c.priority, REQUESTS.c.next_at)
-    .limit(bindparam("limit"))
-)
-
-
-def _claim(locking: bool) -> Any:
-    """Pick, lease and read in one statement; the UPDATE re-checks that each row is still
-    free, so two instances never both claim a request."""
-    due = _DUE.with_for_update(skip_locked=True) if locking else _DUE
-    return (
-        update(REQUESTS)
-        .where(REQUESTS.c.request_key.in_(due.scalar_subquery()), _FREE)
-        .values(claimed_by=bindparam("instance"), lease_until=bindparam("lease_until"))
-        .returning(*REQUESTS.columns)
-    )
-
-
-_CLAIM = {False: _claim(False), True: _claim(True)}
-
-
-@cache
-def _by_key(table: Table, names: tuple[str, ...]) -> Any:
-    """``UPDATE table SET … WHERE <primary key> = :b_<key>`` for ``executemany`` (built once
-    per table and column set: building it per batch was a tenth of the write)."""
-    keys = [c.name for c in table.primary_key.columns]
-    return (
-        update(table)
-        .where(and_(*(table.c[k] == bindparam(f"b_{k}") for k in keys)))
-        .values({n: bindparam(n) for n in names if n not in keys})
-    )
-
-
-_RECEIPT_APPLIED = (
-    update(RECEIPTS)
-    .where(RECEIPTS.c.provider == bindparam("b_provider"))
-    .where(RECEIPTS.c.message_id == bindparam("b_message_id"))
-    .values(applied_at=bindparam("at"))
-)
-
-
 class NotifierRepository:
     """Requests, deliveries and receipts over one transaction's session."""
 
@@ -206,7 +127,7 @@ class NotifierRepository:
         in key order, so concurrent receipts and sends of one request take turns)."""
         wanted = sorted(set(keys) - set(self._map))
         if wanted:
-            query = _LOAD_REQUESTS.with_for_update() if lock else _LOAD_REQUESTS
+            query = LOAD_REQUESTS.with_for_update() if lock else LOAD_REQUESTS
             for row in self.session.execute(query, {"keys": wanted}):
                 self._loaded(row)
             self._load_deliveries([k for k in wanted if k in self._map])
@@ -223,7 +144,7 @@ class NotifierRepository:
         """Attach the deliveries of the requests ``keys`` (in the map already)."""
         if not keys:
             return
-        for row in self.session.execute(_LOAD_DELIVERIES, {"keys": keys}):
+        for row in self.session.execute(LOAD_DELIVERIES, {"keys": keys}):
             delivery, values = _delivery(row)
             self._map[delivery.request_key].deliveries.append(delivery)
             self._saved_deliveries[(delivery.request_key, delivery.person_ref)] = values
@@ -266,7 +187,7 @@ class NotifierRepository:
         self._write(DELIVERIES, new_deliveries, changed_deliveries)
         if self._applied:
             self.session.execute(
-                _RECEIPT_APPLIED,
+                RECEIPT_APPLIED,
                 [
                     {"b_provider": p, "b_message_id": m, "at": at}
                     for (p, m), at in self._applied.items()
@@ -287,7 +208,7 @@ class NotifierRepository:
             params = [
                 {**{n: v[n] for n in names}, **{f"b_{k}": v[k] for k in keys}} for v, _ in changed
             ]
-            self.session.execute(_by_key(table, names), params)
+            self.session.execute(by_key(table, names), params)
 
     # -- claims --------------------------------------------------------------------------
 
@@ -310,7 +231,7 @@ class NotifierRepository:
         """
         locking = self.session.get_bind().dialect.name == "postgresql"  # SKIP LOCKED
         claimed = self.session.execute(
-            _CLAIM[locking],
+            CLAIM[locking],
             {
                 "due_by": due_by,
                 "real_now": real_now,
@@ -369,7 +290,7 @@ class NotifierRepository:
             return {}
         found = {
             (p, m): (status, reason)
-            for p, m, status, reason in self._by_message(_HELD_RECEIPTS, refs)
+            for p, m, status, reason in self._by_message(HELD_RECEIPTS, refs)
         }
         for ref in refs:
             self._held[ref] = found.get(ref)
@@ -419,7 +340,7 @@ class NotifierRepository:
         """(channel, provider message id) → (request key, person ref) of the delivery."""
         if not refs:
             return {}
-        found = {(c, m): (k, p) for c, m, k, p in self._by_message(_DELIVERIES_BY_MESSAGE, refs)}
+        found = {(c, m): (k, p) for c, m, k, p in self._by_message(DELIVERIES_BY_MESSAGE, refs)}
         self._owners.update(found)
         return found
 
