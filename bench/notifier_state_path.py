@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -172,6 +173,7 @@ async def run(messages: int, database_url: str | None) -> dict[str, Any]:
             session.execute(text("SELECT state, count(*) FROM delivery GROUP BY state")).all()
         )
     db.dispose()
+    shutil.rmtree(var_dir, ignore_errors=True)
     return {
         "messages": messages,
         "database": "postgresql" if database_url else "sqlite",
