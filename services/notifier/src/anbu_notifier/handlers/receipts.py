@@ -39,9 +39,12 @@ HANDLERS: HandlerTable[NotifierRepository] = HandlerTable()
 
 
 def prefetch(receipts: list[Any], uow: Uow) -> None:
-    """Which receipts are new, whose deliveries they are, and those requests (locked)."""
+    """Whose deliveries the receipts are, those requests (locked), and the receipts kept:
+    the new ones inserted (a duplicate is not), already applied where the delivery is
+    known (their handlers apply them in this unit)."""
     refs = list(dict.fromkeys(r.ref for r in receipts))
-    on_file = uow.repos.receipts_on_file(refs)
+    owners = uow.repos.deliveries_for(refs)
+    uow.repos.load(key for key, _ in owners.values())
     uow.repos.add_receipts(
         [
             {
@@ -50,13 +53,11 @@ def prefetch(receipts: list[Any], uow: Uow) -> None:
                 "status": r.status,
                 "reason": r.reason[:200] if r.reason else None,
                 "received_at": uow.now,
-                "applied_at": None,
+                "applied_at": uow.now if r.ref in owners else None,
             }
-            for r in {r.ref: r for r in receipts if r.ref not in on_file}.values()
+            for r in {r.ref: r for r in receipts}.values()
         ]
     )
-    owners = uow.repos.deliveries_for([ref for ref in refs if ref not in on_file])
-    uow.repos.load(key for key, _ in owners.values())
 
 
 @HANDLERS.register(RecordReceipt)
@@ -68,17 +69,18 @@ def on_receipt(receipt: RecordReceipt, uow: Uow) -> tuple[ReceiptResult, bool]:
     owner = uow.repos.delivery_of(receipt.ref)
     if owner is None:
         return "held", False
-    return "applied", _apply(uow, receipt.ref, owner, receipt.status, receipt.reason)
+    try:
+        return "applied", _apply(uow, owner, receipt.status, receipt.reason)
+    except (LookupError, ValueError):
+        uow.repos.receipts_applied([receipt.ref], None)  # kept unapplied: the sweep retries
+        raise
 
 
-def _apply(
-    uow: Uow, ref: MessageRef, owner: tuple[str, str], status: str, reason: str | None
-) -> bool:
+def _apply(uow: Uow, owner: tuple[str, str], status: str, reason: str | None) -> bool:
     """Apply a receipt to its delivery; True when it sends the message to its next channel."""
     request_key, person_ref = owner
     notification = uow.repos.get(request_key)
     delivery = notification.delivery(person_ref)
-    uow.repos.receipts_applied([ref], uow.now)
     fallback = delivery.receipt(status == DeliveryStatus.DELIVERED.value, reason, uow.now)
     if fallback:
         notification.next_at = uow.now
@@ -95,7 +97,8 @@ def apply_overtaken(uow: Uow, limit: int = 500) -> tuple[int, bool]:
     uow.repos.load(key for key, _ in owners.values())  # locked: a send's commit waits
     still = uow.repos.held_receipts(list(owners))  # re-read under the lock
     fallback = False
+    uow.repos.receipts_applied(list(still), uow.now)
     for ref, (status, reason) in still.items():
-        fallback = _apply(uow, ref, owners[ref], status, reason) or fallback
+        fallback = _apply(uow, owners[ref], status, reason) or fallback
     publish_changes(uow)
     return len(still), fallback
