@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
-from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,7 +24,7 @@ from anbu_runtime.outbox import install
 
 from ..adapters.copy_text import copy_rows
 from ..adapters.events import SOURCE
-from ..adapters.household_csv import MalformedFile, to_household
+from ..adapters.household_csv import Record, RecordBatch, to_household
 from ..adapters.orm import metadata
 from ..adapters.pii import PiiCipher
 from ..adapters.snapshot_json import SnapshotWriter
@@ -35,7 +34,6 @@ from ..domain.model import HouseholdIn
 from .common import actor_name
 
 install(metadata)  # the outbox table a batch's snapshots are copied into
-Record = tuple[int, list[str], dict[str, str]]  # line, cell-count problems, cells by column
 
 
 # The columns a batch writes, by table, in the order of the tuples _BatchRows makes.
@@ -306,11 +304,11 @@ def start_worker(cipher: PiiCipher) -> None:
 
 
 def _prepare_in_worker(
-    records: list[Record], principal: Principal, now: datetime, write: bool, copy: bool
+    batch: RecordBatch, principal: Principal, now: datetime, write: bool, copy: bool
 ) -> PreparedBatch:
     assert _cipher is not None, "start_worker runs first in every worker"
     try:
-        return prepare_batch(_cipher, records, principal, now, write, copy)
+        return prepare_batch(_cipher, batch.records, principal, now, write, copy)
     finally:
         gc.collect(1)
 
@@ -334,12 +332,13 @@ class BatchPreparer:
 
     def submit(
         self,
-        records: list[Record],
+        batch: RecordBatch,
         principal: Principal,
         now: datetime,
         write: bool,
         copy: bool = False,
     ) -> Future[PreparedBatch]:
+        """Prepare ``batch``: in a worker (it crosses as its lines), or inline."""
         self._submitted += 1
         if self._workers and self._submitted > 1:
             if self._pool is None:
@@ -349,9 +348,9 @@ class BatchPreparer:
                     initializer=start_worker,
                     initargs=(self._cipher,),
                 )
-            return self._pool.submit(_prepare_in_worker, records, principal, now, write, copy)
+            return self._pool.submit(_prepare_in_worker, batch, principal, now, write, copy)
         done: Future[PreparedBatch] = Future()
-        done.set_result(prepare_batch(self._cipher, records, principal, now, write, copy))
+        done.set_result(prepare_batch(self._cipher, batch.records, principal, now, write, copy))
         return done
 
     def close(self) -> None:
@@ -364,20 +363,3 @@ class BatchPreparer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def chunks(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
-    """``records`` in lists of ``size``; on a malformed line, the records read before it
-    travel on the exception (``exc.partial``) so the report still counts them."""
-    chunk: list[Record] = []
-    try:
-        for record in records:
-            chunk.append(record)
-            if len(chunk) >= size:
-                yield chunk
-                chunk = []
-    except MalformedFile as exc:
-        exc.partial = chunk
-        raise
-    if chunk:
-        yield chunk
