@@ -7,12 +7,20 @@ from __future__ import annotations
 import csv
 import io
 import pickle
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
+from sqlmodel import Session
 
 from anbu_registry.adapters.household_csv import MalformedFile, record_batches, rows_of
+from anbu_registry.adapters.orm import HouseholdRow
+from anbu_registry.handlers.imports import run_import
+from anbu_runtime.auth import SERVICE
+
+from .conftest import registry_units
 
 HEADER = "district_code,dong_code,tier,tier_reason,address\n"
 # Cells that span lines, hold quotes, carriage returns, separators and lone line breaks of
@@ -59,3 +67,44 @@ def test_the_records_before_a_malformed_line_travel_on_the_exception_and_cross_i
     expected = list(rows_of(lines[:-1]))
     assert partial.records == expected
     assert pickle.loads(pickle.dumps(partial)).records == expected
+
+
+NOW = datetime(2026, 12, 4, 9, tzinfo=UTC)
+# Batches of 2: the first is prepared in this process, the rest in the worker pool.
+FILE = (
+    "district_code,dong_code,tier,address\n"  # line 1
+    "11110,1111051500,watch,\n"  # 2
+    "11110,1111053000,caution,\n"  # 3
+    "\n"  # 4: blank
+    "11110,1111054000,watch,\n"  # 5
+    "11110,1111054000,nope,\n"  # 6: no such tier: its batch is refused
+    '11110,1111055000,watch,"서울 예시로 1\n2층"\n'  # 7-8: a cell over two lines
+    "11110,1111056000,high_risk,\n"  # 9
+    "11110,1111051500\n"  # 10: two cells of four: refused
+)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_an_import_through_worker_processes_reports_and_writes_what_one_process_does(
+    database_url: str, workers: int
+) -> None:
+    tx, ctx = registry_units(database_url, NOW)
+    report = run_import(
+        tx,
+        ctx.cipher,
+        FILE.splitlines(True),
+        SERVICE,
+        batch_size=2,
+        workers=workers,
+        start_method="fork",  # as the command line starts them
+    )
+    with Session(tx.db.engine) as s:
+        stored = {h.dong_code: h.address_enc for h in s.exec(select(HouseholdRow)).scalars()}
+    tx.db.dispose()
+
+    assert (report.rows, report.imported, report.invalid, report.batches_rejected) == (7, 4, 2, 2)
+    assert [e.line for e in report.errors] == [6, 10]
+    assert "cells where the header has 4" in report.errors[1].errors[0]
+    assert sorted(stored) == ["1111051500", "1111053000", "1111055000", "1111056000"]
+    sealed = stored["1111055000"] or ""
+    assert ctx.cipher.open(sealed, context="household.address") == "서울 예시로 1\n2층"
