@@ -29,7 +29,7 @@ from ..adapters.orm import metadata
 from ..adapters.pii import PiiCipher
 from ..adapters.snapshot_json import SnapshotWriter
 from ..domain import access
-from ..domain.identifiers import new_household_id, new_person_id
+from ..domain.identifiers import new_household_ids, new_person_ids
 from ..domain.model import HouseholdIn
 from .common import actor_name
 
@@ -189,7 +189,7 @@ def prepare_batch(
             households.append(household)
     tables: Tables | CopyTables | None = None
     if write and not invalid and households:
-        rows = _BatchRows(cipher, principal, now)
+        rows = _BatchRows(cipher, principal, now, households)
         for household in households:
             rows.add(household)
         tables = rows.tables.as_copy() if copy else rows.tables
@@ -199,8 +199,13 @@ def prepare_batch(
 class _BatchRows:
     """Builds a batch's rows, one household at a time, as tuples in :data:`COLUMNS` order."""
 
-    def __init__(self, cipher: PiiCipher, principal: Principal, now: datetime) -> None:
+    def __init__(
+        self, cipher: PiiCipher, principal: Principal, now: datetime, batch: list[HouseholdIn]
+    ) -> None:
         self.tables = Tables()
+        # The batch's new ids, drawn at once (one read of the random source a kind).
+        self._household_ids = iter(new_household_ids(sum(not h.household_id for h in batch)))
+        self._person_ids = iter(new_person_ids(sum(len(h.people) for h in batch)))
         self._cipher = cipher
         self._now = now
         self._actor = actor_name(principal)
@@ -211,7 +216,7 @@ class _BatchRows:
 
     def add(self, data: HouseholdIn) -> None:
         cipher, now, actor, tables = self._cipher, self._now, self._actor, self.tables
-        household_id = data.household_id or new_household_id()
+        household_id = data.household_id or next(self._household_ids)
         tier = data.tier.value
         address = data.address
         tables.household.append(
@@ -250,7 +255,7 @@ class _BatchRows:
             phone = person.phone
             tables.person.append(
                 (
-                    new_person_id(),
+                    next(self._person_ids),
                     household_id,
                     relation,
                     cipher.seal(person.name, context="person.name"),
