@@ -4,13 +4,16 @@ on both databases."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, time
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlmodel import Session
 
 from anbu_contracts import HouseholdSnapshot
-from anbu_registry.adapters.copy_text import copy_in, copy_text
+from anbu_registry.adapters.copy_text import copy_in, copy_rows, copy_text
 from anbu_registry.adapters.orm import (
     ConsentRow,
     HouseholdRow,
@@ -130,3 +133,70 @@ def test_imported_rows_read_back_as_they_were_in_the_file(database_url: str) -> 
         (first.household_id, True),
         (second.household_id, False),
     ]
+
+
+def reference_cell(value: object, json_column: bool = False) -> str:
+    """COPY text for one value, one value at a time, straight from PostgreSQL's rules."""
+    if value is None:
+        return "\\N"
+    if json_column:
+        value = json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str):
+        for char, escaped in [("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")]:
+            value = value.replace(char, escaped)
+        return value
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, bytes):
+        if value.isascii() and not any(b < 0x20 or b == 0x7F for b in value):
+            return value.decode().replace("\\", "\\\\\\\\")  # bytea escape format, for COPY
+        return "\\\\x" + value.hex()
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return repr(value)
+
+
+def column_of(values: st.SearchStrategy[object]) -> st.SearchStrategy[list[object]]:
+    # Columns of one value repeated, of distinct values, with and without NULLs.
+    return st.one_of(
+        st.tuples(values, st.integers(1, 6)).map(lambda v: [v[0]] * v[1]),
+        st.lists(st.one_of(st.none(), values), min_size=1, max_size=6),
+        st.lists(values, min_size=1, max_size=6),
+    )
+
+
+TEXTS = st.text(st.sampled_from(list("ab\\\t\n\r가 N")), max_size=6)
+BYTES = st.one_of(st.binary(max_size=6), TEXTS.map(str.encode))
+STAMPS = st.datetimes(timezones=st.just(UTC))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    texts=column_of(TEXTS),
+    blobs=column_of(BYTES),
+    flags=column_of(st.booleans()),
+    stamps=column_of(STAMPS),
+    docs=column_of(st.dictionaries(TEXTS, st.one_of(TEXTS, st.integers()), max_size=2)),
+)
+def test_copy_text_by_column_is_the_text_of_every_value_on_its_own(
+    texts: list[object],
+    blobs: list[object],
+    flags: list[object],
+    stamps: list[object],
+    docs: list[object],
+) -> None:
+    rows = max(map(len, [texts, blobs, flags, stamps, docs]))
+    columns = [c * rows for c in (texts, blobs, flags, stamps, docs)]  # equal lengths
+    values = list(zip(*(c[:rows] for c in columns), strict=True))
+    table = metadata.tables["household"]  # "channels" is its JSON column
+    names = ["tier", "address_enc", "medical_aid", "created_at", "channels"]
+    text = copy_rows(table, names, values)
+    expected = "".join(
+        "\t".join(
+            reference_cell(v, json_column=name == "channels")
+            for v, name in zip(row, names, strict=True)
+        )
+        + "\n"
+        for row in values
+    )
+    assert text == expected.encode()

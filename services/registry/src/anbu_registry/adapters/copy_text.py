@@ -59,23 +59,45 @@ def _other(value: Any) -> str:
 
 
 def _column(values: list[Any], json_column: bool) -> list[str]:
-    """One column's cells. Work is per column, not per value, where it can be: whether any
-    string needs escaping is one scan of them all (it rarely does), and a batch's repeated
-    values (its one timestamp) are formatted once."""
+    """One column's cells. Work is per column, not per value, where it can be: a column of
+    one repeated value (a batch's timestamp, its constants) is formatted once, a column of
+    strings is checked for anything to escape in one scan (it rarely has any), and a JSON
+    value shared by many rows is encoded once."""
     if json_column:
-        values = [None if v is None else _JSON(v) for v in values]
-    strings = "\x00".join([v for v in values if type(v) is str])
+        encoded: dict[int, str] = {}  # by identity: the values outlive this call
+        cells = []
+        for value in values:
+            if value is None:
+                cells.append(NULL)
+                continue
+            cell = encoded.get(id(value))
+            if cell is None:
+                cell = encoded[id(value)] = _text(_JSON(value))
+            cells.append(cell)
+        return cells
+    first = values[0]
+    if type(first) is not str and values.count(first) == len(values):
+        return [NULL if first is None else _other(first)] * len(values)
+    nulls = None in values
+    try:
+        strings = "\x00".join([v for v in values if v is not None] if nulls else values)
+    except TypeError:  # not all strings: formatted one by one
+        return _cells(values)
     if any(special in strings for special in _SPECIAL):
-        values = [_text(v) if type(v) is str else v for v in values]
+        return [NULL if v is None else _text(v) for v in values]
+    return [NULL if v is None else v for v in values] if nulls else values
+
+
+def _cells(values: list[Any]) -> list[str]:
     formatted: dict[tuple[type, Any], str] = {}
     cells = []
     for value in values:
         if type(value) is str:
-            cells.append(value)
+            cells.append(_text(value))
         elif value is None:
             cells.append(NULL)
         elif type(value) is bytes:  # unique (the outbox's keys and values): not memoised
-            cells.append(_other(value))
+            cells.append(_bytea(value))
         else:
             key = (type(value), value)
             cell = formatted.get(key)
@@ -91,11 +113,21 @@ def copy_text(table: Table, rows: Sequence[dict[str, Any]]) -> tuple[list[str], 
     if not rows:
         return [], b""
     columns = list(rows[0])
+    return columns, copy_rows(table, columns, [tuple(row.values()) for row in rows])
+
+
+def copy_rows(table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
+    """``rows`` (tuples of the values of ``columns``, in that order) as COPY text."""
+    if not rows:
+        return b""
     json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
-    cells = [_column([row[name] for row in rows], name in json_columns) for name in columns]
+    cells = [
+        _column(list(values), name in json_columns)
+        for name, values in zip(columns, zip(*rows, strict=True), strict=True)
+    ]
     lines = list(map("\t".join, zip(*cells, strict=True)))
     lines.append("")  # the last row ends with a newline too
-    return columns, "\n".join(lines).encode()
+    return "\n".join(lines).encode()
 
 
 def copy_in(session: Session, table: Table, columns: list[str], text: bytes) -> None:

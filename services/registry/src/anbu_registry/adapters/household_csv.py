@@ -54,7 +54,7 @@ class MalformedFile(ValueError):
         self.line = line
         self.detail = detail
         self.report: Any = None  # the ImportReport of what was done before the bad line
-        self.partial: list[Any] = []  # records read since the last full batch
+        self.partial: Any = None  # the records read since the last full batch
 
 
 def file_lines(
@@ -94,18 +94,19 @@ def _flag(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "y", "예", "o"}
 
 
+_PEOPLE = [(r, f"{r}_name", f"{r}_phone") for r in ("resident", "guardian", "landlord")]
+
+
 def to_household(fields: dict[str, str]) -> HouseholdIn:
     """One CSV row as a validated household (raises ValidationError)."""
-
-    def cell(name: str) -> str | None:
-        value = (fields.get(name) or "").strip()
-        return value or None
-
-    people: list[dict[str, Any]] = []
-    for relation in ("resident", "guardian", "landlord"):
-        name, phone = cell(f"{relation}_name"), cell(f"{relation}_phone")
-        if name:
-            people.append({"relation": relation, "name": name, "phone": phone})
+    # Every cell stripped once, an empty one as None (a closure a cell was a tenth of this).
+    cells = {name: value.strip() or None for name, value in fields.items()}
+    cell = cells.get
+    people: list[dict[str, Any]] = [
+        {"relation": relation, "name": cell(name), "phone": cell(phone)}
+        for relation, name, phone in _PEOPLE
+        if cell(name)
+    ]
     channels = [c for c in (cell("channels") or "").replace(",", ";").split(";") if c.strip()]
     return HouseholdIn.model_validate(
         {
@@ -116,8 +117,8 @@ def to_household(fields: dict[str, str]) -> HouseholdIn:
             "tier_reason": cell("tier_reason") or "bulk import",
             "channels": [{"channel": c.strip(), "consent": True} for c in channels],
             "consent_form": cell("consent_form"),
-            "medical_aid": _flag(fields.get("medical_aid") or ""),
-            "violence_risk": _flag(fields.get("violence_risk") or ""),
+            "medical_aid": _flag(cell("medical_aid") or ""),
+            "violence_risk": _flag(cell("violence_risk") or ""),
             "responsible_worker_id": cell("responsible_worker_id"),
             "address": cell("address"),
             "people": people,
@@ -125,12 +126,77 @@ def to_household(fields: dict[str, str]) -> HouseholdIn:
     )
 
 
-def rows_of(lines: Iterable[str]) -> Iterator[tuple[int, list[str], dict[str, str]]]:
+Record = tuple[int, list[str], dict[str, str]]  # line, cell-count problems, cells by column
+
+
+def rows_of(lines: Iterable[str]) -> Iterator[Record]:
     """``(line, problems, fields)`` per record; ``problems`` name a wrong number of cells.
 
     Raises :class:`HeaderError` for an unfit header and :class:`MalformedFile` where the
     csv module gives up or a cell is over :data:`MAX_FIELD_CHARS`.
     """
+    reader, names = _header(lines)
+    yield from _records(reader, names)
+
+
+class RecordBatch:
+    """Consecutive records of a file, and the physical lines they were read from.
+
+    Pickled (to an import's worker process) as its lines, which the worker reads again:
+    that costs a fraction of pickling the records' dicts (docs/performance.md)."""
+
+    def __init__(self, names: list[str], offset: int, lines: list[str], records: list[Record]):
+        self.names = names
+        self.offset = offset  # physical lines before the first of ``lines``
+        self.lines = lines
+        self.records = records
+
+    def __reduce__(self) -> tuple[Any, tuple[list[str], int, list[str]]]:
+        return (_read_again, (self.names, self.offset, self.lines))
+
+
+def _read_again(names: list[str], offset: int, lines: list[str]) -> RecordBatch:
+    # The lines were read once already (record_batches), so they are known to be CSV.
+    reader = csv.reader(lines, strict=True)
+    records = [_record(names, offset + reader.line_num, cells) for cells in reader if cells]
+    return RecordBatch(names, offset, lines, records)
+
+
+def record_batches(lines: Iterable[str], size: int) -> Iterator[RecordBatch]:
+    """:func:`rows_of` ``lines`` in batches of ``size`` records with their lines. On a
+    malformed line, the records read since the last batch travel on the exception
+    (``exc.partial``, a batch) so the report still counts them."""
+    taken: list[str] = []  # the lines the csv module has read, since the last batch
+
+    def tap() -> Iterator[str]:
+        for line in lines:
+            taken.append(line)
+            yield line
+
+    reader, names = _header(tap())
+    offset = len(taken)
+    taken.clear()
+    records: list[Record] = []
+    read = 0  # lines of whole records among ``taken``
+    try:
+        for record in _records(reader, names):
+            records.append(record)
+            read = len(taken)
+            if len(records) >= size:
+                yield RecordBatch(names, offset, taken.copy(), records)
+                offset += read
+                taken.clear()
+                records, read = [], 0
+    except MalformedFile as exc:
+        exc.partial = RecordBatch(names, offset, taken[:read], records)
+        raise
+    if records:
+        yield RecordBatch(names, offset, taken[:read], records)
+
+
+def _header(lines: Iterable[str]) -> tuple[Any, list[str]]:
+    """A csv reader of ``lines`` past their header, and the column names; raises
+    :class:`HeaderError` or :class:`MalformedFile`."""
     reader = csv.reader(lines, strict=True)
     try:
         names = next(reader, None)
@@ -152,6 +218,10 @@ def rows_of(lines: Iterable[str]) -> Iterator[tuple[int, list[str], dict[str, st
     if len(header) != len(names):
         twice = sorted({n for n in names if names.count(n) > 1})
         raise HeaderError(f"columns named twice: {', '.join(twice)}")
+    return reader, names
+
+
+def _records(reader: Any, names: list[str]) -> Iterator[Record]:
     while True:
         try:
             cells = next(reader, None)
@@ -162,10 +232,14 @@ def rows_of(lines: Iterable[str]) -> Iterator[tuple[int, list[str], dict[str, st
         if not cells:
             continue  # a blank line
         _check_cells(reader.line_num, cells)
-        problems = []
-        if len(cells) != len(names):
-            problems.append(f"row: {len(cells)} cells where the header has {len(names)}")
-        yield reader.line_num, problems, dict(zip(names, cells, strict=False))
+        yield _record(names, reader.line_num, cells)
+
+
+def _record(names: list[str], line: int, cells: list[str]) -> Record:
+    problems = []
+    if len(cells) != len(names):
+        problems.append(f"row: {len(cells)} cells where the header has {len(names)}")
+    return line, problems, dict(zip(names, cells, strict=False))
 
 
 def _check_cells(line: int, cells: list[str]) -> None:

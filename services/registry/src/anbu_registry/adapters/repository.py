@@ -135,10 +135,12 @@ class Repositories:
     def add_import_batch(self, tables: ImportRows | ImportCopy) -> None:
         """An import's batch with one bulk statement a table (COPY on PostgreSQL).
 
-        The batch's snapshots come already serialised as outbox rows (the runtime's
-        :func:`~anbu_runtime.outbox.outbox_row`, in
-        the import's worker processes): ``uow.publish_many`` would serialise them here, in
-        the one process that writes, and costs the import about a quarter more CPU
+        The batch's snapshots come already serialised as outbox rows, written in the
+        import's worker processes by
+        :class:`~anbu_registry.adapters.snapshot_json.SnapshotWriter` (the bytes
+        :func:`~anbu_runtime.outbox.outbox_row` makes from the contract model):
+        ``uow.publish_many`` would serialise them here, in the one process that writes,
+        and costs the import about a quarter more CPU
         (docs/registry.md). This is the registry's one path into the outbox that is not
         ``uow.publish``; the import wakes the relay when the batch committed. On PostgreSQL
         the rows come as COPY text, formatted in the workers too.

@@ -11,42 +11,88 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
-from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Any
 
 from pydantic import ValidationError
 
 from anbu_contracts.topics import REGISTRY_HOUSEHOLD
 from anbu_runtime.auth import Principal
-from anbu_runtime.outbox import install, outbox_row
+from anbu_runtime.outbox import install
 
-from ..adapters.copy_text import copy_text
-from ..adapters.events import household_snapshot
-from ..adapters.household_csv import MalformedFile, to_household
+from ..adapters.copy_text import copy_rows
+from ..adapters.events import SOURCE
+from ..adapters.household_csv import Record, RecordBatch, to_household
 from ..adapters.orm import metadata
 from ..adapters.pii import PiiCipher
+from ..adapters.snapshot_json import SnapshotWriter
 from ..domain import access
-from ..domain.identifiers import new_household_id, new_person_id
+from ..domain.identifiers import new_household_ids, new_person_ids
 from ..domain.model import HouseholdIn
 from .common import actor_name
 
 install(metadata)  # the outbox table a batch's snapshots are copied into
-Record = tuple[int, list[str], dict[str, str]]  # line, cell-count problems, cells by column
+
+
+# The columns a batch writes, by table, in the order of the tuples _BatchRows makes.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "household": (
+        "household_id",
+        "revision",
+        "district_code",
+        "dong_code",
+        "timezone",
+        "tier",
+        "tier_reason",
+        "status",
+        "suspended_until",
+        "suspension_reason",
+        "channels",
+        "quiet_start",
+        "quiet_end",
+        "programme",
+        "rule_overrides",
+        "medical_aid",
+        "violence_risk",
+        "responsible_worker_id",
+        "matched_volunteer_id",
+        "locale",
+        "address_enc",
+        "address_index",
+        "created_at",
+        "updated_at",
+    ),
+    "person": (
+        "person_id",
+        "household_id",
+        "relation",
+        "name_enc",
+        "phone_enc",
+        "phone_index",
+        "email_enc",
+        "rrn_index",
+        "locale",
+        "preferred_channel",
+        "contact_hours",
+    ),
+    "tier_change": ("household_id", "tier", "reason", "changed_by", "at"),
+    "consent": ("household_id", "channel", "given", "at", "recorded_by", "form"),
+    "outbox": ("topic", "key", "value", "headers", "created_at"),
+}
 
 
 @dataclass
 class Tables:
-    """Rows for one batch, by table; the outbox rows carry the serialised snapshots."""
+    """Rows for one batch, by table, as tuples in the order of :data:`COLUMNS`; the outbox
+    rows carry the serialised snapshots."""
 
-    household: list[dict[str, Any]] = field(default_factory=list)
-    person: list[dict[str, Any]] = field(default_factory=list)
-    tier_change: list[dict[str, Any]] = field(default_factory=list)
-    consent: list[dict[str, Any]] = field(default_factory=list)
-    outbox: list[dict[str, Any]] = field(default_factory=list)  # serialised snapshots
+    household: list[tuple[Any, ...]] = field(default_factory=list)
+    person: list[tuple[Any, ...]] = field(default_factory=list)
+    tier_change: list[tuple[Any, ...]] = field(default_factory=list)
+    consent: list[tuple[Any, ...]] = field(default_factory=list)
+    outbox: list[tuple[Any, ...]] = field(default_factory=list)  # serialised snapshots
 
     @property
     def households(self) -> int:
@@ -54,16 +100,23 @@ class Tables:
 
     @property
     def first_household_id(self) -> str:
-        return str(self.household[0]["household_id"])
+        return str(self.household[0][0])
 
-    def by_table(self) -> list[tuple[str, list[dict[str, Any]]]]:
-        """(table, rows) in the order they are written: households before what refers to them."""
+    def _tables(self) -> list[tuple[str, list[tuple[Any, ...]]]]:
+        # households before what refers to them
         return [
             ("household", self.household),
             ("person", self.person),
             ("tier_change", self.tier_change),
             ("consent", self.consent),
             ("outbox", self.outbox),
+        ]
+
+    def by_table(self) -> list[tuple[str, list[dict[str, Any]]]]:
+        """(table, rows as dicts) in the order they are written."""
+        return [
+            (name, [dict(zip(COLUMNS[name], row, strict=True)) for row in rows])
+            for name, rows in self._tables()
         ]
 
     def as_copy(self) -> CopyTables:
@@ -73,7 +126,9 @@ class Tables:
             households=self.households,
             first_household_id=self.first_household_id,
             blocks=[
-                (name, *copy_text(metadata.tables[name], rows)) for name, rows in self.by_table()
+                (name, list(COLUMNS[name]), copy_rows(metadata.tables[name], COLUMNS[name], rows))
+                for name, rows in self._tables()
+                if rows
             ],
         )
 
@@ -134,88 +189,106 @@ def prepare_batch(
             households.append(household)
     tables: Tables | CopyTables | None = None
     if write and not invalid and households:
-        rows = Tables()
+        rows = _BatchRows(cipher, principal, now, households)
         for household in households:
-            _add_household(rows, cipher, household, principal, now)
-        tables = rows.as_copy() if copy else rows
+            rows.add(household)
+        tables = rows.tables.as_copy() if copy else rows.tables
     return PreparedBatch(rows=len(records), invalid=invalid, notes=notes, tables=tables)
 
 
-def _add_household(
-    tables: Tables, cipher: PiiCipher, data: HouseholdIn, principal: Principal, now: datetime
-) -> None:
-    household_id = data.household_id or new_household_id()
-    row = {
-        "household_id": household_id,
-        "revision": 1,
-        "district_code": data.district_code,
-        "dong_code": data.dong_code,
-        "timezone": data.timezone,
-        "tier": data.tier.value,
-        "tier_reason": data.tier_reason,
-        "status": "active",
-        "suspended_until": None,
-        "suspension_reason": None,
-        "channels": [c.model_dump(mode="json") for c in data.channels],
-        "quiet_start": data.quiet_start,
-        "quiet_end": data.quiet_end,
-        "programme": data.programme,
-        "rule_overrides": {},
-        "medical_aid": data.medical_aid,
-        "violence_risk": data.violence_risk,
-        "responsible_worker_id": data.responsible_worker_id,
-        "matched_volunteer_id": data.matched_volunteer_id,
-        "locale": data.locale.value,
-        "address_enc": (
-            cipher.seal(data.address, context="household.address") if data.address else None
-        ),
-        "address_index": cipher.blind_index(data.address, kind="address") if data.address else None,
-        "created_at": now,
-        "updated_at": now,
-    }
-    tables.household.append(row)
-    for person in data.people:
-        phone = person.phone
-        tables.person.append(
-            {
-                "person_id": new_person_id(),
-                "household_id": household_id,
-                "relation": person.relation.value,
-                "name_enc": cipher.seal(person.name, context="person.name"),
-                "phone_enc": cipher.seal(phone, context="person.phone") if phone else None,
-                "phone_index": cipher.blind_index(phone, kind="phone") if phone else None,
-                "email_enc": None,
-                "rrn_index": None,
-                "locale": person.locale.value,
-                "preferred_channel": person.preferred_channel.value,
-                "contact_hours": None,
-            }
+class _BatchRows:
+    """Builds a batch's rows, one household at a time, as tuples in :data:`COLUMNS` order."""
+
+    def __init__(
+        self, cipher: PiiCipher, principal: Principal, now: datetime, batch: list[HouseholdIn]
+    ) -> None:
+        self.tables = Tables()
+        # The batch's new ids, drawn at once (one read of the random source a kind).
+        self._household_ids = iter(new_household_ids(sum(not h.household_id for h in batch)))
+        self._person_ids = iter(new_person_ids(sum(len(h.people) for h in batch)))
+        self._cipher = cipher
+        self._now = now
+        self._actor = actor_name(principal)
+        self._snapshots = SnapshotWriter(now, SOURCE)
+        # A batch's households share few channel lists: each is made (and its JSON, for
+        # COPY, encoded) once. Shared, never changed after.
+        self._channel_lists: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+
+    def add(self, data: HouseholdIn) -> None:
+        cipher, now, actor, tables = self._cipher, self._now, self._actor, self.tables
+        household_id = data.household_id or next(self._household_ids)
+        tier = data.tier.value
+        address = data.address
+        tables.household.append(
+            (
+                household_id,
+                1,
+                data.district_code,
+                data.dong_code,
+                data.timezone,
+                tier,
+                data.tier_reason,
+                "active",
+                None,
+                None,
+                self._channels(data),
+                data.quiet_start,
+                data.quiet_end,
+                data.programme,
+                _NO_OVERRIDES,
+                data.medical_aid,
+                data.violence_risk,
+                data.responsible_worker_id,
+                data.matched_volunteer_id,
+                data.locale.value,
+                cipher.seal(address, context="household.address") if address else None,
+                cipher.blind_index(address, kind="address") if address else None,
+                now,
+                now,
+            )
         )
-    actor = actor_name(principal)
-    tables.tier_change.append(
-        {
-            "household_id": household_id,
-            "tier": data.tier.value,
-            "reason": data.tier_reason or "bulk import",
-            "changed_by": actor,
-            "at": now,
-        }
-    )
-    tables.consent.extend(
-        {
-            "household_id": household_id,
-            "channel": c.channel.value,
-            "given": c.consent,
-            "at": now,
-            "recorded_by": actor,
-            "form": data.consent_form or "bulk import",
-        }
-        for c in data.channels
-    )
-    relations = {p.relation.value for p in data.people}
-    snapshot = household_snapshot(SimpleNamespace(**row), relations, now)
-    # Serialised here, in the worker, rather than in the parent, which only copies bytes.
-    tables.outbox.append(outbox_row(REGISTRY_HOUSEHOLD, snapshot, now))
+        landlord = guardians = False
+        for person in data.people:
+            relation = person.relation.value
+            landlord = landlord or relation == "landlord"
+            guardians = guardians or relation == "guardian"
+            phone = person.phone
+            tables.person.append(
+                (
+                    next(self._person_ids),
+                    household_id,
+                    relation,
+                    cipher.seal(person.name, context="person.name"),
+                    cipher.seal(phone, context="person.phone") if phone else None,
+                    cipher.blind_index(phone, kind="phone") if phone else None,
+                    None,
+                    None,
+                    person.locale.value,
+                    person.preferred_channel.value,
+                    None,
+                )
+            )
+        tables.tier_change.append(
+            (household_id, tier, data.tier_reason or "bulk import", actor, now)
+        )
+        form = data.consent_form or "bulk import"
+        tables.consent.extend(
+            (household_id, c.channel.value, c.consent, now, actor, form) for c in data.channels
+        )
+        # Serialised here, in the worker, rather than in the parent, which only copies bytes.
+        value, headers = self._snapshots.snapshot(household_id, data, landlord, guardians)
+        tables.outbox.append((REGISTRY_HOUSEHOLD.name, household_id.encode(), value, headers, now))
+
+    def _channels(self, data: HouseholdIn) -> list[dict[str, Any]]:
+        key = tuple((c.channel, c.consent, c.window_hours) for c in data.channels)
+        channels = self._channel_lists.get(key)
+        if channels is None:
+            channels = [c.model_dump(mode="json") for c in data.channels]
+            self._channel_lists[key] = channels
+        return channels
+
+
+_NO_OVERRIDES: dict[str, float] = {}  # shared by every imported row; never changed
 
 
 # -- running batches in worker processes -------------------------------------------------
@@ -236,11 +309,11 @@ def start_worker(cipher: PiiCipher) -> None:
 
 
 def _prepare_in_worker(
-    records: list[Record], principal: Principal, now: datetime, write: bool, copy: bool
+    batch: RecordBatch, principal: Principal, now: datetime, write: bool, copy: bool
 ) -> PreparedBatch:
     assert _cipher is not None, "start_worker runs first in every worker"
     try:
-        return prepare_batch(_cipher, records, principal, now, write, copy)
+        return prepare_batch(_cipher, batch.records, principal, now, write, copy)
     finally:
         gc.collect(1)
 
@@ -264,12 +337,13 @@ class BatchPreparer:
 
     def submit(
         self,
-        records: list[Record],
+        batch: RecordBatch,
         principal: Principal,
         now: datetime,
         write: bool,
         copy: bool = False,
     ) -> Future[PreparedBatch]:
+        """Prepare ``batch``: in a worker (it crosses as its lines), or inline."""
         self._submitted += 1
         if self._workers and self._submitted > 1:
             if self._pool is None:
@@ -279,9 +353,9 @@ class BatchPreparer:
                     initializer=start_worker,
                     initargs=(self._cipher,),
                 )
-            return self._pool.submit(_prepare_in_worker, records, principal, now, write, copy)
+            return self._pool.submit(_prepare_in_worker, batch, principal, now, write, copy)
         done: Future[PreparedBatch] = Future()
-        done.set_result(prepare_batch(self._cipher, records, principal, now, write, copy))
+        done.set_result(prepare_batch(self._cipher, batch.records, principal, now, write, copy))
         return done
 
     def close(self) -> None:
@@ -294,20 +368,3 @@ class BatchPreparer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def chunks(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
-    """``records`` in lists of ``size``; on a malformed line, the records read before it
-    travel on the exception (``exc.partial``) so the report still counts them."""
-    chunk: list[Record] = []
-    try:
-        for record in records:
-            chunk.append(record)
-            if len(chunk) >= size:
-                yield chunk
-                chunk = []
-    except MalformedFile as exc:
-        exc.partial = chunk
-        raise
-    if chunk:
-        yield chunk

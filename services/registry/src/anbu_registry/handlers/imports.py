@@ -29,12 +29,12 @@ from ..adapters.household_csv import (
     HeaderError,
     MalformedFile,
     file_lines,
-    rows_of,
+    record_batches,
 )
 from ..adapters.pii import PiiCipher
 from ..adapters.repository import Repositories, UoW
 from .common import audit
-from .import_batches import BatchPreparer, CopyTables, PreparedBatch, Tables, chunks
+from .import_batches import BatchPreparer, CopyTables, PreparedBatch, Tables
 
 __all__ = [
     "MAX_FIELD_CHARS",
@@ -96,7 +96,7 @@ def run_import(
 
     with BatchPreparer(cipher, workers, start_method) as preparer:
         try:
-            for chunk in chunks(rows_of(lines), batch_size):
+            for chunk in record_batches(lines, batch_size):
                 now = tx.clock.now()
                 pending.append(preparer.submit(chunk, principal, now, not dry_run, copy))
                 while len(pending) > preparer.depth:
@@ -104,7 +104,7 @@ def run_import(
         except MalformedFile as exc:
             while pending:  # the batches before the bad line are written
                 settle_next()
-            if exc.partial:  # and the rows read after them are counted, as not written
+            if exc.partial and exc.partial.records:  # the rows read after them: counted, unwritten
                 rest = preparer.submit(exc.partial, principal, tx.clock.now(), False).result()
                 _account(report, rest, seen, batch=False)
             exc.report = report  # the caller says what was written before the bad line
